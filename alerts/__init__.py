@@ -1,0 +1,1 @@
+"""Alert lifecycle: ping evaluation, persistence with an outbox, WebSocket hub, officer API."""

@@ -1,0 +1,219 @@
+"""Officer alert API: list, get, acknowledge, resolve; person tracks and latest positions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from alerts import schemas, state_store, store
+from alerts.consumer import publish
+from alerts.models import Alert, AlertStatus, EventType, NewEvent, Viewer, transition
+from alerts.runtime import AlertsRuntime, runtime_of
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+router = APIRouter(prefix="/v1", tags=["alerts"])
+bearer = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+
+
+def get_runtime(request: Request) -> AlertsRuntime:
+    return runtime_of(request)
+
+
+Runtime = Annotated[AlertsRuntime, Depends(get_runtime)]
+
+
+async def get_viewer(runtime: Runtime, token: Annotated[str | None, Depends(bearer)]) -> Viewer:
+    return await runtime.authenticate(token)
+
+
+CurrentViewer = Annotated[Viewer, Depends(get_viewer)]
+
+
+def alert_out(alert: Alert) -> schemas.AlertOut:
+    return schemas.AlertOut(**alert.to_wire())
+
+
+@router.get("/alerts")
+async def list_alerts(
+    runtime: Runtime,
+    viewer: CurrentViewer,
+    status: AlertStatus | None = None,
+    type: str | None = None,
+    person_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[schemas.AlertOut]:
+    async with runtime.pool.acquire() as conn:
+        alerts = await store.list_alerts(
+            conn,
+            under_path=viewer.jurisdiction_path,
+            status=status,
+            type=type,
+            person_id=person_id,
+            limit=limit,
+            offset=offset,
+        )
+    return [alert_out(a) for a in alerts]
+
+
+async def alert_in_reach(conn: Conn, viewer: Viewer, alert_id: int, *, lock: bool = False) -> Alert:
+    alert = await store.get_alert(conn, alert_id=alert_id, for_update=lock)
+    if alert is None or not viewer.sees(alert.jurisdiction_path):
+        raise HTTPException(404, f"alert {alert_id} not found")
+    return alert
+
+
+@router.get("/alerts/{alert_id}")
+async def get_alert(runtime: Runtime, viewer: CurrentViewer, alert_id: int) -> schemas.AlertOut:
+    async with runtime.pool.acquire() as conn:
+        return alert_out(await alert_in_reach(conn, viewer, alert_id))
+
+
+@router.get("/alerts/{alert_id}/actions")
+async def alert_actions(
+    runtime: Runtime, viewer: CurrentViewer, alert_id: int
+) -> list[schemas.AlertActionOut]:
+    async with runtime.pool.acquire() as conn:
+        await alert_in_reach(conn, viewer, alert_id)
+        rows = await store.alert_history(conn, alert_id=alert_id)
+    return [
+        schemas.AlertActionOut(
+            **{k: r[k] for k in ("id", "type", "actor_officer_id", "created_at")}
+        )
+        for r in rows
+    ]
+
+
+@router.post("/alerts/{alert_id}/ack")
+async def acknowledge(
+    runtime: Runtime, viewer: CurrentViewer, alert_id: int, body: schemas.AckIn | None = None
+) -> schemas.AlertOut:
+    note = body.note if body else ""
+    return await change(runtime, viewer, alert_id, AlertStatus.ACKNOWLEDGED, note=note)
+
+
+@router.post("/alerts/{alert_id}/resolve")
+async def resolve(
+    runtime: Runtime, viewer: CurrentViewer, alert_id: int, body: schemas.ResolveIn
+) -> schemas.AlertOut:
+    return await change(
+        runtime,
+        viewer,
+        alert_id,
+        AlertStatus.RESOLVED,
+        note=body.note,
+        disposition=body.disposition.value,
+    )
+
+
+async def change(
+    runtime: Runtime,
+    viewer: Viewer,
+    alert_id: int,
+    target: AlertStatus,
+    *,
+    note: str,
+    disposition: str | None = None,
+) -> schemas.AlertOut:
+    if not viewer.can_write:
+        raise HTTPException(403, "oversight accounts read but never change")
+    now = datetime.now(UTC)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        alert = await alert_in_reach(conn, viewer, alert_id, lock=True)
+        try:
+            transition(alert.status, target)
+        except ValueError as exc:
+            raise HTTPException(409, str(exc)) from None
+        if target is AlertStatus.ACKNOWLEDGED:
+            await store.acknowledge(
+                conn, alert_id=alert_id, at=now, officer_id=viewer.id, note=note
+            )
+        else:
+            await store.resolve(
+                conn,
+                alert_id=alert_id,
+                at=now,
+                officer_id=viewer.id,
+                disposition=disposition or "",
+                note=note,
+            )
+        changed = await alert_in_reach(conn, viewer, alert_id)
+        event_type = (
+            EventType.ALERT_ACKNOWLEDGED
+            if target is AlertStatus.ACKNOWLEDGED
+            else EventType.ALERT_RESOLVED
+        )
+        event_ids = await store.append_events(
+            conn,
+            events=[
+                NewEvent(
+                    event_type,
+                    changed.person_id,
+                    changed.jurisdiction_id,
+                    changed.jurisdiction_path,
+                    {"alert": changed.to_wire(), "actor_officer_id": viewer.id},
+                    alert_id=alert_id,
+                    actor_officer_id=viewer.id,
+                )
+            ],
+        )
+    await publish(runtime.redis, runtime.pool, event_ids)
+    return alert_out(changed)
+
+
+@router.get("/persons/{person_id}/track")
+async def person_track(
+    runtime: Runtime,
+    viewer: CurrentViewer,
+    person_id: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+) -> list[schemas.TrackPointOut]:
+    """Every read of a person's positions is written to the audit log."""
+    end = end or datetime.now(UTC)
+    start = start or end - timedelta(days=1)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        path = await store.person_path(conn, person_id=person_id)
+        if path is None or not viewer.sees(path):
+            raise HTTPException(404, f"person {person_id} not found")
+        await store.audit(
+            conn,
+            officer_id=viewer.id,
+            action="read_track",
+            subject=f"person:{person_id}",
+            details={"start": start.isoformat(), "end": end.isoformat()},
+        )
+        rows = await store.track(conn, person_id=person_id, start=start, end=end, limit=limit)
+    return [schemas.TrackPointOut(**dict(r)) for r in rows]
+
+
+@router.get("/positions/latest")
+async def latest_positions(runtime: Runtime, viewer: CurrentViewer) -> list[schemas.PositionOut]:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await store.audit(
+            conn,
+            officer_id=viewer.id,
+            action="read_latest_positions",
+            subject=viewer.jurisdiction_path,
+            details={},
+        )
+        rows = await state_store.latest_positions(conn, under_path=viewer.jurisdiction_path)
+    return [
+        schemas.PositionOut(
+            person_id=r["person_id"],
+            case_number=r["case_number"],
+            supervision_level=r["supervision_level"],
+            ts=r["last_ts"],
+            lat=r["last_lat"],
+            lon=r["last_lon"],
+            status=r["status"],
+        )
+        for r in rows
+    ]

@@ -1,0 +1,73 @@
+"""Wire shapes of the officer alert API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from alerts.models import Disposition
+
+
+class AckIn(BaseModel):
+    note: str = Field(default="", max_length=2000)
+
+
+class ResolveIn(BaseModel):
+    disposition: Disposition
+    note: str = Field(default="", max_length=2000)
+
+
+class AlertOut(BaseModel):
+    id: int
+    person_id: int
+    case_number: str
+    jurisdiction_id: int
+    type: str
+    rule_key: str
+    status: str
+    escalation_level: str
+    late: bool
+    episode_id: str | None
+    opened_at: datetime
+    last_evidence_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: int | None
+    resolved_at: datetime | None
+    resolved_by: int | None
+    disposition: str | None
+    note: str
+    evidence_ping_ids: list[int]
+    details: dict[str, Any]
+
+
+class AlertActionOut(BaseModel):
+    id: int
+    type: str
+    actor_officer_id: int | None
+    created_at: datetime
+
+
+class TrackPointOut(BaseModel):
+    id: int
+    ts: datetime
+    lat: float
+    lon: float
+    accuracy_m: float
+    speed_mps: float | None
+    heading_deg: float | None
+    battery_pct: float | None
+    checkin: bool
+    tamper: bool
+    source: str | None
+
+
+class PositionOut(BaseModel):
+    person_id: int
+    case_number: str
+    supervision_level: str
+    ts: datetime
+    lat: float
+    lon: float
+    status: str | None

@@ -1,0 +1,123 @@
+"""SQL the evaluator needs besides alerts: who a person is, their fences, their saved state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    id: int
+    supervision_level: str
+    jurisdiction_id: int
+    jurisdiction_path: str
+    allowed_fence_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class FenceRow:
+    id: int
+    version: int
+    crs: str
+    geometry: dict[str, Any]
+
+
+PERSONS = """
+SELECT p.id, p.supervision_level, p.jurisdiction_id, j.path AS jurisdiction_path,
+       coalesce(array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'allowed'), '{}')
+           AS allowed_fence_ids
+FROM persons p JOIN jurisdictions j ON j.id = p.jurisdiction_id
+LEFT JOIN person_fences pf ON pf.person_id = p.id LEFT JOIN fences f ON f.id = pf.fence_id
+WHERE p.id = ANY($1::bigint[]) GROUP BY p.id, j.path
+"""
+
+
+async def persons(conn: Conn, *, person_ids: list[int]) -> dict[int, PersonRow]:
+    rows = await conn.fetch(PERSONS, person_ids)
+    return {
+        r["id"]: PersonRow(
+            id=r["id"],
+            supervision_level=r["supervision_level"],
+            jurisdiction_id=r["jurisdiction_id"],
+            jurisdiction_path=r["jurisdiction_path"],
+            allowed_fence_ids=tuple(r["allowed_fence_ids"]),
+        )
+        for r in rows
+    }
+
+
+FENCE_VERSIONS = "SELECT id, version FROM fences WHERE id = ANY($1::bigint[])"
+FENCES = "SELECT id, version, crs, geometry FROM fences WHERE id = ANY($1::bigint[])"
+
+
+async def fence_versions(conn: Conn, *, fence_ids: list[int]) -> dict[int, int]:
+    return {r["id"]: r["version"] for r in await conn.fetch(FENCE_VERSIONS, fence_ids)}
+
+
+async def fences(conn: Conn, *, fence_ids: list[int]) -> list[FenceRow]:
+    return [FenceRow(**dict(r)) for r in await conn.fetch(FENCES, fence_ids)]
+
+
+ENSURE_STATES = """
+INSERT INTO person_state (person_id, state) SELECT unnest($1::bigint[]), '{}'::jsonb
+ON CONFLICT DO NOTHING
+"""
+LOCK_STATES = """
+SELECT person_id, state FROM person_state WHERE person_id = ANY($1::bigint[])
+ORDER BY person_id FOR UPDATE
+"""
+
+
+async def lock_states(conn: Conn, *, person_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each person's saved state, row-locked to commit so two evaluators never interleave."""
+    await conn.execute(ENSURE_STATES, person_ids)
+    return {r["person_id"]: r["state"] for r in await conn.fetch(LOCK_STATES, person_ids)}
+
+
+SAVE_STATES = """
+UPDATE person_state s SET state = v.state, last_ts = v.last_ts, last_lat = v.lat,
+       last_lon = v.lon, last_ping_at = now(), updated_at = now()
+FROM unnest($1::bigint[], $2::jsonb[], $3::timestamptz[], $4::float8[], $5::float8[])
+     AS v(person_id, state, last_ts, lat, lon)
+WHERE s.person_id = v.person_id
+"""
+
+
+@dataclass(frozen=True)
+class SavedState:
+    person_id: int
+    state: dict[str, Any]
+    last_ts: Any
+    lat: float
+    lon: float
+
+
+async def save_states(conn: Conn, *, states: list[SavedState]) -> None:
+    await conn.execute(
+        SAVE_STATES,
+        [s.person_id for s in states],
+        [s.state for s in states],
+        [s.last_ts for s in states],
+        [s.lat for s in states],
+        [s.lon for s in states],
+    )
+
+
+LATEST_POSITIONS = """
+SELECT s.person_id, p.case_number, p.supervision_level, s.last_ts, s.last_lat, s.last_lon,
+       s.state->>'status' AS status
+FROM person_state s JOIN persons p ON p.id = s.person_id
+JOIN jurisdictions j ON j.id = p.jurisdiction_id
+WHERE j.path LIKE $1 || '%' AND s.last_ts IS NOT NULL
+ORDER BY s.person_id
+"""
+
+
+async def latest_positions(conn: Conn, *, under_path: str) -> list[asyncpg.Record]:
+    return await conn.fetch(LATEST_POSITIONS, under_path)

@@ -1,0 +1,260 @@
+"""SQL for alerts, the event log (outbox) and per-person evaluation state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from alerts.models import Alert, AlertStatus, AlertType, NewEvent
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+ALERT_SELECT = """
+SELECT a.id, a.person_id, p.case_number, a.jurisdiction_id, j.path AS jurisdiction_path, a.type,
+       a.rule_key, a.status, a.escalation_level, a.late, a.episode_id, a.opened_at,
+       a.last_evidence_at, a.acknowledged_at, a.acknowledged_by, a.resolved_at, a.resolved_by,
+       a.disposition, a.note, a.evidence_ping_ids, a.details
+FROM alerts a JOIN persons p ON p.id = a.person_id JOIN jurisdictions j ON j.id = a.jurisdiction_id
+"""
+
+
+def row_to_alert(row: asyncpg.Record) -> Alert:
+    data = dict(row)
+    data["type"], data["status"] = AlertType(data["type"]), AlertStatus(data["status"])
+    return Alert(**data)
+
+
+async def get_alert(conn: Conn, *, alert_id: int, for_update: bool = False) -> Alert | None:
+    sql = ALERT_SELECT + " WHERE a.id = $1" + (" FOR UPDATE OF a" if for_update else "")
+    row = await conn.fetchrow(sql, alert_id)
+    return None if row is None else row_to_alert(row)
+
+
+LIST_ALERTS = (
+    ALERT_SELECT
+    + """
+WHERE j.path LIKE $1 || '%'
+  AND ($2::text IS NULL OR a.status = $2) AND ($3::text IS NULL OR a.type = $3)
+  AND ($4::bigint IS NULL OR a.person_id = $4)
+ORDER BY a.id DESC LIMIT $5 OFFSET $6
+"""
+)
+
+
+async def list_alerts(
+    conn: Conn,
+    *,
+    under_path: str,
+    status: str | None,
+    type: str | None,
+    person_id: int | None,
+    limit: int,
+    offset: int,
+) -> list[Alert]:
+    rows = await conn.fetch(LIST_ALERTS, under_path, status, type, person_id, limit, offset)
+    return [row_to_alert(r) for r in rows]
+
+
+# one open alert per (person, type, rule): new evidence updates the open one
+UPSERT_OPEN_ALERT = """
+INSERT INTO alerts (person_id, jurisdiction_id, type, rule_key, status, late, episode_id,
+                    opened_at, last_evidence_at, evidence_ping_ids, details)
+VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $7, $8, $9)
+ON CONFLICT (person_id, type, rule_key) WHERE status <> 'resolved' DO UPDATE
+SET last_evidence_at = greatest(alerts.last_evidence_at, EXCLUDED.last_evidence_at),
+    evidence_ping_ids = (alerts.evidence_ping_ids || EXCLUDED.evidence_ping_ids)[1:200],
+    details = alerts.details || EXCLUDED.details, updated_at = now()
+RETURNING id, (xmax = 0) AS inserted
+"""
+
+
+async def upsert_open_alert(
+    conn: Conn,
+    *,
+    person_id: int,
+    jurisdiction_id: int,
+    type: AlertType,
+    rule_key: str,
+    at: datetime,
+    late: bool,
+    episode_id: str | None,
+    evidence_ping_ids: list[int],
+    details: dict[str, Any],
+) -> tuple[int, bool]:
+    row = await conn.fetchrow(
+        UPSERT_OPEN_ALERT,
+        person_id,
+        jurisdiction_id,
+        type.value,
+        rule_key,
+        late,
+        episode_id,
+        at,
+        evidence_ping_ids,
+        details,
+    )
+    assert row is not None
+    return row["id"], row["inserted"]
+
+
+OPEN_ALERT_ID = """
+SELECT id FROM alerts WHERE person_id = $1 AND type = $2 AND rule_key = $3 AND status <> 'resolved'
+"""
+
+
+async def open_alert_id(
+    conn: Conn, *, person_id: int, type: AlertType, rule_key: str
+) -> int | None:
+    found: int | None = await conn.fetchval(OPEN_ALERT_ID, person_id, type.value, rule_key)
+    return found
+
+
+MERGE_DETAILS = "UPDATE alerts SET details = details || $2, updated_at = now() WHERE id = $1"
+
+
+async def merge_details(conn: Conn, *, alert_id: int, details: dict[str, Any]) -> None:
+    await conn.execute(MERGE_DETAILS, alert_id, details)
+
+
+ACKNOWLEDGE = """
+UPDATE alerts SET status = 'acknowledged', acknowledged_at = $2, acknowledged_by = $3,
+                  note = CASE WHEN $4 = '' THEN note ELSE $4 END, updated_at = now()
+WHERE id = $1
+"""
+
+
+async def acknowledge(
+    conn: Conn, *, alert_id: int, at: datetime, officer_id: int, note: str
+) -> None:
+    await conn.execute(ACKNOWLEDGE, alert_id, at, officer_id, note)
+
+
+RESOLVE = """
+UPDATE alerts SET status = 'resolved', resolved_at = $2, resolved_by = $3, disposition = $4,
+                  note = $5, updated_at = now()
+WHERE id = $1
+"""
+
+
+async def resolve(
+    conn: Conn,
+    *,
+    alert_id: int,
+    at: datetime,
+    officer_id: int,
+    disposition: str,
+    note: str,
+) -> None:
+    await conn.execute(RESOLVE, alert_id, at, officer_id, disposition, note)
+
+
+# the counter row stays locked until commit: event ids become visible in id order
+TAKE_EVENT_IDS = "UPDATE event_counter SET last_id = last_id + $1 RETURNING last_id"
+INSERT_EVENTS = """
+INSERT INTO events (id, type, alert_id, person_id, jurisdiction_id, jurisdiction_path,
+                    actor_officer_id, payload)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[],
+                     $6::text[], $7::bigint[], $8::jsonb[])
+"""
+
+
+async def append_events(conn: Conn, *, events: list[NewEvent]) -> list[int]:
+    """Write events with commit-ordered ids. Call last in the transaction: it serializes writers."""
+    if not events:
+        return []
+    last: int = await conn.fetchval(TAKE_EVENT_IDS, len(events))
+    ids = list(range(last - len(events) + 1, last + 1))
+    await conn.execute(
+        INSERT_EVENTS,
+        ids,
+        [e.type.value for e in events],
+        [e.alert_id for e in events],
+        [e.person_id for e in events],
+        [e.jurisdiction_id for e in events],
+        [e.jurisdiction_path for e in events],
+        [e.actor_officer_id for e in events],
+        [e.payload for e in events],
+    )
+    return ids
+
+
+EVENTS_AFTER = """
+SELECT id, type, payload, jurisdiction_path, created_at FROM events
+WHERE id > $1 AND ($2::text IS NULL OR jurisdiction_path LIKE $2 || '%')
+ORDER BY id LIMIT $3
+"""
+
+
+async def events_after(
+    conn: Conn, *, after_id: int, under_path: str | None, limit: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(EVENTS_AFTER, after_id, under_path, limit)
+
+
+LAST_EVENT_ID = "SELECT last_id FROM event_counter"
+
+
+async def last_event_id(conn: Conn) -> int:
+    last: int = await conn.fetchval(LAST_EVENT_ID)
+    return last
+
+
+UNPUBLISHED = """
+SELECT id FROM events WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1)
+ORDER BY id LIMIT 1000
+"""
+MARK_PUBLISHED = "UPDATE events SET published_at = now() WHERE id = ANY($1::bigint[])"
+
+
+async def unpublished_event_ids(conn: Conn, *, older_than_s: float) -> list[int]:
+    return [r["id"] for r in await conn.fetch(UNPUBLISHED, older_than_s)]
+
+
+async def mark_published(conn: Conn, *, event_ids: list[int]) -> None:
+    await conn.execute(MARK_PUBLISHED, event_ids)
+
+
+INSERT_AUDIT = """
+INSERT INTO audit_log (officer_id, action, subject, details) VALUES ($1, $2, $3, $4)
+"""
+
+
+async def audit(
+    conn: Conn, *, officer_id: int, action: str, subject: str, details: dict[str, Any]
+) -> None:
+    """Append to the hash-chained audit log (the chain is kept by a trigger)."""
+    await conn.execute(INSERT_AUDIT, officer_id, action, subject, details)
+
+
+TRACK = """
+SELECT id, ts, lat, lon, accuracy_m, speed_mps, heading_deg, battery_pct, checkin, tamper, source
+FROM pings WHERE person_id = $1 AND ts >= $2 AND ts < $3 ORDER BY ts LIMIT $4
+"""
+
+
+async def track(
+    conn: Conn, *, person_id: int, start: datetime, end: datetime, limit: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(TRACK, person_id, start, end, limit)
+
+
+ALERT_EVENTS = """
+SELECT id, type, actor_officer_id, payload, created_at FROM events WHERE alert_id = $1 ORDER BY id
+"""
+
+
+async def alert_history(conn: Conn, *, alert_id: int) -> list[asyncpg.Record]:
+    return await conn.fetch(ALERT_EVENTS, alert_id)
+
+
+PERSON_PATH = """
+SELECT j.path FROM persons p JOIN jurisdictions j ON j.id = p.jurisdiction_id WHERE p.id = $1
+"""
+
+
+async def person_path(conn: Conn, *, person_id: int) -> str | None:
+    path: str | None = await conn.fetchval(PERSON_PATH, person_id)
+    return path

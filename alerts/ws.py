@@ -1,0 +1,106 @@
+"""GET /v1/stream: alert events and live positions for an officer, resumable with since=<id>."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+
+import orjson
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from alerts.hub import Hub, Subscription
+from alerts.runtime import runtime_of
+
+router = APIRouter(tags=["stream"])
+
+SUBPROTOCOL = "bearer"
+
+
+def token_from_subprotocols(websocket: WebSocket) -> str | None:
+    """Browsers cannot set headers on a WebSocket: accept ["bearer", <token>] as subprotocols."""
+    offered = websocket.scope.get("subprotocols") or []
+    if SUBPROTOCOL in offered and len(offered) > offered.index(SUBPROTOCOL) + 1:
+        return str(offered[offered.index(SUBPROTOCOL) + 1])
+    return None
+
+
+@router.websocket("/v1/stream")
+async def stream(
+    websocket: WebSocket,
+    token: str | None = None,
+    since: int | None = None,
+    positions: bool = True,
+) -> None:
+    runtime = runtime_of(websocket)
+    from_subprotocol = token_from_subprotocols(websocket)
+    try:
+        viewer = await runtime.authenticate(token or from_subprotocol)
+    except Exception as exc:  # the app's auth error: refuse the socket with its message
+        await websocket.close(code=4401, reason=str(exc)[:120])
+        return
+    await websocket.accept(subprotocol=SUBPROTOCOL if from_subprotocol and not token else None)
+    sub = runtime.hub.subscribe(
+        jurisdiction_path=viewer.jurisdiction_path, since=since, positions=positions
+    )
+    try:
+        await serve(websocket, runtime.hub, sub, runtime.heartbeat_s)
+    finally:
+        runtime.hub.unsubscribe(sub)
+
+
+async def serve(websocket: WebSocket, hub: Hub, sub: Subscription, heartbeat_s: float) -> None:
+    sender = asyncio.create_task(send_events(websocket, hub, sub, heartbeat_s))
+    receiver = asyncio.create_task(read_until_closed(websocket))
+    done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+            await task
+    for task in done:
+        with contextlib.suppress(WebSocketDisconnect):
+            task.result()
+
+
+async def read_until_closed(websocket: WebSocket) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+async def send_events(
+    websocket: WebSocket, hub: Hub, sub: Subscription, heartbeat_s: float
+) -> None:
+    while True:
+        await send_backlog(websocket, hub, sub)
+        while not sub.behind:
+            try:
+                message = await asyncio.wait_for(sub.queue.get(), heartbeat_s)
+            except TimeoutError:
+                await websocket.send_text(heartbeat(sub.cursor))
+                continue
+            if message.id > sub.cursor:
+                await websocket.send_text(message.text)
+                sub.cursor = message.id
+        drain(sub)
+
+
+async def send_backlog(websocket: WebSocket, hub: Hub, sub: Subscription) -> None:
+    while messages := await hub.catch_up(sub):
+        for message in messages:
+            await websocket.send_text(message.text)
+            sub.cursor = message.id
+
+
+def drain(sub: Subscription) -> None:
+    """Forget the queue of a socket that fell behind; it catches up from PostgreSQL instead."""
+    while not sub.queue.empty():
+        sub.queue.get_nowait()
+    sub.behind = False
+
+
+def heartbeat(last_id: int) -> str:
+    # no `id`: heartbeats are not events and must not move a client's resume point
+    body = {"type": "heartbeat", "last_id": last_id, "at": datetime.now(UTC).isoformat()}
+    return orjson.dumps(body).decode()

@@ -1,0 +1,6 @@
+"""Pure geofence computation: fence index, coordinate systems, per-person state machine."""
+
+from geofence.index import FenceIndex
+from geofence.models import INSIDE, OUTSIDE, UNCERTAIN, Crs
+
+__all__ = ["INSIDE", "OUTSIDE", "UNCERTAIN", "Crs", "FenceIndex"]

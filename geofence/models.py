@@ -1,0 +1,17 @@
+"""Decision codes and coordinate systems shared by every geofence module."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import numpy as np
+
+INSIDE = np.int8(1)  # the accuracy disc lies wholly inside the area
+OUTSIDE = np.int8(-1)  # ... wholly outside
+UNCERTAIN = np.int8(0)  # it straddles the boundary: changes no state
+
+
+class Crs(StrEnum):
+    WGS84 = "wgs84"
+    GCJ02 = "gcj02"  # Chinese map data and SDKs: offset several hundred metres
+    BD09 = "bd09"  # Baidu's further offset of GCJ-02

@@ -1,0 +1,1 @@
+"""Device-facing HTTP: parse, validate, authenticate, store durably, hand to the evaluators."""

@@ -1,0 +1,244 @@
+"""Ingest orchestration: validate items, check the monitoring order, store, hand to evaluators."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import numpy as np
+import redis.asyncio as aioredis
+from asyncpg.pool import PoolConnectionProxy
+from redis.exceptions import RedisError
+
+from alerts import streams
+from geofence.crs import to_wgs84
+from ingest import schemas, store
+from ingest.errors import (
+    DeviceAuthError,
+    MalformedBodyError,
+    OverloadedError,
+    UnknownDeviceError,
+)
+from ingest.models import Device, IngestResult, ItemError, Ping
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+log = logging.getLogger(__name__)
+
+CACHE_TTL_S = 30.0
+DB_ERRORS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    TimeoutError,
+)
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    partitions: int
+    stream_maxlen: int
+    clock_skew_s: int
+    retention_days: int
+    max_pings_per_request: int
+    max_inflight_requests: int
+    retry_after_s: int
+    max_body_bytes: int
+
+
+class Ingestor:
+    def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis, config: IngestConfig) -> None:
+        self.pool = pool
+        self.redis = redis
+        self.config = config
+        self._inflight = 0
+        self._devices: dict[object, tuple[float, Device | None]] = {}
+        self._orders: dict[int, tuple[float, list[tuple[datetime, datetime]]]] = {}
+
+    @contextmanager
+    def admitted(self) -> Iterator[None]:
+        """Bounded in-flight work: past the limit the device is told to come back, never dropped."""
+        if self._inflight >= self.config.max_inflight_requests:
+            raise self.overloaded("too many requests in flight")
+        self._inflight += 1
+        try:
+            yield
+        finally:
+            self._inflight -= 1
+
+    def overloaded(self, why: str) -> OverloadedError:
+        return OverloadedError(f"{why}; retry later", retry_after_s=self.config.retry_after_s)
+
+    async def device_for_token(self, token: str | None, token_hash: bytes) -> Device:
+        if not token:
+            raise DeviceAuthError("missing device credential (Authorization: Bearer <token>)")
+        device = await self._cached_device(("token", token_hash))
+        if device is None:
+            raise DeviceAuthError("unknown or revoked device token")
+        return device
+
+    async def device_for_id(self, device_id: str) -> Device:
+        device = await self._cached_device(("id", device_id))
+        if device is None or not device.identifier_only:
+            raise UnknownDeviceError(
+                f"device {device_id!r} is not enrolled for identifier-only use"
+            )
+        return device
+
+    async def _cached_device(self, key: tuple[str, Any]) -> Device | None:
+        hit = self._devices.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        async with self._connection() as conn:
+            if key[0] == "token":
+                device = await store.get_device_by_token(conn, token_hash=key[1])
+            else:
+                device = await store.get_device_by_id(conn, device_id=key[1])
+        self._devices[key] = (time.monotonic() + CACHE_TTL_S, device)
+        return device
+
+    async def ingest(self, device: Device, items: list[Any]) -> IngestResult:
+        limit = self.config.max_pings_per_request
+        if len(items) > limit:
+            raise MalformedBodyError(f"{len(items)} pings in one request; the limit is {limit}")
+        now = datetime.now(UTC)
+        limits = schemas.Limits(now, self.config.clock_skew_s, self.config.retention_days)
+        valid, rejected = validate(items, device.id, limits)
+        valid, refused = await self._with_active_order(device.person_id, valid)
+        rejected += refused
+        new_ids = await self._store(device.person_id, [p for _, p in valid])
+        await self._forward(device.person_id, [p for _, p in valid], new_ids)
+        rejected.sort(key=lambda e: e.index)
+        return IngestResult(len(new_ids), len(valid) - len(new_ids), rejected)
+
+    async def _with_active_order(
+        self, person_id: int, valid: list[tuple[int, Ping]]
+    ) -> tuple[list[tuple[int, Ping]], list[ItemError]]:
+        windows = await self._order_windows(person_id)
+        kept, refused = [], []
+        for index, ping in valid:
+            if any(start <= ping.ts < end for start, end in windows):
+                kept.append((index, ping))
+            else:
+                refused.append(
+                    ItemError(
+                        index,
+                        "ts: no active monitoring order covers this time; "
+                        "the ping is refused and nothing is tracked",
+                    )
+                )
+        return kept, refused
+
+    async def _order_windows(self, person_id: int) -> list[tuple[datetime, datetime]]:
+        hit = self._orders.get(person_id)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        async with self._connection() as conn:
+            windows = await store.order_windows(conn, person_id=person_id)
+        self._orders[person_id] = (time.monotonic() + CACHE_TTL_S, windows)
+        return windows
+
+    async def _store(
+        self, person_id: int, pings: list[Ping]
+    ) -> dict[tuple[str, datetime, float, float], int]:
+        if not pings:
+            return {}
+        async with self._connection() as conn:
+            return await store.insert_pings(conn, pings=pings, person_id=person_id)
+
+    async def _forward(
+        self,
+        person_id: int,
+        pings: list[Ping],
+        new_ids: dict[tuple[str, datetime, float, float], int],
+    ) -> None:
+        batch = [
+            to_stream(p, new_ids[key], person_id)
+            for p in pings
+            if (key := (p.device_id, p.ts, p.lat, p.lon)) in new_ids
+        ]
+        if not batch:
+            return
+        stream = streams.ping_stream(streams.partition_of(person_id, self.config.partitions))
+        try:
+            await self.redis.xadd(
+                stream,
+                streams.encode_batch(batch),  # type: ignore[arg-type]
+                maxlen=self.config.stream_maxlen,
+                approximate=True,
+            )
+        except RedisError:
+            # the pings are durable already; evaluators recover them from PostgreSQL
+            log.exception("could not hand %d pings to %s", len(batch), stream)
+
+    def _connection(self) -> Any:
+        return _Acquire(self)
+
+
+class _Acquire:
+    """pool.acquire() that turns an unreachable database into 503, never a 500."""
+
+    def __init__(self, ingestor: Ingestor) -> None:
+        self.ingestor = ingestor
+        self.ctx: Any = None
+
+    async def __aenter__(self) -> Conn:
+        try:
+            self.ctx = self.ingestor.pool.acquire(timeout=5.0)
+            conn: Conn = await self.ctx.__aenter__()
+            return conn
+        except DB_ERRORS as exc:
+            raise self.ingestor.overloaded(f"database unavailable ({type(exc).__name__})") from exc
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.ctx.__aexit__(*exc_info)
+        if exc_info[0] is not None and issubclass(exc_info[0], DB_ERRORS):
+            raise self.ingestor.overloaded("database unavailable") from exc_info[1]
+
+
+def validate(
+    items: list[Any], device_id: str, limits: schemas.Limits
+) -> tuple[list[tuple[int, Ping]], list[ItemError]]:
+    valid, rejected = [], []
+    for index, item in enumerate(items):
+        try:
+            valid.append((index, schemas.item_to_ping(item, device_id=device_id, limits=limits)))
+        except schemas.FieldError as exc:
+            rejected.append(ItemError(index, str(exc)))
+    return to_wgs84_pings(valid), rejected
+
+
+def to_wgs84_pings(valid: list[tuple[int, Ping]]) -> list[tuple[int, Ping]]:
+    """Phone apps on Chinese map SDKs send GCJ-02; everything after ingest is WGS-84."""
+    out = list(valid)
+    for crs in {p.crs_in for _, p in valid} - {"wgs84"}:
+        picks = [n for n, (_, p) in enumerate(valid) if p.crs_in == crs]
+        lat = np.array([valid[n][1].lat for n in picks])
+        lon = np.array([valid[n][1].lon for n in picks])
+        wlat, wlon = to_wgs84(lat, lon, crs)
+        for k, n in enumerate(picks):
+            index, ping = valid[n]
+            out[n] = (index, replace(ping, lat=float(wlat[k]), lon=float(wlon[k])))
+    return out
+
+
+def to_stream(ping: Ping, ping_id: int, person_id: int) -> streams.StreamPing:
+    return streams.StreamPing(
+        id=ping_id,
+        person_id=person_id,
+        device_id=ping.device_id,
+        ts_ms=int(ping.ts.timestamp() * 1000),
+        lat=ping.lat,
+        lon=ping.lon,
+        accuracy_m=ping.accuracy_m,
+        checkin=ping.checkin,
+        tamper=ping.tamper,
+        battery_pct=ping.battery_pct,
+    )

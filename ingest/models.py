@@ -1,0 +1,47 @@
+"""One ping as every stage after parsing sees it (always WGS-84, UTC)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Ping:
+    device_id: str
+    ts: datetime
+    lat: float
+    lon: float
+    accuracy_m: float
+    speed_mps: float | None = None
+    heading_deg: float | None = None
+    battery_pct: float | None = None
+    checkin: bool = False
+    tamper: bool = False
+    source: str | None = None
+    seq: int | None = None
+    crs_in: str = "wgs84"
+    attrs: dict[str, Any] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Device:
+    id: str
+    person_id: int
+    kind: str
+    identifier_only: bool
+    expected_interval_s: int
+
+
+@dataclass(frozen=True)
+class ItemError:
+    index: int
+    error: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+    rejected: list[ItemError]

@@ -1,0 +1,154 @@
+"""Native wire format: a ping object, a list, {"pings": [...]}, or NDJSON; per-item validation."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from ingest.errors import MalformedBodyError
+from ingest.models import Ping
+
+CRS_NAMES = ("wgs84", "gcj02", "bd09")
+SOURCES = ("gps", "wifi", "cell")
+
+
+class FieldError(ValueError):
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+
+
+@dataclass(frozen=True)
+class Limits:
+    now: datetime
+    clock_skew_s: int
+    retention_days: int
+
+
+def parse_body(raw: bytes, content_type: str) -> list[Any]:
+    """The items of a request body; raises MalformedBodyError naming what is wrong."""
+    if not raw.strip():
+        raise MalformedBodyError(
+            'empty body: send a ping object, a list of them, or {"pings": [...]}'
+        )
+    if "ndjson" in content_type or "jsonlines" in content_type:
+        return [
+            _loads(line, f"line {n + 1}") for n, line in enumerate(raw.splitlines()) if line.strip()
+        ]
+    body = _loads(raw, "body")
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict) and "pings" in body:
+        if not isinstance(body["pings"], list):
+            raise MalformedBodyError("pings: must be a list of ping objects")
+        return list(body["pings"])
+    return [body]
+
+
+def _loads(raw: bytes, where: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBodyError(f"{where} is not valid JSON: {exc}") from None
+
+
+def item_to_ping(item: Any, *, device_id: str, limits: Limits) -> Ping:
+    """A validated Ping (coordinates still in `crs_in`); raises FieldError."""
+    if not isinstance(item, dict):
+        raise FieldError("item", "must be a JSON object")
+    claimed = item.get("device_id", device_id)
+    if claimed != device_id:
+        raise FieldError("device_id", f"this credential belongs to device {device_id!r}")
+    return Ping(
+        device_id=device_id,
+        ts=parse_ts(item.get("ts"), limits),
+        lat=number(item, "lat", -90.0, 90.0, required=True) or 0.0,
+        lon=number(item, "lon", -180.0, 180.0, required=True) or 0.0,
+        accuracy_m=number(item, "accuracy_m", 0.0, 100_000.0, required=True) or 0.0,
+        speed_mps=number(item, "speed_mps", 0.0, 1000.0),
+        heading_deg=number(item, "heading_deg", 0.0, 360.0),
+        battery_pct=number(item, "battery_pct", 0.0, 100.0),
+        checkin=flag(item, "checkin"),
+        tamper=flag(item, "tamper"),
+        source=choice(item, "source", SOURCES),
+        seq=integer(item, "seq"),
+        crs_in=choice(item, "crs", CRS_NAMES) or "wgs84",
+    )
+
+
+def parse_ts(value: Any, limits: Limits) -> datetime:
+    ts = _to_datetime(value)
+    if ts > limits.now + timedelta(seconds=limits.clock_skew_s):
+        raise FieldError("ts", f"{ts.isoformat()} is in the future; check the device clock")
+    if ts < limits.now - timedelta(days=limits.retention_days):
+        raise FieldError(
+            "ts", f"{ts.isoformat()} is older than the {limits.retention_days}-day retention"
+        )
+    return ts
+
+
+def _to_datetime(value: Any) -> datetime:
+    if value is None:
+        raise FieldError("ts", "required (RFC 3339 text or epoch milliseconds)")
+    if isinstance(value, bool):
+        raise FieldError("ts", "must be RFC 3339 text or epoch milliseconds")
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or not 0 <= value < 10**14:
+            raise FieldError("ts", "epoch milliseconds out of range")
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise FieldError(
+                "ts", f"{value!r} is not RFC 3339 (e.g. 2026-01-31T08:00:00Z)"
+            ) from None
+        if parsed.tzinfo is None:
+            raise FieldError("ts", "needs a time zone offset or Z")
+        return parsed.astimezone(UTC)
+    raise FieldError("ts", "must be RFC 3339 text or epoch milliseconds")
+
+
+def number(
+    item: dict[str, Any], name: str, low: float, high: float, *, required: bool = False
+) -> float | None:
+    value = item.get(name)
+    if value is None:
+        if required:
+            raise FieldError(name, "required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FieldError(name, f"must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise FieldError(name, "must be finite")
+    if not low <= value <= high:
+        raise FieldError(name, f"{value} is outside [{low:g}, {high:g}]")
+    return float(value)
+
+
+def integer(item: dict[str, Any], name: str) -> int | None:
+    value = item.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
+        raise FieldError(name, "must be a 64-bit integer")
+    return value
+
+
+def flag(item: dict[str, Any], name: str) -> bool:
+    value = item.get(name, False)
+    if not isinstance(value, bool):
+        raise FieldError(name, "must be true or false")
+    return value
+
+
+def choice(item: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = item.get(name)
+    if value is None:
+        return None
+    if value not in allowed:
+        raise FieldError(name, f"{value!r} is not one of {', '.join(allowed)}")
+    return str(value)

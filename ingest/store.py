@@ -1,0 +1,75 @@
+"""SQL of the ingest path: device lookup, monitoring orders, and the durable ping insert."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from ingest.models import Device, Ping
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+DEVICE_COLUMNS = "id, person_id, kind, identifier_only, expected_interval_s"
+GET_DEVICE_BY_TOKEN = f"""
+SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = $1 AND revoked_at IS NULL
+"""
+GET_DEVICE_BY_ID = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1 AND revoked_at IS NULL"
+
+
+async def get_device_by_token(conn: Conn, *, token_hash: bytes) -> Device | None:
+    row = await conn.fetchrow(GET_DEVICE_BY_TOKEN, token_hash)
+    return None if row is None else Device(**dict(row))
+
+
+async def get_device_by_id(conn: Conn, *, device_id: str) -> Device | None:
+    row = await conn.fetchrow(GET_DEVICE_BY_ID, device_id)
+    return None if row is None else Device(**dict(row))
+
+
+ORDER_WINDOWS = """
+SELECT starts_at, ends_at FROM monitoring_orders
+WHERE person_id = $1 AND revoked_at IS NULL AND ends_at > now() - interval '400 days'
+"""
+
+
+async def order_windows(conn: Conn, *, person_id: int) -> list[tuple[datetime, datetime]]:
+    return [(r["starts_at"], r["ends_at"]) for r in await conn.fetch(ORDER_WINDOWS, person_id)]
+
+
+# duplicates (same device, fix time and position) are stored once; RETURNING names the new ones
+INSERT_PINGS = """
+INSERT INTO pings (device_id, person_id, ts, lat, lon, accuracy_m, speed_mps, heading_deg,
+                   battery_pct, checkin, tamper, source, seq, crs_in, attrs)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::float8[], $5::float8[],
+                     $6::real[], $7::real[], $8::real[], $9::real[], $10::bool[], $11::bool[],
+                     $12::text[], $13::bigint[], $14::text[], $15::jsonb[])
+ON CONFLICT DO NOTHING
+RETURNING id, device_id, ts, lat, lon
+"""
+
+
+async def insert_pings(
+    conn: Conn, *, pings: list[Ping], person_id: int
+) -> dict[tuple[str, datetime, float, float], int]:
+    """One statement; answers {(device_id, ts, lat, lon): id} for the rows that were new."""
+    columns = (
+        [p.device_id for p in pings],
+        [person_id] * len(pings),
+        [p.ts for p in pings],
+        [p.lat for p in pings],
+        [p.lon for p in pings],
+        [p.accuracy_m for p in pings],
+        [p.speed_mps for p in pings],
+        [p.heading_deg for p in pings],
+        [p.battery_pct for p in pings],
+        [p.checkin for p in pings],
+        [p.tamper for p in pings],
+        [p.source for p in pings],
+        [p.seq for p in pings],
+        [p.crs_in for p in pings],
+        [p.attrs for p in pings],
+    )
+    rows = await conn.fetch(INSERT_PINGS, *columns)
+    return {(r["device_id"], r["ts"], r["lat"], r["lon"]): r["id"] for r in rows}

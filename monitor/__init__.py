@@ -1,0 +1,1 @@
+"""Application shell: settings, app factory, CLI, database, Redis transport, auth, registry."""

@@ -1,0 +1,155 @@
+"""App factory: create_app(settings) wires every package; the lifespan owns connections, loops."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import make_asgi_app
+
+from alerts import routes as alert_routes
+from alerts import ws
+from alerts.consumer import PartitionConsumer, consumer_name, relay
+from alerts.evaluator import Evaluator, EvaluatorConfig
+from alerts.hub import Hub
+from alerts.runtime import AlertsRuntime
+from alerts.streams import connect
+from ingest import routes as ingest_routes
+from ingest.engine import IngestConfig, Ingestor
+from ingest.errors import IngestError, OverloadedError
+from monitor import db, health
+from monitor.auth import routes as auth_routes
+from monitor.context import AppContext
+from monitor.deps import officer_from_token
+from monitor.errors import MonitorError
+from monitor.registry import routes as registry_routes
+from monitor.settings import Settings
+from monitor.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+DB_DOWN = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    TimeoutError,
+)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(title="Electronic-fence monitor", version="0.1.0", lifespan=lifespan(settings))
+    for module in (health, auth_routes, registry_routes, ingest_routes, alert_routes, ws):
+        app.include_router(module.router)
+    app.mount("/metrics", make_asgi_app())
+    console = resources.files("monitor") / "static"
+    app.mount("/console", StaticFiles(directory=str(console), html=True), name="console")
+    app.add_api_route("/", lambda: RedirectResponse("/console/"), include_in_schema=False)
+    add_error_handlers(app, settings)
+    return app
+
+
+def lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def run(app: FastAPI) -> AsyncIterator[None]:
+        ctx = await open_context(settings)
+        app.state.ctx = ctx
+        app.state.alerts = AlertsRuntime(
+            pool=ctx.pool,
+            redis=ctx.redis,
+            hub=ctx.hub,
+            authenticate=lambda token: officer_from_token(ctx, token),
+            heartbeat_s=settings.ws_heartbeat_s,
+        )
+        supervisor = start_loops(ctx)
+        try:
+            yield
+        finally:
+            await supervisor.stop()
+            await ctx.redis.aclose()
+            await ctx.pool.close()
+
+    return run
+
+
+async def open_context(settings: Settings) -> AppContext:
+    if not settings.database_url or not settings.redis_url:
+        raise RuntimeError("DATABASE_URL and REDIS_URL must be set (or use `monitor up`)")
+    pool = await db.create_pool(
+        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+    )
+    redis = connect(settings.redis_url)
+    ingestor = Ingestor(
+        pool,
+        redis,
+        IngestConfig(
+            partitions=settings.stream_partitions,
+            stream_maxlen=settings.stream_maxlen,
+            clock_skew_s=settings.clock_skew_s,
+            retention_days=settings.retention_days,
+            max_pings_per_request=settings.max_pings_per_request,
+            max_inflight_requests=settings.max_inflight_requests,
+            retry_after_s=settings.retry_after_s,
+            max_body_bytes=settings.max_body_bytes,
+        ),
+    )
+    hub = Hub(pool, redis, poll_s=settings.hub_poll_s, queue_max=settings.ws_queue_max)
+    return AppContext(settings, pool, redis, ingestor, hub)
+
+
+def start_loops(ctx: AppContext) -> Supervisor:
+    supervisor = Supervisor()
+    supervisor.start("hub", ctx.hub.run)
+    if ctx.settings.run_workers:
+        start_workers(supervisor, ctx)
+    return supervisor
+
+
+def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
+    s = ctx.settings
+    evaluator = Evaluator(ctx.pool, EvaluatorConfig(position_interval_s=s.position_interval_s))
+    name = consumer_name()
+    for partition in range(s.stream_partitions):
+        consumer = PartitionConsumer(
+            ctx.redis,
+            ctx.pool,
+            evaluator,
+            partition=partition,
+            batch=s.evaluator_batch,
+            block_ms=s.evaluator_block_ms,
+            consumer=name,
+        )
+        supervisor.start(f"partition-{partition}", consumer.run)
+    supervisor.start("relay", lambda: relay(ctx.redis, ctx.pool, interval_s=s.relay_interval_s))
+
+
+def add_error_handlers(app: FastAPI, settings: Settings) -> None:
+    retry = {"Retry-After": str(settings.retry_after_s)}
+
+    @app.exception_handler(MonitorError)
+    async def monitor_error(request: Request, exc: MonitorError) -> JSONResponse:
+        body = {"detail": exc.message, **({"field": exc.field} if exc.field else {})}
+        headers = retry if exc.status_code == 503 else None
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(IngestError)
+    async def ingest_error(request: Request, exc: IngestError) -> JSONResponse:
+        headers = None
+        if isinstance(exc, OverloadedError):
+            headers = {"Retry-After": str(exc.retry_after_s)}
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
+
+    for kind in DB_DOWN:
+
+        @app.exception_handler(kind)
+        async def database_down(request: Request, exc: Exception) -> JSONResponse:
+            log.warning("database unavailable: %r", exc)
+            return JSONResponse(
+                {"detail": "database unavailable; retry later"}, status_code=503, headers=retry
+            )

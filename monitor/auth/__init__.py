@@ -1,0 +1,1 @@
+"""Officer accounts, sessions and the jurisdiction-scoped access rules."""

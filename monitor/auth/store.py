@@ -1,0 +1,85 @@
+"""SQL for officers and their sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from monitor.auth.models import Officer, Role
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+OFFICER_COLUMNS = """
+    o.id, o.username, o.display_name, o.role, o.jurisdiction_id, j.path AS jurisdiction_path
+"""
+
+INSERT_OFFICER = """
+INSERT INTO officers (username, password_hash, display_name, role, jurisdiction_id)
+VALUES ($1, $2, $3, $4, $5) RETURNING id
+"""
+
+
+async def insert_officer(
+    conn: Conn,
+    *,
+    username: str,
+    password_hash: str,
+    display_name: str,
+    role: Role,
+    jurisdiction_id: int,
+) -> int:
+    officer_id: int = await conn.fetchval(
+        INSERT_OFFICER, username, password_hash, display_name, role.value, jurisdiction_id
+    )
+    return officer_id
+
+
+GET_LOGIN = f"""
+SELECT {OFFICER_COLUMNS}, o.password_hash FROM officers o
+JOIN jurisdictions j ON j.id = o.jurisdiction_id
+WHERE o.username = $1 AND NOT o.disabled
+"""
+
+
+async def get_login(conn: Conn, *, username: str) -> tuple[Officer, str] | None:
+    row = await conn.fetchrow(GET_LOGIN, username)
+    if row is None:
+        return None
+    return row_to_officer(row), row["password_hash"]
+
+
+INSERT_SESSION = """
+INSERT INTO officer_sessions (token_hash, officer_id, expires_at) VALUES ($1, $2, $3)
+"""
+
+
+async def insert_session(
+    conn: Conn, *, token_hash: bytes, officer_id: int, expires_at: datetime
+) -> None:
+    await conn.execute(INSERT_SESSION, token_hash, officer_id, expires_at)
+
+
+GET_SESSION_OFFICER = f"""
+SELECT {OFFICER_COLUMNS} FROM officer_sessions s
+JOIN officers o ON o.id = s.officer_id
+JOIN jurisdictions j ON j.id = o.jurisdiction_id
+WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT o.disabled
+"""
+
+
+async def get_session_officer(conn: Conn, *, token_hash: bytes) -> Officer | None:
+    row = await conn.fetchrow(GET_SESSION_OFFICER, token_hash)
+    return None if row is None else row_to_officer(row)
+
+
+def row_to_officer(row: asyncpg.Record) -> Officer:
+    return Officer(
+        id=row["id"],
+        username=row["username"],
+        display_name=row["display_name"],
+        role=Role(row["role"]),
+        jurisdiction_id=row["jurisdiction_id"],
+        jurisdiction_path=row["jurisdiction_path"],
+    )

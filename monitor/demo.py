@@ -1,0 +1,191 @@
+"""`monitor up --demo`: Shenzhen (BSD-3 boundary data), its jurisdiction tree, officers, ~200
+persons with monitoring orders and devices, and a simulated fleet in which a few walk out."""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import shapely
+from asyncpg.pool import PoolConnectionProxy
+from shapely.geometry import Point, mapping, shape
+
+from monitor.auth import security
+from monitor.auth import store as auth_store
+from monitor.auth.models import Role
+from monitor.registry import schemas
+from monitor.registry import store as registry_store
+from simulators.fleet import Route, SimDevice, offset
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+DEMO_USER = "demo-admin"
+LEVELS: tuple[schemas.SupervisionLevel, ...] = ("strict", "normal", "lenient")
+KINDS: tuple[schemas.DeviceKind, ...] = ("ankle", "wrist", "phone")
+WANDERER_EVERY = 20  # one person in twenty walks out of the city and back
+CYCLE_S = 600.0
+
+
+def load_districts() -> list[dict[str, Any]]:
+    path = resources.files("monitor") / "data" / "shenzhen_districts_wgs84.geojson"
+    features: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["features"]
+    return features
+
+
+async def seed(conn: Conn, *, persons: int, seed_value: int = 7) -> dict[str, Any]:
+    """Create everything the demo needs; answers the demo-credentials.json content."""
+    rng = random.Random(seed_value)
+    districts = load_districts()
+    city_shape = shapely.union_all([shape(f["geometry"]) for f in districts])
+    async with conn.transaction():
+        city = await registry_store.insert_jurisdiction(
+            conn, data=schemas.JurisdictionIn(name="深圳市 Shenzhen", level="city", code="440300")
+        )
+        streets = await seed_tree(conn, city.id, districts)
+        password = secrets.token_urlsafe(12)
+        await auth_store.insert_officer(
+            conn,
+            username=DEMO_USER,
+            password_hash=security.hash_password(password),
+            display_name="Demo duty officer 值班员",
+            role=Role.ADMIN,
+            jurisdiction_id=city.id,
+        )
+        fence = await registry_store.insert_fence(
+            conn,
+            data=schemas.FenceIn(
+                name="深圳市 allowed area",
+                role="allowed",
+                crs="wgs84",
+                geometry=dict(mapping(city_shape)),
+                jurisdiction_id=city.id,
+            ),
+        )
+        devices = [
+            await seed_person(conn, n, rng, fence["id"], streets, city_shape)
+            for n in range(persons)
+        ]
+    return {"officer": {"username": DEMO_USER, "password": password}, "devices": devices}
+
+
+async def seed_tree(
+    conn: Conn, city_id: int, districts: list[dict[str, Any]]
+) -> list[tuple[int, Any]]:
+    """City → district → one street office each; answers (street id, district shape)."""
+    streets = []
+    for feature in districts:
+        name = feature["properties"]["qh"]
+        district = await registry_store.insert_jurisdiction(
+            conn, data=schemas.JurisdictionIn(name=f"{name}区", level="district", parent_id=city_id)
+        )
+        street = await registry_store.insert_jurisdiction(
+            conn,
+            data=schemas.JurisdictionIn(
+                name=f"{name}区 司法所", level="street", parent_id=district.id
+            ),
+        )
+        streets.append((street.id, shape(feature["geometry"])))
+    return streets
+
+
+async def seed_person(
+    conn: Conn,
+    n: int,
+    rng: random.Random,
+    fence_id: int,
+    streets: list[tuple[int, Any]],
+    city: Any,
+) -> dict[str, Any]:
+    street_id, district = streets[n % len(streets)]
+    level, kind = LEVELS[n % 3], KINDS[(n // 3) % 3]
+    person_id = await registry_store.insert_person(
+        conn,
+        data=schemas.PersonIn(
+            case_number=f"SZ-DEMO-{n + 1:04d}",
+            supervision_level=level,
+            allowed_fence_ids=[fence_id],
+            full_name=f"Demo person {n + 1}",
+        ),
+        jurisdiction_id=street_id,
+    )
+    now = datetime.now(UTC)
+    order_kind: schemas.OrderKind = (
+        "information_check" if kind == "phone" else "electronic_positioning"
+    )
+    await registry_store.insert_order(
+        conn,
+        person_id=person_id,
+        officer_id=None,
+        data=schemas.OrderIn(
+            kind=order_kind,
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=90),
+            basis="demo",
+            approved_by="demo justice bureau",
+        ),
+    )
+    token = security.new_token()
+    device_id = f"demo-{n + 1:04d}"
+    await registry_store.insert_device(
+        conn,
+        device_id=device_id,
+        token_hash=security.hash_token(token),
+        data=schemas.DeviceIn(person_id=person_id, kind=kind, expected_interval_s=5),
+    )
+    route = wanderer_route(rng, city, n) if n % WANDERER_EVERY == 0 else home_route(rng, district)
+    return {"device_id": device_id, "token": token, "person_id": person_id, "route": route.__dict__}
+
+
+def home_route(rng: random.Random, area: Any) -> Route:
+    inner = area.buffer(-0.01)  # ~1 km in from the edge, so the drift never nears it
+    minx, miny, maxx, maxy = inner.bounds
+    while True:
+        lon, lat = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+        if inner.contains(Point(lon, lat)):
+            return Route(lat, lon, phase_s=rng.uniform(0, 900))
+
+
+def wanderer_route(rng: random.Random, city: Any, n: int) -> Route:
+    """Home 800 m inside the city edge, away 1.5 km outside it; the first ones cross at once."""
+    ring = (
+        max(city.geoms, key=lambda g: g.area).exterior if hasattr(city, "geoms") else city.exterior
+    )
+    centre = city.centroid
+    while True:
+        edge = ring.interpolate(rng.uniform(0, ring.length))
+        north, east = (edge.y - centre.y) * 111_000, (edge.x - centre.x) * 102_000
+        norm = (north**2 + east**2) ** 0.5
+        home = offset(edge.y, edge.x, -800 * north / norm, -800 * east / norm)
+        away = offset(edge.y, edge.x, 1500 * north / norm, 1500 * east / norm)
+        if city.contains(Point(home[1], home[0]).buffer(0.005)) and not city.intersects(
+            Point(away[1], away[0]).buffer(0.005)
+        ):
+            phase = CYCLE_S / 3 + 40 + (n // WANDERER_EVERY) * 50
+            return Route(home[0], home[1], away[0], away[1], cycle_s=CYCLE_S, phase_s=phase)
+
+
+def sim_devices(credentials: dict[str, Any]) -> list[SimDevice]:
+    return [
+        SimDevice(d["device_id"], d["token"], d["person_id"], Route(**d["route"]))
+        for d in credentials["devices"]
+    ]
+
+
+async def ensure_demo(conn: Conn, data_dir: Path, *, persons: int) -> dict[str, Any]:
+    """Seed once per data dir; a restart reuses the same people and credentials."""
+    path = data_dir / "demo-credentials.json"
+    exists = await conn.fetchval("SELECT 1 FROM officers WHERE username = $1", DEMO_USER)
+    if exists and path.exists():
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
+    if exists:
+        raise RuntimeError(f"demo data exists but {path} is missing; use a fresh --data-dir")
+    credentials = await seed(conn, persons=persons)
+    path.write_text(json.dumps(credentials, indent=2, ensure_ascii=False), encoding="utf-8")
+    return credentials

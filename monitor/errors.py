@@ -1,0 +1,45 @@
+"""Errors of the application shell, mapped to HTTP in one place (monitor.app).
+
+MonitorError
+├── NotFoundError (LookupError)          404
+├── ConflictError                        409
+├── ForbiddenError (PermissionError)     403
+├── AuthError                            401
+├── BadRequestError (ValueError)         400 / 422 with the field named
+└── UnavailableError                     503 with Retry-After
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    status_code = 500
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFoundError(MonitorError, LookupError):
+    status_code = 404
+
+
+class ConflictError(MonitorError):
+    status_code = 409
+
+
+class ForbiddenError(MonitorError, PermissionError):
+    status_code = 403
+
+
+class AuthError(MonitorError):
+    status_code = 401
+
+
+class BadRequestError(MonitorError, ValueError):
+    status_code = 422
+
+
+class UnavailableError(MonitorError):
+    status_code = 503

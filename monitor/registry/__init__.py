@@ -1,0 +1,1 @@
+"""Registry: jurisdictions, persons, monitoring orders, devices and fences."""

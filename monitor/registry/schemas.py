@@ -1,0 +1,106 @@
+"""Wire shapes of the registry API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+SupervisionLevel = Literal["strict", "normal", "lenient"]
+JurisdictionLevel = Literal["city", "district", "street"]
+OrderKind = Literal["electronic_positioning", "information_check"]
+DeviceKind = Literal["phone", "wrist", "ankle"]
+FenceRole = Literal["allowed", "exclusion"]
+CrsName = Literal["wgs84", "gcj02", "bd09"]
+
+
+class JurisdictionIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    level: JurisdictionLevel
+    parent_id: int | None = None
+    code: str | None = None
+
+
+class JurisdictionOut(JurisdictionIn):
+    id: int
+    path: str
+
+
+class PersonIn(BaseModel):
+    case_number: str = Field(min_length=1, max_length=100)
+    supervision_level: SupervisionLevel
+    allowed_fence_ids: list[int] = Field(min_length=1)
+    exclusion_fence_ids: list[int] = []
+    jurisdiction_id: int | None = None
+    full_name: str = ""
+    timezone: str = "Asia/Shanghai"
+
+
+class PersonOut(BaseModel):
+    id: int
+    case_number: str
+    full_name: str
+    supervision_level: SupervisionLevel
+    jurisdiction_id: int
+    timezone: str
+    allowed_fence_ids: list[int]
+    exclusion_fence_ids: list[int]
+    created_at: datetime
+
+
+class OrderIn(BaseModel):
+    kind: OrderKind
+    starts_at: datetime
+    ends_at: datetime
+    basis: str = ""
+    approved_by: str = ""
+
+
+class OrderOut(OrderIn):
+    id: int
+    person_id: int
+    revoked_at: datetime | None
+    created_at: datetime
+
+
+class DeviceIn(BaseModel):
+    person_id: int
+    kind: DeviceKind
+    device_id: str | None = Field(default=None, min_length=1, max_length=100)
+    expected_interval_s: int = Field(default=60, gt=0)
+    identifier_only: bool = False
+
+
+class DeviceOut(BaseModel):
+    id: str
+    device_id: str
+    person_id: int
+    kind: DeviceKind
+    expected_interval_s: int
+    identifier_only: bool
+    created_at: datetime
+    # shown once, at enrolment; only its hash is kept
+    token: str | None = None
+
+
+class FenceIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    role: FenceRole
+    crs: CrsName = "wgs84"
+    geometry: dict[str, Any]
+    properties: dict[str, Any] = {}
+    jurisdiction_id: int | None = None
+
+
+class FenceOut(BaseModel):
+    id: int
+    name: str
+    role: FenceRole
+    crs: CrsName
+    properties: dict[str, Any]
+    jurisdiction_id: int | None
+    version: int
+    created_at: datetime
+    warnings: list[str] = []
+    geometry: dict[str, Any] | None = None

@@ -1,0 +1,212 @@
+"""SQL for the registry; rows become the wire models in one place each."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from monitor.registry import schemas
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+INSERT_JURISDICTION = """
+INSERT INTO jurisdictions (name, level, parent_id, code) VALUES ($1, $2, $3, $4)
+RETURNING id, name, level, parent_id, code, path
+"""
+
+
+async def insert_jurisdiction(
+    conn: Conn, *, data: schemas.JurisdictionIn
+) -> schemas.JurisdictionOut:
+    row = await conn.fetchrow(INSERT_JURISDICTION, data.name, data.level, data.parent_id, data.code)
+    assert row is not None
+    return schemas.JurisdictionOut(**dict(row))
+
+
+GET_JURISDICTION_PATH = "SELECT path FROM jurisdictions WHERE id = $1"
+
+
+async def get_jurisdiction_path(conn: Conn, *, jurisdiction_id: int) -> str | None:
+    path: str | None = await conn.fetchval(GET_JURISDICTION_PATH, jurisdiction_id)
+    return path
+
+
+LIST_JURISDICTIONS = """
+SELECT id, name, level, parent_id, code, path FROM jurisdictions
+WHERE path LIKE $1 || '%' ORDER BY path
+"""
+
+
+async def list_jurisdictions(conn: Conn, *, under_path: str) -> list[schemas.JurisdictionOut]:
+    rows = await conn.fetch(LIST_JURISDICTIONS, under_path)
+    return [schemas.JurisdictionOut(**dict(r)) for r in rows]
+
+
+INSERT_PERSON = """
+INSERT INTO persons (case_number, full_name, supervision_level, jurisdiction_id, timezone)
+VALUES ($1, $2, $3, $4, $5) RETURNING id
+"""
+INSERT_PERSON_FENCES = """
+INSERT INTO person_fences (person_id, fence_id) SELECT $1, unnest($2::bigint[])
+"""
+
+
+async def insert_person(conn: Conn, *, data: schemas.PersonIn, jurisdiction_id: int) -> int:
+    person_id: int = await conn.fetchval(
+        INSERT_PERSON,
+        data.case_number,
+        data.full_name,
+        data.supervision_level,
+        jurisdiction_id,
+        data.timezone,
+    )
+    fence_ids = [*data.allowed_fence_ids, *data.exclusion_fence_ids]
+    await conn.execute(INSERT_PERSON_FENCES, person_id, fence_ids)
+    return person_id
+
+
+PERSON_SELECT = """
+SELECT p.id, p.case_number, p.full_name, p.supervision_level, p.jurisdiction_id, p.timezone,
+       p.created_at, j.path AS jurisdiction_path,
+       coalesce(array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'allowed'), '{}')
+           AS allowed_fence_ids,
+       coalesce(array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'exclusion'), '{}')
+           AS exclusion_fence_ids
+FROM persons p
+JOIN jurisdictions j ON j.id = p.jurisdiction_id
+LEFT JOIN person_fences pf ON pf.person_id = p.id
+LEFT JOIN fences f ON f.id = pf.fence_id
+"""
+GET_PERSON = PERSON_SELECT + " WHERE p.id = $1 GROUP BY p.id, j.path"
+LIST_PERSONS = (
+    PERSON_SELECT + " WHERE j.path LIKE $1 || '%' GROUP BY p.id, j.path ORDER BY p.id"
+    " LIMIT $2 OFFSET $3"
+)
+
+
+async def get_person(conn: Conn, *, person_id: int) -> tuple[schemas.PersonOut, str] | None:
+    """The person and the path of their jurisdiction (for access checks)."""
+    row = await conn.fetchrow(GET_PERSON, person_id)
+    if row is None:
+        return None
+    return row_to_person(row), row["jurisdiction_path"]
+
+
+async def list_persons(
+    conn: Conn, *, under_path: str, limit: int, offset: int
+) -> list[schemas.PersonOut]:
+    rows = await conn.fetch(LIST_PERSONS, under_path, limit, offset)
+    return [row_to_person(r) for r in rows]
+
+
+def row_to_person(row: asyncpg.Record) -> schemas.PersonOut:
+    data = dict(row)
+    data.pop("jurisdiction_path")
+    return schemas.PersonOut(**data)
+
+
+COUNT_FENCES = "SELECT count(*) FROM fences WHERE id = ANY($1::bigint[]) AND role = $2"
+
+
+async def count_fences(conn: Conn, *, fence_ids: list[int], role: str) -> int:
+    found: int = await conn.fetchval(COUNT_FENCES, fence_ids, role)
+    return found
+
+
+INSERT_ORDER = """
+INSERT INTO monitoring_orders (person_id, kind, starts_at, ends_at, basis, approved_by, created_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, person_id, kind, starts_at, ends_at, basis, approved_by, revoked_at, created_at
+"""
+
+
+async def insert_order(
+    conn: Conn, *, person_id: int, data: schemas.OrderIn, officer_id: int | None
+) -> schemas.OrderOut:
+    row = await conn.fetchrow(
+        INSERT_ORDER,
+        person_id,
+        data.kind,
+        data.starts_at,
+        data.ends_at,
+        data.basis,
+        data.approved_by,
+        officer_id,
+    )
+    assert row is not None
+    return schemas.OrderOut(**dict(row))
+
+
+LIST_ORDERS = """
+SELECT id, person_id, kind, starts_at, ends_at, basis, approved_by, revoked_at, created_at
+FROM monitoring_orders WHERE person_id = $1 ORDER BY starts_at
+"""
+
+
+async def list_orders(conn: Conn, *, person_id: int) -> list[schemas.OrderOut]:
+    return [schemas.OrderOut(**dict(r)) for r in await conn.fetch(LIST_ORDERS, person_id)]
+
+
+INSERT_DEVICE = """
+INSERT INTO devices (id, person_id, kind, token_hash, identifier_only, expected_interval_s)
+VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at
+"""
+
+
+async def insert_device(
+    conn: Conn, *, device_id: str, data: schemas.DeviceIn, token_hash: bytes | None
+) -> datetime:
+    created_at: datetime = await conn.fetchval(
+        INSERT_DEVICE,
+        device_id,
+        data.person_id,
+        data.kind,
+        token_hash,
+        data.identifier_only,
+        data.expected_interval_s,
+    )
+    return created_at
+
+
+INSERT_FENCE = """
+INSERT INTO fences (name, role, crs, geometry, properties, jurisdiction_id)
+VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, version, created_at
+"""
+
+
+async def insert_fence(conn: Conn, *, data: schemas.FenceIn) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        INSERT_FENCE,
+        data.name,
+        data.role,
+        data.crs,
+        data.geometry,
+        data.properties,
+        data.jurisdiction_id,
+    )
+    assert row is not None
+    return row
+
+
+FENCE_COLUMNS = (
+    "f.id, f.name, f.role, f.crs, f.properties, f.jurisdiction_id, f.version, f.created_at"
+)
+# visible: global fences, and fences of the officer's ancestors or subtree
+FENCE_VISIBLE = """
+(f.jurisdiction_id IS NULL
+ OR EXISTS (SELECT 1 FROM jurisdictions j WHERE j.id = f.jurisdiction_id
+            AND (j.path LIKE $1 || '%' OR $1 LIKE j.path || '%')))
+"""
+LIST_FENCES = f"SELECT {FENCE_COLUMNS} FROM fences f WHERE {FENCE_VISIBLE} ORDER BY f.id"
+GET_FENCE = f"SELECT {FENCE_COLUMNS}, f.geometry FROM fences f WHERE {FENCE_VISIBLE} AND f.id = $2"
+
+
+async def list_fences(conn: Conn, *, viewer_path: str) -> list[schemas.FenceOut]:
+    return [schemas.FenceOut(**dict(r)) for r in await conn.fetch(LIST_FENCES, viewer_path)]
+
+
+async def get_fence(conn: Conn, *, fence_id: int, viewer_path: str) -> schemas.FenceOut | None:
+    row = await conn.fetchrow(GET_FENCE, viewer_path, fence_id)
+    return None if row is None else schemas.FenceOut(**dict(row))

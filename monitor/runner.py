@@ -1,0 +1,138 @@
+"""What each CLI role runs: the embedded servers, migrations, uvicorn, workers, the demo fleet."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import uvicorn
+
+from monitor import db, demo
+from monitor.app import create_app, open_context, start_workers
+from monitor.embedded import EmbeddedServices
+from monitor.settings import Settings
+from monitor.supervisor import Supervisor
+from simulators.fleet import Fleet
+
+log = logging.getLogger(__name__)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    # uvicorn re-raises the signal it caught after a graceful shutdown: turn it into an
+    # exception so `finally` blocks (embedded servers) still run
+    raise KeyboardInterrupt
+
+
+async def run_migrate(settings: Settings) -> list[str]:
+    if not settings.database_url:
+        raise SystemExit("DATABASE_URL is not set")
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        return await db.migrate(conn)
+    finally:
+        await conn.close()
+
+
+async def run_up(settings: Settings, *, demo: bool, demo_persons: int) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    embedded = None
+    if not settings.database_url or not settings.redis_url:
+        embedded = EmbeddedServices(settings.data_dir.resolve())
+        urls = await asyncio.to_thread(embedded.start)
+        settings = settings.model_copy(
+            update={"database_url": urls.database_url, "redis_url": urls.redis_url}
+        )
+    try:
+        await run_migrate(settings)
+        credentials = await load_demo(settings, demo_persons) if demo else None
+        await serve_http(settings, credentials)
+    finally:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+async def load_demo(settings: Settings, persons: int) -> dict[str, Any]:
+    assert settings.database_url
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        return await demo.ensure_demo(conn, settings.data_dir, persons=persons)
+    finally:
+        await conn.close()
+
+
+async def serve_http(settings: Settings, credentials: dict[str, Any] | None = None) -> None:
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            ws_ping_interval=settings.ws_heartbeat_s,
+            log_level="info",
+            access_log=False,
+        )
+    )
+    signal.signal(signal.SIGTERM, _terminate)
+    banner = asyncio.create_task(announce(server, settings, credentials))
+    try:
+        await server.serve()
+    finally:
+        banner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await banner
+
+
+async def announce(
+    server: uvicorn.Server, settings: Settings, credentials: dict[str, Any] | None
+) -> None:
+    """Once the server listens: print the console URL and login, then drive the demo fleet."""
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.05)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"\n  Console: {base}/console/\n  API docs: {base}/docs", flush=True)
+    if credentials is None:
+        print("  Log in with an officer made by `monitor create-officer`.\n", flush=True)
+        return
+    officer = credentials["officer"]
+    path = settings.data_dir / "demo-credentials.json"
+    print(
+        f"  Demo login: {officer['username']} / {officer['password']}  (also in {path})\n",
+        flush=True,
+    )
+    fleet = Fleet(base, demo.sim_devices(credentials), interval_s=5.0)
+    await fleet.run()
+
+
+async def run_serve(settings: Settings) -> None:
+    await serve_http(settings)
+
+
+async def run_worker(settings: Settings) -> None:
+    ctx = await open_context(settings)
+    supervisor = Supervisor()
+    start_workers(supervisor, ctx)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker running %d partitions", settings.stream_partitions)
+    try:
+        await stop.wait()
+    finally:
+        await supervisor.stop()
+        await ctx.redis.aclose()
+        await ctx.pool.close()
+
+
+async def run_simulate(
+    url: str, credentials: Path, interval: float, duration: float | None
+) -> tuple[int, int]:
+    data = json.loads(await asyncio.to_thread(credentials.read_text, encoding="utf-8"))
+    fleet = Fleet(url, demo.sim_devices(data), interval_s=interval)
+    await fleet.run(duration_s=duration)
+    return fleet.sent, fleet.failed

@@ -1,0 +1,63 @@
+"""One settings object for every role; read from MONITOR_* (and DATABASE_URL / REDIS_URL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+INSECURE_SECRET = "change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MONITOR_", extra="ignore")
+
+    # "development" allows the insecure defaults below; anything else refuses them
+    environment: str = "development"
+    # None: `monitor up` starts the embedded servers under data_dir
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("MONITOR_DATABASE_URL", "DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("MONITOR_REDIS_URL", "REDIS_URL")
+    )
+    data_dir: Path = Path("monitor-data")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # signs nothing yet but salts officer session tokens; must be set in production
+    secret_key: str = INSECURE_SECRET
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    # Redis stream partitions; one person always maps to the same partition
+    stream_partitions: int = 8
+    # cap on one stream; XADD trims beyond it (entries are also in PostgreSQL)
+    stream_maxlen: int = 100_000
+    evaluator_batch: int = 500
+    evaluator_block_ms: int = 1000
+    officer_token_ttl_s: int = 12 * 3600
+    # pings whose fix time is further ahead of the server clock are refused
+    clock_skew_s: int = 300
+    # pings older than this are refused (and purged later)
+    retention_days: int = 180
+    max_pings_per_request: int = 5000
+    max_body_bytes: int = 5 * 1024 * 1024
+    # in-flight ingest requests before answering 503
+    max_inflight_requests: int = 256
+    retry_after_s: int = 2
+    ws_heartbeat_s: float = 15.0
+    # per-socket buffer; a client further behind is closed and must resume with since=
+    ws_queue_max: int = 1000
+    hub_poll_s: float = 2.0
+    relay_interval_s: float = 1.0
+    # live map dots: at most one position event per person this often
+    position_interval_s: float = 5.0
+    # run the evaluator and time-driven loops inside the API process (`monitor up`)
+    run_workers: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_insecure_defaults(self) -> Self:
+        if self.environment != "development" and self.secret_key == INSECURE_SECRET:
+            raise ValueError("MONITOR_SECRET_KEY must be set outside development")
+        return self

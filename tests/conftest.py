@@ -1,0 +1,110 @@
+"""Real servers for the whole suite: a fresh PostgreSQL database and a flushed Redis db per
+session. The machine's servers are used when reachable; otherwise embedded ones are started."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from monitor import db
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+ADMIN_DSN = os.environ.get(
+    "MONITOR_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_BASE = os.environ.get("MONITOR_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 1
+        ):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def server_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(admin PostgreSQL DSN, Redis base URL): the machine's, or embedded ones."""
+    if reachable(ADMIN_DSN, 5432) and reachable(REDIS_BASE, 6379):
+        yield ADMIN_DSN, REDIS_BASE
+        return
+    from monitor.embedded import EmbeddedServices
+
+    services = EmbeddedServices(tmp_path_factory.mktemp("embedded"), database="postgres")
+    urls = services.start()
+    try:
+        yield urls.database_url, urls.redis_url.rsplit("/", 1)[0]
+    finally:
+        services.stop()
+
+
+def with_database(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
+    """A fresh, migrated database for this session, dropped afterwards."""
+    admin_dsn = server_urls[0]
+    name = f"monitor_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(admin_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(admin_dsn, name)
+    conn = await asyncpg.connect(url)
+    await db.migrate(conn)
+    await conn.close()
+    try:
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def redis_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
+    """A Redis db of its own (by process id), flushed before and after."""
+    url = f"{server_urls[1]}/{1 + os.getpid() % 15}"
+    client = aioredis.from_url(url)
+    await client.flushdb()
+    try:
+        yield url
+    finally:
+        await client.flushdb()
+        await client.aclose()
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await db.create_pool(database_url, min_size=1, max_size=5)
+    try:
+        yield created
+    finally:
+        await created.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def shared_data(relative: str) -> Path:
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path} (clone with shared/ beside the repo)")
+    return path

@@ -1,0 +1,94 @@
+"""A live server on a free port, in the test's own event loop, against the session's servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+
+from monitor.app import create_app
+from monitor.auth import security
+from monitor.auth import store as auth_store
+from monitor.auth.models import Role
+from monitor.registry import schemas
+from monitor.registry import store as registry_store
+from monitor.settings import Settings
+from tests.conftest import free_port
+
+
+@dataclass(frozen=True)
+class Live:
+    base_url: str
+    ws_url: str
+    settings: Settings
+
+
+@pytest.fixture(scope="session")
+async def live(database_url: str, redis_url: str) -> AsyncIterator[Live]:
+    port = free_port()
+    settings = Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        port=port,
+        stream_partitions=4,
+        evaluator_block_ms=200,
+        hub_poll_s=0.5,
+        relay_interval_s=0.5,
+        ws_heartbeat_s=5.0,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    try:
+        yield Live(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", settings)
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@dataclass(frozen=True)
+class Officer:
+    username: str
+    password: str
+    jurisdiction_id: int
+    token: str
+
+
+@pytest.fixture
+async def officer(live: Live, pool: asyncpg.Pool) -> Officer:
+    """A fresh city with an admin officer, logged in over HTTP."""
+    suffix = secrets.token_hex(4)
+    async with pool.acquire() as conn:
+        city = await registry_store.insert_jurisdiction(
+            conn, data=schemas.JurisdictionIn(name=f"city-{suffix}", level="city")
+        )
+        password = secrets.token_urlsafe(12)
+        await auth_store.insert_officer(
+            conn,
+            username=f"admin-{suffix}",
+            password_hash=security.hash_password(password),
+            display_name="test admin",
+            role=Role.ADMIN,
+            jurisdiction_id=city.id,
+        )
+    async with httpx.AsyncClient(base_url=live.base_url) as client:
+        reply = await client.post(
+            "/v1/auth/token", data={"username": f"admin-{suffix}", "password": password}
+        )
+        reply.raise_for_status()
+    return Officer(f"admin-{suffix}", password, city.id, reply.json()["access_token"])
