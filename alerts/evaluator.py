@@ -84,7 +84,7 @@ class Evaluator:
         if self._position_due(saved, latest):
             events.append(position_event(person, latest, area.status.value))
             state["last_position_ms"] = latest["ts_ms"]
-        last_ts = ms_to_dt(area.last_ts_ms) if area.last_ts_ms else None
+        last_ts = ms_to_dt(area.last_ts_ms) if area.last_ts_ms is not None else None
         return state_store.SavedState(
             person.id, state, last_ts, latest["lat"], latest["lon"]
         ), events

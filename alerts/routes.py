@@ -157,7 +157,11 @@ async def change(
                     changed.person_id,
                     changed.jurisdiction_id,
                     changed.jurisdiction_path,
-                    {"alert": changed.to_wire(), "actor_officer_id": viewer.id},
+                    {
+                        "person_id": changed.person_id,
+                        "alert": changed.to_wire(),
+                        "actor_officer_id": viewer.id,
+                    },
                     alert_id=alert_id,
                     actor_officer_id=viewer.id,
                 )

@@ -81,8 +81,13 @@ async def lock_states(conn: Conn, *, person_ids: list[int]) -> dict[int, dict[st
 
 
 SAVE_STATES = """
-UPDATE person_state s SET state = v.state, last_ts = v.last_ts, last_lat = v.lat,
-       last_lon = v.lon, last_ping_at = now(), updated_at = now()
+UPDATE person_state s SET state = v.state, updated_at = now(), last_ping_at = now(),
+       -- the newest fix wins: a late upload never moves the map dot backwards
+       last_ts = greatest(s.last_ts, v.last_ts),
+       last_lat = CASE WHEN v.last_ts > coalesce(s.last_ts, '-infinity') THEN v.lat
+                       ELSE s.last_lat END,
+       last_lon = CASE WHEN v.last_ts > coalesce(s.last_ts, '-infinity') THEN v.lon
+                       ELSE s.last_lon END
 FROM unnest($1::bigint[], $2::jsonb[], $3::timestamptz[], $4::float8[], $5::float8[])
      AS v(person_id, state, last_ts, lat, lon)
 WHERE s.person_id = v.person_id

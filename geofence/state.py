@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from geofence.models import INSIDE, OUTSIDE
+from geofence.models import INSIDE, OUTSIDE, UNCERTAIN
 
 EVIDENCE_KEPT = 10
 
@@ -45,7 +45,7 @@ class Fix:
 @dataclass(frozen=True)
 class AreaState:
     status: Status = Status.INSIDE
-    last_ts_ms: int = 0
+    last_ts_ms: int | None = None  # fix time of the last judged fix
     run_count: int = 0  # consecutive certain fixes contradicting `status`
     run_start_ms: int = 0
     run_ping_ids: tuple[int, ...] = ()
@@ -83,7 +83,9 @@ def advance(
 ) -> tuple[AreaState, list[AreaEvent]]:
     events: list[AreaEvent] = []
     for fix in sorted(fixes, key=lambda f: (f.ts_ms, f.ping_id)):
-        if fix.ts_ms <= state.last_ts_ms:
+        if fix.code == UNCERTAIN:
+            continue  # changes nothing, not even what counts as late
+        if state.last_ts_ms is not None and fix.ts_ms <= state.last_ts_ms:
             state = replace(state, late_count=state.late_count + 1)
             continue
         state, event = _step(replace(state, last_ts_ms=fix.ts_ms), fix, thresholds)
@@ -96,10 +98,8 @@ def _step(state: AreaState, fix: Fix, th: Thresholds) -> tuple[AreaState, AreaEv
     contradicts = (state.status is Status.INSIDE and fix.code == OUTSIDE) or (
         state.status is Status.OUTSIDE and fix.code == INSIDE
     )
-    if not contradicts:
-        if fix.code in (INSIDE, OUTSIDE):  # certain and agreeing: the run is broken
-            state = replace(state, run_count=0, run_start_ms=0, run_ping_ids=())
-        return state, None
+    if not contradicts:  # certain and agreeing: the run is broken
+        return replace(state, run_count=0, run_start_ms=0, run_ping_ids=()), None
     run_start = state.run_start_ms if state.run_count else fix.ts_ms
     state = replace(
         state,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,8 @@ from monitor.settings import Settings
 from monitor.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S = 5.0
 
 DB_DOWN = (
     OSError,
@@ -72,8 +75,7 @@ def lifespan(settings: Settings):  # type: ignore[no-untyped-def]
             yield
         finally:
             await supervisor.stop()
-            await ctx.redis.aclose()
-            await ctx.pool.close()
+            await close_context(ctx)
 
     return run
 
@@ -101,6 +103,15 @@ async def open_context(settings: Settings) -> AppContext:
     )
     hub = Hub(pool, redis, poll_s=settings.hub_poll_s, queue_max=settings.ws_queue_max)
     return AppContext(settings, pool, redis, ingestor, hub)
+
+
+async def close_context(ctx: AppContext) -> None:
+    await ctx.redis.aclose()
+    try:
+        await asyncio.wait_for(ctx.pool.close(), CLOSE_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("database connections still busy after %.0f s; terminating", CLOSE_TIMEOUT_S)
+        ctx.pool.terminate()
 
 
 def start_loops(ctx: AppContext) -> Supervisor:

@@ -14,7 +14,7 @@ import asyncpg
 import uvicorn
 
 from monitor import db, demo
-from monitor.app import create_app, open_context, start_workers
+from monitor.app import close_context, create_app, open_context, start_workers
 from monitor.embedded import EmbeddedServices
 from monitor.settings import Settings
 from monitor.supervisor import Supervisor
@@ -125,8 +125,7 @@ async def run_worker(settings: Settings) -> None:
         await stop.wait()
     finally:
         await supervisor.stop()
-        await ctx.redis.aclose()
-        await ctx.pool.close()
+        await close_context(ctx)
 
 
 async def run_simulate(

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_S = 1.0
+STOP_TIMEOUT_S = 5.0
 
 
 class Supervisor:
@@ -34,5 +35,8 @@ class Supervisor:
         for task in reversed(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                try:
+                    await asyncio.wait_for(task, STOP_TIMEOUT_S)
+                except TimeoutError:
+                    log.warning("%s did not stop within %.0f s", task.get_name(), STOP_TIMEOUT_S)
         self._tasks.clear()

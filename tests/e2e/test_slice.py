@@ -75,17 +75,19 @@ async def enrol(
 
 
 async def receive_until(
-    ws: Any, wanted: str, person_id: int, timeout_s: float = 30.0
+    ws: Any, wanted: set[str], person_id: int, timeout_s: float = 30.0
 ) -> list[dict[str, Any]]:
-    """Every message up to and including the first `wanted` event for this person."""
+    """Every message until each `wanted` event type has arrived for this person."""
     seen: list[dict[str, Any]] = []
+    missing = set(wanted)
     deadline = time.monotonic() + timeout_s
-    while True:
+    while missing:
         raw = await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic()))
         message = json.loads(raw)
         seen.append(message)
-        if message["type"] == wanted and message.get("person_id") == person_id:
-            return seen
+        if message.get("person_id") == person_id:
+            missing.discard(message["type"])
+    return seen
 
 
 def ids_of(messages: list[dict[str, Any]]) -> list[int]:
@@ -98,12 +100,13 @@ async def test_track_leaving_the_fence_opens_an_alert_seen_live_and_on_resume(
     async with httpx.AsyncClient(base_url=live.base_url) as client:
         device = await enrol(client, officer, "E2E-0001")
         fleet = Fleet(live.base_url, [device], interval_s=0)
-        start = time.time() - 600  # a past cycle: home (0–200 s), walking out, away (300–500 s)
+        # the last whole cycle before now: home 0–200 s, out 200–300 s, away to 500 s, back by 600 s
+        start = (time.time() // 600) * 600 - 600
         url = f"{live.ws_url}/v1/stream?token={officer.token}"
         async with websockets.connect(url) as ws:
             for t in range(0, 400, 10):
                 await fleet.tick(client, start + t)
-            opened = await receive_until(ws, "alert.opened", device.person_id)
+            opened = await receive_until(ws, {"alert.opened"}, device.person_id)
         assert fleet.failed == 0 and fleet.sent == 40
         alert = opened[-1]["alert"]
         assert alert["type"] == "out_of_area" and alert["status"] == "open"
@@ -122,14 +125,13 @@ async def test_track_leaving_the_fence_opens_an_alert_seen_live_and_on_resume(
         assert ack.json()["status"] == "acknowledged"
 
         async with websockets.connect(f"{url}&since={opened[-1]['id']}") as ws:
-            returned = await receive_until(ws, "person.returned", device.person_id)
-            missed = returned + await receive_until(ws, "alert.acknowledged", device.person_id)
+            missed = await receive_until(
+                ws, {"person.returned", "alert.acknowledged"}, device.person_id
+            )
     ids = ids_of(missed)
     assert ids == sorted(set(ids)) and ids[0] > opened[-1]["id"]
-    types = [m["type"] for m in missed if m.get("person_id") == device.person_id]
-    assert "person.returned" in types and types.index("person.returned") < types.index(
-        "alert.acknowledged"
-    )
+    returned = next(m for m in missed if m["type"] == "person.returned")
+    assert returned["alert"]["id"] == alert["id"] and returned["episode_id"] == alert["episode_id"]
 
 
 async def test_bad_input_gets_clear_errors_and_never_blocks_good_items(
