@@ -12,7 +12,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from alerts import store, streams
+from alerts import metrics, store, streams
 from alerts.evaluator import Evaluator
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,8 @@ class PartitionConsumer:
             log.error("dropping unreadable entry %s on %s", entry_id, self.stream)
             await self.redis.xack(self.stream, streams.EVALUATOR_GROUP, entry_id)
             return
-        event_ids = await self.evaluator.evaluate(pings)
+        with metrics.BATCH_SECONDS.time():
+            event_ids = await self.evaluator.evaluate(pings)
         await self.redis.xack(self.stream, streams.EVALUATOR_GROUP, entry_id)
         await publish(self.redis, self.pool, event_ids)
 

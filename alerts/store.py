@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from alerts import metrics
 from alerts.models import Alert, AlertStatus, AlertType, NewEvent
 
 Conn = asyncpg.Connection | PoolConnectionProxy
@@ -166,6 +167,8 @@ async def append_events(conn: Conn, *, events: list[NewEvent]) -> list[int]:
     if not events:
         return []
     last: int = await conn.fetchval(TAKE_EVENT_IDS, len(events))
+    for event in events:
+        metrics.EVENTS.labels(event.type.value).inc()
     ids = list(range(last - len(events) + 1, last + 1))
     await conn.execute(
         INSERT_EVENTS,

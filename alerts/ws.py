@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from alerts import metrics
 from alerts.hub import Hub, Subscription
 from alerts.runtime import runtime_of
 
@@ -43,9 +44,11 @@ async def stream(
     sub = runtime.hub.subscribe(
         jurisdiction_path=viewer.jurisdiction_path, since=since, positions=positions
     )
+    metrics.SOCKETS.inc()
     try:
         await serve(websocket, runtime.hub, sub, runtime.heartbeat_s)
     finally:
+        metrics.SOCKETS.dec()
         runtime.hub.unsubscribe(sub)
 
 

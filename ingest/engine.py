@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from alerts import streams
 from geofence.crs import to_wgs84
-from ingest import schemas, store
+from ingest import metrics, schemas, store
 from ingest.errors import (
     DeviceAuthError,
     MalformedBodyError,
@@ -74,6 +74,7 @@ class Ingestor:
             self._inflight -= 1
 
     def overloaded(self, why: str) -> OverloadedError:
+        metrics.OVERLOADED.inc()
         return OverloadedError(f"{why}; retry later", retry_after_s=self.config.retry_after_s)
 
     async def device_for_token(self, token: str | None, token_hash: bytes) -> Device:
@@ -116,7 +117,11 @@ class Ingestor:
         new_ids = await self._store(device.person_id, [p for _, p in valid])
         await self._forward(device.person_id, [p for _, p in valid], new_ids)
         rejected.sort(key=lambda e: e.index)
-        return IngestResult(len(new_ids), len(valid) - len(new_ids), rejected)
+        result = IngestResult(len(new_ids), len(valid) - len(new_ids), rejected)
+        metrics.PINGS.labels("accepted").inc(result.accepted)
+        metrics.PINGS.labels("duplicate").inc(result.duplicates)
+        metrics.PINGS.labels("rejected").inc(len(rejected))
+        return result
 
     async def _with_active_order(
         self, person_id: int, valid: list[tuple[int, Ping]]

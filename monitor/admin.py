@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from monitor import db
 from monitor.auth import security
 from monitor.auth import store as auth_store
 from monitor.auth.models import Role
@@ -21,11 +22,7 @@ from monitor.settings import Settings
 async def connect(settings: Settings) -> asyncpg.Connection:
     if not settings.database_url:
         raise SystemExit("DATABASE_URL is not set")
-    from monitor.db import _init_connection
-
-    conn = await asyncpg.connect(settings.database_url)
-    await _init_connection(conn)
-    return conn
+    return await db.connect(settings.database_url)
 
 
 async def create_jurisdiction(

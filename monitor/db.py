@@ -68,13 +68,20 @@ async def ensure_partitions(
 
 async def create_pool(dsn: str, *, min_size: int, max_size: int) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        dsn, min_size=min_size, max_size=max_size, init=init_connection
     )
     assert pool is not None
     return pool
 
 
-async def _init_connection(conn: Conn) -> None:
+async def connect(dsn: str) -> asyncpg.Connection:
+    """A single connection with the same codecs as the pool's."""
+    conn = await asyncpg.connect(dsn)
+    await init_connection(conn)
+    return conn
+
+
+async def init_connection(conn: Conn) -> None:
     import orjson
 
     await conn.set_type_codec(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -166,7 +167,8 @@ def wanderer_route(rng: random.Random, city: Any, n: int) -> Route:
         if city.contains(Point(home[1], home[0]).buffer(0.005)) and not city.intersects(
             Point(away[1], away[0]).buffer(0.005)
         ):
-            phase = CYCLE_S / 3 + 40 + (n // WANDERER_EVERY) * 50
+            # routes run on wall-clock time: start the k-th wanderer 40 + 50k s into its walk
+            phase = (CYCLE_S / 3 + 40 + (n // WANDERER_EVERY) * 50 - time.time()) % CYCLE_S
             return Route(home[0], home[1], away[0], away[1], cycle_s=CYCLE_S, phase_s=phase)
 
 

@@ -59,7 +59,7 @@ async def run_up(settings: Settings, *, demo: bool, demo_persons: int) -> None:
 
 async def load_demo(settings: Settings, persons: int) -> dict[str, Any]:
     assert settings.database_url
-    conn = await asyncpg.connect(settings.database_url)
+    conn = await db.connect(settings.database_url)
     try:
         return await demo.ensure_demo(conn, settings.data_dir, persons=persons)
     finally:

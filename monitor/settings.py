@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     port: int = 8080
     # signs nothing yet but salts officer session tokens; must be set in production
     secret_key: str = INSECURE_SECRET
-    db_pool_min: int = 2
+    # 0: start even while the database is down (/readyz and ingest answer 503 meanwhile)
+    db_pool_min: int = 0
     db_pool_max: int = 10
     # Redis stream partitions; one person always maps to the same partition
     stream_partitions: int = 8

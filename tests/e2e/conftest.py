@@ -30,35 +30,43 @@ class Live:
     settings: Settings
 
 
-@pytest.fixture(scope="session")
-async def live(database_url: str, redis_url: str) -> AsyncIterator[Live]:
-    port = free_port()
-    settings = Settings(
-        database_url=database_url,
-        redis_url=redis_url,
-        port=port,
-        stream_partitions=4,
-        evaluator_block_ms=200,
-        hub_poll_s=0.5,
-        relay_interval_s=0.5,
-        ws_heartbeat_s=5.0,
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Live]:
+    """The app served by uvicorn on settings.port, in this event loop."""
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning"
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-        )
-    )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.05)
     try:
-        yield Live(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", settings)
+        yield Live(f"http://127.0.0.1:{settings.port}", f"ws://127.0.0.1:{settings.port}", settings)
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def settings_for(database_url: str, redis_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        port=free_port(),
+        stream_partitions=4,
+        evaluator_block_ms=200,
+        hub_poll_s=0.5,
+        relay_interval_s=0.5,
+        ws_heartbeat_s=5.0,
+    )
+
+
+@pytest.fixture(scope="session")
+async def live(database_url: str, redis_url: str) -> AsyncIterator[Live]:
+    async with running(settings_for(database_url, redis_url)) as server:
+        yield server
 
 
 @dataclass(frozen=True)
