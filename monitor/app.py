@@ -50,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Electronic-fence monitor", version="0.1.0", lifespan=lifespan(settings))
     for module in (health, auth_routes, registry_routes, ingest_routes, alert_routes, ws):
         app.include_router(module.router)
+    app.include_router(auth_routes.officers)
     app.mount("/metrics", make_asgi_app())
     console = resources.files("monitor") / "static"
     app.mount("/console", StaticFiles(directory=str(console), html=True), name="console")

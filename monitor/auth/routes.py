@@ -5,21 +5,33 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+import asyncpg
+from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from monitor.auth import security, store
-from monitor.deps import Ctx, CurrentOfficer
-from monitor.errors import AuthError
+from monitor.auth.models import Role
+from monitor.deps import Ctx, CurrentOfficer, Writer
+from monitor.errors import AuthError, BadRequestError, ConflictError, ForbiddenError
+from monitor.registry import store as registry_store
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
+officers = APIRouter(prefix="/v1/officers", tags=["auth"])
 
 
 class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+
+
+class OfficerIn(BaseModel):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=8, max_length=200)
+    role: Role
+    jurisdiction_id: int
+    display_name: str = ""
 
 
 class MeOut(BaseModel):
@@ -45,6 +57,40 @@ async def issue_token(ctx: Ctx, form: Annotated[OAuth2PasswordRequestForm, Depen
             expires_at=datetime.now(UTC) + timedelta(seconds=ttl_s),
         )
     return TokenOut(access_token=token, expires_in=ttl_s)
+
+
+@officers.post("", status_code=status.HTTP_201_CREATED)
+async def create_officer(ctx: Ctx, admin: Writer, data: OfficerIn) -> MeOut:
+    """Admins create accounts within their own jurisdiction subtree."""
+    if admin.role is not Role.ADMIN:
+        raise ForbiddenError("only an admin creates officer accounts")
+    async with ctx.pool.acquire() as conn:
+        path = await registry_store.get_jurisdiction_path(
+            conn, jurisdiction_id=data.jurisdiction_id
+        )
+        if path is None or not admin.sees(path):
+            raise BadRequestError(
+                f"jurisdiction_id: {data.jurisdiction_id} is not within your jurisdiction",
+                field="jurisdiction_id",
+            )
+        try:
+            officer_id = await store.insert_officer(
+                conn,
+                username=data.username,
+                password_hash=security.hash_password(data.password),
+                display_name=data.display_name,
+                role=data.role,
+                jurisdiction_id=data.jurisdiction_id,
+            )
+        except asyncpg.UniqueViolationError:
+            raise ConflictError(f"username: {data.username!r} is taken", field="username") from None
+    return MeOut(
+        id=officer_id,
+        username=data.username,
+        display_name=data.display_name,
+        role=data.role.value,
+        jurisdiction_id=data.jurisdiction_id,
+    )
 
 
 @router.get("/me")
