@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import shapely
-from geofence.errors import GeofenceError
 from shapely.geometry import mapping, shape
 
 from geofence import FenceIndex
+from geofence.errors import GeofenceError
 from monitor.errors import BadRequestError
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from geofence.models import INSIDE, OUTSIDE, UNCERTAIN
 from hypothesis import given
 from hypothesis import strategies as st
 
+from geofence.models import INSIDE, OUTSIDE, UNCERTAIN
 from geofence.state import AreaState, EventKind, Fix, Status, Thresholds, advance
 
 TH = Thresholds(exit_pings=3, exit_min_s=30.0, return_pings=2)
