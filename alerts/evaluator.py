@@ -27,6 +27,7 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 log = logging.getLogger(__name__)
 
 ALLOWED_AREA_RULE = "allowed_area"
+SIGNAL_KEY = "signal_lost_alert"  # set by the timers while a device is silent
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class Evaluator:
         latest = max(pings, key=lambda p: p["ts_ms"])
         events = [await self._area_event(conn, person, e, latest) for e in area_events]
         state = {**saved, "area": area.to_json()}
+        if SIGNAL_KEY in state:  # the device is heard again: say so on the signal_lost alert
+            events.append(await self._reconnected(conn, person, state.pop(SIGNAL_KEY), latest))
         if self._position_due(saved, latest):
             events.append(position_event(person, latest, area.status.value))
             state["last_position_ms"] = latest["ts_ms"]
@@ -88,6 +91,15 @@ class Evaluator:
         return state_store.SavedState(
             person.id, state, last_ts, latest["lat"], latest["lon"]
         ), events
+
+    async def _reconnected(
+        self, conn: Conn, person: state_store.PersonRow, alert_id: int, latest: StreamPing
+    ) -> NewEvent:
+        at = ms_to_dt(latest["ts_ms"])
+        await store.merge_details(
+            conn, alert_id=alert_id, details={"reconnected_at": at.isoformat()}
+        )
+        return await alert_event(conn, person, EventType.ALERT_UPDATED, alert_id, None, at)
 
     def _position_due(self, saved: dict[str, Any], latest: StreamPing) -> bool:
         last_ms = int(saved.get("last_position_ms", 0))
@@ -133,7 +145,7 @@ async def alert_event(
     person: state_store.PersonRow,
     kind: EventType,
     alert_id: int | None,
-    episode_id: str,
+    episode_id: str | None,
     at: datetime,
 ) -> NewEvent:
     payload: dict[str, Any] = {

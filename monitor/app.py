@@ -21,6 +21,7 @@ from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.hub import Hub
 from alerts.runtime import AlertsRuntime
 from alerts.streams import connect
+from alerts.timers import TimerConfig, run_timers
 from ingest import routes as ingest_routes
 from ingest.engine import IngestConfig, Ingestor
 from ingest.errors import IngestError, OverloadedError
@@ -139,6 +140,8 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
         )
         supervisor.start(f"partition-{partition}", consumer.run)
     supervisor.start("relay", lambda: relay(ctx.redis, ctx.pool, interval_s=s.relay_interval_s))
+    timers = TimerConfig(interval_s=s.timer_interval_s)
+    supervisor.start("timers", lambda: run_timers(ctx.pool, ctx.redis, timers))
 
 
 def add_error_handlers(app: FastAPI, settings: Settings) -> None:

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     relay_interval_s: float = 1.0
     # live map dots: at most one position event per person this often
     position_interval_s: float = 5.0
+    # how often signal_lost and escalation are checked
+    timer_interval_s: float = 10.0
     # run the evaluator and time-driven loops inside the API process (`monitor up`)
     run_workers: bool = True
 

@@ -1,0 +1,68 @@
+"""Time-driven checks: silent devices (signal_lost, suspected 脱管) and SLA escalation.
+
+The decisions are pure functions of (state, now); `run_timers` applies them on a schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from alerts import timer_store
+from alerts.consumer import publish
+
+log = logging.getLogger(__name__)
+
+LADDER = ("street", "district", "city")
+# minutes an unacknowledged alert waits at each rung before it moves up
+ESCALATION_SLA_MIN = {"strict": 5.0, "normal": 15.0, "lenient": 30.0}
+# a device is lost after this many missed reports, and never sooner than the floor
+MISSED_REPORTS = 5
+SIGNAL_LOST_FLOOR_S = {"strict": 300.0, "normal": 600.0, "lenient": 1200.0}
+
+
+@dataclass(frozen=True)
+class TimerConfig:
+    interval_s: float = 10.0
+
+
+def signal_lost_after(supervision_level: str, expected_interval_s: int) -> timedelta:
+    floor = SIGNAL_LOST_FLOOR_S.get(supervision_level, 600.0)
+    return timedelta(seconds=max(floor, MISSED_REPORTS * expected_interval_s))
+
+
+def is_signal_lost(
+    *, supervision_level: str, expected_interval_s: int, last_ping_at: datetime, now: datetime
+) -> bool:
+    return now - last_ping_at > signal_lost_after(supervision_level, expected_interval_s)
+
+
+def next_rung(*, supervision_level: str, level: str, since: datetime, now: datetime) -> str | None:
+    """The rung an unacknowledged alert moves to now, or None if it stays."""
+    rung = LADDER.index(level)
+    sla = timedelta(minutes=ESCALATION_SLA_MIN.get(supervision_level, 15.0))
+    if rung + 1 >= len(LADDER) or now - since < sla:
+        return None
+    return LADDER[rung + 1]
+
+
+async def run_timers(pool: asyncpg.Pool, redis: aioredis.Redis, config: TimerConfig) -> None:
+    while True:
+        await asyncio.sleep(config.interval_s)
+        event_ids = await check_once(pool)
+        await publish(redis, pool, event_ids)
+
+
+async def check_once(pool: asyncpg.Pool) -> list[int]:
+    async with pool.acquire() as conn:
+        now: datetime = await conn.fetchval("SELECT now()")
+        lost = await timer_store.open_signal_lost(conn, now=now, decide=is_signal_lost)
+        escalated = await timer_store.escalate(conn, now=now, decide=next_rung)
+    if lost or escalated:
+        log.info("timers: %d signal_lost, %d escalations", len(lost), len(escalated))
+    return lost + escalated

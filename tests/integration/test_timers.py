@@ -1,0 +1,133 @@
+"""Time-driven checks against the real database: signal_lost, reconnection, escalation."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from alerts import streams
+from alerts.evaluator import Evaluator, EvaluatorConfig
+from alerts.timers import check_once
+from monitor.registry import schemas
+from monitor.registry import store as registry_store
+from tests.e2e.test_slice import CENTRE, square
+
+Conn = asyncpg.Connection | PoolConnectionProxy
+
+
+async def make_person(conn: Conn, level: str) -> int:
+    city = await registry_store.insert_jurisdiction(
+        conn, data=schemas.JurisdictionIn(name="timers", level="city")
+    )
+    fence = await registry_store.insert_fence(
+        conn, data=schemas.FenceIn(name="f", role="allowed", geometry=square(*CENTRE, 500))
+    )
+    person_id = await registry_store.insert_person(
+        conn,
+        data=schemas.PersonIn(
+            case_number=f"T-{time.monotonic_ns()}",
+            supervision_level=level,  # type: ignore[arg-type]
+            allowed_fence_ids=[fence["id"]],
+        ),
+        jurisdiction_id=city.id,
+    )
+    now = datetime.now(UTC)
+    await registry_store.insert_order(
+        conn,
+        person_id=person_id,
+        officer_id=None,
+        data=schemas.OrderIn(
+            kind="information_check",
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=9),
+        ),
+    )
+    await registry_store.insert_device(
+        conn,
+        device_id=f"t-{person_id}",
+        token_hash=None,
+        data=schemas.DeviceIn(person_id=person_id, kind="phone"),
+    )
+    return person_id
+
+
+async def test_silent_device_opens_signal_lost_and_a_ping_reports_reconnection(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        person_id = await make_person(conn, "strict")
+        await conn.execute(
+            "INSERT INTO person_state (person_id, state, last_ping_at) "
+            "VALUES ($1, '{}', now() - interval '20 minutes')",
+            person_id,
+        )
+    first = await check_once(pool)
+    assert await check_once(pool) == [] or first, "a second pass must not re-open"
+    async with pool.acquire() as conn:
+        alert = await conn.fetchrow(
+            "SELECT id, status FROM alerts WHERE person_id = $1 AND type = 'signal_lost'", person_id
+        )
+        assert alert is not None and alert["status"] == "open"
+        opened = await conn.fetchval(
+            "SELECT type FROM events WHERE id = ANY($1::bigint[]) AND alert_id = $2",
+            first,
+            alert["id"],
+        )
+        assert opened == "alert.opened"
+    ping = streams.StreamPing(
+        id=1,
+        person_id=person_id,
+        device_id=f"t-{person_id}",
+        ts_ms=int(time.time() * 1000),
+        lat=CENTRE[0],
+        lon=CENTRE[1],
+        accuracy_m=10.0,
+        checkin=False,
+        tamper=False,
+        battery_pct=None,
+    )
+    event_ids = await Evaluator(pool, EvaluatorConfig(60.0)).evaluate([ping])
+    async with pool.acquire() as conn:
+        types = await conn.fetch(
+            "SELECT type, payload FROM events WHERE id = ANY($1::bigint[])", event_ids
+        )
+    updated = [r for r in types if r["type"] == "alert.updated"]
+    assert len(updated) == 1 and "reconnected_at" in updated[0]["payload"]["alert"]["details"]
+
+
+async def test_unacknowledged_alert_escalates_one_rung_per_sla(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        person_id = await make_person(conn, "strict")
+        alert_id = await conn.fetchval(
+            "INSERT INTO alerts (person_id, jurisdiction_id, type, status, opened_at, "
+            "last_evidence_at, created_at) SELECT id, jurisdiction_id, 'tamper', 'open', now(), "
+            "now(), now() - interval '6 minutes' FROM persons WHERE id = $1 RETURNING id",
+            person_id,
+        )
+    await check_once(pool)
+    await check_once(pool)
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT status, escalation_level FROM alerts WHERE id = $1", alert_id
+        )
+        assert row is not None
+        assert (row["status"], row["escalation_level"]) == ("escalated", "district")
+        await conn.execute(
+            "UPDATE alerts SET escalated_at = now() - interval '6 minutes' WHERE id = $1", alert_id
+        )
+    await check_once(pool)
+    async with pool.acquire() as conn:
+        level = await conn.fetchval("SELECT escalation_level FROM alerts WHERE id = $1", alert_id)
+        events = await conn.fetch(
+            "SELECT payload FROM events WHERE alert_id = $1 AND type = "
+            "'alert.escalated' ORDER BY id",
+            alert_id,
+        )
+    assert level == "city"
+    assert [(e["payload"]["from"], e["payload"]["to"]) for e in events] == [
+        ("street", "district"),
+        ("district", "city"),
+    ]
