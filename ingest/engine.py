@@ -51,6 +51,8 @@ class IngestConfig:
     max_inflight_requests: int
     retry_after_s: int
     max_body_bytes: int
+    # radius assumed when a device says 0 or nothing: unknown is never perfect
+    unknown_accuracy_m: float = 100.0
 
 
 class Ingestor:

@@ -14,6 +14,7 @@ from ingest.models import Ping
 
 CRS_NAMES = ("wgs84", "gcj02", "bd09")
 SOURCES = ("gps", "wifi", "cell")
+MAX_ATTRS_BYTES = 4096
 
 
 class FieldError(ValueError):
@@ -76,6 +77,7 @@ def item_to_ping(item: Any, *, device_id: str, limits: Limits) -> Ping:
         source=choice(item, "source", SOURCES),
         seq=integer(item, "seq"),
         crs_in=choice(item, "crs", CRS_NAMES) or "wgs84",
+        attrs=attributes(item),
     )
 
 
@@ -127,6 +129,18 @@ def number(
     if not low <= value <= high:
         raise FieldError(name, f"{value} is outside [{low:g}, {high:g}]")
     return float(value)
+
+
+def attributes(item: dict[str, Any]) -> dict[str, Any] | None:
+    """Vendor keys we keep but do not model (alarm=sos, odometer, ...), bounded in size."""
+    value = item.get("attrs")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise FieldError("attrs", "must be an object")
+    if len(orjson.dumps(value)) > MAX_ATTRS_BYTES:
+        raise FieldError("attrs", f"larger than {MAX_ATTRS_BYTES} bytes")
+    return value
 
 
 def integer(item: dict[str, Any], name: str) -> int | None:

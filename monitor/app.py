@@ -22,6 +22,7 @@ from alerts.hub import Hub
 from alerts.runtime import AlertsRuntime
 from alerts.streams import connect
 from alerts.timers import TimerConfig, run_timers
+from ingest import app_routes
 from ingest import routes as ingest_routes
 from ingest.engine import IngestConfig, Ingestor
 from ingest.errors import IngestError, OverloadedError
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (health, auth_routes, registry_routes, ingest_routes, alert_routes, ws):
         app.include_router(module.router)
     app.include_router(auth_routes.officers)
+    app.include_router(app_routes.router)
     app.mount("/metrics", make_asgi_app())
     console = resources.files("monitor") / "static"
     app.mount("/console", StaticFiles(directory=str(console), html=True), name="console")
@@ -101,6 +103,7 @@ async def open_context(settings: Settings) -> AppContext:
             max_inflight_requests=settings.max_inflight_requests,
             retry_after_s=settings.retry_after_s,
             max_body_bytes=settings.max_body_bytes,
+            unknown_accuracy_m=settings.unknown_accuracy_m,
         ),
     )
     hub = Hub(pool, redis, poll_s=settings.hub_poll_s, queue_max=settings.ws_queue_max)

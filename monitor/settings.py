@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     retention_days: int = 180
     max_pings_per_request: int = 5000
     max_body_bytes: int = 5 * 1024 * 1024
+    # accuracy assumed when an app reports 0 or none (unknown is never perfect)
+    unknown_accuracy_m: float = 100.0
     # in-flight ingest requests before answering 503
     max_inflight_requests: int = 256
     retry_after_s: int = 2

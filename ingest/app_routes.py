@@ -1,0 +1,154 @@
+"""Routes for phone apps as they ship: OsmAnd (Traccar Client) and OwnTracks HTTP mode.
+
+Each answers the way its app expects: OsmAnd 200 with an empty body, unknown device 400
+(query variant) or 404 (JSON variant); OwnTracks 200 with a JSON array.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from ingest import osmand, owntracks
+from ingest.credentials import hash_token
+from ingest.engine import Ingestor
+from ingest.errors import DeviceAuthError, IngestError, MalformedBodyError, UnknownDeviceError
+from ingest.models import Device
+from ingest.routes import ingestor_of, read_body
+from ingest.schemas import FieldError
+
+router = APIRouter(tags=["devices"])
+
+
+class OsmAndRequest:
+    """One OsmAnd request, whichever variant, read once."""
+
+    def __init__(self, request: Request, raw: bytes) -> None:
+        kind = request.headers.get("content-type", "")
+        self.is_json = "json" in kind or raw.lstrip().startswith(b"{")
+        self.body: Any = None
+        self.params: dict[str, str] = dict(request.query_params)
+        if self.is_json:
+            try:
+                self.body = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise MalformedBodyError(f"body is not valid JSON: {exc}") from None
+        elif not self.params and raw:
+            self.params = dict(parse_qsl(raw.decode("utf-8", "replace")))
+
+    def device_id(self) -> str | None:
+        if self.is_json:
+            return osmand.json_device_id(self.body)
+        return osmand.query_device_id(self.params)
+
+    def item(self, unknown_accuracy_m: float) -> dict[str, Any]:
+        if self.is_json:
+            return osmand.json_to_item(self.body, unknown_accuracy_m=unknown_accuracy_m)
+        return osmand.query_to_item(self.params, unknown_accuracy_m=unknown_accuracy_m)
+
+    def unknown(self, message: str) -> Response:
+        return PlainTextResponse(message, status_code=404 if self.is_json else 400)
+
+
+@router.api_route("/osmand/{token}", methods=["GET", "POST"])
+async def osmand_with_token(request: Request, token: str) -> Response:
+    """Traccar Client and OsmAnd have no field for a secret: it travels in the path."""
+    return await handle_osmand(request, token)
+
+
+@router.api_route("/osmand", methods=["GET", "POST"])
+async def osmand_identifier_only(request: Request) -> Response:
+    """Only devices enrolled for identifier-only use may post without a token."""
+    return await handle_osmand(request, None)
+
+
+async def handle_osmand(request: Request, token: str | None) -> Response:
+    ingestor = ingestor_of(request)
+    with ingestor.admitted():
+        message = OsmAndRequest(request, await read_body(request, ingestor.config.max_body_bytes))
+        claimed = message.device_id()
+        try:
+            device = await osmand_device(ingestor, token, claimed)
+        except (DeviceAuthError, UnknownDeviceError) as exc:
+            return message.unknown(exc.message)
+        try:
+            item = message.item(ingestor.config.unknown_accuracy_m)
+        except FieldError as exc:
+            return PlainTextResponse(str(exc), status_code=400)
+        return await ingest_one(ingestor, device, item, ok=Response(status_code=200))
+
+
+async def osmand_device(ingestor: Ingestor, token: str | None, claimed: str | None) -> Device:
+    if token is None:
+        if not claimed:
+            raise UnknownDeviceError("id: the device identifier is required")
+        return await ingestor.device_for_id(claimed)
+    device = await ingestor.device_for_token(token, hash_token(token))
+    if claimed is not None and claimed != device.id:
+        raise UnknownDeviceError(f"id: {claimed!r} is not the device this token belongs to")
+    return device
+
+
+async def ingest_one(
+    ingestor: Ingestor, device: Device, item: dict[str, Any], *, ok: Response
+) -> Response:
+    result = await ingestor.ingest(device, [{**item, "device_id": device.id}])
+    if result.rejected:
+        return PlainTextResponse(result.rejected[0].error, status_code=400)
+    return ok
+
+
+def basic_credentials(request: Request) -> tuple[str, str]:
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    try:
+        user, _, password = base64.b64decode(encoded).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        user = password = ""
+    if scheme.lower() != "basic" or not user or not password:
+        raise DeviceAuthError("HTTP basic auth required: device id as user, token as password")
+    return user, password
+
+
+@router.post("/owntracks")
+async def owntracks_http(request: Request) -> Response:
+    """OwnTracks retries anything but 200, so every success answers 200 with a JSON array."""
+    ingestor = ingestor_of(request)
+    with ingestor.admitted():
+        try:
+            user, token = basic_credentials(request)
+            device = await ingestor.device_for_token(token, hash_token(token))
+            if device.id != user:
+                raise DeviceAuthError("the user name must be the device id this token belongs to")
+        except IngestError as exc:
+            return JSONResponse(
+                {"detail": exc.message},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Basic realm="owntracks"'},
+            )
+        raw = await read_body(request, ingestor.config.max_body_bytes)
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedBodyError(f"body is not valid JSON: {exc}") from None
+        if not owntracks.is_location(body):
+            return JSONResponse([])  # cards, waypoints, transitions: accepted and ignored
+        try:
+            item = owntracks.location_to_item(
+                body, unknown_accuracy_m=ingestor.config.unknown_accuracy_m
+            )
+        except FieldError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=400)
+        identity = {
+            k: request.headers[h]
+            for k, h in (("user", "x-limit-u"), ("device", "x-limit-d"))
+            if h in request.headers
+        }
+        if identity:
+            item["attrs"] = {**item.get("attrs", {}), "owntracks": identity}
+        return await ingest_one(ingestor, device, item, ok=JSONResponse([]))
