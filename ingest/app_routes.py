@@ -56,13 +56,15 @@ class OsmAndRequest:
         return PlainTextResponse(message, status_code=404 if self.is_json else 400)
 
 
-@router.api_route("/osmand/{token}", methods=["GET", "POST"])
+@router.get("/osmand/{token}", operation_id="osmand_get_with_token")
+@router.post("/osmand/{token}", operation_id="osmand_post_with_token")
 async def osmand_with_token(request: Request, token: str) -> Response:
     """Traccar Client and OsmAnd have no field for a secret: it travels in the path."""
     return await handle_osmand(request, token)
 
 
-@router.api_route("/osmand", methods=["GET", "POST"])
+@router.get("/osmand", operation_id="osmand_get_identifier_only")
+@router.post("/osmand", operation_id="osmand_post_identifier_only")
 async def osmand_identifier_only(request: Request) -> Response:
     """Only devices enrolled for identifier-only use may post without a token."""
     return await handle_osmand(request, None)
