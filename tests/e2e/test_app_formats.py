@@ -88,3 +88,30 @@ async def test_owntracks_http_mode(live: Live, officer: Officer) -> None:
         assert denied.status_code == 401 and "basic" in denied.headers["www-authenticate"].lower()
         garbled = {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()}
         assert (await client.post("/owntracks", json=location, headers=garbled)).status_code == 401
+
+
+async def test_identifier_only_devices_post_to_bare_osmand(live: Live, officer: Officer) -> None:
+    async with httpx.AsyncClient(base_url=live.base_url) as client:
+        device = await enrol(client, officer, f"I-{time.monotonic_ns()}")
+        auth = {"Authorization": f"Bearer {officer.token}"}
+        made = await client.post(
+            "/v1/devices",
+            headers=auth,
+            json={
+                "person_id": device.person_id,
+                "kind": "phone",
+                "identifier_only": True,
+                "device_id": f"imei-{time.monotonic_ns()}",
+            },
+        )
+        assert made.status_code == 201 and made.json()["token"] is None
+        query = {
+            "id": made.json()["device_id"],
+            "lat": CENTRE[0],
+            "lon": CENTRE[1],
+            "timestamp": int(time.time()),
+        }
+        assert (await client.get("/osmand", params=query)).status_code == 200
+        assert await stored(client, officer, device.person_id) == 1
+        unknown = await client.get("/osmand", params={**query, "id": "never-enrolled"})
+        assert unknown.status_code == 400
