@@ -14,9 +14,7 @@ import asyncpg
 import numpy as np
 import redis.asyncio as aioredis
 from asyncpg.pool import PoolConnectionProxy
-from redis.exceptions import RedisError
 
-from alerts import streams
 from geofence.crs import to_wgs84
 from ingest import metrics, schemas, store
 from ingest.errors import (
@@ -25,6 +23,7 @@ from ingest.errors import (
     OverloadedError,
     UnknownDeviceError,
 )
+from ingest.group_commit import CommitUnavailableError, GroupCommitter, GroupConfig, PingKey
 from ingest.models import Device, IngestResult, ItemError, Ping
 
 Conn = asyncpg.Connection | PoolConnectionProxy
@@ -53,6 +52,8 @@ class IngestConfig:
     max_body_bytes: int
     # radius assumed when a device says 0 or nothing: unknown is never perfect
     unknown_accuracy_m: float = 100.0
+    group_max_pings: int = 5000
+    max_queued_pings: int = 50_000
 
 
 class Ingestor:
@@ -63,6 +64,16 @@ class Ingestor:
         self._inflight = 0
         self._devices: dict[object, tuple[float, Device | None]] = {}
         self._orders: dict[int, tuple[float, list[tuple[datetime, datetime]]]] = {}
+        self.committer = GroupCommitter(
+            pool,
+            redis,
+            GroupConfig(
+                partitions=config.partitions,
+                stream_maxlen=config.stream_maxlen,
+                max_batch_pings=config.group_max_pings,
+                max_queued_pings=config.max_queued_pings,
+            ),
+        )
 
     @contextmanager
     def admitted(self) -> Iterator[None]:
@@ -116,14 +127,23 @@ class Ingestor:
         valid, rejected = validate(items, device.id, limits)
         valid, refused = await self._with_active_order(device.person_id, valid)
         rejected += refused
-        new_ids = await self._store(device.person_id, [p for _, p in valid])
-        await self._forward(device.person_id, [p for _, p in valid], new_ids)
+        new_keys = await self._commit(device.person_id, [p for _, p in valid])
         rejected.sort(key=lambda e: e.index)
-        result = IngestResult(len(new_ids), len(valid) - len(new_ids), rejected)
+        result = IngestResult(len(new_keys), len(valid) - len(new_keys), rejected)
         metrics.PINGS.labels("accepted").inc(result.accepted)
         metrics.PINGS.labels("duplicate").inc(result.duplicates)
         metrics.PINGS.labels("rejected").inc(len(rejected))
         return result
+
+    async def _commit(self, person_id: int, pings: list[Ping]) -> set[PingKey]:
+        if not pings:
+            return set()
+        if not self.committer.has_room(len(pings)):
+            raise self.overloaded("ingest queue is full")
+        try:
+            return await self.committer.submit(person_id, pings)
+        except CommitUnavailableError as exc:
+            raise self.overloaded("database unavailable") from exc
 
     async def _with_active_order(
         self, person_id: int, valid: list[tuple[int, Ping]]
@@ -152,40 +172,7 @@ class Ingestor:
         self._orders[person_id] = (time.monotonic() + CACHE_TTL_S, windows)
         return windows
 
-    async def _store(
-        self, person_id: int, pings: list[Ping]
-    ) -> dict[tuple[str, datetime, float, float], int]:
-        if not pings:
-            return {}
-        async with self._connection() as conn:
-            return await store.insert_pings(conn, pings=pings, person_id=person_id)
-
-    async def _forward(
-        self,
-        person_id: int,
-        pings: list[Ping],
-        new_ids: dict[tuple[str, datetime, float, float], int],
-    ) -> None:
-        batch = [
-            to_stream(p, new_ids[key], person_id)
-            for p in pings
-            if (key := (p.device_id, p.ts, p.lat, p.lon)) in new_ids
-        ]
-        if not batch:
-            return
-        stream = streams.ping_stream(streams.partition_of(person_id, self.config.partitions))
-        try:
-            await self.redis.xadd(
-                stream,
-                streams.encode_batch(batch),  # type: ignore[arg-type]
-                maxlen=self.config.stream_maxlen,
-                approximate=True,
-            )
-        except RedisError:
-            # the pings are durable already; evaluators recover them from PostgreSQL
-            log.exception("could not hand %d pings to %s", len(batch), stream)
-
-    def _connection(self) -> Any:
+    def _connection(self) -> _Acquire:
         return _Acquire(self)
 
 
@@ -234,18 +221,3 @@ def to_wgs84_pings(valid: list[tuple[int, Ping]]) -> list[tuple[int, Ping]]:
             index, ping = valid[n]
             out[n] = (index, replace(ping, lat=float(wlat[k]), lon=float(wlon[k])))
     return out
-
-
-def to_stream(ping: Ping, ping_id: int, person_id: int) -> streams.StreamPing:
-    return streams.StreamPing(
-        id=ping_id,
-        person_id=person_id,
-        device_id=ping.device_id,
-        ts_ms=int(ping.ts.timestamp() * 1000),
-        lat=ping.lat,
-        lon=ping.lon,
-        accuracy_m=ping.accuracy_m,
-        checkin=ping.checkin,
-        tamper=ping.tamper,
-        battery_pct=ping.battery_pct,
-    )

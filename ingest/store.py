@@ -51,12 +51,13 @@ RETURNING id, device_id, ts, lat, lon
 
 
 async def insert_pings(
-    conn: Conn, *, pings: list[Ping], person_id: int
+    conn: Conn, *, rows: list[tuple[int, Ping]]
 ) -> dict[tuple[str, datetime, float, float], int]:
-    """One statement; answers {(device_id, ts, lat, lon): id} for the rows that were new."""
+    """One statement for many persons' pings; {(device_id, ts, lat, lon): id} of the new rows."""
+    pings = [p for _, p in rows]
     columns = (
         [p.device_id for p in pings],
-        [person_id] * len(pings),
+        [person_id for person_id, _ in rows],
         [p.ts for p in pings],
         [p.lat for p in pings],
         [p.lon for p in pings],
@@ -71,5 +72,5 @@ async def insert_pings(
         [p.crs_in for p in pings],
         [p.attrs for p in pings],
     )
-    rows = await conn.fetch(INSERT_PINGS, *columns)
-    return {(r["device_id"], r["ts"], r["lat"], r["lon"]): r["id"] for r in rows}
+    records = await conn.fetch(INSERT_PINGS, *columns)
+    return {(r["device_id"], r["ts"], r["lat"], r["lon"]): r["id"] for r in records}

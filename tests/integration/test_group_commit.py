@@ -1,0 +1,70 @@
+"""Group commit against the real servers: batching, exactly-once storage, failure answers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from ingest.group_commit import CommitUnavailableError, GroupCommitter, GroupConfig
+from ingest.models import Ping
+from monitor import db
+from tests.conftest import free_port
+
+
+def pings(device: str, count: int, start: datetime) -> list[Ping]:
+    return [Ping(device, start + timedelta(seconds=n), 22.5, 114.0, 10.0) for n in range(count)]
+
+
+async def test_concurrent_requests_share_commits_and_store_each_ping_once(
+    pool: asyncpg.Pool, redis_url: str
+) -> None:
+    redis = aioredis.from_url(redis_url)
+    committer = GroupCommitter(pool, redis, GroupConfig(partitions=4, stream_maxlen=10_000))
+    runner = asyncio.create_task(committer.run())
+    device = f"gc-{time.monotonic_ns()}"
+    start = datetime.now(UTC).replace(microsecond=0)
+    flushes = 0
+    original = committer._flush
+
+    async def counting(batch: list) -> None:  # type: ignore[type-arg]
+        nonlocal flushes
+        flushes += 1
+        await original(batch)
+
+    committer._flush = counting  # type: ignore[method-assign]
+    try:
+        # 40 requests of 10 pings; every request repeats its neighbour's last ping
+        requests = [pings(device, 11, start + timedelta(seconds=10 * n)) for n in range(40)]
+        results = await asyncio.gather(*(committer.submit(7, r) for r in requests))
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await redis.aclose()
+    assert sum(len(r) for r in results) == 401, "each distinct ping is new exactly once"
+    assert flushes < 40, "concurrent requests must share flushes"
+    async with pool.acquire() as conn:
+        stored = await conn.fetchval("SELECT count(*) FROM pings WHERE device_id = $1", device)
+    assert stored == 401
+
+
+async def test_unreachable_database_fails_the_waiting_requests(redis_url: str) -> None:
+    dead = await db.create_pool(
+        f"postgresql://postgres@127.0.0.1:{free_port()}/x", min_size=0, max_size=1
+    )
+    redis = aioredis.from_url(redis_url)
+    committer = GroupCommitter(dead, redis, GroupConfig(partitions=1, stream_maxlen=10))
+    runner = asyncio.create_task(committer.run())
+    try:
+        with pytest.raises(CommitUnavailableError):
+            await committer.submit(1, pings("dead", 1, datetime.now(UTC)))
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await redis.aclose()
+        await dead.close()
+    assert committer.has_room(50_000) and not committer.has_room(50_001)
