@@ -93,6 +93,8 @@ async def test_up_demo_starts_embedded_servers_and_raises_alerts(
     async with httpx.AsyncClient(base_url=f"http://{host}") as client:
         token = (await client.post("/v1/auth/token", data=officer)).json()["access_token"]
         assert (await client.get("/docs")).status_code == 200
+        console = await client.get("/", follow_redirects=True)
+        assert console.status_code == 200 and "login-form" in console.text
     async with websockets.connect(f"ws://{host}/v1/stream?token={token}&positions=false") as ws:
         message = json.loads(await asyncio.wait_for(ws.recv(), 150))
         while message["type"] != "alert.opened":

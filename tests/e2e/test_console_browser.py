@@ -1,0 +1,65 @@
+"""The duty console in headless Chromium (Debian's): log in, see an alert arrive, acknowledge it."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from playwright.async_api import Page, async_playwright
+
+from simulators.fleet import Fleet
+from tests.e2e.conftest import Live, Officer
+from tests.e2e.test_slice import enrol
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+async def page() -> AsyncIterator[Page]:
+    if CHROMIUM is None:
+        pytest.skip("chromium not installed (apt-get install -y chromium)")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        yield page
+        await browser.close()
+        assert errors == [], f"console script errors: {errors}"
+
+
+async def test_officer_sees_an_alert_arrive_and_acknowledges_it(
+    live: Live,
+    officer: Officer,
+    page: Page,
+) -> None:
+    async with httpx.AsyncClient(base_url=live.base_url) as client:
+        device = await enrol(client, officer, f"B-{time.monotonic_ns()}")
+        await page.goto(f"{live.base_url}/")
+        await page.fill("input[name=username]", officer.username)
+        await page.fill("input[name=password]", officer.password)
+        await page.click("#login-form button[type=submit]")
+        await page.wait_for_selector('#conn-status[data-state="live"]', timeout=15_000)
+
+        fleet = Fleet(live.base_url, [device], interval_s=0)
+        start = (time.time() // 600) * 600 - 600
+        for t in range(0, 400, 10):
+            await fleet.tick(client, start + t)
+    row = "#alert-list li[data-status='open']"
+    await page.wait_for_selector(row, timeout=30_000)
+    assert int(await page.get_attribute("#person-count", "data-count") or 0) >= 1
+    await page.click(f"{row} button[data-action=ack]")
+    await page.wait_for_selector("#alert-list li[data-status='acknowledged']", timeout=10_000)
