@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import socket
+import uuid
 from typing import Any
 
 import asyncpg
@@ -20,8 +21,9 @@ log = logging.getLogger(__name__)
 RETRY_DELAY_S = 1.0
 
 
-def consumer_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
+def worker_name() -> str:
+    """Unique per process: it owns partition leases."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 async def ensure_group(redis: aioredis.Redis, stream: str) -> None:

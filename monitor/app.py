@@ -16,9 +16,10 @@ from prometheus_client import make_asgi_app
 
 from alerts import routes as alert_routes
 from alerts import ws
-from alerts.consumer import PartitionConsumer, consumer_name, relay
+from alerts.consumer import PartitionConsumer, relay, worker_name
 from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.hub import Hub
+from alerts.partitions import PartitionOwner, consumer_for
 from alerts.runtime import AlertsRuntime
 from alerts.streams import connect
 from alerts.timers import TimerConfig, run_timers
@@ -131,18 +132,26 @@ def start_loops(ctx: AppContext) -> Supervisor:
 def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
     s = ctx.settings
     evaluator = Evaluator(ctx.pool, EvaluatorConfig(position_interval_s=s.position_interval_s))
-    name = consumer_name()
-    for partition in range(s.stream_partitions):
-        consumer = PartitionConsumer(
+
+    async def run_partition(partition: int) -> None:
+        await PartitionConsumer(
             ctx.redis,
             ctx.pool,
             evaluator,
             partition=partition,
             batch=s.evaluator_batch,
             block_ms=s.evaluator_block_ms,
-            consumer=name,
-        )
-        supervisor.start(f"partition-{partition}", consumer.run)
+            consumer=consumer_for(partition),
+        ).run()
+
+    owner = PartitionOwner(
+        ctx.redis,
+        partitions=s.stream_partitions,
+        owner=worker_name(),
+        run_partition=run_partition,
+        ttl_ms=s.lease_ttl_ms,
+    )
+    supervisor.start("partitions", owner.run)
     supervisor.start("relay", lambda: relay(ctx.redis, ctx.pool, interval_s=s.relay_interval_s))
     timers = TimerConfig(interval_s=s.timer_interval_s)
     supervisor.start("timers", lambda: run_timers(ctx.pool, ctx.redis, timers))

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # cap on one stream; XADD trims beyond it (entries are also in PostgreSQL)
     stream_maxlen: int = 100_000
     evaluator_batch: int = 500
+    # a dead worker's partitions move to a live one after this
+    lease_ttl_ms: int = 10_000
     evaluator_block_ms: int = 1000
     officer_token_ttl_s: int = 12 * 3600
     # pings whose fix time is further ahead of the server clock are refused
