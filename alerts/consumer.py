@@ -7,18 +7,21 @@ import logging
 import os
 import socket
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from alerts import metrics, store, streams
-from alerts.evaluator import Evaluator
+from alerts import metrics, state_store, store, streams
+from alerts.evaluator import Checkpoint, Evaluator, ms_to_dt
 
 log = logging.getLogger(__name__)
 
 RETRY_DELAY_S = 1.0
+# ingest stamps an entry before its rows get received_at; allow for that and for clock skew
+REPLAY_MARGIN = timedelta(seconds=60)
 
 
 def worker_name() -> str:
@@ -26,12 +29,15 @@ def worker_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-async def ensure_group(redis: aioredis.Redis, stream: str) -> None:
+async def ensure_group(redis: aioredis.Redis, stream: str) -> bool:
+    """True when the group had to be made: a first start, or Redis lost its data."""
     try:
         await redis.xgroup_create(stream, streams.EVALUATOR_GROUP, id="0", mkstream=True)
     except ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
+        return False
+    return True
 
 
 async def publish(redis: aioredis.Redis, pool: asyncpg.Pool, event_ids: list[int]) -> None:
@@ -60,11 +66,13 @@ class PartitionConsumer:
         evaluator: Evaluator,
         *,
         partition: int,
+        partitions: int,
         batch: int,
         block_ms: int,
         consumer: str,
     ) -> None:
         self.redis, self.pool, self.evaluator = redis, pool, evaluator
+        self.partition, self.partitions = partition, partitions
         self.stream = streams.ping_stream(partition)
         self.batch, self.block_ms, self.consumer = batch, block_ms, consumer
 
@@ -72,7 +80,8 @@ class PartitionConsumer:
         """Forever: first this consumer's unacknowledged entries (a restart), then new ones."""
         while True:
             try:
-                await ensure_group(self.redis, self.stream)
+                if await ensure_group(self.redis, self.stream):
+                    await self.replay_from_database()
                 await self._drain("0")
                 while True:
                     await self._drain(">")
@@ -102,10 +111,57 @@ class PartitionConsumer:
             log.error("dropping unreadable entry %s on %s", entry_id, self.stream)
             await self.redis.xack(self.stream, streams.EVALUATOR_GROUP, entry_id)
             return
+        received = streams.received_ms(fields)
+        checkpoint = None if received is None else Checkpoint(self.partition, ms_to_dt(received))
         with metrics.BATCH_SECONDS.time():
-            event_ids = await self.evaluator.evaluate(pings)
+            event_ids = await self.evaluator.evaluate(pings, checkpoint)
         await self.redis.xack(self.stream, streams.EVALUATOR_GROUP, entry_id)
         await publish(self.redis, self.pool, event_ids)
+
+    async def replay_from_database(self) -> None:
+        """Redis came back without this partition's stream: judge from PostgreSQL what was
+        received since the checkpoint. Pings judged already are late now and change nothing."""
+        async with self.pool.acquire() as conn:
+            through = await state_store.checkpoint(conn, partition=self.partition)
+        if through is None:
+            return  # never evaluated anything: a first start
+        since = through - REPLAY_MARGIN
+        after: tuple[int, datetime, int] = (-1, datetime.min.replace(tzinfo=UTC), -1)
+        replayed = 0
+        while True:
+            async with self.pool.acquire() as conn:
+                rows = await state_store.replay_page(
+                    conn,
+                    since=since,
+                    partitions=self.partitions,
+                    partition=self.partition,
+                    after=after,
+                    limit=self.batch,
+                )
+            if not rows:
+                break
+            pings = [record_to_stream(r) for r in rows]
+            await publish(self.redis, self.pool, await self.evaluator.evaluate(pings))
+            after, replayed = (
+                (rows[-1]["person_id"], rows[-1]["ts"], rows[-1]["id"]),
+                replayed + len(rows),
+            )
+        log.warning("partition %d: replayed %d pings from PostgreSQL", self.partition, replayed)
+
+
+def record_to_stream(row: asyncpg.Record) -> streams.StreamPing:
+    return streams.StreamPing(
+        id=row["id"],
+        person_id=row["person_id"],
+        device_id=row["device_id"],
+        ts_ms=row["ts_ms"],
+        lat=row["lat"],
+        lon=row["lon"],
+        accuracy_m=row["accuracy_m"],
+        checkin=row["checkin"],
+        tamper=row["tamper"],
+        battery_pct=row["battery_pct"],
+    )
 
 
 async def relay(redis: aioredis.Redis, pool: asyncpg.Pool, *, interval_s: float) -> None:

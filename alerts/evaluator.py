@@ -31,6 +31,12 @@ SIGNAL_KEY = "signal_lost_alert"  # set by the timers while a device is silent
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    partition: int
+    received_through: datetime
+
+
+@dataclass(frozen=True)
 class EvaluatorConfig:
     position_interval_s: float
 
@@ -45,8 +51,13 @@ class Evaluator:
         self.config = config
         self.fences = FenceCache()
 
-    async def evaluate(self, pings: list[StreamPing]) -> list[int]:
-        """Judge a batch; answers the ids of the events it committed."""
+    async def evaluate(
+        self, pings: list[StreamPing], checkpoint: Checkpoint | None = None
+    ) -> list[int]:
+        """Judge a batch; answers the ids of the events it committed.
+
+        With a checkpoint, the partition's progress commits with the judgement itself.
+        """
         by_person: dict[int, list[StreamPing]] = defaultdict(list)
         for ping in pings:
             by_person[ping["person_id"]].append(ping)
@@ -65,6 +76,13 @@ class Evaluator:
                     saved.append(new_state)
                     events += person_events
                 await state_store.save_states(conn, states=saved)
+                if checkpoint is not None:
+                    await state_store.save_checkpoint(
+                        conn,
+                        partition=checkpoint.partition,
+                        last_ping_id=max(p["id"] for p in pings),
+                        received_through=checkpoint.received_through,
+                    )
                 return await store.append_events(conn, events=events)
 
     async def _judge(

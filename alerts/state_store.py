@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -126,3 +127,49 @@ ORDER BY s.person_id
 
 async def latest_positions(conn: Conn, *, under_path: str) -> list[asyncpg.Record]:
     return await conn.fetch(LATEST_POSITIONS, under_path)
+
+
+SAVE_CHECKPOINT = """
+INSERT INTO stream_checkpoints (partition, last_ping_id, received_through, updated_at)
+VALUES ($1, $2, $3, now())
+ON CONFLICT (partition) DO UPDATE SET
+    last_ping_id = greatest(stream_checkpoints.last_ping_id, EXCLUDED.last_ping_id),
+    received_through = greatest(stream_checkpoints.received_through, EXCLUDED.received_through),
+    updated_at = now()
+"""
+
+
+async def save_checkpoint(
+    conn: Conn, *, partition: int, last_ping_id: int, received_through: datetime
+) -> None:
+    await conn.execute(SAVE_CHECKPOINT, partition, last_ping_id, received_through)
+
+
+GET_CHECKPOINT = "SELECT received_through FROM stream_checkpoints WHERE partition = $1"
+
+
+async def checkpoint(conn: Conn, *, partition: int) -> datetime | None:
+    found: datetime | None = await conn.fetchval(GET_CHECKPOINT, partition)
+    return found
+
+
+# person by person in fix-time order, so the replay judges each person's pings in order
+REPLAY = """
+SELECT id, person_id, device_id, (extract(epoch FROM ts) * 1000)::bigint AS ts_ms, lat, lon,
+       accuracy_m::float8 AS accuracy_m, checkin, tamper, battery_pct::float8 AS battery_pct, ts
+FROM pings
+WHERE received_at > $1 AND person_id % $2 = $3 AND (person_id, ts, id) > ($4, $5, $6)
+ORDER BY person_id, ts, id LIMIT $7
+"""
+
+
+async def replay_page(
+    conn: Conn,
+    *,
+    since: datetime,
+    partitions: int,
+    partition: int,
+    after: tuple[int, datetime, int],
+    limit: int,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(REPLAY, since, partitions, partition, *after, limit)

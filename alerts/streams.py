@@ -42,11 +42,16 @@ class StreamPing(TypedDict):
     battery_pct: float | None
 
 
-def encode_batch(pings: list[StreamPing]) -> dict[bytes, bytes]:
-    """One stream entry carries a whole batch: one XADD per request, not per ping."""
-    return {b"b": orjson.dumps(pings)}
+def encode_batch(pings: list[StreamPing], *, received_ms: int) -> dict[bytes, bytes]:
+    """One stream entry carries a whole batch; `received_ms` is when ingest began storing it."""
+    return {b"b": orjson.dumps(pings), b"r": str(received_ms).encode()}
 
 
 def decode_batch(fields: dict[bytes, bytes]) -> list[StreamPing]:
     pings: list[StreamPing] = orjson.loads(fields[b"b"])
     return pings
+
+
+def received_ms(fields: dict[bytes, bytes]) -> int | None:
+    raw = fields.get(b"r")
+    return int(raw) if raw else None

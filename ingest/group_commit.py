@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -94,6 +95,7 @@ class GroupCommitter:
 
     async def _flush(self, batch: list[Pending]) -> None:
         rows = [(p.person_id, ping) for p in batch for ping in p.pings]
+        received_ms = int(time.time() * 1000)  # no later than the rows' received_at
         try:
             async with self.pool.acquire(timeout=5.0) as conn:
                 new_ids = await store.insert_pings(conn, rows=rows)
@@ -101,7 +103,7 @@ class GroupCommitter:
             log.warning("group commit of %d pings failed: %r", len(rows), exc)
             self._fail_all(batch)
             return
-        await self._forward(rows, new_ids)
+        await self._forward(rows, new_ids, received_ms)
         claimed: set[PingKey] = set()
         for pending in batch:
             keys = {k for p in pending.pings if (k := key_of(p)) in new_ids and k not in claimed}
@@ -109,7 +111,9 @@ class GroupCommitter:
             if not pending.future.done():
                 pending.future.set_result(keys)
 
-    async def _forward(self, rows: list[tuple[int, Ping]], new_ids: dict[PingKey, int]) -> None:
+    async def _forward(
+        self, rows: list[tuple[int, Ping]], new_ids: dict[PingKey, int], received_ms: int
+    ) -> None:
         by_partition: dict[int, list[streams.StreamPing]] = defaultdict(list)
         unsent = dict(new_ids)  # a ping repeated within the batch goes once
         for person_id, ping in rows:
@@ -124,7 +128,7 @@ class GroupCommitter:
                 for partition, pings in by_partition.items():
                     pipe.xadd(
                         streams.ping_stream(partition),
-                        streams.encode_batch(pings),  # type: ignore[arg-type]
+                        streams.encode_batch(pings, received_ms=received_ms),  # type: ignore[arg-type]
                         maxlen=self.config.stream_maxlen,
                         approximate=True,
                     )

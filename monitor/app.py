@@ -139,6 +139,7 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
             ctx.pool,
             evaluator,
             partition=partition,
+            partitions=s.stream_partitions,
             batch=s.evaluator_batch,
             block_ms=s.evaluator_block_ms,
             consumer=consumer_for(partition),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -96,7 +96,7 @@ async def test_consumer_evaluates_acks_and_recovers_pending_entries(
         )
         for n in range(1, 4)
     ]
-    await redis.xadd(stream, streams.encode_batch(batch))  # type: ignore[arg-type]
+    await redis.xadd(stream, streams.encode_batch(batch, received_ms=now_ms))  # type: ignore[arg-type]
     # a consumer that "crashed": it read the entry but never acknowledged it
     await redis.xreadgroup(streams.EVALUATOR_GROUP, "c1", {stream: ">"}, count=10)
     consumer = PartitionConsumer(
@@ -104,6 +104,7 @@ async def test_consumer_evaluates_acks_and_recovers_pending_entries(
         pool,
         Evaluator(pool, EvaluatorConfig(5.0)),
         partition=99,
+        partitions=100,
         batch=10,
         block_ms=100,
         consumer="c1",
@@ -126,3 +127,67 @@ async def test_consumer_evaluates_acks_and_recovers_pending_entries(
         )
     assert [a["type"] for a in alerts] == ["out_of_area"]
     assert alerts[0]["evidence_ping_ids"] == [1, 2, 3]  # strict: 2 pings spanning 20 s
+
+
+async def test_lost_stream_is_replayed_from_postgresql(pool: asyncpg.Pool, redis_url: str) -> None:
+    """Redis restarted without its data: pings that were stored but never judged still are."""
+    partitions = 1000  # a partition no live server in this session consumes
+    async with pool.acquire() as conn:
+        city = await registry_store.insert_jurisdiction(
+            conn, data=schemas.JurisdictionIn(name="replay", level="city")
+        )
+        fence = await registry_store.insert_fence(
+            conn, data=schemas.FenceIn(name="f", role="allowed", geometry=square(*CENTRE, 500))
+        )
+        person_id = await registry_store.insert_person(
+            conn,
+            data=schemas.PersonIn(
+                case_number=f"R-{time.monotonic_ns()}",
+                supervision_level="strict",
+                allowed_fence_ids=[fence["id"]],
+            ),
+            jurisdiction_id=city.id,
+        )
+        partition = person_id % partitions
+        now = datetime.now(UTC)
+        await conn.execute(
+            "INSERT INTO stream_checkpoints (partition, received_through) VALUES ($1, $2)",
+            partition,
+            now - timedelta(minutes=5),
+        )
+        await conn.execute(
+            "INSERT INTO pings (device_id, person_id, ts, lat, lon, accuracy_m) "
+            "SELECT 'lost', $1, $2::timestamptz + n * interval '10 seconds', $3, $4, 10 "
+            "FROM generate_series(0, 4) AS n",
+            person_id,
+            now - timedelta(minutes=2),
+            CENTRE[0] + 0.05,
+            CENTRE[1],
+        )
+    redis = aioredis.from_url(redis_url)
+    await redis.delete(streams.ping_stream(partition))
+    consumer = PartitionConsumer(
+        redis,
+        pool,
+        Evaluator(pool, EvaluatorConfig(5.0)),
+        partition=partition,
+        partitions=partitions,
+        batch=2,
+        block_ms=100,
+        consumer="replayer",
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        for _ in range(50):
+            async with pool.acquire() as conn:
+                found = await conn.fetchval(
+                    "SELECT count(*) FROM alerts WHERE person_id = $1", person_id
+                )
+            if found:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await redis.aclose()
+    assert found == 1
