@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 RETRY_DELAY_S = 1.0
 # ingest stamps an entry before its rows get received_at; allow for that and for clock skew
 REPLAY_MARGIN = timedelta(seconds=60)
+REPLAY_CHECK_S = 5.0
 
 
 def worker_name() -> str:
@@ -73,21 +75,34 @@ class PartitionConsumer:
     ) -> None:
         self.redis, self.pool, self.evaluator = redis, pool, evaluator
         self.partition, self.partitions = partition, partitions
+        self._checked_at = time.monotonic()
         self.stream = streams.ping_stream(partition)
         self.batch, self.block_ms, self.consumer = batch, block_ms, consumer
 
     async def run(self) -> None:
-        """Forever: first this consumer's unacknowledged entries (a restart), then new ones."""
+        """Forever: unacknowledged entries first (a restart), then new ones. After any Redis
+        failure, and whenever ingest asks, what was received since the checkpoint is replayed
+        from PostgreSQL: a failure may have cost stream entries, never pings."""
+        failed = False
         while True:
             try:
-                if await ensure_group(self.redis, self.stream):
-                    await self.replay_from_database()
+                created = await ensure_group(self.redis, self.stream)
+                await self.replay_if_needed(force=created or failed)
+                failed = False
                 await self._drain("0")
                 while True:
                     await self._drain(">")
+                    await self._replay_when_asked()
             except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 log.exception("consumer of %s failed; retrying", self.stream)
+                failed = True
                 await asyncio.sleep(RETRY_DELAY_S)
+
+    async def _replay_when_asked(self) -> None:
+        now = time.monotonic()
+        if now - self._checked_at >= REPLAY_CHECK_S:
+            self._checked_at = now
+            await self.replay_if_needed(force=False)
 
     async def _drain(self, start: str) -> None:
         while True:
@@ -118,14 +133,22 @@ class PartitionConsumer:
         await self.redis.xack(self.stream, streams.EVALUATOR_GROUP, entry_id)
         await publish(self.redis, self.pool, event_ids)
 
-    async def replay_from_database(self) -> None:
-        """Redis came back without this partition's stream: judge from PostgreSQL what was
-        received since the checkpoint. Pings judged already are late now and change nothing."""
+    async def replay_if_needed(self, *, force: bool) -> None:
         async with self.pool.acquire() as conn:
-            through = await state_store.checkpoint(conn, partition=self.partition)
-        if through is None:
+            row = await state_store.checkpoint(conn, partition=self.partition)
+        if row is None:
             return  # never evaluated anything: a first start
-        since = through - REPLAY_MARGIN
+        since = (force and row["received_through"]) or row["replay_from"]
+        if since is None:
+            return
+        asked_at = datetime.now(UTC)
+        await self.replay_since(since - REPLAY_MARGIN)
+        async with self.pool.acquire() as conn:
+            await state_store.clear_replay(conn, partition=self.partition, through=asked_at)
+
+    async def replay_since(self, since: datetime) -> None:
+        """Judge every ping received since `since`, person by person in fix-time order.
+        Pings judged already are late by now and change nothing."""
         after: tuple[int, datetime, int] = (-1, datetime.min.replace(tzinfo=UTC), -1)
         replayed = 0
         while True:
@@ -142,10 +165,8 @@ class PartitionConsumer:
                 break
             pings = [record_to_stream(r) for r in rows]
             await publish(self.redis, self.pool, await self.evaluator.evaluate(pings))
-            after, replayed = (
-                (rows[-1]["person_id"], rows[-1]["ts"], rows[-1]["id"]),
-                replayed + len(rows),
-            )
+            after = (rows[-1]["person_id"], rows[-1]["ts"], rows[-1]["id"])
+            replayed += len(rows)
         log.warning("partition %d: replayed %d pings from PostgreSQL", self.partition, replayed)
 
 

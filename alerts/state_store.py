@@ -145,12 +145,31 @@ async def save_checkpoint(
     await conn.execute(SAVE_CHECKPOINT, partition, last_ping_id, received_through)
 
 
-GET_CHECKPOINT = "SELECT received_through FROM stream_checkpoints WHERE partition = $1"
+GET_CHECKPOINT = """
+SELECT received_through, replay_from FROM stream_checkpoints WHERE partition = $1
+"""
+CLEAR_REPLAY = """
+UPDATE stream_checkpoints SET replay_from = NULL WHERE partition = $1 AND replay_from <= $2
+"""
+MARK_REPLAY = """
+INSERT INTO stream_checkpoints (partition, replay_from) SELECT unnest($1::int[]), $2
+ON CONFLICT (partition) DO UPDATE
+SET replay_from = least(coalesce(stream_checkpoints.replay_from, EXCLUDED.replay_from),
+                        EXCLUDED.replay_from)
+"""
 
 
-async def checkpoint(conn: Conn, *, partition: int) -> datetime | None:
-    found: datetime | None = await conn.fetchval(GET_CHECKPOINT, partition)
-    return found
+async def checkpoint(conn: Conn, *, partition: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(GET_CHECKPOINT, partition)
+
+
+async def clear_replay(conn: Conn, *, partition: int, through: datetime) -> None:
+    await conn.execute(CLEAR_REPLAY, partition, through)
+
+
+async def mark_replay(conn: Conn, *, partitions: list[int], since: datetime) -> None:
+    """Ingest could not hand these partitions' pings to Redis: their evaluators replay them."""
+    await conn.execute(MARK_REPLAY, partitions, since)
 
 
 # person by person in fix-time order, so the replay judges each person's pings in order

@@ -12,13 +12,14 @@ import logging
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from alerts import streams
+from alerts.state_store import mark_replay
 from ingest import store
 from ingest.models import Ping
 
@@ -134,8 +135,17 @@ class GroupCommitter:
                     )
                 await pipe.execute()
         except RedisError:
-            # the pings are durable already; evaluators recover them from PostgreSQL
+            # the pings are durable already: ask their evaluators to replay from PostgreSQL
             log.exception("could not hand %d pings to the evaluators", len(rows))
+            await self._ask_replay(sorted(by_partition), received_ms)
+
+    async def _ask_replay(self, partitions: list[int], received_ms: int) -> None:
+        since = datetime.fromtimestamp(received_ms / 1000, tz=UTC)
+        try:
+            async with self.pool.acquire(timeout=5.0) as conn:
+                await mark_replay(conn, partitions=partitions, since=since)
+        except DB_ERRORS:
+            log.error("could not mark partitions %s for replay", partitions)
 
     def _fail_all(self, batch: list[Pending]) -> None:
         for pending in batch:
