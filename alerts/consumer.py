@@ -93,7 +93,7 @@ class PartitionConsumer:
                 while True:
                     await self._drain(">")
                     await self._replay_when_asked()
-            except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except Exception:  # a consumer never dies: it retries, then replays what it missed
                 log.exception("consumer of %s failed; retrying", self.stream)
                 failed = True
                 await asyncio.sleep(RETRY_DELAY_S)

@@ -77,7 +77,10 @@ class PartitionOwner:
             [k async for k in self.redis.scan_iter(WORKER_KEY.format(self.namespace, "*"))]
         )
         share = fair_share(self.partitions, workers)
-        for partition in list(self.tasks):
+        for partition, task in list(self.tasks.items()):
+            if task.done():  # it should never end; if it did, start it again
+                log.error("consumer of partition %d ended; restarting it", partition)
+                self.tasks[partition] = asyncio.create_task(self.run_partition(partition))
             if not await self.redis.eval(RENEW, 1, self._lease(partition), self.owner, self.ttl_ms):
                 log.warning("lost the lease on partition %d", partition)
                 await self.stop(partition)

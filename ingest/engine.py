@@ -22,8 +22,15 @@ from ingest.errors import (
     MalformedBodyError,
     OverloadedError,
     UnknownDeviceError,
+    UnstorableError,
 )
-from ingest.group_commit import CommitUnavailableError, GroupCommitter, GroupConfig, PingKey
+from ingest.group_commit import (
+    CommitUnavailableError,
+    GroupCommitter,
+    GroupConfig,
+    PingKey,
+    StorageRefusedError,
+)
 from ingest.models import Device, IngestResult, ItemError, Ping
 
 Conn = asyncpg.Connection | PoolConnectionProxy
@@ -144,6 +151,8 @@ class Ingestor:
             return await self.committer.submit(person_id, pings)
         except CommitUnavailableError as exc:
             raise self.overloaded("database unavailable") from exc
+        except StorageRefusedError as exc:
+            raise UnstorableError(f"pings could not be stored: {exc}") from exc
 
     async def _with_active_order(
         self, person_id: int, valid: list[tuple[int, Ping]]

@@ -4,6 +4,7 @@ IngestError
 ├── MalformedBodyError (ValueError)   400: the body as a whole cannot be read
 ├── DeviceAuthError                   401: missing, wrong or revoked device credential
 ├── UnknownDeviceError (LookupError)  404/400 for the OsmAnd variants
+├── UnstorableError (ValueError)      422: PostgreSQL refused the data itself
 ├── BodyTooLargeError                 413: the limit is in the message
 └── OverloadedError                   503 with Retry-After
 """
@@ -29,6 +30,10 @@ class DeviceAuthError(IngestError):
 
 class UnknownDeviceError(IngestError, LookupError):
     status_code = 404
+
+
+class UnstorableError(IngestError, ValueError):
+    status_code = 422
 
 
 class BodyTooLargeError(IngestError):

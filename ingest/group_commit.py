@@ -39,6 +39,10 @@ class CommitUnavailableError(Exception):
     """The flush could not commit (database down, or shutting down): answer 503."""
 
 
+class StorageRefusedError(Exception):
+    """PostgreSQL refused this request's data itself (not the connection): answer 422."""
+
+
 @dataclass
 class Pending:
     person_id: int
@@ -103,6 +107,14 @@ class GroupCommitter:
         except DB_ERRORS as exc:
             log.warning("group commit of %d pings failed: %r", len(rows), exc)
             self._fail_all(batch)
+            return
+        except asyncpg.PostgresError as exc:
+            if len(batch) > 1:  # one request's data was refused: commit the others without it
+                for pending in batch:
+                    await self._flush([pending])
+            else:
+                log.warning("PostgreSQL refused a request's pings: %s", exc)
+                batch[0].future.set_exception(StorageRefusedError(str(exc)))
             return
         await self._forward(rows, new_ids, received_ms)
         claimed: set[PingKey] = set()

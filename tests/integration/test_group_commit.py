@@ -10,7 +10,12 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from ingest.group_commit import CommitUnavailableError, GroupCommitter, GroupConfig
+from ingest.group_commit import (
+    CommitUnavailableError,
+    GroupCommitter,
+    GroupConfig,
+    StorageRefusedError,
+)
 from ingest.models import Ping
 from monitor import db
 from tests.conftest import free_port
@@ -68,3 +73,26 @@ async def test_unreachable_database_fails_the_waiting_requests(redis_url: str) -
         await redis.aclose()
         await dead.close()
     assert committer.has_room(50_000) and not committer.has_room(50_001)
+
+
+async def test_a_poison_request_fails_alone(pool: asyncpg.Pool, redis_url: str) -> None:
+    """Data PostgreSQL refuses (a NUL in JSON text) costs its own request, not the group's."""
+    redis = aioredis.from_url(redis_url)
+    committer = GroupCommitter(pool, redis, GroupConfig(partitions=4, stream_maxlen=10_000))
+    device = f"poison-{time.monotonic_ns()}"
+    start = datetime.now(UTC)
+    poison = Ping(device, start, 22.5, 114.0, 10.0, attrs={"note": "bad\u0000byte"})
+    good = pings(device, 3, start + timedelta(seconds=1))
+    submitted = [
+        asyncio.ensure_future(committer.submit(3, [poison])),
+        asyncio.ensure_future(committer.submit(3, good)),
+    ]
+    runner = asyncio.create_task(committer.run())
+    try:
+        results = await asyncio.gather(*submitted, return_exceptions=True)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await redis.aclose()
+    assert isinstance(results[0], StorageRefusedError)
+    assert isinstance(results[1], set) and len(results[1]) == 3
