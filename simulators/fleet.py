@@ -82,14 +82,27 @@ def ping_body(device: SimDevice, t: float, *, accuracy_m: float = 15.0) -> dict[
 
 
 class Fleet:
-    """Posts one ping per device every interval_s, each device with its own credential."""
+    """Posts one ping per device every interval_s, each device with its own credential.
 
-    def __init__(self, base_url: str, devices: list[SimDevice], *, interval_s: float) -> None:
+    Like a real band it retries what the server could not take (503 with Retry-After, or no
+    connection) for up to `retry_for_s`, and remembers every ping the server acknowledged.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        devices: list[SimDevice],
+        *,
+        interval_s: float,
+        retry_for_s: float = 0.0,
+    ) -> None:
         self.base_url = base_url
         self.devices = devices
         self.interval_s = interval_s
+        self.retry_for_s = retry_for_s
         self.sent = 0
         self.failed = 0
+        self.acked: list[tuple[str, int]] = []  # (device_id, ts_ms) answered 202
 
     async def run(self, *, duration_s: float | None = None) -> None:
         deadline = None if duration_s is None else time.monotonic() + duration_s
@@ -104,20 +117,30 @@ class Fleet:
         await asyncio.gather(*(self.post(client, d, now_s) for d in self.devices))
 
     async def post(self, client: httpx.AsyncClient, device: SimDevice, now_s: float) -> None:
-        try:
-            reply = await client.post(
-                "/v1/pings",
-                json=ping_body(device, now_s),
-                headers={"Authorization": f"Bearer {device.token}"},
-            )
-        except httpx.HTTPError as exc:
-            self.failed += 1
-            log.debug("ping from %s failed: %r", device.device_id, exc)
-            return
-        if reply.status_code == 202:
-            self.sent += 1
-        else:
-            self.failed += 1
-            log.debug(
-                "ping from %s answered %d: %s", device.device_id, reply.status_code, reply.text
-            )
+        body = ping_body(device, now_s)
+        headers = {"Authorization": f"Bearer {device.token}"}
+        give_up = time.monotonic() + self.retry_for_s
+        while True:
+            try:
+                reply = await client.post("/v1/pings", json=body, headers=headers)
+            except httpx.HTTPError as exc:
+                log.debug("ping from %s failed: %r", device.device_id, exc)
+                reply = None
+            if reply is not None and reply.status_code == 202:
+                self.sent += 1
+                self.acked.append((device.device_id, body["ts"]))
+                return
+            if (reply is not None and reply.status_code != 503) or time.monotonic() > give_up:
+                self.failed += 1
+                return
+            await asyncio.sleep(retry_after(reply))
+
+
+def retry_after(reply: httpx.Response | None) -> float:
+    """The server's Retry-After (capped at 2 s), or half a second when it did not answer."""
+    if reply is None:
+        return 0.5
+    try:
+        return min(float(reply.headers.get("retry-after", "1")), 2.0)
+    except ValueError:
+        return 1.0
