@@ -63,6 +63,11 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """For process managers that import the app: settings come from the environment."""
+    return create_app(Settings())
+
+
 def lifespan(settings: Settings):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:

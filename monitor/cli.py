@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,6 +23,16 @@ DataDir = Annotated[
 ]
 Port = Annotated[int | None, typer.Option("--port", help="HTTP port.")]
 Host = Annotated[str | None, typer.Option("--host", help="Interface to listen on.")]
+
+
+def run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """The long-running roles run on uvloop (what uvicorn would pick), plain asyncio elsewhere."""
+    try:
+        import uvloop
+    except ImportError:  # uvloop has no Windows build
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 def settings_from(
@@ -47,20 +58,28 @@ def up(
 ) -> None:
     """Run everything in one process; embedded PostgreSQL and Redis when no URLs are set."""
     settings = settings_from(data_dir, port, host, run_workers=True)
-    asyncio.run(runner.run_up(settings, demo=demo, demo_persons=persons))
+    run_fast(runner.run_up(settings, demo=demo, demo_persons=persons))
 
 
 @app.command()
-def serve(data_dir: DataDir = None, port: Port = None, host: Host = None) -> None:
+def serve(
+    data_dir: DataDir = None,
+    port: Port = None,
+    host: Host = None,
+    workers: Annotated[int, typer.Option(help="HTTP processes sharing the port.")] = 1,
+) -> None:
     """API, ingest and WebSocket hub only (evaluators run as `monitor worker`)."""
     settings = settings_from(data_dir, port, host, run_workers=False)
-    asyncio.run(runner.run_serve(settings))
+    if workers > 1:
+        runner.serve_processes(settings, workers)
+        return
+    run_fast(runner.run_serve(settings))
 
 
 @app.command()
 def worker() -> None:
     """Evaluators and the outbox relay, no HTTP."""
-    asyncio.run(runner.run_worker(settings_from()))
+    run_fast(runner.run_worker(settings_from()))
 
 
 @app.command()

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,28 @@ async def announce(
 
 async def run_serve(settings: Settings) -> None:
     await serve_http(settings)
+
+
+def serve_processes(settings: Settings, workers: int) -> None:
+    """Several HTTP processes on one port (uvicorn's supervisor); each is stateless."""
+    os.environ.update(
+        {
+            "MONITOR_RUN_WORKERS": "false",
+            "MONITOR_HOST": settings.host,
+            "MONITOR_PORT": str(settings.port),
+        }
+    )
+    uvicorn.run(
+        "monitor.app:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        loop="uvloop",
+        log_level="info",
+        access_log=False,
+        ws_ping_interval=settings.ws_heartbeat_s,
+    )
 
 
 async def run_worker(settings: Settings) -> None:

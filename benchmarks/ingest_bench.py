@@ -1,0 +1,281 @@
+"""Ingest benchmark: single-ping and batched throughput, durable and evaluated, on this machine.
+
+    python -m benchmarks.ingest_bench [--duration 15] [--runs 3] [--devices 1000]
+
+Runs `monitor serve` and `monitor worker` as separate processes against the machine's
+PostgreSQL and Redis (a fresh database, dropped afterwards), drives them with wrk (Debian's)
+and prints a Markdown table with medians. "evaluated/s" counts pings accepted during the run
+divided by the time until the evaluators had judged the last of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+import redis.asyncio as aioredis
+
+from ingest.credentials import hash_token, new_token
+from monitor import db
+from monitor.demo import load_districts
+from monitor.registry import schemas
+from monitor.registry import store as registry_store
+
+ADMIN_DSN = os.environ.get("BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+LUA = Path(__file__).with_name("wrk_pings.lua")
+SCENARIOS = {"native single": "native", "osmand single": "osmand", "native batch of 500": "batch"}
+
+
+async def seed(database_url: str, devices: int) -> list[tuple[str, str]]:
+    """Shenzhen as the allowed area, one person with an order and a device per device."""
+    import shapely
+    from shapely.geometry import mapping, shape
+
+    city_shape = shapely.union_all([shape(f["geometry"]) for f in load_districts()])
+    conn = await db.connect(database_url)
+    await db.migrate(conn)
+    now = datetime.now(UTC)
+    made = []
+    async with conn.transaction():
+        city = await registry_store.insert_jurisdiction(
+            conn, data=schemas.JurisdictionIn(name="bench", level="city")
+        )
+        fence = await registry_store.insert_fence(
+            conn,
+            data=schemas.FenceIn(
+                name="shenzhen", role="allowed", geometry=dict(mapping(city_shape))
+            ),
+        )
+        for n in range(devices):
+            person_id = await registry_store.insert_person(
+                conn,
+                data=schemas.PersonIn(
+                    case_number=f"B-{n}",
+                    supervision_level="normal",
+                    allowed_fence_ids=[fence["id"]],
+                ),
+                jurisdiction_id=city.id,
+            )
+            await registry_store.insert_order(
+                conn,
+                person_id=person_id,
+                officer_id=None,
+                data=schemas.OrderIn(
+                    kind="information_check",
+                    starts_at=now - timedelta(days=1),
+                    ends_at=now + timedelta(days=30),
+                ),
+            )
+            token = new_token()
+            await registry_store.insert_device(
+                conn,
+                device_id=f"b-{n}",
+                token_hash=hash_token(token),
+                data=schemas.DeviceIn(person_id=person_id, kind="phone"),
+            )
+            made.append((f"b-{n}", token))
+    await conn.close()
+    return made
+
+
+def run_wrk(
+    url: str, mode: str, devices_file: Path, duration: int, connections: int
+) -> dict[str, float]:
+    base_ms = int(time.time() * 1000) - 120_000
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(LUA),
+            url,
+            "--",
+            mode,
+            str(devices_file),
+            str(base_ms),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> dict[str, float]:
+    def ms(label: str) -> float:
+        match = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert match, out
+        return float(match[1]) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match[2]]
+
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    requests = re.search(r"(\d+) requests in", out)
+    assert rate and requests, out
+    return {
+        "rps": float(rate[1]),
+        "p50": ms("50%"),
+        "p99": ms("99%"),
+        "errors": float(errors[1]) if errors else 0.0,
+        "requests": float(requests[1]),
+    }
+
+
+async def drained(redis: aioredis.Redis, partitions: int) -> bool:
+    for p in range(partitions):
+        for group in await redis.xinfo_groups(f"pings:{p}"):
+            if group["pending"] or group.get("lag"):
+                return False
+    return True
+
+
+async def wait_drained(redis: aioredis.Redis, partitions: int, timeout_s: float = 300) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if await drained(redis, partitions):
+            return time.monotonic()
+        await asyncio.sleep(0.2)
+    raise RuntimeError("evaluators did not catch up")
+
+
+async def count_pings(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        count: int = await conn.fetchval("SELECT count(*) FROM pings")
+        return count
+    finally:
+        await conn.close()
+
+
+async def scenario(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    url: str,
+    mode: str,
+    devices_file: Path,
+    redis: aioredis.Redis,
+) -> dict[str, float]:
+    before = await count_pings(env["DATABASE_URL"])
+    started = time.monotonic()
+    result = await asyncio.to_thread(
+        run_wrk, url, mode, devices_file, args.duration, args.connections
+    )
+    finished = await wait_drained(redis, 8)
+    stored = await count_pings(env["DATABASE_URL"]) - before
+    result["pings"] = stored / args.duration
+    result["evaluated"] = stored / (finished - started)
+    return result
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "monitor", *args], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+async def main(args: argparse.Namespace) -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install -y wrk")
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    database_url = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+    redis = aioredis.from_url(REDIS_URL)
+    await redis.flushdb()
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        devices = await seed(database_url, args.devices)
+        devices_file = work / "devices.txt"
+        devices_file.write_text("".join(f"{d} {t}\n" for d, t in devices))
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": REDIS_URL,
+            "MONITOR_STREAM_PARTITIONS": "8",
+            "MONITOR_MAX_INFLIGHT_REQUESTS": "1024",
+        }
+        port = 18000 + os.getpid() % 1000
+        serve = ["serve", "--port", str(port), "--workers", str(args.api_processes)]
+        processes.append(start(serve, env, work / "serve.log"))
+        processes.append(start(["worker"], env, work / "worker.log"))
+        url = f"http://127.0.0.1:{port}"
+        await wait_ready(url)
+        rows = []
+        for label, mode in SCENARIOS.items():
+            for run in range(1, args.runs + 1):
+                result = await scenario(args, env, url, mode, devices_file, redis)
+                rows.append((label, run, result))
+                print(f"{label} run {run}: {result}", file=sys.stderr)
+        print_table(rows, args)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait()
+        await redis.flushdb()
+        await redis.aclose()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+async def wait_ready(url: str) -> None:
+    async with httpx.AsyncClient(base_url=url) as client:
+        for _ in range(300):
+            try:
+                if (await client.get("/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("server did not become ready")
+
+
+def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Namespace) -> None:
+    print(
+        f"\n`python -m benchmarks.ingest_bench --duration {args.duration} --runs {args.runs} "
+        f"--devices {args.devices} --connections {args.connections} "
+        f"--api-processes {args.api_processes}` "
+        f"({os.cpu_count()} cores; API, worker, PostgreSQL, Redis and wrk on one machine)\n"
+    )
+    print(
+        "| scenario | requests/s | pings/s stored | pings/s evaluated | p50 ms | p99 ms | non-2xx |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label in SCENARIOS:
+        results = [r for name, _, r in rows if name == label]
+
+        def med(key: str, results: list[dict[str, float]] = results) -> float:
+            return statistics.median(r[key] for r in results)
+
+        print(
+            f"| {label} (median of {len(results)}) | {med('rps'):,.0f} | {med('pings'):,.0f} | "
+            f"{med('evaluated'):,.0f} | {med('p50'):.1f} | {med('p99'):.1f} | {med('errors'):.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--api-processes", type=int, default=1)
+    asyncio.run(main(parser.parse_args()))
