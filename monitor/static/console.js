@@ -1,252 +1,317 @@
-// Duty console: fences and live positions on a canvas, alerts with acknowledge and resolve,
-// fed by /v1/stream (resumed with since=<last id> after any drop). No external resources.
+// Duty console: log in, load fences, positions and alerts, then follow /v1/stream (resumed with
+// since=<last event id> after any drop). Same origin only: nothing external is ever fetched.
+import { CONFIG, LABELS, bilingual, formatTime } from "./config.js";
+import { polygonsOf } from "./geo.js";
+import { MapPanel } from "./map.js";
 
-const LEVEL_COLOURS = { strict: "#ef4444", normal: "#3b82f6", lenient: "#22c55e" }; // local practice varies
-const TYPE_LABELS = {
-  out_of_area: "越界 out of area", exclusion_zone: "禁入区 exclusion zone", curfew: "宵禁 curfew",
-  signal_lost: "脱管 signal lost", overdue_return: "逾期未归 overdue return",
-  missed_checkin: "未签到 missed check-in", tamper: "人机分离 tamper", low_battery: "低电量 low battery",
-};
-const STALE_MS = 45000;
+const STATUS_RANK = { open: 0, escalated: 1, acknowledged: 2, resolved: 3 }; // alerts only move up
+const RUNG_RANK = { street: 0, district: 1, city: 2 };
+const ACTIVE = new Set(["open", "escalated"]);
+const TITLE = "电子围栏监控 Duty console";
+
 const $ = (id) => document.getElementById(id);
-const state = { token: sessionStorage.getItem("token"), lastId: 0, persons: new Map(), alerts: new Map(),
-  rings: [], view: null, selected: null, socket: null, retry: 1000, heard: 0 };
+const persons = new Map(); // person_id → latest position
+const alerts = new Map(); // alert id → alert
+const state = { token: sessionStorage.getItem("token") };
+const map = new MapPanel($("map"), {
+  persons,
+  onPick: (personId) => select(personId),
+  onDrawn: ({ shown, outside }) => { count("person-count", shown); count("outside-count", outside); },
+});
+reset();
 
-async function api(path, options = {}) {
-  const headers = { ...(options.headers || {}), Authorization: `Bearer ${state.token}` };
-  const reply = await fetch(path, { ...options, headers });
-  if (reply.status === 401) { logout(); throw new Error("logged out"); }
-  if (!reply.ok) throw new Error((await reply.json().catch(() => ({}))).detail || reply.statusText);
-  return reply.json();
+function reset() {
+  persons.clear();
+  alerts.clear();
+  map.reset();
+  Object.assign(state, { me: null, lastId: 0, socket: null, opened: false, everLive: false,
+    retry: CONFIG.retryMinMs, retryTimer: null, heard: 0, selected: null, flash: new Map() });
 }
+
+function count(id, n) {
+  $(id).textContent = $(id).dataset.count = n;
+}
+
+function notify(text) {
+  $("toast").textContent = text;
+  $("toast").hidden = !text;
+}
+
+async function api(path, { method = "GET", json } = {}) {
+  const token = state.token;
+  const headers = { Authorization: `Bearer ${token}` };
+  if (json !== undefined) headers["Content-Type"] = "application/json";
+  const reply = await fetch(path, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
+  const body = await reply.json().catch(() => ({}));
+  if (reply.status === 401 && token === state.token) logout("登录已失效 session expired — please log in again");
+  if (!reply.ok) throw new Error(typeof body.detail === "string" ? body.detail : reply.statusText);
+  return body;
+}
+
+// ---- session --------------------------------------------------------------------------------
 
 async function login(event) {
   event.preventDefault();
-  const reply = await fetch("/v1/auth/token", { method: "POST", body: new URLSearchParams(new FormData(event.target)) });
-  if (!reply.ok) { $("login-error").textContent = "用户名或密码错误 wrong username or password"; return; }
-  state.token = (await reply.json()).access_token;
-  sessionStorage.setItem("token", state.token);
-  start();
+  const form = event.target, submit = form.querySelector("button[type=submit]");
+  submit.disabled = true;
+  $("login-error").textContent = "";
+  try {
+    const reply = await fetch("/v1/auth/token", { method: "POST", body: new URLSearchParams(new FormData(form)) });
+    const body = await reply.json().catch(() => ({}));
+    if (reply.status === 401) throw new Error("用户名或密码错误 wrong username or password");
+    if (!reply.ok) throw new Error(`登录失败 login failed: ${body.detail || reply.statusText}`);
+    state.token = body.access_token;
+    sessionStorage.setItem("token", state.token);
+    form.reset();
+    await start();
+  } catch (error) {
+    $("login-error").textContent = error.message;
+  } finally {
+    submit.disabled = false;
+  }
 }
 
-function logout() {
+function logout(message = "") {
+  detach();
+  clearTimeout(state.retryTimer);
   sessionStorage.removeItem("token");
   state.token = null;
-  if (state.socket) state.socket.close();
+  reset();
+  setStatus("connecting");
+  renderAlerts();
   $("console").hidden = true;
+  delete $("console").dataset.ready;
   $("login").hidden = false;
+  $("login-error").textContent = message;
+  document.title = TITLE;
 }
 
 async function start() {
   $("login").hidden = true;
   $("console").hidden = false;
-  const me = await api("/v1/auth/me");
-  $("officer").textContent = `${me.display_name || me.username} (${me.role})`;
-  await loadFences();
-  for (const p of await api("/v1/positions/latest")) state.persons.set(p.person_id, p);
-  for (const status of ["open", "escalated", "acknowledged"]) {
-    for (const a of await api(`/v1/alerts?status=${status}&limit=500`)) state.alerts.set(a.id, a);
+  notify("");
+  connect(); // first, so nothing that happens while the snapshot loads is missed
+  try {
+    state.me = await api("/v1/auth/me");
+    $("officer").textContent = `${state.me.display_name || state.me.username} · ${state.me.role}`;
+    document.body.dataset.role = state.me.role;
+    const fences = await Promise.all((await api("/v1/fences")).map((f) => api(`/v1/fences/${f.id}`)));
+    map.addPolygons(fences.flatMap((f) => polygonsOf(f.geometry, f.crs).map((rings) => ({ role: f.role, rings }))));
+    for (const p of await api("/v1/positions/latest")) mergePosition(p);
+    for (const status of ["open", "escalated", "acknowledged"]) {
+      for (const alert of await api(`/v1/alerts?status=${status}&limit=1000`)) mergeAlert(alert);
+    }
+  } catch (error) {
+    if (state.token) notify(`加载失败 loading failed: ${error.message}`);
   }
+  map.fit();
   renderAlerts();
-  draw();
-  connect();
+  if (state.token) $("console").dataset.ready = "true"; // snapshot loaded (live may come sooner)
 }
 
-async function loadFences() {
-  for (const fence of await api("/v1/fences")) {
-    if (fence.role !== "allowed" && fence.role !== "exclusion") continue;
-    const full = await api(`/v1/fences/${fence.id}`);
-    const polygons = full.geometry.type === "Polygon" ? [full.geometry.coordinates] : full.geometry.coordinates;
-    for (const polygon of polygons) for (const ring of polygon) state.rings.push({ role: fence.role, ring });
+// ---- merges: snapshots and stream events may arrive in either order ---------------------------
+
+function mergeAlert(alert) {
+  const known = alerts.get(alert.id);
+  const rank = (a) => [STATUS_RANK[a.status] ?? 0, RUNG_RANK[a.escalation_level] ?? 0, Date.parse(a.last_evidence_at) || 0];
+  if (known) {
+    const [a, b] = [rank(alert), rank(known)];
+    if ((a[0] - b[0] || a[1] - b[1] || a[2] - b[2]) < 0) return false; // older news of a known alert
   }
-  fitView();
+  alerts.set(alert.id, alert);
+  return true;
 }
 
-function fitView() {
-  const points = state.rings.flatMap((r) => r.ring);
-  if (!points.length) { state.view = { lon: 114.05, lat: 22.55, scale: 4000 }; return; }
-  const lons = points.map((p) => p[0]), lats = points.map((p) => p[1]);
-  const [w, e, s, n] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
-  const canvas = $("map");
-  const kx = Math.cos(((s + n) / 2) * Math.PI / 180);
-  const scale = 0.9 * Math.min(canvas.clientWidth / ((e - w) * kx || 1), canvas.clientHeight / ((n - s) || 1));
-  state.view = { lon: (w + e) / 2, lat: (s + n) / 2, scale, kx };
+function mergePosition(p) {
+  const known = persons.get(p.person_id);
+  if (known && Date.parse(p.ts) < Date.parse(known.ts)) return;
+  persons.set(p.person_id, {
+    person_id: p.person_id, lat: p.lat, lon: p.lon, ts: p.ts, status: p.status,
+    supervision_level: p.supervision_level ?? known?.supervision_level,
+    case_number: p.case_number ?? known?.case_number,
+  });
 }
 
-function toScreen(lon, lat) {
-  const v = state.view, canvas = $("map");
-  return [canvas.width / 2 + (lon - v.lon) * v.kx * v.scale, canvas.height / 2 - (lat - v.lat) * v.scale];
+// ---- live stream ----------------------------------------------------------------------------
+
+/** Forget the current socket: whatever it still says or does is ignored. */
+function detach() {
+  const socket = state.socket;
+  state.socket = null;
+  if (socket) { socket.onopen = socket.onmessage = socket.onclose = null; socket.close(); }
 }
 
-function draw() {
-  const canvas = $("map");
-  canvas.width = canvas.clientWidth;
-  canvas.height = canvas.clientHeight;
-  if (!state.view) return;
-  const ctx = canvas.getContext("2d");
-  for (const { role, ring } of state.rings) {
-    ctx.beginPath();
-    ring.forEach(([lon, lat], i) => (i ? ctx.lineTo(...toScreen(lon, lat)) : ctx.moveTo(...toScreen(lon, lat))));
-    ctx.strokeStyle = role === "allowed" ? "#64748b" : "#f97316";
-    ctx.lineWidth = 1.5;
-    ctx.stroke();
+function connect() {
+  clearTimeout(state.retryTimer);
+  detach();
+  if (!state.token) return;
+  const url = new URL("/v1/stream", location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  url.searchParams.set("token", state.token);
+  if (state.lastId) url.searchParams.set("since", state.lastId);
+  const socket = new WebSocket(url);
+  Object.assign(state, { socket, opened: false, heard: Date.now() });
+  setStatus(state.everLive ? "reconnecting" : "connecting");
+  socket.onopen = () => {
+    Object.assign(state, { opened: true, everLive: true, retry: CONFIG.retryMinMs });
+    setStatus("live");
+  };
+  socket.onmessage = (event) => {
+    state.heard = Date.now();
+    try { receive(JSON.parse(event.data)); } catch (error) { console.error("bad stream message", error); }
+  };
+  socket.onclose = (event) => retry(event.code);
+}
+
+/** Drop the socket and try again after a jittered, doubling delay. */
+function retry(code) {
+  const opened = state.opened;
+  detach();
+  if (code === 4401) return logout("登录已失效 session expired — please log in again");
+  // a handshake refused for a bad token looks like any network failure (1006): check the token
+  if (!opened) api("/v1/auth/me").catch(() => {});
+  setStatus("reconnecting");
+  state.retryTimer = setTimeout(connect, state.retry * (0.75 + Math.random() / 2));
+  state.retry = Math.min(state.retry * 2, CONFIG.retryMaxMs);
+}
+
+function watchdog() {
+  if (state.socket && Date.now() - state.heard > CONFIG.staleMs) retry(); // silent, or stuck connecting
+}
+
+function receive(message) {
+  if (message.type === "heartbeat") { // everything up to last_id was sent to us or is not ours
+    state.lastId = Math.max(state.lastId, message.last_id || 0);
+    return;
   }
-  for (const person of state.persons.values()) drawPerson(ctx, person);
-  $("person-count").textContent = $("person-count").dataset.count = state.persons.size;
+  if (message.id) state.lastId = Math.max(state.lastId, message.id);
+  if (message.type === "position") {
+    mergePosition(message);
+    map.schedule();
+  } else if (message.alert && mergeAlert(message.alert)) {
+    if (message.type === "alert.opened") {
+      state.flash.set(message.alert.id, Date.now() + CONFIG.flashMs);
+      beep();
+    }
+    renderAlerts();
+  }
 }
 
-function drawPerson(ctx, person) {
-  const [x, y] = toScreen(person.lon, person.lat);
-  const outside = person.status === "outside";
-  ctx.beginPath();
-  ctx.arc(x, y, outside ? 6 : 3, 0, 2 * Math.PI);
-  ctx.fillStyle = LEVEL_COLOURS[person.supervision_level] || "#a3a3a3";
-  ctx.fill();
-  if (outside || person.person_id === state.selected) {
-    ctx.beginPath();
-    ctx.arc(x, y, 11, 0, 2 * Math.PI);
-    ctx.strokeStyle = person.person_id === state.selected ? "#facc15" : "#ef4444";
-    ctx.lineWidth = 2;
-    ctx.stroke();
-  }
+function setStatus(value) {
+  $("conn-status").dataset.state = value;
+  $("conn-status").textContent = LABELS.connection[value];
+}
+
+function beep() {
+  if (!CONFIG.beep || Date.now() - (beep.last || 0) < 1500) return; // one tone for a burst
+  beep.last = Date.now();
+  try {
+    const audio = (beep.context ||= new AudioContext());
+    if (audio.state === "suspended") audio.resume().catch(() => {});
+    const tone = audio.createOscillator(), gain = audio.createGain();
+    gain.gain.setValueAtTime(0.15, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
+    tone.connect(gain).connect(audio.destination);
+    tone.frequency.value = 880;
+    tone.start();
+    tone.stop(audio.currentTime + 0.4);
+  } catch { /* no audio: the flashing row is enough */ }
+}
+
+// ---- alert list -----------------------------------------------------------------------------
+
+function el(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
 }
 
 function renderAlerts() {
-  const rank = { open: 0, escalated: 0, acknowledged: 1, resolved: 2 };
-  const alerts = [...state.alerts.values()].sort((a, b) => rank[a.status] - rank[b.status] || b.id - a.id);
-  $("alert-list").replaceChildren(...alerts.slice(0, 300).map(alertItem));
-  const open = alerts.filter((a) => a.status === "open" || a.status === "escalated").length;
-  $("open-count").textContent = $("open-count").dataset.count = open;
+  const group = (a) => (ACTIVE.has(a.status) ? 0 : a.status === "resolved" ? 2 : 1); // open on top
+  const sorted = [...alerts.values()].sort((a, b) =>
+    group(a) - group(b) || Date.parse(b.opened_at) - Date.parse(a.opened_at) || b.id - a.id);
+  for (const a of sorted.slice(CONFIG.shownAlerts)) if (a.status === "resolved") alerts.delete(a.id);
+  for (const [id, until] of state.flash) if (until < Date.now()) state.flash.delete(id);
+  $("alert-list").replaceChildren(...sorted.slice(0, CONFIG.shownAlerts).map(alertItem));
+  $("alert-empty").hidden = sorted.length > 0;
+  const open = sorted.filter((a) => ACTIVE.has(a.status)).length;
+  count("open-count", open);
+  document.title = open ? `(${open}) ${TITLE}` : TITLE;
 }
 
 function alertItem(alert) {
-  const li = document.createElement("li");
-  li.dataset.alertId = alert.id;
-  li.dataset.status = alert.status;
+  const actions = el("div", { className: "actions" });
+  const li = el("li", { className: "alert", tabIndex: 0 },
+    el("div", { className: "title" },
+      el("b", { className: "type", textContent: bilingual(LABELS.types, alert.type) }),
+      el("span", { className: "case", textContent: alert.case_number })),
+    el("div", { className: "meta" },
+      el("time", { className: "opened", dateTime: alert.opened_at, textContent: formatTime(alert.opened_at) }),
+      el("span", { className: "status", textContent: bilingual(LABELS.statuses, alert.status) }),
+      el("span", { className: "rung", textContent: bilingual(LABELS.rungs, alert.escalation_level) }),
+      el("span", { className: "id", textContent: `#${alert.id}` }),
+      alert.late ? el("span", { className: "late", textContent: "迟报 late" }) : ""),
+    actions);
+  Object.assign(li.dataset, { alertId: alert.id, personId: alert.person_id, status: alert.status, type: alert.type });
   li.classList.toggle("selected", alert.person_id === state.selected);
-  const opened = new Date(alert.opened_at).toLocaleString();
-  li.innerHTML = `<div><b></b> · <span class="case"></span></div>
-    <div class="meta"></div><div class="actions"></div>`;
-  li.querySelector("b").textContent = TYPE_LABELS[alert.type] || alert.type;
-  li.querySelector(".case").textContent = alert.case_number;
-  li.querySelector(".meta").textContent = `#${alert.id} · ${opened} · ${alert.status} · ${alert.escalation_level}`;
-  const actions = li.querySelector(".actions");
-  if (alert.status === "open" || alert.status === "escalated") actions.append(button("确认 Acknowledge", "ack", () => acknowledge(alert.id)));
-  if (alert.status !== "resolved") actions.append(button("处置 Resolve", "resolve", () => openResolve(alert.id)));
-  li.addEventListener("click", () => select(alert.person_id));
+  li.classList.toggle("flash", (state.flash.get(alert.id) || 0) > Date.now());
+  if (state.me && state.me.role !== "oversight") { // oversight accounts read but never change
+    if (ACTIVE.has(alert.status)) actions.append(button("签收 Acknowledge", "ack", () => change(alert.id, "ack", { note: "" })));
+    if (alert.status !== "resolved") actions.append(button("处置 Resolve", "resolve", () => openResolve(alert.id)));
+  }
+  li.addEventListener("click", () => select(alert.person_id, alert));
+  li.addEventListener("keydown", (e) => { if (e.key === "Enter" && e.target === li) select(alert.person_id, alert); });
   return li;
 }
 
 function button(text, action, onClick) {
-  const b = document.createElement("button");
-  b.textContent = text;
+  const b = el("button", { type: "button", className: "secondary", textContent: text });
   b.dataset.action = action;
-  b.className = "secondary";
-  b.addEventListener("click", (event) => { event.stopPropagation(); onClick(); });
+  b.addEventListener("click", (event) => { event.stopPropagation(); b.disabled = true; onClick(); });
   return b;
 }
 
-async function acknowledge(id) {
-  const alert = await api(`/v1/alerts/${id}/ack`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
-  state.alerts.set(alert.id, alert);
+async function change(id, verb, json) {
+  try {
+    mergeAlert(await api(`/v1/alerts/${id}/${verb}`, { method: "POST", json }));
+    notify("");
+  } catch (error) {
+    if (!state.token) return;
+    notify(`#${id}: ${error.message}`); // 409: a colleague got there first; show the alert as it is now
+    await api(`/v1/alerts/${id}`).then(mergeAlert).catch(() => {});
+  }
   renderAlerts();
 }
 
 function openResolve(id) {
+  const form = $("resolve-form");
+  form.reset();
+  form.dataset.alertId = id;
   $("resolve-alert-id").textContent = `#${id}`;
-  $("resolve-form").dataset.alertId = id;
+  $("resolve-dialog").returnValue = ""; // Esc would otherwise keep the last "confirm"
   $("resolve-dialog").showModal();
 }
 
-async function resolve() {
+function onResolveClosed() {
   const form = $("resolve-form");
-  const body = Object.fromEntries(new FormData(form));
-  const alert = await api(`/v1/alerts/${form.dataset.alertId}/resolve`, {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-  state.alerts.set(alert.id, alert);
-  form.reset();
-  renderAlerts();
+  if ($("resolve-dialog").returnValue !== "confirm") return renderAlerts(); // re-enables the button
+  const { disposition, note } = Object.fromEntries(new FormData(form));
+  change(form.dataset.alertId, "resolve", { disposition, note });
 }
 
-function select(personId) {
+function select(personId, alert = null) {
   state.selected = personId;
+  const d = alert?.details;
+  map.select(personId, Number.isFinite(d?.lon) && Number.isFinite(d?.lat) ? [d.lon, d.lat] : null);
   renderAlerts();
-  draw();
-}
-
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const since = state.lastId ? `&since=${state.lastId}` : "";
-  const socket = new WebSocket(`${scheme}://${location.host}/v1/stream?token=${encodeURIComponent(state.token)}${since}`);
-  state.socket = socket;
-  setStatus(state.lastId ? "reconnecting" : "connecting");
-  socket.onopen = () => { setStatus("live"); state.retry = 1000; state.heard = Date.now(); };
-  socket.onmessage = (event) => receive(JSON.parse(event.data));
-  socket.onclose = () => {
-    if (!state.token || state.socket !== socket) return;
-    setStatus("reconnecting");
-    setTimeout(connect, state.retry);
-    state.retry = Math.min(state.retry * 2, 30000);
-  };
-}
-
-function receive(message) {
-  state.heard = Date.now();
-  if (message.id) state.lastId = Math.max(state.lastId, message.id);
-  if (message.type === "position") {
-    state.persons.set(message.person_id, { ...state.persons.get(message.person_id), ...message });
-    scheduleDraw();
-  } else if (message.alert) {
-    state.alerts.set(message.alert.id, message.alert);
-    renderAlerts();
-    if (message.type === "alert.opened") {
-      document.querySelector(`#alert-list li[data-alert-id="${message.alert.id}"]`)?.classList.add("flash");
-    }
-  }
-}
-
-let drawPending = false;
-function scheduleDraw() {
-  if (drawPending) return;
-  drawPending = true;
-  requestAnimationFrame(() => { drawPending = false; draw(); });
-}
-
-function setStatus(value) {
-  const labels = { live: "实时 live", connecting: "连接中 connecting", reconnecting: "重连中 reconnecting" };
-  $("conn-status").dataset.state = value;
-  $("conn-status").textContent = labels[value];
-}
-
-function watchdog() {
-  if (state.socket && state.socket.readyState === WebSocket.OPEN && Date.now() - state.heard > STALE_MS) {
-    state.socket.close(); // nothing heard, not even a heartbeat: reconnect with since=
-  }
-}
-
-function panAndZoom() {
-  const canvas = $("map");
-  let drag = null;
-  canvas.addEventListener("mousedown", (e) => { drag = [e.clientX, e.clientY]; });
-  window.addEventListener("mouseup", () => { drag = null; });
-  canvas.addEventListener("mousemove", (e) => {
-    if (!drag || !state.view) return;
-    state.view.lon -= (e.clientX - drag[0]) / (state.view.scale * state.view.kx);
-    state.view.lat += (e.clientY - drag[1]) / state.view.scale;
-    drag = [e.clientX, e.clientY];
-    scheduleDraw();
-  });
-  canvas.addEventListener("wheel", (e) => {
-    e.preventDefault();
-    if (state.view) state.view.scale *= e.deltaY < 0 ? 1.2 : 1 / 1.2;
-    scheduleDraw();
-  }, { passive: false });
+  document.querySelector(`#alert-list li[data-person-id="${personId}"]`)?.scrollIntoView({ block: "nearest" });
 }
 
 $("login-form").addEventListener("submit", login);
-$("logout").addEventListener("click", logout);
-$("resolve-dialog").addEventListener("close", () => { if ($("resolve-dialog").returnValue === "confirm") resolve(); });
-window.addEventListener("resize", scheduleDraw);
+$("logout").addEventListener("click", () => logout());
+$("resolve-dialog").addEventListener("close", onResolveClosed);
+$("map-fit").addEventListener("click", () => map.fit());
+window.addEventListener("online", () => { if (state.token && !state.opened) connect(); });
 setInterval(watchdog, 5000);
-panAndZoom();
-if (state.token) start().catch(logout); else $("login").hidden = false;
+map.legend($("legend"));
+if (state.token) start(); else $("login").hidden = false;

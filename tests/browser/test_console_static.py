@@ -1,0 +1,146 @@
+"""The duty console's static files, checked without a browser: present, self-contained (the
+machine is offline: no CDN, no fonts, no tiles), wired to ids that exist, and valid JavaScript."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+STATIC = Path(__file__).resolve().parents[2] / "monitor" / "static"
+REQUIRED = ["index.html", "console.js", "console.css"]
+SCRIPTS = sorted(STATIC.glob("*.js"))
+TEXT_FILES = sorted([*STATIC.glob("*.js"), *STATIC.glob("*.html"), *STATIC.glob("*.css")])
+
+# what a browser test may rely on (see the console's hand-over notes)
+HOOKS = [
+    "login",
+    "login-form",
+    "login-error",
+    "console",
+    "officer",
+    "person-count",
+    "outside-count",
+    "open-count",
+    "conn-status",
+    "logout",
+    "toast",
+    "map",
+    "legend",
+    "map-fit",
+    "alert-empty",
+    "alert-list",
+    "resolve-dialog",
+    "resolve-form",
+    "resolve-alert-id",
+    "resolve-confirm",
+]
+
+URL = re.compile(r"\b(?:https?|wss?)://[^\s\"'`)]+", re.IGNORECASE)
+IMPORT = re.compile(r"""(?:import|from)\s*\(?\s*["']([^"']+)["']""")
+
+
+class Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, dict(attrs)))
+
+    def ids(self) -> dict[str, tuple[str, dict[str, str | None]]]:
+        return {str(a["id"]): (t, a) for t, a in self.elements if a.get("id")}
+
+
+def page() -> Page:
+    parsed = Page()
+    parsed.feed((STATIC / "index.html").read_text(encoding="utf-8"))
+    return parsed
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+def test_the_console_files_exist(name: str) -> None:
+    path = STATIC / name
+    assert path.is_file(), f"missing {path}"
+    assert path.stat().st_size > 200, f"{path} is (nearly) empty"
+
+
+@pytest.mark.parametrize("path", TEXT_FILES, ids=lambda p: p.name)
+def test_no_absolute_urls_to_any_host(path: Path) -> None:
+    """Offline machine, same-origin API: every URL is relative; the stream URL is built from
+    location.host at run time."""
+    text = path.read_text(encoding="utf-8")
+    assert URL.findall(text) == [], f"{path.name} names absolute URLs"
+    assert not re.search(r"""["'(]//[A-Za-z0-9]""", text), f"{path.name} has protocol-relative URLs"
+    assert "@import" not in text and "@font-face" not in text
+
+
+def test_the_page_loads_only_local_files() -> None:
+    for tag, attrs in page().elements:
+        for key in ("src", "href"):
+            ref = attrs.get(key)
+            if ref is None or ref.startswith("data:") or (tag == "a" and ref.startswith("#")):
+                continue
+            assert "//" not in ref and ":" not in ref, f"<{tag} {key}={ref!r}> is not local"
+            assert (STATIC / ref).is_file(), f"<{tag} {key}={ref!r}> does not exist"
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
+def test_module_imports_are_local_files(path: Path) -> None:
+    for spec in IMPORT.findall(path.read_text(encoding="utf-8")):
+        assert spec.startswith("./"), f"{path.name} imports {spec!r}"
+        assert (STATIC / spec[2:]).is_file(), f"{path.name} imports missing {spec!r}"
+
+
+def test_every_id_the_scripts_use_is_in_the_page() -> None:
+    ids = page().ids()
+    lookup = re.compile(r"""\$\(\s*["']([\w-]+)["']\s*\)""")
+    used = set()
+    for path in SCRIPTS:
+        used |= set(lookup.findall(path.read_text(encoding="utf-8")))
+    assert used, "console.js looks up no elements?"
+    assert sorted(used - ids.keys()) == []
+
+
+def test_the_hooks_a_browser_test_uses_are_stable() -> None:
+    ids = page().ids()
+    assert sorted(set(HOOKS) - ids.keys()) == []
+    for counter in ("person-count", "outside-count", "open-count"):
+        assert ids[counter][1].get("data-count") == "0"
+    assert ids["conn-status"][1].get("data-state") == "connecting"
+    names = {a.get("name") for t, a in page().elements if t in ("input", "select", "textarea")}
+    assert {"username", "password", "disposition", "note"} <= names
+    script = (STATIC / "console.js").read_text(encoding="utf-8")
+    for hook in ("dataset.count", "dataset.ready", "alertId", "personId", "dataset.state", '"ack"'):
+        assert hook in script, f"console.js no longer sets {hook}"
+    assert '"resolve"' in script and '"flash"' in script
+
+
+def test_the_dispositions_offered_are_the_servers() -> None:
+    offered = {a.get("value") for t, a in page().elements if t == "option"} - {""}
+    assert offered == {
+        "false_alarm",
+        "verbal_reminder",
+        "admonition",
+        "warning",
+        "public_security_referral",
+        "revocation_referral",
+    }
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
+def test_scripts_parse(path: Path, tmp_path: Path) -> None:
+    """`node --check` as an ES module (.mjs), whatever this node's default for .js is."""
+    node = shutil.which("node")
+    assert node is not None
+    copy = tmp_path / f"{path.stem}.mjs"
+    copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    result = subprocess.run(
+        [node, "--check", str(copy)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stderr
