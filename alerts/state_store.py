@@ -117,7 +117,7 @@ async def save_states(conn: Conn, *, states: list[SavedState]) -> None:
 
 LATEST_POSITIONS = """
 SELECT s.person_id, p.case_number, p.supervision_level, s.last_ts, s.last_lat, s.last_lon,
-       s.state->>'status' AS status
+       s.state->'area'->>'status' AS status
 FROM person_state s JOIN persons p ON p.id = s.person_id
 JOIN jurisdictions j ON j.id = p.jurisdiction_id
 WHERE j.path LIKE $1 || '%' AND s.last_ts IS NOT NULL

@@ -113,11 +113,13 @@ async def test_track_leaving_the_fence_opens_an_alert_seen_live_and_on_resume(
         assert alert["person_id"] == device.person_id and alert["evidence_ping_ids"]
         ids = ids_of(opened)
         assert ids == sorted(set(ids)), "message ids must strictly increase"
+        auth = {"Authorization": f"Bearer {officer.token}"}
+        latest = (await client.get("/v1/positions/latest", headers=auth)).json()
+        assert {p["person_id"]: p["status"] for p in latest}[device.person_id] == "outside"
 
         # while the officer is away: the person walks back, and the alert is acknowledged
         for t in range(400, 600, 10):
             await fleet.tick(client, start + t)
-        auth = {"Authorization": f"Bearer {officer.token}"}
         ack = await client.post(
             f"/v1/alerts/{alert['id']}/ack", headers=auth, json={"note": "called"}
         )
