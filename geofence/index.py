@@ -1,7 +1,9 @@
-"""FenceIndex: is the accuracy disc around each point wholly inside, wholly outside, or across?
+"""FenceIndex: is the accuracy disc around each ping wholly inside, wholly outside, or across?
 
-Exact geometry in an azimuthal-equidistant projection centred on the fence (ellipsoidal, via
-PROJ): distances in metres with scale error far below 0.5% over any city or province.
+Exact path: project into an azimuthal-equidistant plane centred on the fence, test the point
+against the prepared area and its accuracy against the distance to the prepared boundary. Points
+far from the centre, where the plane stretches distances, are re-measured near the threshold in
+a plane centred on the point itself. Large batches first go through the H3 table (cells.py).
 """
 
 from __future__ import annotations
@@ -9,74 +11,132 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import shapely
-from pyproj import Transformer
-from shapely.geometry import MultiPolygon, Polygon
 
+from geofence.cells import CellTable, build_table
 from geofence.crs import parse_crs, to_wgs84
 from geofence.errors import InvalidInputError
-from geofence.geometry import Hygiene, lonlat_points, to_area
-from geofence.models import INSIDE, OUTSIDE, UNCERTAIN
+from geofence.geometry import Area, area_from_geojson
+from geofence.models import INSIDE, OUTSIDE, UNCERTAIN, CodeArray, Crs, FloatArray
+from geofence.projection import LocalProjection, stretch_bound
 
-Codes = np.ndarray[Any, np.dtype[np.int8]]
+ON_BOUNDARY_M = 0.005  # a point this close to the boundary counts as on it (float noise)
+RESTRETCH_ABOVE = 0.001  # re-measure near-threshold points whose plane stretches more than this
+TABLE_MIN_POINTS = 2048  # below this the exact path is faster than building or using the table
 
 
 class FenceIndex:
-    def __init__(self, area: Polygon | MultiPolygon, warnings: tuple[str, ...] = ()) -> None:
-        self.area = area  # WGS-84, x=lon, y=lat
+    def __init__(self, area: Area, warnings: tuple[str, ...] = ()) -> None:
+        self.area = area  # WGS-84, shapely x=lon, y=lat
         self.warnings = warnings
-        centre = area.centroid
-        self._to_metres = Transformer.from_crs(
-            "EPSG:4326",
-            f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +datum=WGS84 +units=m",
-            always_xy=True,
-        )
-        self.area_m = shapely.transform(area, self._project_xy)
+        centre = area.envelope.centroid
+        self.projection = LocalProjection(lat0=centre.y, lon0=centre.x)
+        self.area_m = shapely.transform(area, self._lonlat_rows_to_xy)
         self.boundary_m = self.area_m.boundary
         shapely.prepare(self.area_m)
         shapely.prepare(self.boundary_m)
+        self._table: CellTable | None = None
+        self._table_built = False
 
     @classmethod
-    def from_geojson(cls, obj: Any, crs: str = "wgs84") -> FenceIndex:
-        hygiene = Hygiene()
-        area = to_area(obj, parse_crs(crs).value, hygiene)
-        return cls(area, tuple(hygiene.warnings))
+    def from_geojson(cls, obj: dict[str, Any], crs: str = "wgs84") -> FenceIndex:
+        area, warnings = area_from_geojson(obj, parse_crs(crs))
+        return cls(area, warnings)
 
-    def _project_xy(self, xy: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        x, y = self._to_metres.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([x, y])
-
-    def classify(self, lat: Any, lon: Any, accuracy_m: Any, *, crs: str = "wgs84") -> Codes:
-        lat, lon, acc = checked_inputs(lat, lon, accuracy_m)
-        if crs != "wgs84":
-            lat, lon = to_wgs84(lat, lon, crs)
-        x, y = self._to_metres.transform(lon, lat)
-        inside = shapely.contains_xy(self.area_m, x, y)
-        clearance = shapely.distance(self.boundary_m, shapely.points(x, y))
-        certain = clearance > acc
-        codes = np.full(len(lat), UNCERTAIN, dtype=np.int8)
-        codes[certain & inside] = INSIDE
-        codes[certain & ~inside] = OUTSIDE
+    def classify(
+        self,
+        lat: npt.ArrayLike,
+        lon: npt.ArrayLike,
+        accuracy_m: npt.ArrayLike,
+        *,
+        crs: str = "wgs84",
+    ) -> CodeArray:
+        """INSIDE, OUTSIDE or UNCERTAIN per point: see ARCHITECTURE.md §5 and §7."""
+        lat_, lon_, acc = checked_inputs(lat, lon, accuracy_m)
+        if parse_crs(crs, argument="crs") is not Crs.WGS84:
+            lat_, lon_ = to_wgs84(lat_, lon_, crs)
+        table = self.table if len(lat_) >= TABLE_MIN_POINTS else None
+        if table is None:
+            return self.classify_exact(lat_, lon_, acc)
+        codes = table.lookup(lat_, lon_, acc)
+        rest = codes == UNCERTAIN
+        codes[rest] = self.classify_exact(lat_[rest], lon_[rest], acc[rest])
         return codes
 
-    def distance_to_boundary_m(self, lat: Any, lon: Any) -> np.ndarray[Any, Any]:
-        x, y = self._to_metres.transform(np.asarray(lon, float), np.asarray(lat, float))
-        result: np.ndarray[Any, Any] = shapely.distance(self.boundary_m, shapely.points(x, y))
-        return result
+    @property
+    def table(self) -> CellTable | None:
+        """The H3 table, built on first use: small batches never pay for it."""
+        if not self._table_built:
+            self._table = build_table(
+                self.area_m, self.boundary_m, self.projection, tuple(self.area.bounds)
+            )
+            self._table_built = True
+        return self._table
 
-    def contains(self, lat: Any, lon: Any) -> np.ndarray[Any, Any]:
-        result: np.ndarray[Any, Any] = shapely.contains(self.area, lonlat_points(lat, lon))
-        return result
+    def classify_exact(self, lat: FloatArray, lon: FloatArray, accuracy_m: FloatArray) -> CodeArray:
+        x, y = self.projection.to_xy(lat, lon)
+        points = shapely.points(x, y)
+        near = shapely.dwithin(self.boundary_m, points, accuracy_m + ON_BOUNDARY_M)
+        inside = shapely.contains_xy(self.area_m, x, y)
+        codes = np.where(near, UNCERTAIN, np.where(inside, INSIDE, OUTSIDE)).astype(np.int8)
+        stretch = stretch_bound(np.hypot(x, y) + 2 * accuracy_m)
+        suspect = np.flatnonzero(~near & (stretch > RESTRETCH_ABOVE))
+        if len(suspect):
+            reach = accuracy_m[suspect] * (1 + stretch[suspect]) + ON_BOUNDARY_M
+            suspect = suspect[shapely.dwithin(self.boundary_m, points[suspect], reach)]
+        for i in suspect:
+            if (
+                self.ground_distance_m(float(lat[i]), float(lon[i]))
+                <= accuracy_m[i] + ON_BOUNDARY_M
+            ):
+                codes[i] = UNCERTAIN
+        return codes
+
+    def ground_distance_m(self, lat: float, lon: float) -> float:
+        """Distance to the boundary in a plane centred on the point: exact ranges, no stretch."""
+        local = LocalProjection(lat0=lat, lon0=lon)
+
+        def to_local(rows: FloatArray) -> FloatArray:
+            x, y = local.to_xy(rows[:, 1], rows[:, 0])
+            return np.column_stack([x, y])
+
+        boundary = shapely.transform(self.area.boundary, to_local)
+        return float(shapely.distance(boundary, shapely.Point(0.0, 0.0)))
+
+    def _lonlat_rows_to_xy(self, rows: FloatArray) -> FloatArray:
+        x, y = self.projection.to_xy(rows[:, 1], rows[:, 0])
+        return np.column_stack([x, y])
 
 
-def checked_inputs(lat: Any, lon: Any, accuracy_m: Any) -> tuple[Any, Any, Any]:
-    arrays = [np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (lat, lon, accuracy_m)]
-    lat, lon, acc = np.broadcast_arrays(*arrays)
-    for name, values in (("lat", lat), ("lon", lon), ("accuracy_m", acc)):
-        if not np.all(np.isfinite(values)):
-            raise InvalidInputError(f"{name}: must be finite numbers")
-    if np.any(acc < 0):
+def checked_inputs(
+    lat: npt.ArrayLike, lon: npt.ArrayLike, accuracy_m: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    names = ("lat", "lon", "accuracy_m")
+    arrays = [
+        _floats(name, value) for name, value in zip(names, (lat, lon, accuracy_m), strict=True)
+    ]
+    try:
+        floats = dict(zip(names, np.broadcast_arrays(*arrays), strict=True))
+    except ValueError:
+        shapes = ", ".join(f"{name} {a.shape}" for name, a in zip(names, arrays, strict=True))
+        raise InvalidInputError(f"lat, lon, accuracy_m: lengths differ ({shapes})") from None
+    if np.any(floats["accuracy_m"] < 0):
         raise InvalidInputError("accuracy_m: must not be negative")
-    if np.any(np.abs(lat) > 90) or np.any(np.abs(lon) > 180):
-        raise InvalidInputError("lat/lon: out of range")
-    return lat, lon, acc
+    if np.any(np.abs(floats["lat"]) > 90):
+        raise InvalidInputError("lat: must be within ±90 degrees")
+    if np.any(np.abs(floats["lon"]) > 180):
+        raise InvalidInputError("lon: must be within ±180 degrees")
+    return floats["lat"], floats["lon"], floats["accuracy_m"]
+
+
+def _floats(name: str, value: npt.ArrayLike) -> FloatArray:
+    try:
+        array = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name}: must be an array of numbers") from None
+    if array.ndim != 1:
+        raise InvalidInputError(f"{name}: must be one-dimensional, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise InvalidInputError(f"{name}: must be finite numbers (found NaN or infinity)")
+    return array
