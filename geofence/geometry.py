@@ -23,9 +23,9 @@ from geofence.models import FloatArray
 Area: TypeAlias = "Polygon | MultiPolygon"
 
 SLIVER_M2 = 1.0  # rings enclosing less than this are digitising noise, not a place
-# GeoJSON edges are straight in lon/lat; vertices at most this far apart (degrees, ~1 km) keep
-# the metric projection and the CRS shift of long edges faithful to a few centimetres.
-DENSIFY_DEG = 0.01
+# GeoJSON edges are straight in lon/lat; vertices at most this far apart (degrees, ~200 m) keep
+# the metric projection and the CRS shift of long edges faithful to about a millimetre.
+DENSIFY_DEG = 0.002
 M_PER_DEG = 6371008.8 * math.pi / 180.0
 NAME_KEYS = ("name", "NAME", "qh", "id", "adcode")
 
@@ -91,12 +91,25 @@ def polygons_of(
         raise InvalidGeometryError(f"{where}: {kind} has no coordinates")
     raw = [coords] if kind == "Polygon" else coords
     out: list[Polygon] = []
+    source: list[int] = []  # the GeoJSON polygon each part came from, for the warning
     for p, rings in enumerate(raw):
-        out += polygon_of(rings, f"{where} polygon {p}", crs, warnings)
+        parts = polygon_of(rings, f"{where} polygon {p}", crs, warnings)
+        out, source = out + parts, source + [p] * len(parts)
     if len(out) > 1 and not MultiPolygon(out).is_valid:
         reason = shapely.is_valid_reason(MultiPolygon(out))
-        warnings.append(f"{where}: polygons overlap or touch ({reason}); merged as their union")
+        warnings.append(f"{where}: {overlapping(out, source)} ({reason}); merged as their union")
     return out
+
+
+def overlapping(polys: list[Polygon], source: list[int]) -> str:
+    """Which parts of a MultiPolygon share more than a point; GeoJSON wants them disjoint."""
+    tree = shapely.STRtree(polys)
+    left, right = tree.query(polys, predicate="intersects")
+    pairs = {(source[i], source[j]) for i, j in zip(left, right, strict=True) if i < j}
+    pairs_text = ", ".join(
+        f"{i} and {j}" if i != j else f"{i} (after repair)" for i, j in sorted(pairs)
+    )
+    return f"polygons {pairs_text} overlap or touch" if pairs else "polygons overlap"
 
 
 def polygon_of(rings: Any, where: str, crs: str, warnings: list[str]) -> list[Polygon]:

@@ -116,11 +116,12 @@ def checked_inputs(
     arrays = [
         _floats(name, value) for name, value in zip(names, (lat, lon, accuracy_m), strict=True)
     ]
-    try:
-        floats = dict(zip(names, np.broadcast_arrays(*arrays), strict=True))
-    except ValueError:
+    lengths = {len(a) for a in arrays if a.ndim == 1}
+    if len(lengths) > 1:  # only a scalar may stand for a whole batch, never a short array
         shapes = ", ".join(f"{name} {a.shape}" for name, a in zip(names, arrays, strict=True))
-        raise InvalidInputError(f"lat, lon, accuracy_m: lengths differ ({shapes})") from None
+        raise InvalidInputError(f"lat, lon, accuracy_m: lengths differ ({shapes})")
+    size = lengths.pop() if lengths else 1
+    floats = {n: np.broadcast_to(a, (size,)) for n, a in zip(names, arrays, strict=True)}
     if np.any(floats["accuracy_m"] < 0):
         raise InvalidInputError("accuracy_m: must not be negative")
     if np.any(np.abs(floats["lat"]) > 90):
@@ -132,10 +133,10 @@ def checked_inputs(
 
 def _floats(name: str, value: npt.ArrayLike) -> FloatArray:
     try:
-        array = np.atleast_1d(np.asarray(value, dtype=np.float64))
+        array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise InvalidInputError(f"{name}: must be an array of numbers") from None
-    if array.ndim != 1:
+    if array.ndim > 1:
         raise InvalidInputError(f"{name}: must be one-dimensional, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
         raise InvalidInputError(f"{name}: must be finite numbers (found NaN or infinity)")
