@@ -13,7 +13,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import numpy.typing as npt
 import shapely
-from shapely.geometry import LinearRing, MultiPolygon, Polygon
+from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.polygon import orient
 
 from geofence.crs import to_wgs84
@@ -26,6 +26,9 @@ SLIVER_M2 = 1.0  # rings enclosing less than this are digitising noise, not a pl
 # GeoJSON edges are straight in lon/lat; vertices at most this far apart (degrees, ~200 m) keep
 # the metric projection and the CRS shift of long edges faithful to about a millimetre.
 DENSIFY_DEG = 0.002
+# snap the union to ~1 mm so shared edges that differ by float noise (after CRS conversion)
+# merge instead of leaving hairline gaps that would read as boundary
+GRID_DEG = 1e-8
 M_PER_DEG = 6371008.8 * math.pi / 180.0
 NAME_KEYS = ("name", "NAME", "qh", "id", "adcode")
 
@@ -45,8 +48,12 @@ def area_from_geojson(obj: Any, crs: str) -> tuple[Area, tuple[str, ...]]:
     ]
     if not parts:
         raise InvalidGeometryError("geometry: nothing polygonal remains after dropping slivers")
-    area = shapely.union_all(parts)
-    polys = [orient(p) for p in getattr(area, "geoms", [area]) if isinstance(p, Polygon)]
+    area = shapely.union_all(parts, grid_size=GRID_DEG)
+    merged = [p for p in getattr(area, "geoms", [area]) if isinstance(p, Polygon)]
+    kept = [without_slivers(p, "union of all polygons", warnings) for p in merged]
+    polys = [orient(p) for p in kept if p is not None]
+    if not polys:
+        raise InvalidGeometryError("geometry: nothing polygonal remains after merging")
     return (polys[0] if len(polys) == 1 else MultiPolygon(polys)), tuple(warnings)
 
 
@@ -168,11 +175,30 @@ def ring_of(coords: Any, where: str, crs: str, warnings: list[str]) -> FloatArra
         lonlat = lonlat[~repeated]
     if len(lonlat) < 4:
         raise InvalidGeometryError(f"{where}: a ring needs at least 4 positions (3 corners)")
-    if shapely.convex_hull(shapely.multipoints(lonlat)).area == 0:
+    extent = float(np.ptp(lonlat, axis=0).max())
+    if shapely.convex_hull(shapely.multipoints(lonlat)).area <= 1e-9 * extent**2:
         raise InvalidGeometryError(f"{where}: collapsed ring (all positions on one line)")
-    dense = shapely.get_coordinates(shapely.segmentize(LinearRing(lonlat), DENSIFY_DEG))
+    dense = densified(lonlat)
     lat, lon = to_wgs84(dense[:, 1], dense[:, 0], crs)
     return xy_of(lat, lon)
+
+
+def densified(lonlat: FloatArray) -> FloatArray:
+    """Extra positions on long edges, the same floats whichever way a shared edge is walked.
+
+    Neighbouring features walk their common edge in opposite directions; interpolating from the
+    lexicographically smaller end keeps their positions identical, so the union leaves no seam.
+    """
+    start, end = lonlat[:-1], lonlat[1:]
+    flip = (start[:, 0] > end[:, 0]) | ((start[:, 0] == end[:, 0]) & (start[:, 1] > end[:, 1]))
+    low, high = np.where(flip[:, None], end, start), np.where(flip[:, None], start, end)
+    steps = np.maximum(1, np.ceil(np.hypot(*(high - low).T) / DENSIFY_DEG)).astype(np.int64)
+    edge = np.repeat(np.arange(len(steps)), steps)
+    k = np.arange(steps.sum()) - np.repeat(np.cumsum(steps) - steps, steps)
+    j = np.where(flip[edge], steps[edge] - k, k)
+    out = low[edge] + (high[edge] - low[edge]) * (j / steps[edge])[:, None]
+    out[k == 0] = start  # the original vertices, exactly
+    return np.vstack([out, lonlat[-1:]])
 
 
 def positions(coords: Any, where: str) -> FloatArray:
