@@ -55,23 +55,36 @@ def ring_around(lat: float, lon: float, half_m: float) -> list[list[float]]:
     return ring
 
 
+_REFERENCE_BOUNDARIES: dict[int, Any] = {}
+
+
+def reference_boundary(index: FenceIndex) -> Any:
+    """The area's boundary, densified to 0.001° so its edges stay straight in lon/lat."""
+    if id(index) not in _REFERENCE_BOUNDARIES:
+        _REFERENCE_BOUNDARIES[id(index)] = shapely.segmentize(index.area.boundary, 0.001)
+    return _REFERENCE_BOUNDARIES[id(index)]
+
+
 def reference_distance_m(index: FenceIndex, lat: float, lon: float) -> float:
     """Geodesic distance to the boundary: ranges measured in a plane centred on the point itself."""
-    local = Transformer.from_crs(
-        "EPSG:4326", f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m", always_xy=True
+    local = Transformer.from_pipeline(
+        "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+        f"+step +proj=aeqd +lat_0={lat} +lon_0={lon} +ellps=WGS84"
     )
 
     def to_local(rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         x, y = local.transform(rows[:, 0], rows[:, 1])
         return np.column_stack([x, y])
 
-    boundary = shapely.transform(shapely.segmentize(index.area.boundary, 0.001), to_local)
+    boundary = shapely.transform(reference_boundary(index), to_local)
     return float(shapely.distance(boundary, shapely.Point(0.0, 0.0)))
 
 
-def reference_code(index: FenceIndex, lat: float, lon: float, accuracy_m: float) -> int | None:
+def reference_code(
+    index: FenceIndex, lat: float, lon: float, accuracy_m: float, distance_m: float | None = None
+) -> int | None:
     """1/-1/0 like classify, or None inside the tolerance band where either answer is allowed."""
-    distance = reference_distance_m(index, lat, lon)
+    distance = reference_distance_m(index, lat, lon) if distance_m is None else distance_m
     if abs(distance - accuracy_m) < 0.005 * accuracy_m + 0.5:
         return None
     if distance <= accuracy_m:
