@@ -34,22 +34,17 @@ def virginia_counties_with_holes() -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": holed}
 
 
-FENCES = {
-    "shenzhen-wgs84": lambda: (
-        boundary_file("shenzhen/transbigdata_sz_districts_wgs84.geojson"),
-        "wgs84",
-    ),
-    "nanshan-gcj02-islands": lambda: (
-        boundary_file("shenzhen/districts/datav_440305_nanshan.geojson"),
-        "gcj02",
-    ),
-    "virginia-holes": lambda: (virginia_counties_with_holes(), "wgs84"),
+FENCES = {  # name → (GeoJSON path or builder, CRS of the file)
+    "shenzhen-wgs84": ("shenzhen/transbigdata_sz_districts_wgs84.geojson", "wgs84"),
+    "nanshan-gcj02-islands": ("shenzhen/districts/datav_440305_nanshan.geojson", "gcj02"),
+    "virginia-holes": ("", "wgs84"),
 }
 
 
 @cache
 def fence(name: str) -> tuple[FenceIndex, FloatArray]:
-    obj, crs = FENCES[name]()
+    path, crs = FENCES[name]
+    obj = boundary_file(path) if path else virginia_counties_with_holes()
     index = FenceIndex.from_geojson(obj, crs=crs)
     return index, shapely.get_coordinates(index.area.boundary)
 
