@@ -21,18 +21,17 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import httpx
 import redis.asyncio as aioredis
 
-from ingest.credentials import hash_token, new_token
 from monitor import db
 from monitor.demo import load_districts
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
+from monitor.registry.enrol import enrol_person
 
 ADMIN_DSN = os.environ.get("BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -48,7 +47,6 @@ async def seed(database_url: str, devices: int) -> list[tuple[str, str]]:
     city_shape = shapely.union_all([shape(f["geometry"]) for f in load_districts()])
     conn = await db.connect(database_url)
     await db.migrate(conn)
-    now = datetime.now(UTC)
     made = []
     async with conn.transaction():
         city = await registry_store.insert_jurisdiction(
@@ -61,33 +59,15 @@ async def seed(database_url: str, devices: int) -> list[tuple[str, str]]:
             ),
         )
         for n in range(devices):
-            person_id = await registry_store.insert_person(
+            enrolled = await enrol_person(
                 conn,
-                data=schemas.PersonIn(
-                    case_number=f"B-{n}",
-                    supervision_level="normal",
-                    allowed_fence_ids=[fence["id"]],
-                ),
+                case_number=f"B-{n}",
+                supervision_level="normal",
+                allowed_fence_ids=[fence["id"]],
                 jurisdiction_id=city.id,
-            )
-            await registry_store.insert_order(
-                conn,
-                person_id=person_id,
-                officer_id=None,
-                data=schemas.OrderIn(
-                    kind="information_check",
-                    starts_at=now - timedelta(days=1),
-                    ends_at=now + timedelta(days=30),
-                ),
-            )
-            token = new_token()
-            await registry_store.insert_device(
-                conn,
                 device_id=f"b-{n}",
-                token_hash=hash_token(token),
-                data=schemas.DeviceIn(person_id=person_id, kind="phone"),
             )
-            made.append((f"b-{n}", token))
+            made.append((enrolled.device_id, enrolled.token))
     await conn.close()
     return made
 

@@ -17,6 +17,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from geofence.crs import to_wgs84
 from ingest import metrics, schemas, store
+from ingest.errors import DATABASE_UNAVAILABLE as DB_ERRORS
 from ingest.errors import (
     DeviceAuthError,
     MalformedBodyError,
@@ -38,13 +39,6 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 log = logging.getLogger(__name__)
 
 CACHE_TTL_S = 30.0
-DB_ERRORS = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    TimeoutError,
-)
 
 
 @dataclass(frozen=True)

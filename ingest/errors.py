@@ -11,6 +11,17 @@ IngestError
 
 from __future__ import annotations
 
+import asyncpg
+
+# what "the database is unreachable" looks like from asyncpg: answer 503, never 500
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    TimeoutError,
+)
+
 
 class IngestError(Exception):
     status_code = 500

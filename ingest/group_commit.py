@@ -21,18 +21,12 @@ from redis.exceptions import RedisError
 from alerts import streams
 from alerts.state_store import mark_replay
 from ingest import store
+from ingest.errors import DATABASE_UNAVAILABLE as DB_ERRORS
 from ingest.models import Ping
 
 log = logging.getLogger(__name__)
 
 PingKey = tuple[str, datetime, float, float]
-DB_ERRORS = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    TimeoutError,
-)
 
 
 class CommitUnavailableError(Exception):

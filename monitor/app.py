@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -26,6 +25,7 @@ from alerts.timers import TimerConfig, run_timers
 from ingest import app_routes
 from ingest import routes as ingest_routes
 from ingest.engine import IngestConfig, Ingestor
+from ingest.errors import DATABASE_UNAVAILABLE as DB_DOWN
 from ingest.errors import IngestError, OverloadedError
 from monitor import db, health
 from monitor.auth import routes as auth_routes
@@ -39,14 +39,6 @@ from monitor.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 5.0
-
-DB_DOWN = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    TimeoutError,
-)
 
 
 def create_app(settings: Settings) -> FastAPI:

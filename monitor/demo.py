@@ -7,7 +7,6 @@ import json
 import random
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from monitor.auth import store as auth_store
 from monitor.auth.models import Role
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
+from monitor.registry.enrol import enrol_person
 from simulators.fleet import Route, SimDevice, offset
 
 Conn = asyncpg.Connection | PoolConnectionProxy
@@ -105,42 +105,25 @@ async def seed_person(
 ) -> dict[str, Any]:
     street_id, district = streets[n % len(streets)]
     level, kind = LEVELS[n % 3], KINDS[(n // 3) % 3]
-    person_id = await registry_store.insert_person(
+    enrolled = await enrol_person(
         conn,
-        data=schemas.PersonIn(
-            case_number=f"SZ-DEMO-{n + 1:04d}",
-            supervision_level=level,
-            allowed_fence_ids=[fence_id],
-            full_name=f"Demo person {n + 1}",
-        ),
+        case_number=f"SZ-DEMO-{n + 1:04d}",
+        supervision_level=level,
+        allowed_fence_ids=[fence_id],
         jurisdiction_id=street_id,
-    )
-    now = datetime.now(UTC)
-    order_kind: schemas.OrderKind = (
-        "information_check" if kind == "phone" else "electronic_positioning"
-    )
-    await registry_store.insert_order(
-        conn,
-        person_id=person_id,
-        officer_id=None,
-        data=schemas.OrderIn(
-            kind=order_kind,
-            starts_at=now - timedelta(days=1),
-            ends_at=now + timedelta(days=90),
-            basis="demo",
-            approved_by="demo justice bureau",
-        ),
-    )
-    token = security.new_token()
-    device_id = f"demo-{n + 1:04d}"
-    await registry_store.insert_device(
-        conn,
-        device_id=device_id,
-        token_hash=security.hash_token(token),
-        data=schemas.DeviceIn(person_id=person_id, kind=kind, expected_interval_s=5),
+        device_id=f"demo-{n + 1:04d}",
+        device_kind=kind,
+        order_days=90,
+        expected_interval_s=5,
+        full_name=f"Demo person {n + 1}",
     )
     route = wanderer_route(rng, city, n) if n % WANDERER_EVERY == 0 else home_route(rng, district)
-    return {"device_id": device_id, "token": token, "person_id": person_id, "route": route.__dict__}
+    return {
+        "device_id": enrolled.device_id,
+        "token": enrolled.token,
+        "person_id": enrolled.person_id,
+        "route": route.__dict__,
+    }
 
 
 def home_route(rng: random.Random, area: Any) -> Route:

@@ -17,7 +17,6 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -26,11 +25,11 @@ import pytest
 
 from geofence import FenceIndex
 from geofence.state import DEFAULT_THRESHOLDS, AreaState, EventKind, Fix, advance
-from ingest.credentials import hash_token, new_token
 from monitor import db
 from monitor.embedded import EmbeddedServices, redis_server_binary
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
+from monitor.registry.enrol import enrol_person
 from simulators.fleet import Fleet, Route, SimDevice, offset
 from tests.conftest import free_port
 from tests.e2e.test_slice import square
@@ -161,35 +160,17 @@ async def seed(database_url: str) -> list[SimDevice]:
         fence = await registry_store.insert_fence(
             conn, data=schemas.FenceIn(name="area", role="allowed", geometry=square(*CENTRE, 1000))
         )
-        now = datetime.now(UTC)
         devices = []
         for n in range(PERSONS):
-            person_id = await registry_store.insert_person(
+            enrolled = await enrol_person(
                 conn,
-                data=schemas.PersonIn(
-                    case_number=f"F-{n}",
-                    supervision_level=("strict", "normal")[n % 2],
-                    allowed_fence_ids=[fence["id"]],
-                ),
+                case_number=f"F-{n}",
+                supervision_level=("strict", "normal")[n % 2],
+                allowed_fence_ids=[fence["id"]],
                 jurisdiction_id=city.id,
-            )
-            await registry_store.insert_order(
-                conn,
-                person_id=person_id,
-                officer_id=None,
-                data=schemas.OrderIn(
-                    kind="information_check",
-                    starts_at=now - timedelta(days=1),
-                    ends_at=now + timedelta(days=1),
-                ),
-            )
-            token = new_token()
-            await registry_store.insert_device(
-                conn,
                 device_id=f"f-{n}",
-                token_hash=hash_token(token),
-                data=schemas.DeviceIn(person_id=person_id, kind="phone"),
             )
+            person_id, token = enrolled.person_id, enrolled.token
             away = offset(*CENTRE, 2500, 0) if n % 2 == 0 else None
             route = Route(
                 CENTRE[0],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -13,45 +12,28 @@ from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.timers import check_once
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
+from monitor.registry.enrol import enrol_person
 from tests.e2e.test_slice import CENTRE, square
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
 
-async def make_person(conn: Conn, level: str) -> int:
+async def make_person(conn: Conn, level: schemas.SupervisionLevel) -> int:
     city = await registry_store.insert_jurisdiction(
         conn, data=schemas.JurisdictionIn(name="timers", level="city")
     )
     fence = await registry_store.insert_fence(
         conn, data=schemas.FenceIn(name="f", role="allowed", geometry=square(*CENTRE, 500))
     )
-    person_id = await registry_store.insert_person(
+    enrolled = await enrol_person(
         conn,
-        data=schemas.PersonIn(
-            case_number=f"T-{time.monotonic_ns()}",
-            supervision_level=level,  # type: ignore[arg-type]
-            allowed_fence_ids=[fence["id"]],
-        ),
+        case_number=f"T-{time.monotonic_ns()}",
+        supervision_level=level,
+        allowed_fence_ids=[fence["id"]],
         jurisdiction_id=city.id,
+        device_id=f"t-{time.monotonic_ns()}",
     )
-    now = datetime.now(UTC)
-    await registry_store.insert_order(
-        conn,
-        person_id=person_id,
-        officer_id=None,
-        data=schemas.OrderIn(
-            kind="information_check",
-            starts_at=now - timedelta(days=1),
-            ends_at=now + timedelta(days=9),
-        ),
-    )
-    await registry_store.insert_device(
-        conn,
-        device_id=f"t-{person_id}",
-        token_hash=None,
-        data=schemas.DeviceIn(person_id=person_id, kind="phone"),
-    )
-    return person_id
+    return enrolled.person_id
 
 
 async def test_silent_device_opens_signal_lost_and_a_ping_reports_reconnection(
