@@ -38,8 +38,6 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 
 log = logging.getLogger(__name__)
 
-CACHE_TTL_S = 30.0
-
 
 @dataclass(frozen=True)
 class IngestConfig:
@@ -54,6 +52,8 @@ class IngestConfig:
     # radius assumed when a device says 0 or nothing: unknown is never perfect
     unknown_accuracy_m: float = 100.0
     group_max_pings: int = 5000
+    # how long a device or order lookup is reused: a revoked token works at most this long
+    device_cache_s: float = 30.0
     max_queued_pings: int = 50_000
 
 
@@ -116,7 +116,7 @@ class Ingestor:
                 device = await store.get_device_by_token(conn, token_hash=key[1])
             else:
                 device = await store.get_device_by_id(conn, device_id=key[1])
-        self._devices[key] = (time.monotonic() + CACHE_TTL_S, device)
+        self._devices[key] = (time.monotonic() + self.config.device_cache_s, device)
         return device
 
     async def ingest(self, device: Device, items: list[Any]) -> IngestResult:
@@ -172,7 +172,7 @@ class Ingestor:
             return hit[1]
         async with self._connection() as conn:
             windows = await store.order_windows(conn, person_id=person_id)
-        self._orders[person_id] = (time.monotonic() + CACHE_TTL_S, windows)
+        self._orders[person_id] = (time.monotonic() + self.config.device_cache_s, windows)
         return windows
 
     def _connection(self) -> _Acquire:

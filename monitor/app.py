@@ -32,6 +32,7 @@ from monitor.auth import routes as auth_routes
 from monitor.context import AppContext
 from monitor.deps import officer_from_token
 from monitor.errors import MonitorError
+from monitor.registry import device_routes
 from monitor.registry import routes as registry_routes
 from monitor.settings import Settings
 from monitor.supervisor import Supervisor
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (health, auth_routes, registry_routes, ingest_routes, alert_routes, ws):
         app.include_router(module.router)
     app.include_router(auth_routes.officers)
+    app.include_router(device_routes.router)
     app.include_router(app_routes.router)
     app.mount("/metrics", make_asgi_app())
     console = resources.files("monitor") / "static"
@@ -102,6 +104,7 @@ async def open_context(settings: Settings) -> AppContext:
             retry_after_s=settings.retry_after_s,
             max_body_bytes=settings.max_body_bytes,
             unknown_accuracy_m=settings.unknown_accuracy_m,
+            device_cache_s=settings.device_cache_s,
         ),
     )
     hub = Hub(pool, redis, poll_s=settings.hub_poll_s, queue_max=settings.ws_queue_max)

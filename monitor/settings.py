@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 5 * 1024 * 1024
     # accuracy assumed when an app reports 0 or none (unknown is never perfect)
     unknown_accuracy_m: float = 100.0
+    # device and order lookups are cached this long: a revoked token works at most this long
+    device_cache_s: float = 30.0
     # in-flight ingest requests before answering 503
     max_inflight_requests: int = 256
     retry_after_s: int = 2

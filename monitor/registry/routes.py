@@ -9,7 +9,6 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from fastapi import APIRouter, Query, status
 
-from monitor.auth import security
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
@@ -134,33 +133,6 @@ async def list_orders(ctx: Ctx, officer: CurrentOfficer, person_id: int) -> list
     async with ctx.pool.acquire() as conn:
         await person_in_reach(conn, officer, person_id)
         return await store.list_orders(conn, person_id=person_id)
-
-
-@router.post("/devices", status_code=status.HTTP_201_CREATED)
-async def enroll_device(ctx: Ctx, officer: Writer, data: schemas.DeviceIn) -> schemas.DeviceOut:
-    device_id = data.device_id or f"dev-{security.new_token()[:12]}"
-    token = None if data.identifier_only else security.new_token()
-    token_hash = None if token is None else security.hash_token(token)
-    async with ctx.pool.acquire() as conn:
-        await person_in_reach(conn, officer, data.person_id)
-        try:
-            created_at = await store.insert_device(
-                conn, device_id=device_id, data=data, token_hash=token_hash
-            )
-        except asyncpg.UniqueViolationError:
-            raise ConflictError(
-                f"device_id: {device_id!r} is already enrolled", field="device_id"
-            ) from None
-    return schemas.DeviceOut(
-        id=device_id,
-        device_id=device_id,
-        person_id=data.person_id,
-        kind=data.kind,
-        expected_interval_s=data.expected_interval_s,
-        identifier_only=data.identifier_only,
-        created_at=created_at,
-        token=token,
-    )
 
 
 @router.post("/fences", status_code=status.HTTP_201_CREATED)

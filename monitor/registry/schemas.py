@@ -80,7 +80,8 @@ class DeviceOut(BaseModel):
     expected_interval_s: int
     identifier_only: bool
     created_at: datetime
-    # shown once, at enrolment; only its hash is kept
+    revoked_at: datetime | None = None
+    # shown once, at enrolment or rotation; only its hash is kept
     token: str | None = None
 
 

@@ -170,6 +170,40 @@ async def insert_device(
     return created_at
 
 
+DEVICE_COLUMNS = (
+    "id, id AS device_id, person_id, kind, expected_interval_s, identifier_only, created_at,"
+    " revoked_at"
+)
+LIST_DEVICES = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE person_id = $1 ORDER BY created_at"
+DEVICE_PERSON = "SELECT person_id FROM devices WHERE id = $1"
+ROTATE_DEVICE = f"""
+UPDATE devices SET token_hash = $2 WHERE id = $1 AND revoked_at IS NULL AND NOT identifier_only
+RETURNING {DEVICE_COLUMNS}
+"""
+REVOKE_DEVICE = f"""
+UPDATE devices SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
+RETURNING {DEVICE_COLUMNS}
+"""
+
+
+async def list_devices(conn: Conn, *, person_id: int) -> list[asyncpg.Record]:
+    return await conn.fetch(LIST_DEVICES, person_id)
+
+
+async def device_person(conn: Conn, *, device_id: str) -> int | None:
+    person_id: int | None = await conn.fetchval(DEVICE_PERSON, device_id)
+    return person_id
+
+
+async def rotate_device(conn: Conn, *, device_id: str, token_hash: bytes) -> asyncpg.Record | None:
+    """A new token for an active device; the old one stops working (after ingest's cache)."""
+    return await conn.fetchrow(ROTATE_DEVICE, device_id, token_hash)
+
+
+async def revoke_device(conn: Conn, *, device_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(REVOKE_DEVICE, device_id)
+
+
 INSERT_FENCE = """
 INSERT INTO fences (name, role, crs, geometry, properties, jurisdiction_id)
 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, version, created_at

@@ -57,6 +57,7 @@ def settings_for(database_url: str, redis_url: str) -> Settings:
         port=free_port(),
         stream_partitions=4,
         evaluator_block_ms=200,
+        device_cache_s=0.2,
         hub_poll_s=0.5,
         relay_interval_s=0.5,
         ws_heartbeat_s=5.0,
