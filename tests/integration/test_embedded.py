@@ -151,3 +151,18 @@ def test_a_postgres_that_cannot_start_is_a_clear_error(tmp_path: Path) -> None:
     (data / "postgres" / "PG_VERSION").write_text("9\n")
     with pytest.raises(EmbeddedError, match=r"(?s)PostgreSQL.*log ends.*incompatible"):
         EmbeddedServices(data).start()
+
+
+def test_folders_that_would_be_opened_to_everyone_are_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from monitor.embedded import warn_about_widened_folders, widened_folders
+
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    private.chmod(0o700)
+    expected = [private] if os.geteuid() == 0 else []
+    assert [p for p in widened_folders(private / "data" / "postgres") if p == private] == expected
+    with caplog.at_level("WARNING", logger="monitor.embedded"):
+        warn_about_widened_folders(private / "data" / "postgres")
+    assert (str(private) in caplog.text) == bool(expected)
