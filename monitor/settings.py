@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     stream_partitions: int = 8
     # cap on one stream; XADD trims beyond it (entries are also in PostgreSQL)
     stream_maxlen: int = 100_000
-    evaluator_batch: int = 500
+    # stream entries read (and judged in one transaction) at a time; each holds one flush
+    evaluator_batch: int = 64
     # a dead worker's partitions move to a live one after this
     lease_ttl_ms: int = 10_000
     evaluator_block_ms: int = 1000

@@ -1,0 +1,171 @@
+"""Ping → officer WebSocket latency at a fixed load, end to end through ingest, evaluation and hub.
+
+    python -m benchmarks.ws_latency [--rate 800] [--duration 20] [--devices 1000]
+
+`monitor serve` and `monitor worker` run as separate processes against the machine's
+PostgreSQL and Redis (a fresh database, dropped afterwards), with a position event for every
+ping. A paced client posts single pings whose fix time is the moment of sending; an officer's
+WebSocket measures, for each `position` message, how long after that moment it arrived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+import redis.asyncio as aioredis
+import websockets
+
+from benchmarks.ingest_bench import ADMIN_DSN, REDIS_URL, run_wrk, seed, start, wait_ready
+from monitor import db
+from monitor.auth import security
+from monitor.auth import store as auth_store
+from monitor.auth.models import Role
+
+
+async def officer_token(database_url: str, base_url: str) -> str:
+    conn = await db.connect(database_url)
+    city = await conn.fetchval("SELECT id FROM jurisdictions WHERE parent_id IS NULL LIMIT 1")
+    await auth_store.insert_officer(
+        conn,
+        username="bench",
+        password_hash=security.hash_password("bench-password"),
+        display_name="bench",
+        role=Role.ADMIN,
+        jurisdiction_id=city,
+    )
+    await conn.close()
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        reply = await client.post(
+            "/v1/auth/token", data={"username": "bench", "password": "bench-password"}
+        )
+        token: str = reply.json()["access_token"]
+        return token
+
+
+async def probe(base_url: str, device: tuple[str, str], duration: float, rate: float) -> int:
+    """A few pings per second from one device; their fix time is the moment they are sent."""
+    sent = 0
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        began = time.monotonic()
+        while time.monotonic() - began < duration:
+            body = {"ts": int(time.time() * 1000), "lat": 22.55, "lon": 114.05, "accuracy_m": 10}
+            reply = await client.post(
+                "/v1/pings", json=body, headers={"Authorization": f"Bearer {device[1]}"}
+            )
+            sent += reply.status_code == 202
+            await asyncio.sleep(1 / rate)
+    return sent
+
+
+async def listen(ws_url: str, person_id: int, latencies: list[float], stop: asyncio.Event) -> None:
+    async with websockets.connect(ws_url, max_queue=None) as ws:
+        while not stop.is_set():
+            try:
+                raw = await asyncio.wait_for(ws.recv(), 1.0)
+            except TimeoutError:
+                continue
+            arrived = time.time()
+            message = json.loads(raw)
+            if message.get("type") == "position" and message.get("person_id") == person_id:
+                fix = datetime.fromisoformat(message["ts"]).timestamp()
+                latencies.append((arrived - fix) * 1000)
+
+
+async def main(args: argparse.Namespace) -> None:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    database_url = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+    redis = aioredis.from_url(REDIS_URL)
+    await redis.flushdb()
+    work = Path(tempfile.mkdtemp(prefix="bench-ws-"))
+    processes = []
+    try:
+        devices = await seed(database_url, args.devices)
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": REDIS_URL,
+            "MONITOR_STREAM_PARTITIONS": "8",
+            "MONITOR_POSITION_INTERVAL_S": "0",
+            "MONITOR_WS_QUEUE_MAX": "100000",
+        }
+        port = 19000 + os.getpid() % 1000
+        processes.append(start(["serve", "--port", str(port)], env, work / "serve.log"))
+        processes.append(start(["worker"], env, work / "worker.log"))
+        base = f"http://127.0.0.1:{port}"
+        await wait_ready(base)
+        token = await officer_token(database_url, base)
+        probe_device, load_devices = devices[0], devices[1:]
+        devices_file = work / "devices.txt"
+        devices_file.write_text("".join(f"{d} {t}\n" for d, t in load_devices))
+        person_id = await person_of(database_url, probe_device[0])
+        latencies: list[float] = []
+        stop = asyncio.Event()
+        url = f"ws://127.0.0.1:{port}/v1/stream?token={token}"
+        listener = asyncio.create_task(listen(url, person_id, latencies, stop))
+        await asyncio.sleep(1)
+        load = asyncio.create_task(
+            asyncio.to_thread(
+                run_wrk, base, "native", devices_file, int(args.duration), args.connections
+            )
+        )
+        sent = await probe(base, probe_device, args.duration - 1, args.probe_rate)
+        loaded = await load
+        await asyncio.sleep(2)
+        stop.set()
+        await listener
+        report(args, loaded["rps"], sent, latencies)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait()
+        await redis.flushdb()
+        await redis.aclose()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def person_of(database_url: str, device_id: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    person_id: int = await conn.fetchval("SELECT person_id FROM devices WHERE id = $1", device_id)
+    await conn.close()
+    return person_id
+
+
+def report(args: argparse.Namespace, load_rps: float, sent: int, latencies: list[float]) -> None:
+    if not latencies:
+        sys.exit("no position events arrived")
+    ordered = sorted(latencies)
+    p99 = ordered[int(len(ordered) * 0.99) - 1]
+    print(
+        f"\n`python -m benchmarks.ws_latency --connections {args.connections} "
+        f"--duration {args.duration:g} --devices {args.devices}`\n"
+    )
+    print("| background load req/s | probe pings | positions seen | p50 ms | p99 ms | max ms |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| {load_rps:,.0f} | {sent} | {len(latencies)} | {statistics.median(latencies):.0f} | "
+        f"{p99:.0f} | {ordered[-1]:.0f} |"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections (load)")
+    parser.add_argument("--probe-rate", type=float, default=5.0)
+    parser.add_argument("--duration", type=float, default=20)
+    parser.add_argument("--devices", type=int, default=1000)
+    asyncio.run(main(parser.parse_args()))
