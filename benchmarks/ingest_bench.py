@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -21,6 +22,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -170,9 +173,22 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
         )
 
 
-async def main(args: argparse.Namespace) -> None:
-    if shutil.which("wrk") is None:
-        sys.exit("wrk not found: apt-get install -y wrk")
+@dataclass
+class BenchCluster:
+    database_url: str
+    url: str
+    env: dict[str, str]
+    redis: aioredis.Redis
+    work: Path
+    devices: list[tuple[str, str]]
+
+
+@contextlib.asynccontextmanager
+async def bench_cluster(
+    *, devices: int, api_processes: int = 1, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[BenchCluster]:
+    """A fresh database with `devices` enrolled, `monitor serve` and `monitor worker` running;
+    everything is stopped and dropped afterwards."""
     name = f"bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(ADMIN_DSN)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -182,29 +198,22 @@ async def main(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        devices = await seed(database_url, args.devices)
-        devices_file = work / "devices.txt"
-        devices_file.write_text("".join(f"{d} {t}\n" for d, t in devices))
+        enrolled = await seed(database_url, devices)
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "REDIS_URL": REDIS_URL,
             "MONITOR_STREAM_PARTITIONS": "8",
             "MONITOR_MAX_INFLIGHT_REQUESTS": "1024",
+            **(extra_env or {}),
         }
         port = 18000 + os.getpid() % 1000
-        serve = ["serve", "--port", str(port), "--workers", str(args.api_processes)]
+        serve = ["serve", "--port", str(port), "--workers", str(api_processes)]
         processes.append(start(serve, env, work / "serve.log"))
         processes.append(start(["worker"], env, work / "worker.log"))
         url = f"http://127.0.0.1:{port}"
         await wait_ready(url)
-        rows = []
-        for label, mode in SCENARIOS.items():
-            for run in range(1, args.runs + 1):
-                result = await scenario(args, env, url, mode, devices_file, redis)
-                rows.append((label, run, result))
-                print(f"{label} run {run}: {result}", file=sys.stderr)
-        print_table(rows, args)
+        yield BenchCluster(database_url, url, env, redis, work, enrolled)
     finally:
         for process in processes:
             process.terminate()
@@ -214,6 +223,27 @@ async def main(args: argparse.Namespace) -> None:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def write_devices(path: Path, devices: list[tuple[str, str]]) -> Path:
+    path.write_text("".join(f"{d} {t}\n" for d, t in devices))
+    return path
+
+
+async def main(args: argparse.Namespace) -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install -y wrk")
+    async with bench_cluster(devices=args.devices, api_processes=args.api_processes) as cluster:
+        devices_file = write_devices(cluster.work / "devices.txt", cluster.devices)
+        rows = []
+        for label, mode in SCENARIOS.items():
+            for run in range(1, args.runs + 1):
+                result = await scenario(
+                    args, cluster.env, cluster.url, mode, devices_file, cluster.redis
+                )
+                rows.append((label, run, result))
+                print(f"{label} run {run}: {result}", file=sys.stderr)
+        print_table(rows, args)
 
 
 async def wait_ready(url: str) -> None:

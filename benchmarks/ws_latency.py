@@ -13,21 +13,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from datetime import datetime
-from pathlib import Path
 
 import asyncpg
 import httpx
-import redis.asyncio as aioredis
 import websockets
 
-from benchmarks.ingest_bench import ADMIN_DSN, REDIS_URL, run_wrk, seed, start, wait_ready
+from benchmarks.ingest_bench import bench_cluster, run_wrk, write_devices
 from monitor import db
 from monitor.auth import security
 from monitor.auth import store as auth_store
@@ -84,58 +79,28 @@ async def listen(ws_url: str, person_id: int, latencies: list[float], stop: asyn
 
 
 async def main(args: argparse.Namespace) -> None:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    database_url = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    redis = aioredis.from_url(REDIS_URL)
-    await redis.flushdb()
-    work = Path(tempfile.mkdtemp(prefix="bench-ws-"))
-    processes = []
-    try:
-        devices = await seed(database_url, args.devices)
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": REDIS_URL,
-            "MONITOR_STREAM_PARTITIONS": "8",
-            "MONITOR_POSITION_INTERVAL_S": "0",
-            "MONITOR_WS_QUEUE_MAX": "100000",
-        }
-        port = 19000 + os.getpid() % 1000
-        processes.append(start(["serve", "--port", str(port)], env, work / "serve.log"))
-        processes.append(start(["worker"], env, work / "worker.log"))
-        base = f"http://127.0.0.1:{port}"
-        await wait_ready(base)
-        token = await officer_token(database_url, base)
-        probe_device, load_devices = devices[0], devices[1:]
-        devices_file = work / "devices.txt"
-        devices_file.write_text("".join(f"{d} {t}\n" for d, t in load_devices))
-        person_id = await person_of(database_url, probe_device[0])
+    extra = {"MONITOR_POSITION_INTERVAL_S": "0", "MONITOR_WS_QUEUE_MAX": "100000"}
+    async with bench_cluster(devices=args.devices, extra_env=extra) as cluster:
+        token = await officer_token(cluster.database_url, cluster.url)
+        probe_device, load_devices = cluster.devices[0], cluster.devices[1:]
+        devices_file = write_devices(cluster.work / "devices.txt", load_devices)
+        person_id = await person_of(cluster.database_url, probe_device[0])
         latencies: list[float] = []
         stop = asyncio.Event()
-        url = f"ws://127.0.0.1:{port}/v1/stream?token={token}"
-        listener = asyncio.create_task(listen(url, person_id, latencies, stop))
+        ws_url = cluster.url.replace("http://", "ws://") + f"/v1/stream?token={token}"
+        listener = asyncio.create_task(listen(ws_url, person_id, latencies, stop))
         await asyncio.sleep(1)
         load = asyncio.create_task(
             asyncio.to_thread(
-                run_wrk, base, "native", devices_file, int(args.duration), args.connections
+                run_wrk, cluster.url, "native", devices_file, int(args.duration), args.connections
             )
         )
-        sent = await probe(base, probe_device, args.duration - 1, args.probe_rate)
+        sent = await probe(cluster.url, probe_device, args.duration - 1, args.probe_rate)
         loaded = await load
         await asyncio.sleep(2)
         stop.set()
         await listener
         report(args, loaded["rps"], sent, latencies)
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait()
-        await redis.flushdb()
-        await redis.aclose()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def person_of(database_url: str, device_id: str) -> int:
