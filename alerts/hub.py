@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -48,7 +48,7 @@ class Subscription:
     jurisdiction_path: str
     cursor: int
     positions: bool
-    queue: asyncio.Queue[Message] = field(default_factory=lambda: asyncio.Queue(1000))
+    queue: asyncio.Queue[Message]  # bounded by the hub (settings.ws_queue_max)
     behind: bool = False
 
     def wants(self, message: Message) -> bool:

@@ -57,26 +57,32 @@ async def test_event_ids_become_visible_in_id_order(pool: asyncpg.Pool) -> None:
     assert waited >= 0.3, "the second writer must wait for the first to commit"
 
 
-async def test_consumer_evaluates_acks_and_recovers_pending_entries(
-    pool: asyncpg.Pool, redis_url: str
-) -> None:
-    redis = aioredis.from_url(redis_url)
+async def strict_person(pool: asyncpg.Pool, city_name: str) -> int:
+    """A strict-level person in a city of their own, allowed a 1 km square around CENTRE."""
     async with pool.acquire() as conn:
         city = await registry_store.insert_jurisdiction(
-            conn, data=schemas.JurisdictionIn(name="stream", level="city")
+            conn, data=schemas.JurisdictionIn(name=city_name, level="city")
         )
         fence = await registry_store.insert_fence(
             conn, data=schemas.FenceIn(name="f", role="allowed", geometry=square(*CENTRE, 500))
         )
-        person_id = await registry_store.insert_person(
+        person_id: int = await registry_store.insert_person(
             conn,
             data=schemas.PersonIn(
-                case_number=f"S-{time.monotonic_ns()}",
+                case_number=f"{city_name}-{time.monotonic_ns()}",
                 supervision_level="strict",
                 allowed_fence_ids=[fence["id"]],
             ),
             jurisdiction_id=city.id,
         )
+    return person_id
+
+
+async def test_consumer_evaluates_acks_and_recovers_pending_entries(
+    pool: asyncpg.Pool, redis_url: str
+) -> None:
+    redis = aioredis.from_url(redis_url)
+    person_id = await strict_person(pool, "stream")
     stream = streams.ping_stream(99)
     await redis.delete(stream)
     await ensure_group(redis, stream)
@@ -132,22 +138,8 @@ async def test_consumer_evaluates_acks_and_recovers_pending_entries(
 async def test_lost_stream_is_replayed_from_postgresql(pool: asyncpg.Pool, redis_url: str) -> None:
     """Redis restarted without its data: pings that were stored but never judged still are."""
     partitions = 1000  # a partition no live server in this session consumes
+    person_id = await strict_person(pool, "replay")
     async with pool.acquire() as conn:
-        city = await registry_store.insert_jurisdiction(
-            conn, data=schemas.JurisdictionIn(name="replay", level="city")
-        )
-        fence = await registry_store.insert_fence(
-            conn, data=schemas.FenceIn(name="f", role="allowed", geometry=square(*CENTRE, 500))
-        )
-        person_id = await registry_store.insert_person(
-            conn,
-            data=schemas.PersonIn(
-                case_number=f"R-{time.monotonic_ns()}",
-                supervision_level="strict",
-                allowed_fence_ids=[fence["id"]],
-            ),
-            jurisdiction_id=city.id,
-        )
         partition = person_id % partitions
         now = datetime.now(UTC)
         await conn.execute(
