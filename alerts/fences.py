@@ -12,10 +12,19 @@ from asyncpg.pool import PoolConnectionProxy
 from alerts.state_store import FenceRow, PersonRow, fence_versions, fences
 from alerts.streams import StreamPing
 from geofence import INSIDE, OUTSIDE, UNCERTAIN, FenceIndex
+from geofence.models import CodeArray, FloatArray
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
 IndexKey = tuple[tuple[int, int], ...]
+Points = tuple[FloatArray, FloatArray, FloatArray]  # lat, lon, accuracy_m
+
+
+def points_of(pings: list[StreamPing]) -> Points:
+    lat = np.array([p["lat"] for p in pings], dtype=np.float64)
+    lon = np.array([p["lon"] for p in pings], dtype=np.float64)
+    acc = np.array([p["accuracy_m"] for p in pings], dtype=np.float64)
+    return lat, lon, acc
 
 
 class FenceCache:
@@ -24,7 +33,7 @@ class FenceCache:
         self._indexes: dict[IndexKey, list[FenceIndex]] = {}
 
     async def refresh(self, conn: Conn, persons: Iterable[PersonRow]) -> None:
-        wanted = sorted({f for p in persons for f in p.allowed_fence_ids})
+        wanted = sorted({f for p in persons for f in p.fence_ids})
         if not wanted:
             return
         versions = await fence_versions(conn, fence_ids=wanted)
@@ -33,20 +42,27 @@ class FenceCache:
         ]
         for row in await fences(conn, fence_ids=stale) if stale else []:
             self._rows[row.id] = row
+        if stale:  # indexes over an old version of a fence are never asked for again
+            current = {(r.id, r.version) for r in self._rows.values()}
+            for key in [k for k in self._indexes if not set(k) <= current]:
+                del self._indexes[key]
 
-    def classify(self, person: PersonRow, pings: list[StreamPing]) -> np.ndarray[Any, Any]:
-        """INSIDE/OUTSIDE/UNCERTAIN of each ping for the union of the person's allowed fences."""
-        lat = np.array([p["lat"] for p in pings], dtype=np.float64)
-        lon = np.array([p["lon"] for p in pings], dtype=np.float64)
-        acc = np.array([p["accuracy_m"] for p in pings], dtype=np.float64)
-        indexes = self._indexes_for(person)
+    def classify(
+        self, fence_ids: Iterable[int], points: Points, radius_m: FloatArray | None = None
+    ) -> CodeArray:
+        """INSIDE/OUTSIDE/UNCERTAIN of each point for the union of these fences.
+
+        `radius_m` replaces the pings' accuracy (e.g. to ask "more than 500 m out?").
+        """
+        lat, lon, acc = points
+        indexes = self._indexes_for(fence_ids)
         if not indexes:
-            return np.full(len(pings), UNCERTAIN, dtype=np.int8)
-        codes = [index.classify(lat, lon, acc) for index in indexes]
-        return combine(codes)
+            return np.full(len(lat), UNCERTAIN, dtype=np.int8)
+        radius = acc if radius_m is None else radius_m
+        return combine([index.classify(lat, lon, radius) for index in indexes])
 
-    def _indexes_for(self, person: PersonRow) -> list[FenceIndex]:
-        rows = [self._rows[f] for f in person.allowed_fence_ids if f in self._rows]
+    def _indexes_for(self, fence_ids: Iterable[int]) -> list[FenceIndex]:
+        rows = [self._rows[f] for f in sorted(set(fence_ids)) if f in self._rows]
         key: IndexKey = tuple((r.id, r.version) for r in rows)
         if key not in self._indexes:
             self._indexes[key] = build_indexes(rows)
@@ -65,7 +81,7 @@ def build_indexes(rows: list[FenceRow]) -> list[FenceIndex]:
     ]
 
 
-def combine(codes: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+def combine(codes: list[CodeArray]) -> CodeArray:
     """Across indexes of different CRS: inside any is inside, outside all is outside.
 
     A disc straddling two fences of different CRS stays uncertain: never a false alarm.

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from geofence.errors import InvalidInputError
+from geofence.rules import PersonRules, parse_rules
+
 Conn = asyncpg.Connection | PoolConnectionProxy
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -19,6 +25,14 @@ class PersonRow:
     jurisdiction_id: int
     jurisdiction_path: str
     allowed_fence_ids: tuple[int, ...]
+    exclusion_fence_ids: tuple[int, ...] = ()
+    rules: PersonRules = field(default_factory=PersonRules)
+
+    @property
+    def fence_ids(self) -> tuple[int, ...]:
+        """Every fence the person is judged against: allowed, exclusion and curfew homes."""
+        homes = (c.fence_id for c in self.rules.curfews)
+        return tuple(sorted({*self.allowed_fence_ids, *self.exclusion_fence_ids, *homes}))
 
 
 @dataclass(frozen=True)
@@ -30,9 +44,19 @@ class FenceRow:
 
 
 PERSONS = """
-SELECT p.id, p.supervision_level, p.jurisdiction_id, j.path AS jurisdiction_path,
+SELECT p.id, p.supervision_level, p.jurisdiction_id, j.path AS jurisdiction_path, p.timezone,
        coalesce(array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'allowed'), '{}')
-           AS allowed_fence_ids
+           AS allowed_fence_ids,
+       coalesce(array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'exclusion'), '{}')
+           AS exclusion_fence_ids,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'kind', r.kind,
+                                                     'params', r.params) ORDER BY r.id), '[]')
+        FROM person_rules r WHERE r.person_id = p.id AND r.active) AS rules,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                   'id', l.id, 'starts_at', l.starts_at, 'ends_at', l.ends_at,
+                   'grace_s', l.grace_s)), '[]')
+        FROM leave_permits l
+        WHERE l.person_id = p.id AND l.closed_at IS NULL AND l.cancelled_at IS NULL) AS permits
 FROM persons p JOIN jurisdictions j ON j.id = p.jurisdiction_id
 LEFT JOIN person_fences pf ON pf.person_id = p.id LEFT JOIN fences f ON f.id = pf.fence_id
 WHERE p.id = ANY($1::bigint[]) GROUP BY p.id, j.path
@@ -48,9 +72,20 @@ async def persons(conn: Conn, *, person_ids: list[int]) -> dict[int, PersonRow]:
             jurisdiction_id=r["jurisdiction_id"],
             jurisdiction_path=r["jurisdiction_path"],
             allowed_fence_ids=tuple(r["allowed_fence_ids"]),
+            exclusion_fence_ids=tuple(r["exclusion_fence_ids"]),
+            rules=person_rules(r),
         )
         for r in rows
     }
+
+
+def person_rules(row: asyncpg.Record) -> PersonRules:
+    """The API checks rules on the way in; one that still fails here is logged and skipped."""
+    try:
+        return parse_rules(row["timezone"], row["rules"], row["permits"])
+    except InvalidInputError as error:
+        log.error("person %d: rules ignored, %s", row["id"], error)
+        return parse_rules("Asia/Shanghai", [], row["permits"])
 
 
 FENCE_VERSIONS = "SELECT id, version FROM fences WHERE id = ANY($1::bigint[])"

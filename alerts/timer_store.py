@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from alerts import store
+from alerts import rules_store, state_store, store
 from alerts.models import AlertType, EventType, NewEvent
 
 Conn = asyncpg.Connection | PoolConnectionProxy
@@ -136,4 +136,45 @@ async def escalate(conn: Conn, *, now: datetime, decide: RungDecision) -> list[i
                         {"from": row["escalation_level"], "to": rung},
                     )
                 )
+        return await store.append_events(conn, events=events)
+
+
+async def open_overdue_returns(conn: Conn, *, now: datetime) -> list[int]:
+    """Leave over, grace over, person still away: overdue_return (逾期未归); else close it."""
+    events: list[NewEvent] = []
+    async with conn.transaction():
+        ended = await rules_store.ended_permits(conn, now=now)
+        persons = await state_store.persons(
+            conn, person_ids=sorted({r["person_id"] for r in ended})
+        )
+        now_ms = round(now.timestamp() * 1000)
+        for row in ended:
+            person = persons.get(row["person_id"])
+            if person is None:
+                continue
+            if row["status"] != "outside":  # back, or never left: the leave is over (销假)
+                await rules_store.close_ended(conn, permit_id=row["id"], at=now)
+                continue
+            if person.rules.suspended(AlertType.OVERDUE_RETURN.value, now_ms):
+                continue  # asked again on the next round, after the suspension ends
+            alert_id, inserted = await store.upsert_open_alert(
+                conn,
+                person_id=person.id,
+                jurisdiction_id=person.jurisdiction_id,
+                type=AlertType.OVERDUE_RETURN,
+                rule_key=f"permit:{row['id']}",
+                at=now,
+                late=False,
+                episode_id=None,
+                evidence_ping_ids=[],
+                details={
+                    "permit_id": row["id"],
+                    "ends_at": row["ends_at"].isoformat(),
+                    "grace_s": row["grace_s"],
+                    "destination": row["destination"],
+                },
+            )
+            await rules_store.mark_overdue(conn, permit_id=row["id"], alert_id=alert_id)
+            kind = EventType.ALERT_OPENED if inserted else EventType.ALERT_UPDATED
+            events.append(await alert_event(conn, alert_id, kind, {}))
         return await store.append_events(conn, events=events)

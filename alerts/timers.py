@@ -1,4 +1,5 @@
-"""Time-driven checks: silent devices (signal_lost, suspected 脱管) and SLA escalation.
+"""Time-driven checks: silent devices (signal_lost, suspected 脱管), SLA escalation and
+leave permits that ended with the person still away (overdue_return, 逾期未归).
 
 The decisions are pure functions of (state, now); `run_timers` applies them on a schedule.
 """
@@ -63,6 +64,12 @@ async def check_once(pool: asyncpg.Pool) -> list[int]:
         now: datetime = await conn.fetchval("SELECT now()")
         lost = await timer_store.open_signal_lost(conn, now=now, decide=is_signal_lost)
         escalated = await timer_store.escalate(conn, now=now, decide=next_rung)
-    if lost or escalated:
-        log.info("timers: %d signal_lost, %d escalations", len(lost), len(escalated))
-    return lost + escalated
+        overdue = await timer_store.open_overdue_returns(conn, now=now)
+    if lost or escalated or overdue:
+        log.info(
+            "timers: %d signal_lost, %d escalations, %d overdue returns",
+            len(lost),
+            len(escalated),
+            len(overdue),
+        )
+    return lost + escalated + overdue

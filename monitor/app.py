@@ -32,7 +32,7 @@ from monitor.auth import routes as auth_routes
 from monitor.context import AppContext
 from monitor.deps import officer_from_token
 from monitor.errors import MonitorError
-from monitor.registry import device_routes
+from monitor.registry import device_routes, rules
 from monitor.registry import routes as registry_routes
 from monitor.settings import Settings
 from monitor.supervisor import Supervisor
@@ -48,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router)
     app.include_router(auth_routes.officers)
     app.include_router(device_routes.router)
+    app.include_router(rules.router)
     app.include_router(app_routes.router)
     app.mount("/metrics", make_asgi_app())
     console = resources.files("monitor") / "static"

@@ -1,0 +1,206 @@
+"""Per-person rules through the real evaluator and timers: zones, curfew, permits, suspensions."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from alerts import timer_store
+from alerts.evaluator import Evaluator, EvaluatorConfig
+from alerts.streams import StreamPing
+from monitor.registry import schemas
+from monitor.registry import store as registry_store
+from simulators.fleet import offset
+from tests.e2e.test_slice import CENTRE, square
+
+# 23:00 in Shanghai on a Monday: inside a 22:00-06:00 curfew
+NIGHT = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+NOON = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
+ZONE_AT = offset(*CENTRE, 200.0, 200.0)  # an exclusion zone inside the allowed square
+HOME_AT = offset(*CENTRE, -200.0, -200.0)
+FAR_OUT = offset(*CENTRE, 3000.0, 0.0)  # 2.5 km beyond the allowed square
+ping_ids = itertools.count(10_000_000)
+
+
+class Person:
+    def __init__(self, pool: asyncpg.Pool, person_id: int, zone_id: int, home_id: int) -> None:
+        self.pool, self.id, self.zone_id, self.home_id = pool, person_id, zone_id, home_id
+        self.evaluator = Evaluator(pool, EvaluatorConfig(position_interval_s=3600.0))
+
+    async def at(self, where: tuple[float, float], start: datetime, n: int = 3) -> None:
+        """n certain fixes 15 s apart (strict: 2 fixes over 20 s decide)."""
+        base = int(start.timestamp() * 1000)
+        await self.evaluator.evaluate([self.ping(where, base + i * 15_000) for i in range(n)])
+
+    def ping(self, where: tuple[float, float], ts_ms: int) -> StreamPing:
+        return StreamPing(
+            id=next(ping_ids), person_id=self.id, device_id="d", ts_ms=ts_ms, lat=where[0],
+            lon=where[1], accuracy_m=10.0, checkin=False, tamper=False, battery_pct=None,
+        )  # fmt: skip
+
+    async def rule(self, kind: str, params: dict[str, Any]) -> int:
+        async with self.pool.acquire() as conn:
+            rule_id: int = await conn.fetchval(
+                "INSERT INTO person_rules (person_id, kind, params) VALUES ($1, $2, $3) "
+                "RETURNING id",
+                self.id,
+                kind,
+                params,
+            )
+        return rule_id
+
+    async def permit(self, starts: datetime, ends: datetime, grace_s: int = 600) -> int:
+        async with self.pool.acquire() as conn:
+            permit_id: int = await conn.fetchval(
+                "INSERT INTO leave_permits (person_id, starts_at, ends_at, grace_s) "
+                "VALUES ($1, $2, $3, $4) RETURNING id",
+                self.id,
+                starts,
+                ends,
+                grace_s,
+            )
+        return permit_id
+
+    async def alerts(self) -> list[asyncpg.Record]:
+        async with self.pool.acquire() as conn:
+            return await conn.fetch(
+                "SELECT type, rule_key, late, details FROM alerts WHERE person_id = $1 ORDER BY id",
+                self.id,
+            )
+
+
+@pytest.fixture
+async def person(pool: asyncpg.Pool) -> Person:
+    """A strict person allowed a 1 km square, barred from a 100 m square inside it."""
+    async with pool.acquire() as conn:
+        city = await registry_store.insert_jurisdiction(
+            conn, data=schemas.JurisdictionIn(name=f"rules-{time.monotonic_ns()}", level="city")
+        )
+        ids = {}
+        fences: list[tuple[str, schemas.FenceRole, dict[str, Any]]] = [
+            ("area", "allowed", square(*CENTRE, 500)),
+            ("zone", "exclusion", square(*ZONE_AT, 50)),
+            ("home", "allowed", square(*HOME_AT, 50)),
+        ]
+        for name, role, geometry in fences:
+            fence = await registry_store.insert_fence(
+                conn, data=schemas.FenceIn(name=name, role=role, geometry=geometry)
+            )
+            ids[name] = fence["id"]
+        person_id = await registry_store.insert_person(
+            conn,
+            data=schemas.PersonIn(
+                case_number=f"rules-{time.monotonic_ns()}",
+                supervision_level="strict",
+                allowed_fence_ids=[ids["area"]],
+                exclusion_fence_ids=[ids["zone"]],
+            ),
+            jurisdiction_id=city.id,
+        )
+    return Person(pool, person_id, ids["zone"], ids["home"])
+
+
+async def test_entering_an_exclusion_zone_alerts_and_leaving_is_recorded(person: Person) -> None:
+    await person.at(CENTRE, NOON)
+    assert await person.alerts() == []
+    await person.at(ZONE_AT, NOON + timedelta(minutes=1))
+    [alert] = await person.alerts()
+    assert (alert["type"], alert["rule_key"]) == ("exclusion_zone", f"zone:{person.zone_id}")
+    assert "left_at" not in alert["details"]
+    await person.at(CENTRE, NOON + timedelta(minutes=2))
+    [alert] = await person.alerts()
+    assert alert["details"]["left_at"] == (NOON + timedelta(minutes=2, seconds=15)).isoformat()
+
+
+async def test_one_fix_in_the_zone_is_not_enough(person: Person) -> None:
+    await person.at(ZONE_AT, NOON, n=1)
+    await person.at(CENTRE, NOON + timedelta(seconds=30))
+    assert await person.alerts() == []
+
+
+async def test_curfew_alerts_only_during_its_window(person: Person) -> None:
+    await person.rule("curfew", {"fence_id": person.home_id, "start": "22:00", "end": "06:00"})
+    await person.at(CENTRE, NOON)  # away from home at noon: allowed
+    assert await person.alerts() == []
+    await person.at(CENTRE, NIGHT)  # away from home at 23:00 local
+    [alert] = await person.alerts()
+    assert alert["type"] == "curfew"
+    assert alert["details"]["window_start"] == "2026-11-30T14:00:00+00:00"  # 22:00 +08:00
+    await person.at(HOME_AT, NIGHT + timedelta(minutes=5))
+    [alert] = await person.alerts()
+    assert "home_at" in alert["details"]
+
+
+async def test_curfew_at_home_is_quiet(person: Person) -> None:
+    await person.rule("curfew", {"fence_id": person.home_id, "start": "22:00", "end": "06:00"})
+    await person.at(HOME_AT, NIGHT, n=6)
+    assert await person.alerts() == []
+
+
+async def test_leave_permit_suspends_out_of_area_then_overdue_return(
+    pool: asyncpg.Pool, person: Person
+) -> None:
+    ends = NOON + timedelta(hours=2)
+    permit_id = await person.permit(NOON - timedelta(hours=1), ends, grace_s=600)
+    await person.at(FAR_OUT, NOON)
+    assert await person.alerts() == [], "away with leave: no out_of_area"
+    async with pool.acquire() as conn:
+        await timer_store.open_overdue_returns(conn, now=ends + timedelta(seconds=599))
+        assert await person.alerts() == [], "still within the grace period"
+        await timer_store.open_overdue_returns(conn, now=ends + timedelta(seconds=601))
+    [alert] = await person.alerts()
+    assert (alert["type"], alert["rule_key"]) == ("overdue_return", f"permit:{permit_id}")
+    await person.at(CENTRE, ends + timedelta(minutes=30))
+    [alert] = await person.alerts()
+    assert alert["details"]["returned_at"] == (ends + timedelta(minutes=30, seconds=15)).isoformat()
+    async with pool.acquire() as conn:
+        closed = await conn.fetchval("SELECT closed_at FROM leave_permits WHERE id = $1", permit_id)
+    assert closed is not None
+
+
+async def test_permit_closes_quietly_when_the_person_never_left(
+    pool: asyncpg.Pool, person: Person
+) -> None:
+    ends = NOON + timedelta(hours=2)
+    permit_id = await person.permit(NOON - timedelta(hours=1), ends)
+    await person.at(CENTRE, NOON)
+    async with pool.acquire() as conn:
+        await timer_store.open_overdue_returns(conn, now=ends + timedelta(hours=1))
+        closed = await conn.fetchval("SELECT closed_at FROM leave_permits WHERE id = $1", permit_id)
+    assert closed is not None
+    assert await person.alerts() == []
+
+
+async def test_leaving_after_the_permit_ended_is_out_of_area(person: Person) -> None:
+    await person.permit(NOON - timedelta(hours=3), NOON - timedelta(hours=1))
+    await person.at(FAR_OUT, NOON)
+    assert [a["type"] for a in await person.alerts()] == ["out_of_area"]
+
+
+async def test_suspension_window_mutes_only_its_types(person: Person) -> None:
+    await person.rule(
+        "suspension",
+        {
+            "starts_at": (NOON - timedelta(hours=1)).isoformat(),
+            "ends_at": (NOON + timedelta(hours=1)).isoformat(),
+            "types": ["out_of_area"],
+        },
+    )
+    await person.at(FAR_OUT, NOON)
+    assert await person.alerts() == []
+    await person.at(CENTRE, NOON + timedelta(minutes=5))
+    await person.at(ZONE_AT, NOON + timedelta(minutes=10))
+    assert [a["type"] for a in await person.alerts()] == ["exclusion_zone"]
+
+
+async def test_own_thresholds_override_the_level(person: Person) -> None:
+    await person.rule("thresholds", {"exit_pings": 5, "exit_min_s": 60})
+    await person.at(FAR_OUT, NOON, n=4)  # strict would alert on 2 over 20 s
+    assert await person.alerts() == []
+    await person.at(FAR_OUT, NOON + timedelta(minutes=1), n=1)
+    assert [a["type"] for a in await person.alerts()] == ["out_of_area"]
