@@ -9,6 +9,8 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from fastapi import APIRouter, Query, status
 
+from geofence.errors import InvalidInputError
+from geofence.rules import zone_info
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
@@ -67,6 +69,10 @@ async def list_jurisdictions(ctx: Ctx, officer: CurrentOfficer) -> list[schemas.
 @router.post("/persons", status_code=status.HTTP_201_CREATED)
 async def create_person(ctx: Ctx, officer: Writer, data: schemas.PersonIn) -> schemas.PersonOut:
     jurisdiction_id = data.jurisdiction_id or officer.jurisdiction_id
+    try:
+        zone_info(data.timezone)  # curfew hours are read in it
+    except InvalidInputError as error:
+        raise BadRequestError(str(error), field="timezone") from None
     async with ctx.pool.acquire() as conn, conn.transaction():
         await jurisdiction_in_reach(conn, officer, jurisdiction_id, field="jurisdiction_id")
         await check_fences(conn, data.allowed_fence_ids, "allowed", field="allowed_fence_ids")
