@@ -42,6 +42,9 @@ SIGNAL_KEY = "signal_lost_alert"  # set by the timers while a device is silent
 PERMIT_KEY = "away_on_permit"  # the leave permit the current excursion began under
 ZONES_KEY = "zones"  # exclusion zone id -> its machine's state
 CURFEWS_KEY = "curfews"  # curfew rule id -> {"window": [start_ms, end_ms], "area": state}
+DEVICE_KEY = "devices"  # device id -> {"last_ms", "tamper", "low"}: what each last reported
+LOW_BATTERY_PCT = 15.0  # an ankle band below this may die before the officer can act
+BATTERY_RECOVERED_PCT = 25.0
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class Evaluator:
             events += await self._allowed_area_event(conn, person, area_event, latest, state)
         events += await self._exclusion_zones(conn, person, pings, points, thresholds, state)
         events += await self._curfews(conn, person, pings, points, thresholds, state)
+        events += await self._device_alerts(conn, person, pings, state)
         if SIGNAL_KEY in state:  # the device is heard again: say so on the signal_lost alert
             events.append(await self._reconnected(conn, person, state.pop(SIGNAL_KEY), latest))
         if self._position_due(saved, latest):
@@ -289,6 +293,65 @@ class Evaluator:
                 events += await self._back(conn, person, rule, e, "home_at", None)
         return {"window": list(window), "area": machine.to_json()}, events
 
+    async def _device_alerts(
+        self,
+        conn: Conn,
+        person: state_store.PersonRow,
+        pings: list[StreamPing],
+        state: dict[str, Any],
+    ) -> list[NewEvent]:
+        """Strap cut or device removed (人机分离), and a flat battery: once per device episode.
+
+        A device keeps flagging tamper on every report until refitted; only the change from
+        clear to flagged is news. The battery alert opens below LOW_BATTERY_PCT and is re-armed
+        only above BATTERY_RECOVERED_PCT, so a level hovering at the threshold stays quiet.
+        """
+        flags: dict[str, Any] = state.get(DEVICE_KEY, {})
+        events: list[NewEvent] = []
+        for device_id in sorted({p["device_id"] for p in pings}):
+            mine = sorted((p for p in pings if p["device_id"] == device_id), key=fix_order)
+            flag = dict(flags.get(device_id, {}))
+            for ping in mine:
+                if ping["ts_ms"] <= flag.get("last_ms", -1):
+                    continue  # a late report says nothing about the device now
+                flag["last_ms"] = ping["ts_ms"]
+                events += await self._tamper(conn, person, ping, flag)
+                events += await self._battery(conn, person, ping, flag)
+            flags[device_id] = flag
+        state[DEVICE_KEY] = flags
+        return events
+
+    async def _tamper(
+        self, conn: Conn, person: state_store.PersonRow, ping: StreamPing, flag: dict[str, Any]
+    ) -> list[NewEvent]:
+        was, now = bool(flag.get("tamper")), bool(ping["tamper"])
+        flag["tamper"] = now
+        if now == was:
+            return []
+        device_id, at = ping["device_id"], ms_to_dt(ping["ts_ms"])
+        rule = Rule(AlertType.TAMPER, f"device:{device_id}", f"{person.id}-t-{ping['ts_ms']}")
+        if not now:
+            return await self._back(conn, person, rule, single(ping), "cleared_at", None)
+        details = {"device_id": device_id, "flagged_at": at.isoformat()} | at_ping([ping])
+        return await self._violation(conn, person, rule, single(ping), details)
+
+    async def _battery(
+        self, conn: Conn, person: state_store.PersonRow, ping: StreamPing, flag: dict[str, Any]
+    ) -> list[NewEvent]:
+        level = ping["battery_pct"]
+        if level is None:
+            return []
+        device_id = ping["device_id"]
+        rule = Rule(AlertType.LOW_BATTERY, f"device:{device_id}", f"{person.id}-b-{ping['ts_ms']}")
+        if flag.get("low") and level > BATTERY_RECOVERED_PCT:
+            flag["low"] = False
+            return await self._back(conn, person, rule, single(ping), "charged_at", None)
+        if flag.get("low") or level >= LOW_BATTERY_PCT:
+            return []
+        flag["low"] = True
+        details = {"device_id": device_id, "battery_pct": level}
+        return await self._violation(conn, person, rule, single(ping), details)
+
     async def _violation(
         self,
         conn: Conn,
@@ -359,6 +422,15 @@ def fixes_of(pings: list[StreamPing], codes: CodeArray) -> list[Fix]:
     return [Fix(p["id"], p["ts_ms"], int(c)) for p, c in zip(pings, codes, strict=True)]
 
 
+def fix_order(ping: StreamPing) -> tuple[int, int]:
+    return ping["ts_ms"], ping["id"]
+
+
+def single(ping: StreamPing) -> AreaEvent:
+    """One report that decides on its own (a device flag), as the event it makes."""
+    return AreaEvent(EventKind.EXITED, ping["ts_ms"], 0, (ping["id"],))
+
+
 def is_late(event: AreaEvent) -> bool:
     return bool(getattr(event, "late", False))
 
@@ -367,9 +439,9 @@ def iso(event: AreaEvent) -> str:
     return ms_to_dt(event.ts_ms).isoformat()
 
 
-def at_ping(pings: list[StreamPing], event: AreaEvent) -> dict[str, Any]:
-    """Where the person was on the fix that decided the event."""
-    ids = set(event.evidence_ping_ids[-1:])
+def at_ping(pings: list[StreamPing], event: AreaEvent | None = None) -> dict[str, Any]:
+    """Where the person was on the fix that decided the event (the only one if no event)."""
+    ids = {pings[0]["id"]} if event is None else set(event.evidence_ping_ids[-1:])
     ping = next((p for p in pings if p["id"] in ids), None)
     return {} if ping is None else {"lat": ping["lat"], "lon": ping["lon"]}
 

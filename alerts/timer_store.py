@@ -54,9 +54,14 @@ async def open_signal_lost(conn: Conn, *, now: datetime, decide: SignalDecision)
             now=now,
         )
     ]
+    persons = await state_store.persons(conn, person_ids=[r["person_id"] for r in lost])
+    now_ms = round(now.timestamp() * 1000)
     events: list[NewEvent] = []
     async with conn.transaction():
         for row in lost:
+            person = persons.get(row["person_id"])
+            if person and person.rules.suspended(AlertType.SIGNAL_LOST.value, now_ms):
+                continue  # e.g. a planned device swap; asked again after the window
             events += await _open_one(conn, row, now)
         return await store.append_events(conn, events=events)
 

@@ -37,11 +37,28 @@ class Person:
         base = int(start.timestamp() * 1000)
         await self.evaluator.evaluate([self.ping(where, base + i * 15_000) for i in range(n)])
 
-    def ping(self, where: tuple[float, float], ts_ms: int) -> StreamPing:
+    def ping(
+        self,
+        where: tuple[float, float],
+        ts_ms: int,
+        tamper: bool = False,
+        battery_pct: float | None = None,
+    ) -> StreamPing:
         return StreamPing(
-            id=next(ping_ids), person_id=self.id, device_id="d", ts_ms=ts_ms, lat=where[0],
-            lon=where[1], accuracy_m=10.0, checkin=False, tamper=False, battery_pct=None,
+            id=next(ping_ids), person_id=self.id, device_id="band-1", ts_ms=ts_ms, lat=where[0],
+            lon=where[1], accuracy_m=10.0, checkin=False, tamper=tamper, battery_pct=battery_pct,
         )  # fmt: skip
+
+    async def reports(self, start: datetime, **flags: Any) -> None:
+        """One report a minute from the same place, each with the given device flags."""
+        base = int(start.timestamp() * 1000)
+        values = list(zip(*flags.values(), strict=True))
+        await self.evaluator.evaluate(
+            [
+                self.ping(CENTRE, base + i * 60_000, **dict(zip(flags, v, strict=True)))
+                for i, v in enumerate(values)
+            ]
+        )
 
     async def rule(self, kind: str, params: dict[str, Any]) -> int:
         async with self.pool.acquire() as conn:
@@ -204,3 +221,32 @@ async def test_own_thresholds_override_the_level(person: Person) -> None:
     assert await person.alerts() == []
     await person.at(FAR_OUT, NOON + timedelta(minutes=1), n=1)
     assert [a["type"] for a in await person.alerts()] == ["out_of_area"]
+
+
+async def test_tamper_alerts_once_per_episode_and_records_the_refit(person: Person) -> None:
+    await person.reports(NOON, tamper=[False, True, True])
+    await person.reports(NOON + timedelta(minutes=3), tamper=[True, True])
+    [alert] = await person.alerts()
+    assert (alert["type"], alert["rule_key"]) == ("tamper", "device:band-1")
+    assert alert["details"]["flagged_at"] == (NOON + timedelta(minutes=1)).isoformat()
+    await person.reports(NOON + timedelta(minutes=10), tamper=[False])
+    [alert] = await person.alerts()
+    assert alert["details"]["cleared_at"] == (NOON + timedelta(minutes=10)).isoformat()
+
+
+async def test_low_battery_has_hysteresis(person: Person) -> None:
+    await person.reports(NOON, battery_pct=[40.0, 14.0, 16.0, 13.0, 20.0])
+    [alert] = await person.alerts()
+    assert alert["type"] == "low_battery" and alert["details"]["battery_pct"] == 14.0
+    assert "charged_at" not in alert["details"]
+    await person.reports(NOON + timedelta(minutes=10), battery_pct=[80.0])
+    [alert] = await person.alerts()
+    assert "charged_at" in alert["details"]
+
+
+async def test_a_late_report_does_not_rearm_device_flags(person: Person) -> None:
+    await person.reports(NOON, tamper=[True])
+    await person.reports(NOON - timedelta(minutes=5), tamper=[False])  # buffered, older
+    await person.reports(NOON + timedelta(minutes=1), tamper=[True])
+    [alert] = await person.alerts()
+    assert "cleared_at" not in alert["details"]

@@ -113,3 +113,29 @@ async def test_unacknowledged_alert_escalates_one_rung_per_sla(pool: asyncpg.Poo
         ("street", "district"),
         ("district", "city"),
     ]
+
+
+async def test_a_suspension_window_holds_signal_lost_until_it_ends(pool: asyncpg.Pool) -> None:
+    """A planned device swap: silence inside the window is not 脱管; after it, it is."""
+    async with pool.acquire() as conn:
+        person_id = await make_person(conn, "strict")
+        await conn.execute(
+            "INSERT INTO person_state (person_id, state, last_ping_at) "
+            "VALUES ($1, '{}', now() - interval '20 minutes')",
+            person_id,
+        )
+        rule_id = await conn.fetchval(
+            "INSERT INTO person_rules (person_id, kind, params) VALUES ($1, 'suspension', "
+            "jsonb_build_object('starts_at', now() - interval '1 hour', "
+            "'ends_at', now() + interval '1 hour', 'types', '[\"signal_lost\"]'::jsonb)) "
+            "RETURNING id",
+            person_id,
+        )
+    await check_once(pool)
+    count = "SELECT count(*) FROM alerts WHERE person_id = $1 AND type = 'signal_lost'"
+    async with pool.acquire() as conn:
+        assert await conn.fetchval(count, person_id) == 0
+        await conn.execute("UPDATE person_rules SET active = false WHERE id = $1", rule_id)
+    await check_once(pool)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval(count, person_id) == 1
