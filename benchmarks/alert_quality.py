@@ -1,29 +1,40 @@
 """Alert quality on real GPS: GeoLife traces (WGS-84) against Beijing districts (GCJ-02).
 
-    python -m benchmarks.alert_quality [--accuracy-m 15] [--level normal]
+    python -m benchmarks.alert_quality [--accuracy-m 15 [30 ...]] [--level normal [strict ...]]
 
 Each trace's allowed area is the district it starts in. Compared, on the same points:
 (i) a naive rule as Traccar does it (point in polygon, state flips on every change), with the
 CRS converted correctly, (ii) the same naive rule without converting GCJ-02 (what a system that
-ignores the offset does), and (iii) this engine (accuracy discs + dwell and hysteresis).
-A flap is an exit followed by a re-entry within 2 minutes. A departure is a stretch more than
-1 km outside for more than 10 minutes; "alerted" means the rule had raised an exit by the time
-the stretch first went beyond 1 km.
+ignores the offset does), and (iii) this engine (accuracy discs, far fixes, dwell and hysteresis)
+fed what the evaluator feeds it: classify() with the accuracy, and far = OUTSIDE for a disc of
+far_radius_m(accuracy).
+A flap is an exit followed by a re-entry (a return, for the engine) within 2 minutes. A departure
+is a stretch of fixes more than 1 km outside for more than 10 minutes. It counts as alerted by a
+rule's exit in the same excursion: raised before the stretch and not closed by a return since, or
+raised during the stretch. "Within two pings" is counted from the first fix more than 1 km out:
+the exit is raised on that fix or on one of the next two (a rule cannot know before that fix).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import shapely
 
-from geofence import INSIDE, OUTSIDE, FenceIndex
-from geofence.state import DEFAULT_THRESHOLDS, AreaState, EventKind, Fix, advance
+from geofence import OUTSIDE, FenceIndex
+from geofence.state import (
+    DEFAULT_THRESHOLDS,
+    AreaState,
+    EventKind,
+    Fix,
+    advance,
+    far_radius_m,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BEIJING = DATA / "boundaries" / "beijing" / "datav_110000_beijing_districts.geojson"
@@ -76,8 +87,14 @@ def metres_to_boundary(index: FenceIndex, lat: np.ndarray, lon: np.ndarray) -> n
     return result
 
 
-def departures(index: FenceIndex, trace: Trace) -> list[int]:
-    """Index of the first point beyond 1 km of each stretch > 1 km outside for > 10 minutes."""
+@dataclass(frozen=True)
+class Departure:
+    start: int  # the first fix more than 1 km out
+    end: int  # the last fix of the stretch
+
+
+def departures(index: FenceIndex, trace: Trace) -> list[Departure]:
+    """Each stretch of fixes > 1 km outside lasting > 10 minutes."""
     far = ~contains(index, trace.lat, trace.lon) & (
         metres_to_boundary(index, trace.lat, trace.lon) > DEPARTURE_M
     )
@@ -87,23 +104,39 @@ def departures(index: FenceIndex, trace: Trace) -> list[int]:
             start = i
         elif not is_far and start is not None:
             if trace.ts_ms[i - 1] - trace.ts_ms[start] > DEPARTURE_S * 1000:
-                found.append(start)
+                found.append(Departure(start, i - 1))
             start = None
     return found
 
 
+def alerted_at(gone: Departure, exits: list[int], returns: list[int]) -> int | None:
+    """The exit that covers the departure: still open at its start, or raised during it."""
+    for e in exits:
+        if e <= gone.start and not any(e < r <= gone.start for r in returns):
+            return e
+        if gone.start < e <= gone.end:
+            return e
+    return None
+
+
 def engine_events(
-    index: FenceIndex, trace: Trace, accuracy_m: float, level: str
-) -> tuple[list[int], list[int]]:
-    codes = index.classify(trace.lat, trace.lon, np.full(len(trace.lat), accuracy_m))
+    index: FenceIndex, trace: Trace, accuracy_m: float, levels: list[str]
+) -> dict[str, tuple[list[int], list[int]]]:
+    accuracy = np.full(len(trace.lat), accuracy_m)
+    codes = index.classify(trace.lat, trace.lon, accuracy)
+    far = index.classify(trace.lat, trace.lon, far_radius_m(accuracy)) == OUTSIDE
     fixes = [
-        Fix(i, int(t), int(c)) for i, (t, c) in enumerate(zip(trace.ts_ms, codes, strict=True))
+        Fix(i, int(t), int(c), bool(f))
+        for i, (t, c, f) in enumerate(zip(trace.ts_ms, codes, far, strict=True))
     ]
-    _, events = advance(AreaState(), fixes, DEFAULT_THRESHOLDS[level])
-    by_ts = {int(t): i for i, t in reversed(list(enumerate(trace.ts_ms)))}
-    exits = [by_ts[e.ts_ms] for e in events if e.kind is EventKind.EXITED]
-    returns = [by_ts[e.ts_ms] for e in events if e.kind is EventKind.RETURNED]
-    return exits, returns
+    out = {}
+    for level in levels:
+        _, events = advance(AreaState(), fixes, DEFAULT_THRESHOLDS[level])
+        out[level] = (
+            [e.evidence_ping_ids[-1] for e in events if e.kind is EventKind.EXITED],
+            [e.evidence_ping_ids[-1] for e in events if e.kind is EventKind.RETURNED],
+        )
+    return out
 
 
 def districts() -> list[tuple[str, FenceIndex, object]]:
@@ -125,117 +158,103 @@ def home(
     return None
 
 
+@dataclass
+class Tally:
+    exits: int = 0
+    flaps: int = 0
+    alerted_by_1km: int = 0
+    within_2: int = 0
+    alerted: int = 0
+    delays_s: list[float] = field(default_factory=list)  # from the first fix 1 km out
+    pings_after: list[int] = field(default_factory=list)  # ... counted in fixes
+
+    def add(
+        self, trace: Trace, gone: list[Departure], exits: list[int], entries: list[int]
+    ) -> None:
+        self.exits += len(exits)
+        self.flaps += flaps(exits, entries, trace.ts_ms)
+        for departure in gone:
+            e = alerted_at(departure, exits, entries)
+            if e is None:
+                continue
+            self.alerted += 1
+            self.alerted_by_1km += e <= departure.start
+            self.within_2 += e <= departure.start + 2
+            self.pings_after.append(max(0, e - departure.start))
+            self.delays_s.append(max(0, int(trace.ts_ms[e] - trace.ts_ms[departure.start])) / 1000)
+
+
 def main(args: argparse.Namespace) -> None:
     if not GEOLIFE.exists():
         raise SystemExit(f"GeoLife traces not found at {GEOLIFE}")
     areas = districts()
-    totals = {
-        k: 0
-        for k in (
-            "traces",
-            "points",
-            "departures",
-            "naive_exits",
-            "naive_flaps",
-            "naive_alerted",
-            "raw_exits",
-            "raw_flaps",
-            "engine_exits",
-            "engine_flaps",
-            "engine_alerted",
-            "engine_within_2",
-            "engine_eventually",
-        )
-    }
-    delays: list[float] = []
+    counts = {"traces": 0, "points": 0, "departures": 0}
+    naive, raw_naive = Tally(), Tally()
+    engine = {(a, lv): Tally() for a in args.accuracy_m for lv in args.level}
     for path in sorted(GEOLIFE.glob("*/Trajectory/*.plt")):
         trace = read_plt(path)
         area = home(trace, areas) if len(trace.lat) > 1 else None
         if area is None:
             continue
         _, index, raw = area
-        totals["traces"] += 1
-        totals["points"] += len(trace.lat)
-        inside = contains(index, trace.lat, trace.lon)
-        n_exit, n_entry = naive_exits(inside), naive_exits(~inside)
-        raw_inside = shapely.contains_xy(raw, trace.lon, trace.lat)
-        r_exit, r_entry = naive_exits(raw_inside), naive_exits(~raw_inside)
-        e_exit, e_return = engine_events(index, trace, args.accuracy_m, args.level)
+        counts["traces"] += 1
+        counts["points"] += len(trace.lat)
         gone = departures(index, trace)
-        totals["departures"] += len(gone)
-        totals["naive_exits"] += len(n_exit)
-        totals["naive_flaps"] += flaps(n_exit, n_entry, trace.ts_ms)
-        totals["raw_exits"] += len(r_exit)
-        totals["raw_flaps"] += flaps(r_exit, r_entry, trace.ts_ms)
-        totals["engine_exits"] += len(e_exit)
-        totals["engine_flaps"] += flaps(e_exit, e_return, trace.ts_ms)
-        for start in gone:
-            totals["naive_alerted"] += any(e <= start for e in n_exit)
-            before = [e for e in e_exit if e <= start]
-            totals["engine_alerted"] += bool(before)
-            totals["engine_within_2"] += any(e <= start + 2 for e in e_exit)
-            totals["engine_eventually"] += any(
-                e <= end_of_stretch(index, trace, start) for e in e_exit
-            )
-            if before:
-                delays.append(
-                    (trace.ts_ms[before[-1]] - trace.ts_ms[first_outside(index, trace, before[-1])])
-                    / 1000
-                )
-    print_table(totals, delays, args)
+        counts["departures"] += len(gone)
+        inside = contains(index, trace.lat, trace.lon)
+        naive.add(trace, gone, naive_exits(inside), naive_exits(~inside))
+        raw_inside = shapely.contains_xy(raw, trace.lon, trace.lat)
+        raw_naive.add(trace, [], naive_exits(raw_inside), naive_exits(~raw_inside))
+        for accuracy_m in args.accuracy_m:
+            by_level = engine_events(index, trace, accuracy_m, args.level)
+            for level, (exits, returns) in by_level.items():
+                engine[accuracy_m, level].add(trace, gone, exits, returns)
+    print_table(counts, naive, raw_naive, engine, args)
 
 
-def end_of_stretch(index: FenceIndex, trace: Trace, start: int) -> int:
-    """Last index of the outside stretch that contains `start`."""
-    inside = contains(index, trace.lat[start:], trace.lon[start:])
-    after = np.flatnonzero(inside)
-    return start + int(after[0]) - 1 if len(after) else len(trace.lat) - 1
-
-
-def first_outside(index: FenceIndex, trace: Trace, exit_at: int) -> int:
-    """The first point of the certain-outside run that ended in the exit at `exit_at`."""
-    codes = index.classify(
-        trace.lat[: exit_at + 1], trace.lon[: exit_at + 1], np.zeros(exit_at + 1)
+def row(name: str, t: Tally, departures: int) -> str:
+    delays = "-"
+    if t.delays_s:
+        median, most = float(np.median(t.delays_s)), max(t.delays_s)
+        delays = f"{median:.0f} / {most:.0f} s, at most {max(t.pings_after)} pings"
+    return (
+        f"| {name} | {t.exits} | {t.flaps} | {t.alerted_by_1km}/{departures} | "
+        f"{t.within_2}/{departures} | {t.alerted}/{departures} | {delays} |"
     )
-    i = exit_at
-    while i > 0 and codes[i - 1] != INSIDE:
-        i -= 1
-    return i if codes[i] == OUTSIDE else exit_at
 
 
-def print_table(t: dict[str, int], delays: list[float], args: argparse.Namespace) -> None:
+def print_table(
+    counts: dict[str, int],
+    naive: Tally,
+    raw_naive: Tally,
+    engine: dict[tuple[float, str], Tally],
+    args: argparse.Namespace,
+) -> None:
+    accuracies = " ".join(f"{a:g}" for a in args.accuracy_m)
+    n = counts["departures"]
     print(
-        f"\n`python -m benchmarks.alert_quality --accuracy-m {args.accuracy_m} "
-        f"--level {args.level}`: {t['traces']} GeoLife traces, {t['points']:,} points, "
-        f"{t['departures']} departures (> 1 km out for > 10 min)\n"
+        f"\n`python -m benchmarks.alert_quality --accuracy-m {accuracies} "
+        f"--level {' '.join(args.level)}`: {counts['traces']} GeoLife traces, "
+        f"{counts['points']:,} points, {n} departures (> 1 km out for > 10 min)\n"
     )
     print(
         "| rule | exits raised | flaps (re-entry < 2 min) | departures alerted by 1 km out |"
-        " within 2 pings of 1 km out | alerted at all |"
+        " within 2 pings of 1 km out | alerted at all | delay after 1 km out, median / max |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(row("naive point-in-polygon, CRS converted", naive, n))
     print(
-        f"| naive point-in-polygon, CRS converted | {t['naive_exits']} | {t['naive_flaps']} | "
-        f"{t['naive_alerted']}/{t['departures']} | - | - |"
+        f"| naive point-in-polygon, GCJ-02 offset ignored | {raw_naive.exits} | "
+        f"{raw_naive.flaps} | - | - | - | - |"
     )
-    print(
-        f"| naive point-in-polygon, GCJ-02 offset ignored | {t['raw_exits']} | "
-        f"{t['raw_flaps']} | - | - | - |"
-    )
-    print(
-        f"| this engine ({args.level}, accuracy {args.accuracy_m:g} m) | {t['engine_exits']} | "
-        f"{t['engine_flaps']} | {t['engine_alerted']}/{t['departures']} | "
-        f"{t['engine_within_2']}/{t['departures']} | {t['engine_eventually']}/{t['departures']} |"
-    )
-    if delays:
-        print(
-            f"\nengine exit delay after the first certain-outside fix: median "
-            f"{float(np.median(delays)):.0f} s, max {max(delays):.0f} s"
-        )
+    for (accuracy_m, level), tally in engine.items():
+        print(row(f"this engine ({level}, accuracy {accuracy_m:g} m)", tally, n))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accuracy-m", type=float, default=15.0)
-    parser.add_argument("--level", default="normal", choices=sorted(DEFAULT_THRESHOLDS))
+    parser.add_argument("--accuracy-m", type=float, nargs="+", default=[15.0])
+    parser.add_argument(
+        "--level", nargs="+", default=["normal"], choices=sorted(DEFAULT_THRESHOLDS)
+    )
     main(parser.parse_args())

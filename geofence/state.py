@@ -1,19 +1,35 @@
 """Per-person allowed-area state machine: certain pings with dwell and hysteresis, pure.
 
-Time comes in as data (epoch ms on each fix). Uncertain fixes change nothing. A fix older
-than the last judged one is late: it is counted, never allowed to flip the state backwards.
+Time comes in as data (epoch ms on each fix). Uncertain fixes change nothing. A violation opens
+after a dwell of certain-outside fixes, or at once on a few fixes *far* outside (beyond
+`far_radius_m` of their accuracy), and closes after certain-inside fixes. A fix older than the
+last judged one is late: judged among the other late fixes from the status the person had then,
+it can prove a past excursion (events marked late) but never moves the current status.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from geofence.models import INSIDE, OUTSIDE, UNCERTAIN
+import numpy as np
+import numpy.typing as npt
+
+from geofence.models import INSIDE, OUTSIDE, UNCERTAIN, FloatArray
 
 EVIDENCE_KEPT = 10
+EXCURSIONS_KEPT = 8  # known excursions remembered to judge late fixes; older late fixes are counted
+FAR_FLOOR_M = 500.0  # outliers beyond the stated accuracy (multipath, Wi-Fi/cell) stay under this
+FAR_ACCURACY_FACTOR = 5.0  # a 5-sigma miss: P(error > 5x a 1-sigma radius) is about 4e-6
+
+
+def far_radius_m(accuracy_m: npt.ArrayLike) -> FloatArray:
+    """Distance outside the area beyond which a fix is decisive: max(500 m, 5 x accuracy)."""
+    accuracy = np.asarray(accuracy_m, dtype=np.float64)
+    radius: FloatArray = np.maximum(FAR_FLOOR_M, FAR_ACCURACY_FACTOR * accuracy)
+    return radius
 
 
 class Status(StrEnum):
@@ -23,15 +39,23 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Thresholds:
+    """A violation opens on `exit_pings` certain-outside fixes spanning `exit_min_s`, or on
+    `exit_pings` far-outside fixes however short their span: far fixes skip the dwell, not the
+    count (a receiver's errors are correlated, so one bad stretch can give two far fixes).
+    """
+
     exit_pings: int  # consecutive certain-outside fixes before a violation
-    exit_min_s: float  # ... spanning at least this long
+    exit_min_s: float  # ... spanning at least this long, unless they are all far outside
     return_pings: int  # consecutive certain-inside fixes before the person counts as back
 
 
+# Near the edge "certain" leans on the stated accuracy and on a boundary drawn along roads and
+# rivers, so fixes there must dwell: for normal supervision as long as the 2-minute window that
+# tells a flap from an excursion. Far fixes catch a real departure within a few pings anyway.
 DEFAULT_THRESHOLDS = {
     "strict": Thresholds(exit_pings=2, exit_min_s=20.0, return_pings=2),
-    "normal": Thresholds(exit_pings=3, exit_min_s=30.0, return_pings=2),
-    "lenient": Thresholds(exit_pings=3, exit_min_s=60.0, return_pings=3),
+    "normal": Thresholds(exit_pings=3, exit_min_s=120.0, return_pings=2),
+    "lenient": Thresholds(exit_pings=3, exit_min_s=300.0, return_pings=3),
 }
 
 
@@ -40,6 +64,24 @@ class Fix:
     ping_id: int
     ts_ms: int
     code: int  # INSIDE / OUTSIDE / UNCERTAIN for the allowed area
+    far: bool = False  # certainly outside by more than far_radius_m(accuracy)
+
+
+@dataclass(frozen=True)
+class Excursion:
+    """A known stretch outside: after `since_ms` (the last certain-inside fix before it, None if
+    none was seen) up to `until_ms` (the return, None while unseen). Late fixes in it are old news.
+    """
+
+    episode: int
+    since_ms: int | None
+    until_ms: int | None
+    seen_ms: int  # the last outside evidence
+    late: bool = False
+
+    def covers(self, ts_ms: int) -> bool:
+        after = self.since_ms is None or ts_ms > self.since_ms
+        return after and (self.until_ms is None or ts_ms <= self.until_ms)
 
 
 @dataclass(frozen=True)
@@ -51,6 +93,12 @@ class AreaState:
     run_ping_ids: tuple[int, ...] = ()
     episode: int = 0  # ties one excursion together from exit to return
     late_count: int = 0
+    run_far: int = 0  # far-outside fixes in the run
+    last_ping_id: int | None = None  # with last_ts_ms: a redelivered fix is already judged
+    inside_ms: int | None = None  # the last certain-inside fix judged in order
+    episode_seq: int = 0  # the highest episode number given out (late excursions take new ones)
+    excursions: tuple[Excursion, ...] = ()  # the last few, oldest first
+    horizon_ms: int | None = None  # late fixes at or before this are counted, not judged
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,7 +110,9 @@ class AreaState:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["status"] = Status(fields.get("status", Status.INSIDE))
         fields["run_ping_ids"] = tuple(fields.get("run_ping_ids", ()))
-        return cls(**fields)
+        fields["excursions"] = tuple(Excursion(**e) for e in fields.get("excursions", ()))
+        state = cls(**fields)
+        return replace(state, episode_seq=max(state.episode_seq, state.episode))
 
 
 class EventKind(StrEnum):
@@ -75,55 +125,206 @@ class AreaEvent:
     kind: EventKind
     ts_ms: int
     episode: int
-    evidence_ping_ids: tuple[int, ...] = field(default=())
+    evidence_ping_ids: tuple[int, ...] = field(default=())  # the last one triggered the event
+    late: bool = False  # proven by late fixes: a past excursion, not the current status
+
+
+@dataclass(frozen=True)
+class Run:
+    """Consecutive certain fixes against a status; uncertain ones neither count nor break it."""
+
+    count: int = 0
+    start_ms: int = 0
+    far: int = 0
+    ping_ids: tuple[int, ...] = ()
+
+    def extended(self, fix: Fix) -> Run:
+        return Run(
+            self.count + 1,
+            self.start_ms if self.count else fix.ts_ms,
+            self.far + (fix.far and fix.code == OUTSIDE),
+            (*self.ping_ids, fix.ping_id)[-EVIDENCE_KEPT:],
+        )
+
+
+def contradicts(status: Status, code: int) -> bool:
+    return (status is Status.INSIDE and code == OUTSIDE) or (
+        status is Status.OUTSIDE and code == INSIDE
+    )
+
+
+def flips(status: Status, run: Run, ts_ms: int, th: Thresholds) -> bool:
+    """Distance-aware dwell: far fixes are decisive, fixes near the edge need the full dwell."""
+    if status is Status.OUTSIDE:
+        return run.count >= th.return_pings
+    dwelled = run.count >= th.exit_pings and ts_ms - run.start_ms >= th.exit_min_s * 1000
+    return dwelled or run.far >= th.exit_pings
 
 
 def advance(
     state: AreaState, fixes: Iterable[Fix], thresholds: Thresholds
 ) -> tuple[AreaState, list[AreaEvent]]:
-    events: list[AreaEvent] = []
-    for fix in sorted(fixes, key=lambda f: (f.ts_ms, f.ping_id)):
-        if fix.code == UNCERTAIN:
-            continue  # changes nothing, not even what counts as late
-        if state.last_ts_ms is not None and fix.ts_ms <= state.last_ts_ms:
-            state = replace(state, late_count=state.late_count + 1)
-            continue
-        state, event = _step(replace(state, last_ts_ms=fix.ts_ms), fix, thresholds)
+    ordered = [f for f in sorted(fixes, key=_order) if f.code != UNCERTAIN]
+    late = [f for f in ordered if _is_late(state, f)]
+    state, events = _judge_late(state, late, thresholds)
+    for fix in ordered[len(late) :]:
+        state, event = _step(state, fix, thresholds)
         if event is not None:
             events.append(event)
     return state, events
 
 
+def _order(fix: Fix) -> tuple[int, int]:
+    return fix.ts_ms, fix.ping_id
+
+
+def _is_late(state: AreaState, fix: Fix) -> bool:
+    if state.last_ts_ms is None:
+        return False
+    if state.last_ping_id is None:  # saved before ping ids were kept: times alone
+        return fix.ts_ms <= state.last_ts_ms
+    return _order(fix) <= (state.last_ts_ms, state.last_ping_id)
+
+
 def _step(state: AreaState, fix: Fix, th: Thresholds) -> tuple[AreaState, AreaEvent | None]:
-    contradicts = (state.status is Status.INSIDE and fix.code == OUTSIDE) or (
-        state.status is Status.OUTSIDE and fix.code == INSIDE
-    )
-    if not contradicts:  # certain and agreeing: the run is broken
-        return replace(state, run_count=0, run_start_ms=0, run_ping_ids=()), None
-    run_start = state.run_start_ms if state.run_count else fix.ts_ms
+    state = replace(state, last_ts_ms=fix.ts_ms, last_ping_id=fix.ping_id)
+    if not contradicts(state.status, fix.code):  # certain and agreeing: the run is broken
+        return _agree(state, fix), None
+    run = _run(state).extended(fix)
     state = replace(
         state,
-        run_count=state.run_count + 1,
-        run_start_ms=run_start,
-        run_ping_ids=(*state.run_ping_ids, fix.ping_id)[-EVIDENCE_KEPT:],
+        run_count=run.count,
+        run_start_ms=run.start_ms,
+        run_far=run.far,
+        run_ping_ids=run.ping_ids,
     )
-    if state.status is Status.INSIDE and _dwelled(state, fix, th):
-        return _flip(state, Status.OUTSIDE, EventKind.EXITED, fix, episode=state.episode + 1)
-    if state.status is Status.OUTSIDE and state.run_count >= th.return_pings:
-        return _flip(state, Status.INSIDE, EventKind.RETURNED, fix, episode=state.episode)
-    return state, None
+    if not flips(state.status, run, fix.ts_ms, th):
+        return state, None
+    if state.status is Status.INSIDE:
+        return _exit(state, fix, run)
+    return _return(state, fix, run)
 
 
-def _dwelled(state: AreaState, fix: Fix, th: Thresholds) -> bool:
-    return (
-        state.run_count >= th.exit_pings and fix.ts_ms - state.run_start_ms >= th.exit_min_s * 1000
-    )
+def _run(state: AreaState) -> Run:
+    return Run(state.run_count, state.run_start_ms, state.run_far, state.run_ping_ids)
 
 
-def _flip(
-    state: AreaState, status: Status, kind: EventKind, fix: Fix, *, episode: int
-) -> tuple[AreaState, AreaEvent]:
-    event = AreaEvent(kind, fix.ts_ms, episode, state.run_ping_ids)
+def _agree(state: AreaState, fix: Fix) -> AreaState:
+    state = replace(state, run_count=0, run_start_ms=0, run_far=0, run_ping_ids=())
+    if state.status is Status.OUTSIDE:
+        return state
+    return replace(state, inside_ms=fix.ts_ms, excursions=close_open(state.excursions, fix.ts_ms))
+
+
+def close_open(excursions: tuple[Excursion, ...], inside_ms: int) -> tuple[Excursion, ...]:
+    """A certain-inside fix after an open late excursion's evidence ends it (no return was seen)."""
+    if not excursions or excursions[-1].until_ms is not None:
+        return excursions
+    last = excursions[-1]
+    if inside_ms <= last.seen_ms:
+        return excursions
+    return (*excursions[:-1], replace(last, until_ms=inside_ms))
+
+
+def _exit(state: AreaState, fix: Fix, run: Run) -> tuple[AreaState, AreaEvent]:
+    open_late = state.excursions and state.excursions[-1].until_ms is None
+    if open_late:  # late fixes already proved this excursion and no certain inside since
+        episode, seq = state.excursions[-1].episode, state.episode_seq
+        excursions = state.excursions[:-1]
+        since = state.excursions[-1].since_ms
+    else:
+        episode = seq = state.episode_seq + 1
+        excursions, since = state.excursions, state.inside_ms
+    known = Excursion(episode, since, None, fix.ts_ms)
+    state = _flipped(state, Status.OUTSIDE, episode)
+    state = replace(state, episode_seq=seq, excursions=(*excursions, known))
+    return remember(state), AreaEvent(EventKind.EXITED, fix.ts_ms, episode, run.ping_ids)
+
+
+def _return(state: AreaState, fix: Fix, run: Run) -> tuple[AreaState, AreaEvent]:
+    excursions = state.excursions
+    if excursions and excursions[-1].until_ms is None:
+        excursions = (*excursions[:-1], replace(excursions[-1], until_ms=fix.ts_ms))
+    state = _flipped(state, Status.INSIDE, state.episode)
+    state = replace(state, inside_ms=fix.ts_ms, excursions=excursions)
+    return state, AreaEvent(EventKind.RETURNED, fix.ts_ms, state.episode, run.ping_ids)
+
+
+def _flipped(state: AreaState, status: Status, episode: int) -> AreaState:
     return replace(
-        state, status=status, run_count=0, run_start_ms=0, run_ping_ids=(), episode=episode
-    ), event
+        state,
+        status=status,
+        episode=episode,
+        run_count=0,
+        run_start_ms=0,
+        run_far=0,
+        run_ping_ids=(),
+    )
+
+
+def remember(state: AreaState, added: Sequence[Excursion] = ()) -> AreaState:
+    """Keep the last few excursions: late fixes before the kept ones are only counted."""
+    excursions = sorted((*state.excursions, *added), key=lambda e: e.seen_ms)
+    dropped, kept = excursions[:-EXCURSIONS_KEPT], excursions[-EXCURSIONS_KEPT:]
+    horizon = state.horizon_ms
+    if dropped:
+        horizon = max(e.until_ms if e.until_ms is not None else e.seen_ms for e in dropped)
+    return replace(state, excursions=tuple(kept), horizon_ms=horizon)
+
+
+def _judge_late(
+    state: AreaState, late: list[Fix], th: Thresholds
+) -> tuple[AreaState, list[AreaEvent]]:
+    """Late fixes inside known excursions are old news; the rest are judged per known-inside gap."""
+    state = replace(state, late_count=state.late_count + len(late))
+    gaps: dict[int, list[Fix]] = {}
+    for fix in late:
+        past_horizon = state.horizon_ms is None or fix.ts_ms > state.horizon_ms
+        if past_horizon and not any(e.covers(fix.ts_ms) for e in state.excursions):
+            before = sum(e.seen_ms < fix.ts_ms for e in state.excursions)
+            gaps.setdefault(before, []).append(fix)
+    events: list[AreaEvent] = []
+    found: list[Excursion] = []
+    for before, fixes in gaps.items():
+        known = state.excursions
+        since = known[before - 1].until_ms if before else None
+        until = known[before].since_ms if before < len(known) else state.inside_ms
+        gap_events, gap_found = _judge_gap(fixes, th, since=since, seq=state.episode_seq)
+        state = replace(state, episode_seq=state.episode_seq + len(gap_found))
+        events += gap_events
+        found += [_closed_by(e, until) for e in gap_found]
+    return remember(state, found), events
+
+
+def _closed_by(excursion: Excursion, inside_ms: int | None) -> Excursion:
+    if excursion.until_ms is not None or inside_ms is None or inside_ms <= excursion.seen_ms:
+        return excursion
+    return replace(excursion, until_ms=inside_ms)
+
+
+def _judge_gap(
+    fixes: list[Fix], th: Thresholds, *, since: int | None, seq: int
+) -> tuple[list[AreaEvent], list[Excursion]]:
+    """Late fixes of one known-inside stretch, among themselves, by the same rules as live ones."""
+    status, run = Status.INSIDE, Run()
+    events: list[AreaEvent] = []
+    found: list[Excursion] = []
+    for fix in fixes:
+        if status is Status.OUTSIDE and fix.code == OUTSIDE:
+            found[-1] = replace(found[-1], seen_ms=fix.ts_ms)
+        if not contradicts(status, fix.code):
+            run, since = Run(), (fix.ts_ms if status is Status.INSIDE else since)
+            continue
+        run = run.extended(fix)
+        if not flips(status, run, fix.ts_ms, th):
+            continue
+        if status is Status.INSIDE:
+            seq += 1
+            found.append(Excursion(seq, since, None, fix.ts_ms, late=True))
+            kind, status = EventKind.EXITED, Status.OUTSIDE
+        else:
+            found[-1] = replace(found[-1], until_ms=fix.ts_ms)
+            kind, status, since = EventKind.RETURNED, Status.INSIDE, fix.ts_ms
+        events.append(AreaEvent(kind, fix.ts_ms, seq, run.ping_ids, late=True))
+        run = Run()
+    return events, found
