@@ -4,6 +4,7 @@ persons with monitoring orders and devices, and a simulated fleet in which a few
 from __future__ import annotations
 
 import json
+import math
 import random
 import secrets
 import time
@@ -13,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import shapely
+import shapely.affinity
 from asyncpg.pool import PoolConnectionProxy
 from shapely.geometry import Point, mapping, shape
 
@@ -30,6 +32,7 @@ DEMO_USER = "demo-admin"
 LEVELS: tuple[schemas.SupervisionLevel, ...] = ("strict", "normal", "lenient")
 KINDS: tuple[schemas.DeviceKind, ...] = ("ankle", "wrist", "phone")
 WANDERER_EVERY = 20  # one person in twenty walks out of the city and back
+TRESPASSER = 10  # ... and another one in twenty into a school's exclusion zone
 CYCLE_S = 600.0
 
 
@@ -105,6 +108,17 @@ async def seed_person(
 ) -> dict[str, Any]:
     street_id, district = streets[n % len(streets)]
     level, kind = LEVELS[n % 3], KINDS[(n // 3) % 3]
+    route = wanderer_route(rng, city, n) if n % WANDERER_EVERY == 0 else home_route(rng, district)
+    zones = []
+    if n % WANDERER_EVERY == TRESPASSER:  # walks into a school's exclusion zone and out again
+        route, zone = trespasser_route(route, n)
+        created = await registry_store.insert_fence(
+            conn,
+            data=schemas.FenceIn(
+                name=f"禁入区 school {n + 1}", role="exclusion", crs="wgs84", geometry=zone
+            ),
+        )
+        zones.append(created["id"])
     enrolled = await enrol_person(
         conn,
         case_number=f"SZ-DEMO-{n + 1:04d}",
@@ -116,8 +130,8 @@ async def seed_person(
         order_days=90,
         expected_interval_s=5,
         full_name=f"Demo person {n + 1}",
+        exclusion_fence_ids=zones,
     )
-    route = wanderer_route(rng, city, n) if n % WANDERER_EVERY == 0 else home_route(rng, district)
     return {
         "device_id": enrolled.device_id,
         "token": enrolled.token,
@@ -153,6 +167,21 @@ def wanderer_route(rng: random.Random, city: Any, n: int) -> Route:
             # routes run on wall-clock time: start the k-th wanderer 40 + 50k s into its walk
             phase = (CYCLE_S / 3 + 40 + (n // WANDERER_EVERY) * 50 - time.time()) % CYCLE_S
             return Route(home[0], home[1], away[0], away[1], cycle_s=CYCLE_S, phase_s=phase)
+
+
+def trespasser_route(home: Route, n: int) -> tuple[Route, dict[str, Any]]:
+    """A 350 m school zone 700 m east of home; the walk ends 100 m past its centre."""
+    school = offset(home.home_lat, home.home_lon, 0.0, 700.0)
+    far_side = offset(home.home_lat, home.home_lon, 0.0, 800.0)
+    circle = shapely.affinity.scale(
+        Point(school[1], school[0]).buffer(350 / 111_000, 32),
+        xfact=1 / math.cos(math.radians(school[0])),
+    )
+    phase = (CYCLE_S / 3 + 70 + (n // WANDERER_EVERY) * 50 - time.time()) % CYCLE_S
+    route = Route(
+        home.home_lat, home.home_lon, far_side[0], far_side[1], cycle_s=CYCLE_S, phase_s=phase
+    )
+    return route, dict(mapping(circle))
 
 
 def sim_devices(credentials: dict[str, Any]) -> list[SimDevice]:

@@ -36,6 +36,7 @@ async def enrol_person(
     order_days: int = 30,
     expected_interval_s: int = 60,
     full_name: str = "",
+    exclusion_fence_ids: list[int] | None = None,
 ) -> Enrolled:
     """A phone gets an information-check order, a band an electronic-positioning one (≤ 90 days)."""
     person_id = await store.insert_person(
@@ -44,6 +45,7 @@ async def enrol_person(
             case_number=case_number,
             supervision_level=supervision_level,
             allowed_fence_ids=allowed_fence_ids,
+            exclusion_fence_ids=exclusion_fence_ids or [],
             full_name=full_name,
         ),
         jurisdiction_id=jurisdiction_id,
