@@ -9,6 +9,7 @@ it can prove a past excursion (events marked late) but never moves the current s
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
@@ -142,7 +143,7 @@ class Run:
         return Run(
             self.count + 1,
             self.start_ms if self.count else fix.ts_ms,
-            self.far + (fix.far and fix.code == OUTSIDE),
+            self.far + int(fix.far and fix.code == OUTSIDE),
             (*self.ping_ids, fix.ping_id)[-EVIDENCE_KEPT:],
         )
 
@@ -275,25 +276,32 @@ def remember(state: AreaState, added: Sequence[Excursion] = ()) -> AreaState:
 def _judge_late(
     state: AreaState, late: list[Fix], th: Thresholds
 ) -> tuple[AreaState, list[AreaEvent]]:
-    """Late fixes inside known excursions are old news; the rest are judged per known-inside gap."""
+    """Late fixes in known excursions are old news. The rest are judged among themselves, split
+    at every certain-inside fix still known (the live runs were broken there too)."""
     state = replace(state, late_count=state.late_count + len(late))
+    known_inside = _known_inside(state)
     gaps: dict[int, list[Fix]] = {}
     for fix in late:
         past_horizon = state.horizon_ms is None or fix.ts_ms > state.horizon_ms
         if past_horizon and not any(e.covers(fix.ts_ms) for e in state.excursions):
-            before = sum(e.seen_ms < fix.ts_ms for e in state.excursions)
-            gaps.setdefault(before, []).append(fix)
+            gaps.setdefault(bisect_left(known_inside, fix.ts_ms), []).append(fix)
     events: list[AreaEvent] = []
     found: list[Excursion] = []
-    for before, fixes in gaps.items():
-        known = state.excursions
-        since = known[before - 1].until_ms if before else None
-        until = known[before].since_ms if before < len(known) else state.inside_ms
+    for gap, fixes in gaps.items():
+        since = known_inside[gap - 1] if gap else None
+        until = known_inside[gap] if gap < len(known_inside) else None
         gap_events, gap_found = _judge_gap(fixes, th, since=since, seq=state.episode_seq)
         state = replace(state, episode_seq=state.episode_seq + len(gap_found))
         events += gap_events
         found += [_closed_by(e, until) for e in gap_found]
     return remember(state, found), events
+
+
+def _known_inside(state: AreaState) -> list[int]:
+    marks = {state.inside_ms}
+    for e in state.excursions:
+        marks |= {e.since_ms, e.until_ms}
+    return sorted(m for m in marks if m is not None)
 
 
 def _closed_by(excursion: Excursion, inside_ms: int | None) -> Excursion:
