@@ -1,6 +1,7 @@
 """Alert quality on real GPS: GeoLife traces (WGS-84) against Beijing districts (GCJ-02).
 
     python -m benchmarks.alert_quality [--accuracy-m 15 [30 ...]] [--level normal [strict ...]]
+        [--baseline]
 
 Each trace's allowed area is the district it starts in. Compared, on the same points:
 (i) a naive rule as Traccar does it (point in polygon, state flips on every change), with the
@@ -32,6 +33,7 @@ from geofence.state import (
     AreaState,
     EventKind,
     Fix,
+    Thresholds,
     advance,
     far_radius_m,
 )
@@ -119,20 +121,44 @@ def alerted_at(gone: Departure, exits: list[int], returns: list[int]) -> int | N
     return None
 
 
+# The rule before far fixes (2026-11-24 baseline): dwell only, shorter near the edge.
+DWELL_ONLY = {
+    "strict": Thresholds(exit_pings=2, exit_min_s=20.0, return_pings=2),
+    "normal": Thresholds(exit_pings=3, exit_min_s=30.0, return_pings=2),
+    "lenient": Thresholds(exit_pings=3, exit_min_s=60.0, return_pings=3),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    thresholds: Thresholds
+    uses_far: bool
+
+
+def engine_rules(levels: list[str], baseline: bool) -> list[Rule]:
+    rules = [Rule(level, DEFAULT_THRESHOLDS[level], True) for level in levels]
+    if baseline:
+        rules += [
+            Rule(f"{level}, dwell only as before", DWELL_ONLY[level], False) for level in levels
+        ]
+    return rules
+
+
 def engine_events(
-    index: FenceIndex, trace: Trace, accuracy_m: float, levels: list[str]
+    index: FenceIndex, trace: Trace, accuracy_m: float, rules: list[Rule]
 ) -> dict[str, tuple[list[int], list[int]]]:
     accuracy = np.full(len(trace.lat), accuracy_m)
     codes = index.classify(trace.lat, trace.lon, accuracy)
     far = index.classify(trace.lat, trace.lon, far_radius_m(accuracy)) == OUTSIDE
-    fixes = [
-        Fix(i, int(t), int(c), bool(f))
-        for i, (t, c, f) in enumerate(zip(trace.ts_ms, codes, far, strict=True))
-    ]
     out = {}
-    for level in levels:
-        _, events = advance(AreaState(), fixes, DEFAULT_THRESHOLDS[level])
-        out[level] = (
+    for rule in rules:
+        fixes = [
+            Fix(i, int(t), int(c), bool(f) and rule.uses_far)
+            for i, (t, c, f) in enumerate(zip(trace.ts_ms, codes, far, strict=True))
+        ]
+        _, events = advance(AreaState(), fixes, rule.thresholds)
+        out[rule.name] = (
             [e.evidence_ping_ids[-1] for e in events if e.kind is EventKind.EXITED],
             [e.evidence_ping_ids[-1] for e in events if e.kind is EventKind.RETURNED],
         )
@@ -190,7 +216,8 @@ def main(args: argparse.Namespace) -> None:
     areas = districts()
     counts = {"traces": 0, "points": 0, "departures": 0}
     naive, raw_naive = Tally(), Tally()
-    engine = {(a, lv): Tally() for a in args.accuracy_m for lv in args.level}
+    rules = engine_rules(args.level, args.baseline)
+    engine = {(a, r.name): Tally() for a in args.accuracy_m for r in rules}
     for path in sorted(GEOLIFE.glob("*/Trajectory/*.plt")):
         trace = read_plt(path)
         area = home(trace, areas) if len(trace.lat) > 1 else None
@@ -206,9 +233,9 @@ def main(args: argparse.Namespace) -> None:
         raw_inside = shapely.contains_xy(raw, trace.lon, trace.lat)
         raw_naive.add(trace, [], naive_exits(raw_inside), naive_exits(~raw_inside))
         for accuracy_m in args.accuracy_m:
-            by_level = engine_events(index, trace, accuracy_m, args.level)
-            for level, (exits, returns) in by_level.items():
-                engine[accuracy_m, level].add(trace, gone, exits, returns)
+            by_rule = engine_events(index, trace, accuracy_m, rules)
+            for name, (exits, returns) in by_rule.items():
+                engine[accuracy_m, name].add(trace, gone, exits, returns)
     print_table(counts, naive, raw_naive, engine, args)
 
 
@@ -234,7 +261,8 @@ def print_table(
     n = counts["departures"]
     print(
         f"\n`python -m benchmarks.alert_quality --accuracy-m {accuracies} "
-        f"--level {' '.join(args.level)}`: {counts['traces']} GeoLife traces, "
+        f"--level {' '.join(args.level)}{' --baseline' if args.baseline else ''}`: "
+        f"{counts['traces']} GeoLife traces, "
         f"{counts['points']:,} points, {n} departures (> 1 km out for > 10 min)\n"
     )
     print(
@@ -256,5 +284,8 @@ if __name__ == "__main__":
     parser.add_argument("--accuracy-m", type=float, nargs="+", default=[15.0])
     parser.add_argument(
         "--level", nargs="+", default=["normal"], choices=sorted(DEFAULT_THRESHOLDS)
+    )
+    parser.add_argument(
+        "--baseline", action="store_true", help="also the dwell-only rule this engine replaced"
     )
     main(parser.parse_args())

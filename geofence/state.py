@@ -192,13 +192,7 @@ def _step(state: AreaState, fix: Fix, th: Thresholds) -> tuple[AreaState, AreaEv
     if not contradicts(state.status, fix.code):  # certain and agreeing: the run is broken
         return _agree(state, fix), None
     run = _run(state).extended(fix)
-    state = replace(
-        state,
-        run_count=run.count,
-        run_start_ms=run.start_ms,
-        run_far=run.far,
-        run_ping_ids=run.ping_ids,
-    )
+    state = _with_run(state, run)
     if not flips(state.status, run, fix.ts_ms, th):
         return state, None
     if state.status is Status.INSIDE:
@@ -210,8 +204,18 @@ def _run(state: AreaState) -> Run:
     return Run(state.run_count, state.run_start_ms, state.run_far, state.run_ping_ids)
 
 
+def _with_run(state: AreaState, run: Run) -> AreaState:
+    return replace(
+        state,
+        run_count=run.count,
+        run_start_ms=run.start_ms,
+        run_far=run.far,
+        run_ping_ids=run.ping_ids,
+    )
+
+
 def _agree(state: AreaState, fix: Fix) -> AreaState:
-    state = replace(state, run_count=0, run_start_ms=0, run_far=0, run_ping_ids=())
+    state = _with_run(state, Run())
     if state.status is Status.OUTSIDE:
         return state
     return replace(state, inside_ms=fix.ts_ms, excursions=close_open(state.excursions, fix.ts_ms))
@@ -252,15 +256,7 @@ def _return(state: AreaState, fix: Fix, run: Run) -> tuple[AreaState, AreaEvent]
 
 
 def _flipped(state: AreaState, status: Status, episode: int) -> AreaState:
-    return replace(
-        state,
-        status=status,
-        episode=episode,
-        run_count=0,
-        run_start_ms=0,
-        run_far=0,
-        run_ping_ids=(),
-    )
+    return _with_run(replace(state, status=status, episode=episode), Run())
 
 
 def remember(state: AreaState, added: Sequence[Excursion] = ()) -> AreaState:
