@@ -1,10 +1,10 @@
 """Table shortcut for classify: per grid cell, bounds on every point's distance to the boundary.
 
 The grid is regular in lon/lat, so finding a ping's cell is two multiplications (H3's
-latlng_to_cell costs ~0.34 µs a point, more than the whole budget of 0.15 µs). Coarse cells
-(~400 m) cover the fence's box plus a buffer; those within FINE_WITHIN_M of the boundary are
-split into 8x8 fine cells (~50 m). Each cell stores lo ≤ distance ≤ hi for all of its points
-(1-Lipschitz: the centre's distance ± the cell's radius, less a margin) and the side of the
+latlng_to_cell costs ~0.34 µs a point, more than classify's whole budget of 0.15 µs). Coarse
+cells (~400 m) cover the fence's box plus a buffer; those within FINE_WITHIN_M of the boundary
+are split into 16x16 fine cells (~25 m). Each cell stores lo ≤ distance ≤ hi for all its points
+(1-Lipschitz: the centre's exact distance ± the cell's radius, with a margin) and the side of the
 whole cell: accuracy below lo is INSIDE/OUTSIDE, accuracy at or above hi is UNCERTAIN, anything
 between goes to the exact path. Beyond the grid a point is OUTSIDE when its accuracy is below
 the buffer's width. So a table answer is always the one the exact path would give.
@@ -24,16 +24,16 @@ from geofence.models import INSIDE, OUTSIDE, UNCERTAIN, CodeArray, FloatArray
 from geofence.projection import MIN_RADIUS_M, LocalProjection, stretch_bound
 
 UNKNOWN = np.int8(-128)  # lookup's "ask the exact path"
-FINE = 8  # fine cells per coarse cell, along each axis (a power of two: lookup shifts)
+FINE = 16  # fine cells per coarse cell, along each axis (a power of two: lookup shifts)
 SHIFT = FINE.bit_length() - 1
-COARSE_MIN_DEG = 0.004  # ~400 m: fine cells of ~50 m
+COARSE_MIN_DEG = 0.004  # ~400 m: fine cells of ~25 m
 MAX_COARSE_CELLS = 60_000
 FINE_WITHIN_M = 300.0  # coarse cells this close to the boundary get fine cells
 BUFFER_DEG = 0.05  # the grid reaches ~5 km beyond the fence's box
 MAX_SPAN_DEG = 20.0  # beyond this (or across ±180°) the table is not worth its memory
 MAX_LAT_DEG = 85.0
-MARGIN_M = 1.0  # covers float rounding, bisection tolerance and the exact path's epsilon
-BISECT_STEPS = 9  # fine distances to within 2·radius / 2⁹ (~1 m)
+MARGIN_M = 1.0  # covers float rounding and the exact path's on-boundary epsilon
+CHUNK = 4_000_000  # (fine centre, segment) distances computed at once: ~100 MB
 MAX_CURVATURE_M = 6_399_594.0  # the largest radius of curvature of the WGS-84 ellipsoid
 
 Int64Array = np.ndarray[Any, np.dtype[np.int64]]
@@ -118,11 +118,12 @@ def build_table(
     lat, lon = grid.fine_centres(ix, iy)
     x, y = projection.to_xy(lat, lon)
     radius = grid.radius_m(lat, FINE, stretch)
-    distance = nearest_distance_m(boundary_m, x, y)
-    coarse = bounded_entries(area_m, x, y, distance, distance, radius, stretch)
+    segments = Segments(boundary_m)
+    distance = segments.nearest_m(x, y)
+    coarse = bounded_entries(area_m, x, y, distance, radius, stretch)
     near = np.flatnonzero(distance - radius < FINE_WITHIN_M)
-    centres = Centres(ix[near], iy[near], x[near], y[near], distance[near])
-    fine = fine_entries(area_m, boundary_m, projection, grid, centres, stretch)
+    centres = Centres(ix[near], iy[near], x[near], y[near], distance[near] + 2 * radius[near])
+    fine = fine_entries(area_m, segments, projection, grid, centres, stretch)
     return assemble(grid, coarse, fine, near, far_m(grid, bounds, stretch))
 
 
@@ -154,30 +155,49 @@ def coarse_cells(grid: Grid) -> tuple[FloatArray, FloatArray]:
     return cx * FINE + (FINE // 2 - 0.5), cy * FINE + (FINE // 2 - 0.5)
 
 
-def nearest_distance_m(boundary_m: Any, x: FloatArray, y: FloatArray) -> FloatArray:
-    """Exact planar distance from each point to the boundary, through a tree of its segments."""
-    parts = [shapely.get_coordinates(part) for part in shapely.get_parts(boundary_m)]
-    segments = np.concatenate([np.stack([c[:-1], c[1:]], axis=1) for c in parts])
-    tree = shapely.STRtree(shapely.linestrings(segments))
-    points = shapely.points(x, y)
-    _, distance = tree.query_nearest(points, return_distance=True, all_matches=False)
-    return np.asarray(distance, dtype=np.float64)
+class Segments:
+    """The boundary's straight segments in a tree: exact planar distances in bulk."""
+
+    def __init__(self, boundary_m: Any) -> None:
+        parts = [shapely.get_coordinates(part) for part in shapely.get_parts(boundary_m)]
+        ends = np.concatenate([np.stack([c[:-1], c[1:]], axis=1) for c in parts])
+        self.tree = shapely.STRtree(shapely.linestrings(ends))
+        self.start, self.vector = ends[:, 0], ends[:, 1] - ends[:, 0]
+        self.length2 = np.maximum(np.einsum("ij,ij->i", self.vector, self.vector), 1e-300)
+
+    def nearest_m(self, x: FloatArray, y: FloatArray) -> FloatArray:
+        points = shapely.points(x, y)
+        _, distance = self.tree.query_nearest(points, return_distance=True, all_matches=False)
+        return np.asarray(distance, dtype=np.float64)
+
+    def within(self, x: FloatArray, y: FloatArray, reach_m: FloatArray) -> Int64Array:
+        """(point, segment) pairs closer than reach_m, sorted by point."""
+        pairs = self.tree.query(shapely.points(x, y), predicate="dwithin", distance=reach_m)
+        return np.asarray(pairs, dtype=np.int64)
+
+    def distance_m(self, x: FloatArray, y: FloatArray, segment: Int64Array) -> FloatArray:
+        """Distance from each point to the segment beside it (broadcast), as GEOS computes it."""
+        sx, sy = self.start[segment, 0], self.start[segment, 1]
+        vx, vy = self.vector[segment, 0], self.vector[segment, 1]
+        t = np.clip(((x - sx) * vx + (y - sy) * vy) / self.length2[segment], 0.0, 1.0)
+        return np.asarray(np.hypot(sx + t * vx - x, sy + t * vy - y), dtype=np.float64)
 
 
 @dataclass(frozen=True)
 class Centres:
-    """Coarse cells' centres: fine column and row, plane coordinates, distance to the boundary."""
+    """Coarse cells' centres: fine column and row, plane coordinates, and how far away the
+    nearest segment to any point of the cell can be (distance + 2·radius: 1-Lipschitz)."""
 
     ix: FloatArray
     iy: FloatArray
     x: FloatArray
     y: FloatArray
-    distance_m: FloatArray
+    reach_m: FloatArray
 
 
 def fine_entries(
     area_m: Any,
-    boundary_m: Any,
+    segments: Segments,
     projection: LocalProjection,
     grid: Grid,
     coarse: Centres,
@@ -189,33 +209,30 @@ def fine_entries(
     iy = (coarse.iy[:, None, None] + offsets[None, :, None]).repeat(FINE, axis=2).ravel()
     lat, lon = grid.fine_centres(ix, iy)
     x, y = projection.to_xy(lat, lon)
-    per_cell = FINE * FINE
-    apart = np.hypot(x - np.repeat(coarse.x, per_cell), y - np.repeat(coarse.y, per_cell))
-    apart = apart * (1 + 1e-9) + 1e-6  # the centres' distance is 1-Lipschitz
-    centre = np.repeat(coarse.distance_m, per_cell)
-    lo, hi = bisect_distance(boundary_m, x, y, np.maximum(centre - apart, 0.0), centre + apart)
-    radius = grid.radius_m(lat, 1, stretch)
-    return bounded_entries(area_m, x, y, lo, hi, radius, stretch)
+    distance = fine_distances_m(segments, coarse, x, y)
+    return bounded_entries(area_m, x, y, distance, grid.radius_m(lat, 1, stretch), stretch)
 
 
-def bisect_distance(
-    boundary_m: Any, x: FloatArray, y: FloatArray, lo: FloatArray, hi: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """Narrow lo ≤ distance ≤ hi with the same prepared dwithin the exact path uses."""
-    points = shapely.points(x, y)
-    for _ in range(BISECT_STEPS):
-        mid = (lo + hi) / 2
-        within = shapely.dwithin(boundary_m, points, mid)
-        lo, hi = np.where(within, lo, mid), np.where(within, mid, hi)
-    return lo, hi
+def fine_distances_m(segments: Segments, coarse: Centres, x: FloatArray, y: FloatArray) -> Any:
+    """Exact distances of fine centres, from the few segments their coarse cell can reach."""
+    cell, segment = segments.within(coarse.x, coarse.y, coarse.reach_m + 1.0)
+    fx, fy = x.reshape(len(coarse.x), -1), y.reshape(len(coarse.x), -1)
+    best = np.full(fx.shape, np.inf)
+    for part in np.array_split(np.arange(len(cell)), 1 + len(cell) * fx.shape[1] // CHUNK):
+        c = cell[part]
+        d = segments.distance_m(fx[c], fy[c], segment[part, None])
+        first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        if len(first):
+            cells = c[first]
+            best[cells] = np.minimum(best[cells], np.minimum.reduceat(d, first, axis=0))
+    return best.ravel()
 
 
 def bounded_entries(
     area_m: Any,
     x: FloatArray,
     y: FloatArray,
-    lo: FloatArray,
-    hi: FloatArray,
+    distance: FloatArray,
     radius: FloatArray,
     stretch: float,
 ) -> tuple[FloatArray, FloatArray, CodeArray]:
@@ -224,8 +241,8 @@ def bounded_entries(
     lo is shrunk by the plane's stretch so a re-measurement on the ground cannot disagree.
     """
     inside = shapely.contains_xy(area_m, x, y)
-    lo_cell = (lo - radius) / (1.0 + stretch) - MARGIN_M
-    hi_cell = hi + radius + MARGIN_M
+    lo_cell = (distance - radius) / (1.0 + stretch) - MARGIN_M
+    hi_cell = distance + radius + MARGIN_M
     return lo_cell, hi_cell, np.where(inside, INSIDE, OUTSIDE).astype(np.int8)
 
 

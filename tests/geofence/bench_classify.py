@@ -47,7 +47,7 @@ def main(n: int) -> None:
     accuracy_m = rng.uniform(5.0, 100.0, n)
     start = time.perf_counter()
     _ = index.table
-    print(f"H3 table build: {time.perf_counter() - start:.2f} s")
+    print(f"cell table build: {time.perf_counter() - start:.2f} s")
     for name, (la, lo) in {"box": box, "near boundary": (lat, lon)}.items():
         table = median_rate(partial(index.classify, la, lo, accuracy_m), n)
         exact = median_rate(partial(index.classify_exact, la, lo, accuracy_m), n)

@@ -76,12 +76,12 @@ def test_entries_bound_the_distance_of_points_anywhere_in_their_cell(name: str) 
     assert np.array_equal(table.codes[entry[sure]], np.where(inside, INSIDE, OUTSIDE))
 
 
-def test_fine_cells_are_about_fifty_metres_near_the_boundary() -> None:
+def test_fine_cells_are_about_twenty_five_metres_near_the_boundary() -> None:
     index, table = fence("shenzhen")
     vertices = shapely.get_coordinates(index.area.boundary)[::50]
     entry = table.entries(vertices[:, 1], vertices[:, 0])
     width = table.hi_m[entry] - table.lo_m[entry]
-    assert np.all(width < 90.0)  # two fine-cell radii (~37 m) and margins
+    assert np.all(width < 45.0)  # two fine-cell radii (~19 m each) and margins
 
 
 @pytest.mark.parametrize("name", ["shenzhen", "square-60N"])
