@@ -8,6 +8,7 @@ from geofence.errors import (
 )
 from geofence.index import FenceIndex
 from geofence.models import INSIDE, OUTSIDE, UNCERTAIN, Crs
+from geofence.zones import ZoneHits, ZoneIndex
 
 __all__ = [
     "INSIDE",
@@ -19,4 +20,6 @@ __all__ = [
     "InvalidGeometryError",
     "InvalidInputError",
     "UnknownCrsError",
+    "ZoneHits",
+    "ZoneIndex",
 ]

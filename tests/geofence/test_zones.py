@@ -1,0 +1,180 @@
+"""ZoneIndex against one FenceIndex per zone and a geodesic reference, near every zone's edge."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given
+from hypothesis import strategies as st
+
+from geofence import INSIDE, OUTSIDE, UNCERTAIN, FenceIndex
+from geofence.crs import wgs84_to_gcj02
+from geofence.errors import InvalidGeometryError, InvalidInputError, UnknownCrsError
+from geofence.zones import ZoneHits, ZoneIndex
+from tests.geofence.support import GEOD, PROPERTY, offset, reference_code, ring_around, square
+
+Json = dict[str, Any]
+LAT, LON = 22.55, 114.05  # Futian, Shenzhen
+
+
+def circle(lat: float, lon: float, radius_m: float, n: int = 24) -> Json:
+    ring = [
+        offset(lat, lon, radius_m * np.cos(t), radius_m * np.sin(t))[::-1]
+        for t in np.linspace(0, 2 * np.pi, n + 1)[:-1]
+    ]
+    return {"type": "Polygon", "coordinates": [[*map(list, ring), list(ring[0])]]}
+
+
+def in_gcj02(geometry: Json) -> Json:
+    rings = []
+    for ring in geometry["coordinates"]:
+        lonlat = np.asarray(ring)
+        lat, lon = wgs84_to_gcj02(lonlat[:, 1], lonlat[:, 0])
+        rings.append(np.column_stack([lon, lat]).tolist())
+    return {"type": "Polygon", "coordinates": rings}
+
+
+def scene() -> list[tuple[int, Json, str]]:
+    """Overlapping zones, one in GCJ-02, one with a hole, a big irregular one, one far away."""
+    hole = ring_around(*offset(LAT, LON, 900, 0), 80)[::-1]
+    star = [
+        offset(LAT, LON, r * np.cos(t), r * np.sin(t) - 1500)[::-1]
+        for r, t in zip([1200, 500, 1000, 300, 1400, 700, 900], np.linspace(0, 6, 7), strict=True)
+    ]
+    return [
+        (30, square(LAT, LON, 150), "wgs84"),
+        (10, circle(*offset(LAT, LON, 120, 60), 90), "wgs84"),  # overlaps zone 30
+        (20, in_gcj02(circle(*offset(LAT, LON, -250, 0), 60)), "gcj02"),
+        (40, square(*offset(LAT, LON, 900, 0), 300, holes=[hole]), "wgs84"),
+        (50, {"type": "Polygon", "coordinates": [[*map(list, star), list(star[0])]]}, "wgs84"),
+        (60, square(39.9, 116.4, 200), "wgs84"),  # Beijing: a second plane
+    ]
+
+
+@cache
+def zones() -> ZoneIndex:
+    return ZoneIndex.from_zones(scene())
+
+
+@cache
+def fences() -> dict[int, FenceIndex]:
+    return {zone_id: FenceIndex.from_geojson(g, crs=crs) for zone_id, g, crs in scene()}
+
+
+@cache
+def vertices() -> np.ndarray[Any, np.dtype[np.float64]]:
+    return np.vstack([shapely.get_coordinates(f.area.boundary) for f in fences().values()])
+
+
+def codes_of(hits: ZoneHits, n: int, zone_ids: list[int]) -> np.ndarray[Any, Any]:
+    """The dense (point, zone) code matrix that hits stand for."""
+    out = np.full((n, len(zone_ids)), OUTSIDE, dtype=np.int8)
+    column = {z: k for k, z in enumerate(zone_ids)}
+    for p, z, c in zip(hits.point, hits.zone, hits.code, strict=True):
+        assert out[p, column[int(z)]] == OUTSIDE, "a pair listed twice"
+        out[p, column[int(z)]] = c
+    return out
+
+
+def near_edges(n: int, seed: int) -> tuple[Any, Any, Any]:
+    rng = np.random.default_rng(seed)
+    lon0, lat0 = vertices()[rng.integers(0, len(vertices()), n)].T
+    lon, lat, _ = GEOD.fwd(lon0, lat0, rng.uniform(0, 360, n), rng.exponential(60, n))
+    acc = np.where(rng.random(n) < 0.9, rng.uniform(0, 100, n), rng.uniform(100, 3000, n))
+    return lat, lon, acc
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_agrees_exactly_with_one_fence_index_per_zone(seed: int) -> None:
+    lat, lon, acc = near_edges(20_000, seed)
+    got = codes_of(zones().classify(lat, lon, acc), len(lat), sorted(fences()))
+    for k, zone_id in enumerate(sorted(fences())):
+        expected = fences()[zone_id].classify(lat, lon, acc)
+        assert np.array_equal(got[:, k], expected), zone_id
+
+
+@PROPERTY
+@given(
+    pick=st.integers(0, 10**9),
+    bearing=st.floats(0.0, 360.0),
+    distance_m=st.floats(0.0, 400.0) | st.floats(0.0, 20.0),
+    accuracy_m=st.floats(0.0, 120.0) | st.floats(100.0, 5000.0) | st.sampled_from([0.0, 100.0]),
+)
+def test_agrees_with_the_geodesic_reference(
+    pick: int, bearing: float, distance_m: float, accuracy_m: float
+) -> None:
+    lon0, lat0 = vertices()[pick % len(vertices())]
+    lon, lat, _ = GEOD.fwd(lon0, lat0, bearing, distance_m)
+    got = codes_of(zones().classify([lat], [lon], [accuracy_m]), 1, sorted(fences()))[0]
+    for k, zone_id in enumerate(sorted(fences())):
+        expected = reference_code(fences()[zone_id], lat, lon, accuracy_m)
+        assert expected is None or got[k] == expected, (zone_id, lat, lon, accuracy_m)
+
+
+def test_shape_of_the_answer() -> None:
+    index = zones()
+    assert len(index) == 6
+    assert index.zone_ids.tolist() == [10, 20, 30, 40, 50, 60]
+    hits = index.classify([LAT, LAT, 0.0], [LON, LON + 0.0008, 0.0], [5.0, 5.0, 5.0])
+    assert hits.point.dtype == np.int64 and hits.zone.dtype == np.int64
+    assert hits.code.dtype == np.int8
+    pairs = sorted(zip(hits.point.tolist(), hits.zone.tolist(), hits.code.tolist(), strict=True))
+    assert pairs == [(0, 30, INSIDE), (1, 10, INSIDE), (1, 30, INSIDE)]
+
+
+def test_a_point_on_an_edge_is_uncertain_even_with_perfect_accuracy() -> None:
+    lat, lon = offset(LAT, LON, 150, 0)
+    hits = zones().classify([lat], [lon], [0.0])
+    assert (30, UNCERTAIN) in zip(hits.zone.tolist(), hits.code.tolist(), strict=True)
+
+
+def test_pings_in_gcj02_are_converted_first() -> None:
+    lat, lon = wgs84_to_gcj02(np.array([LAT]), np.array([LON]))
+    hits = zones().classify(lat, lon, [5.0], crs="gcj02")
+    assert hits.zone.tolist() == [30] and hits.code.tolist() == [INSIDE]
+
+
+def test_no_zones_means_no_hits() -> None:
+    empty = ZoneIndex.from_zones([])
+    hits = empty.classify([LAT, LAT], [LON, LON], [5.0, 5000.0])
+    assert len(empty) == 0 and len(hits) == 0
+
+
+def test_repairs_are_reported_with_the_zone_id() -> None:
+    west, south = LON, LAT
+    bowtie = [
+        [west, south],
+        [west + 0.01, south + 0.01],
+        [west + 0.01, south],
+        [west, south + 0.01],
+    ]
+    index = ZoneIndex.from_zones([(7, {"type": "Polygon", "coordinates": [bowtie]}, "wgs84")])
+    assert index.warnings and all(w.startswith("zone 7:") for w in index.warnings)
+    assert "self-intersects" in " ".join(index.warnings)
+
+
+@pytest.mark.parametrize(
+    ("geometry", "crs", "error", "why"),
+    [
+        (
+            {"type": "Polygon", "coordinates": [[[114, 22], [114.1, 22], [114.2, 22], [114, 22]]]},
+            "wgs84",
+            InvalidGeometryError,
+            "collapsed ring",
+        ),
+        ({"type": "Point", "coordinates": [114, 22]}, "wgs84", InvalidGeometryError, "Point"),
+        (square(LAT, LON, 100), "utm", UnknownCrsError, "'utm'"),
+    ],
+)
+def test_refusals_name_the_zone_id(geometry: Json, crs: str, error: type, why: str) -> None:
+    with pytest.raises(error, match=f"^zone 9: .*{why}"):
+        ZoneIndex.from_zones([(1, square(LAT, LON, 100), "wgs84"), (9, geometry, crs)])
+
+
+def test_a_zone_id_given_twice_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match=r"^zone 3: "):
+        ZoneIndex.from_zones([(3, square(LAT, LON, 100), "wgs84")] * 2)
