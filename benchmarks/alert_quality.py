@@ -137,11 +137,9 @@ class Rule:
 
 
 def engine_rules(levels: list[str], baseline: bool) -> list[Rule]:
-    rules = [Rule(level, DEFAULT_THRESHOLDS[level], True) for level in levels]
+    rules = [Rule(f"this engine ({level}", DEFAULT_THRESHOLDS[level], True) for level in levels]
     if baseline:
-        rules += [
-            Rule(f"{level}, dwell only as before", DWELL_ONLY[level], False) for level in levels
-        ]
+        rules += [Rule(f"before: dwell only ({lv}", DWELL_ONLY[lv], False) for lv in levels]
     return rules
 
 
@@ -243,7 +241,7 @@ def row(name: str, t: Tally, departures: int) -> str:
     delays = "-"
     if t.delays_s:
         median, most = float(np.median(t.delays_s)), max(t.delays_s)
-        delays = f"{median:.0f} / {most:.0f} s, at most {max(t.pings_after)} pings"
+        delays = f"{median:.0f} / {most:.0f} s, fix +{max(t.pings_after)}"
     return (
         f"| {name} | {t.exits} | {t.flaps} | {t.alerted_by_1km}/{departures} | "
         f"{t.within_2}/{departures} | {t.alerted}/{departures} | {delays} |"
@@ -267,16 +265,17 @@ def print_table(
     )
     print(
         "| rule | exits raised | flaps (re-entry < 2 min) | departures alerted by 1 km out |"
-        " within 2 pings of 1 km out | alerted at all | delay after 1 km out, median / max |"
+        " within 2 pings of 1 km out | alerted at all |"
+        " delay after 1 km out: median / max, latest fix |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
-    print(row("naive point-in-polygon, CRS converted", naive, n))
+    print(row("naive point-in-polygon, CRS converted (as Traccar does it)", naive, n))
     print(
         f"| naive point-in-polygon, GCJ-02 offset ignored | {raw_naive.exits} | "
         f"{raw_naive.flaps} | - | - | - | - |"
     )
-    for (accuracy_m, level), tally in engine.items():
-        print(row(f"this engine ({level}, accuracy {accuracy_m:g} m)", tally, n))
+    for (accuracy_m, name), tally in engine.items():
+        print(row(f"{name}, accuracy {accuracy_m:g} m)", tally, n))
 
 
 if __name__ == "__main__":
