@@ -74,3 +74,10 @@ def test_uncertain_fixes_change_nothing(table: list[tuple[int, int]]) -> None:
     b_state, b_events = run(certain)
     assert a_events == b_events
     assert a_state.status == b_state.status
+
+
+def test_new_fields_default_so_existing_callers_keep_working() -> None:
+    assert Fix(1, 0, OUT).far is False
+    state, events = advance(AreaState(), [Fix(n, n * 10_000, OUT) for n in range(4)], TH)
+    assert [(e.kind, e.late) for e in events] == [(EventKind.EXITED, False)]
+    assert state.episode == state.episode_seq == 1
