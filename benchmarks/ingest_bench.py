@@ -5,7 +5,12 @@
 Runs `monitor serve` and `monitor worker` as separate processes against the machine's
 PostgreSQL and Redis (a fresh database, dropped afterwards), drives them with wrk (Debian's)
 and prints a Markdown table with medians. "evaluated/s" counts pings accepted during the run
-divided by the time until the evaluators had judged the last of them.
+divided by the time until the evaluators had judged the last of them. CPU columns are the
+processes' own CPU time (user + system, children included) per request served and per ping
+evaluated: far less sensitive than rates to whatever else shares the machine.
+
+`--code-dir DIR` runs the servers from another checkout (an A/B baseline made with
+`git worktree add`); `--scenarios native,batch` picks scenarios.
 """
 
 from __future__ import annotations
@@ -40,6 +45,26 @@ ADMIN_DSN = os.environ.get("BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 LUA = Path(__file__).with_name("wrk_pings.lua")
 SCENARIOS = {"native single": "native", "osmand single": "osmand", "native batch of 500": "batch"}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its descendants, living or reaped."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    # utime, stime, cutime, cstime are fields 14..17 of stat; [0] here is field 3
+    own = sum(int(f) for f in fields[11:15]) / CLOCK_TICKS
+    return own + sum(cpu_seconds(child) for child in children(pid))
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(FileNotFoundError):
+            found += [int(c) for c in task.read_text().split()]
+    return found
 
 
 async def seed(database_url: str, devices: int) -> list[tuple[str, str]]:
@@ -153,23 +178,36 @@ async def scenario(
     mode: str,
     devices_file: Path,
     redis: aioredis.Redis,
+    processes: list[subprocess.Popen[bytes]],
 ) -> dict[str, float]:
     before = await count_pings(env["DATABASE_URL"])
+    cpu_before = [cpu_seconds(p.pid) for p in processes]
     started = time.monotonic()
     result = await asyncio.to_thread(
         run_wrk, url, mode, devices_file, args.duration, args.connections
     )
+    serve_cpu = cpu_seconds(processes[0].pid) - cpu_before[0]
     finished = await wait_drained(redis, 8)
+    worker_cpu = cpu_seconds(processes[1].pid) - cpu_before[1]
     stored = await count_pings(env["DATABASE_URL"]) - before
     result["pings"] = stored / args.duration
     result["evaluated"] = stored / (finished - started)
+    result["api_us_per_req"] = serve_cpu / max(result["requests"], 1) * 1e6
+    result["api_us_per_ping"] = serve_cpu / max(stored, 1) * 1e6
+    result["worker_us_per_ping"] = worker_cpu / max(stored, 1) * 1e6
     return result
 
 
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start(
+    args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "monitor", *args], env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "monitor", *args],
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -181,14 +219,19 @@ class BenchCluster:
     redis: aioredis.Redis
     work: Path
     devices: list[tuple[str, str]]
+    processes: list[subprocess.Popen[bytes]]
 
 
 @contextlib.asynccontextmanager
 async def bench_cluster(
-    *, devices: int, api_processes: int = 1, extra_env: dict[str, str] | None = None
+    *,
+    devices: int,
+    api_processes: int = 1,
+    extra_env: dict[str, str] | None = None,
+    code_dir: Path | None = None,
 ) -> AsyncIterator[BenchCluster]:
-    """A fresh database with `devices` enrolled, `monitor serve` and `monitor worker` running;
-    everything is stopped and dropped afterwards."""
+    """A fresh database with `devices` enrolled, `monitor serve` and `monitor worker` running
+    (from `code_dir` when given); everything is stopped and dropped afterwards."""
     name = f"bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(ADMIN_DSN)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -206,14 +249,15 @@ async def bench_cluster(
             "MONITOR_STREAM_PARTITIONS": "8",
             "MONITOR_MAX_INFLIGHT_REQUESTS": "1024",
             **(extra_env or {}),
+            **({"PYTHONPATH": str(code_dir)} if code_dir else {}),
         }
         port = 18000 + os.getpid() % 1000
         serve = ["serve", "--port", str(port), "--workers", str(api_processes)]
-        processes.append(start(serve, env, work / "serve.log"))
-        processes.append(start(["worker"], env, work / "worker.log"))
+        processes.append(start(serve, env, work / "serve.log", code_dir))
+        processes.append(start(["worker"], env, work / "worker.log", code_dir))
         url = f"http://127.0.0.1:{port}"
         await wait_ready(url)
-        yield BenchCluster(database_url, url, env, redis, work, enrolled)
+        yield BenchCluster(database_url, url, env, redis, work, enrolled, processes)
     finally:
         for process in processes:
             process.terminate()
@@ -233,17 +277,30 @@ def write_devices(path: Path, devices: list[tuple[str, str]]) -> Path:
 async def main(args: argparse.Namespace) -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
-    async with bench_cluster(devices=args.devices, api_processes=args.api_processes) as cluster:
+    async with bench_cluster(
+        devices=args.devices, api_processes=args.api_processes, code_dir=args.code_dir
+    ) as cluster:
         devices_file = write_devices(cluster.work / "devices.txt", cluster.devices)
         rows = []
-        for label, mode in SCENARIOS.items():
+        for label, mode in chosen(args.scenarios).items():
             for run in range(1, args.runs + 1):
                 result = await scenario(
-                    args, cluster.env, cluster.url, mode, devices_file, cluster.redis
+                    args,
+                    cluster.env,
+                    cluster.url,
+                    mode,
+                    devices_file,
+                    cluster.redis,
+                    cluster.processes,
                 )
                 rows.append((label, run, result))
                 print(f"{label} run {run}: {result}", file=sys.stderr)
         print_table(rows, args)
+
+
+def chosen(names: str) -> dict[str, str]:
+    modes = names.split(",")
+    return {label: mode for label, mode in SCENARIOS.items() if mode in modes}
 
 
 async def wait_ready(url: str) -> None:
@@ -262,14 +319,16 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Na
     print(
         f"\n`python -m benchmarks.ingest_bench --duration {args.duration} --runs {args.runs} "
         f"--devices {args.devices} --connections {args.connections} "
-        f"--api-processes {args.api_processes}` "
+        f"--api-processes {args.api_processes}"
+        f"{f' --code-dir {args.code_dir}' if args.code_dir else ''}` "
         f"({os.cpu_count()} cores; API, worker, PostgreSQL, Redis and wrk on one machine)\n"
     )
     print(
-        "| scenario | requests/s | pings/s stored | pings/s evaluated | p50 ms | p99 ms | non-2xx |"
+        "| scenario | requests/s | pings/s stored | pings/s evaluated | p50 ms | p99 ms | non-2xx "
+        "| API CPU µs/request | worker CPU µs/ping |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for label in SCENARIOS:
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label in chosen(args.scenarios):
         results = [r for name, _, r in rows if name == label]
 
         def med(key: str, results: list[dict[str, float]] = results) -> float:
@@ -277,7 +336,9 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Na
 
         print(
             f"| {label} (median of {len(results)}) | {med('rps'):,.0f} | {med('pings'):,.0f} | "
-            f"{med('evaluated'):,.0f} | {med('p50'):.1f} | {med('p99'):.1f} | {med('errors'):.0f} |"
+            f"{med('evaluated'):,.0f} | {med('p50'):.1f} | {med('p99'):.1f} | "
+            f"{med('errors'):.0f} | {med('api_us_per_req'):,.0f} | "
+            f"{med('worker_us_per_ping'):,.1f} |"
         )
 
 
@@ -288,4 +349,6 @@ if __name__ == "__main__":
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--api-processes", type=int, default=1)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS.values()))
+    parser.add_argument("--code-dir", type=Path, default=None)
     asyncio.run(main(parser.parse_args()))
