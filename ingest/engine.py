@@ -14,6 +14,7 @@ import asyncpg
 import numpy as np
 import redis.asyncio as aioredis
 from asyncpg.pool import PoolConnectionProxy
+from prometheus_client import Counter
 
 from geofence.crs import to_wgs84
 from ingest import metrics, schemas, store
@@ -29,7 +30,6 @@ from ingest.group_commit import (
     CommitUnavailableError,
     GroupCommitter,
     GroupConfig,
-    PingKey,
     StorageRefusedError,
 )
 from ingest.models import Device, IngestResult, ItemError, Ping
@@ -131,12 +131,12 @@ class Ingestor:
         new_keys = await self._commit(device.person_id, [p for _, p in valid])
         rejected.sort(key=lambda e: e.index)
         result = IngestResult(len(new_keys), len(valid) - len(new_keys), rejected)
-        metrics.PINGS.labels("accepted").inc(result.accepted)
-        metrics.PINGS.labels("duplicate").inc(result.duplicates)
-        metrics.PINGS.labels("rejected").inc(len(rejected))
+        count(metrics.PINGS_ACCEPTED, result.accepted)
+        count(metrics.PINGS_DUPLICATE, result.duplicates)
+        count(metrics.PINGS_REJECTED, len(rejected))
         return result
 
-    async def _commit(self, person_id: int, pings: list[Ping]) -> set[PingKey]:
+    async def _commit(self, person_id: int, pings: list[Ping]) -> set[int]:
         if not pings:
             return set()
         if not self.committer.has_room(len(pings)):
@@ -154,7 +154,7 @@ class Ingestor:
         windows = await self._order_windows(person_id)
         kept, refused = [], []
         for index, ping in valid:
-            if any(start <= ping.ts < end for start, end in windows):
+            if is_covered(ping.ts, windows):
                 kept.append((index, ping))
             else:
                 refused.append(
@@ -198,6 +198,18 @@ class _Acquire:
         await self.ctx.__aexit__(*exc_info)
         if exc_info[0] is not None and issubclass(exc_info[0], DB_ERRORS):
             raise self.ingestor.overloaded("database unavailable") from exc_info[1]
+
+
+def is_covered(ts: datetime, windows: list[tuple[datetime, datetime]]) -> bool:
+    for start, end in windows:  # noqa: SIM110 - a generator per ping costs more than the loop
+        if start <= ts < end:
+            return True
+    return False
+
+
+def count(counter: Counter, amount: int) -> None:
+    if amount:
+        counter.inc(amount)
 
 
 def validate(

@@ -8,6 +8,7 @@ The queue is bounded: past it, requests are told to retry (503), never dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict, deque
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import redis.asyncio as aioredis
+from asyncpg.pool import PoolConnectionProxy
 from redis.exceptions import RedisError
 
 from alerts import streams
@@ -25,8 +27,6 @@ from ingest.errors import DATABASE_UNAVAILABLE as DB_ERRORS
 from ingest.models import Ping
 
 log = logging.getLogger(__name__)
-
-PingKey = tuple[str, datetime, float, float]
 
 
 class CommitUnavailableError(Exception):
@@ -41,7 +41,7 @@ class StorageRefusedError(Exception):
 class Pending:
     person_id: int
     pings: list[Ping]
-    future: asyncio.Future[set[PingKey]] = field(
+    future: asyncio.Future[set[int]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
@@ -60,12 +60,13 @@ class GroupCommitter:
         self._queue: deque[Pending] = deque()
         self._queued = 0
         self._wake = asyncio.Event()
+        self._conn: PoolConnectionProxy | None = None
 
     def has_room(self, count: int) -> bool:
         return self._queued + count <= self.config.max_queued_pings
 
-    async def submit(self, person_id: int, pings: list[Ping]) -> set[PingKey]:
-        """Keys of the pings that were new (the rest were duplicates), once durable."""
+    async def submit(self, person_id: int, pings: list[Ping]) -> set[int]:
+        """Ids of the pings that were new (the rest were duplicates), once durable."""
         pending = Pending(person_id, pings)
         self._queue.append(pending)
         self._queued += len(pings)
@@ -81,6 +82,7 @@ class GroupCommitter:
                     await self._flush(self._take())
         finally:
             self._fail_all(list(self._queue))
+            await self._release()
 
     def _take(self) -> list[Pending]:
         batch: list[Pending] = []
@@ -96,8 +98,7 @@ class GroupCommitter:
         rows = [(p.person_id, ping) for p in batch for ping in p.pings]
         received_ms = int(time.time() * 1000)  # no later than the rows' received_at
         try:
-            async with self.pool.acquire(timeout=5.0) as conn:
-                new_ids = await store.insert_pings(conn, rows=rows)
+            new_ids = await self._insert(rows)
         except DB_ERRORS as exc:
             log.warning("group commit of %d pings failed: %r", len(rows), exc)
             self._fail_all(batch)
@@ -111,23 +112,47 @@ class GroupCommitter:
                 batch[0].future.set_exception(StorageRefusedError(str(exc)))
             return
         await self._forward(rows, new_ids, received_ms)
-        claimed: set[PingKey] = set()
+        start = 0
         for pending in batch:
-            keys = {k for p in pending.pings if (k := key_of(p)) in new_ids and k not in claimed}
-            claimed |= keys
+            end = start + len(pending.pings)
+            ids = {new_ids[n] for n in range(start, end) if n in new_ids}
+            start = end
             if not pending.future.done():
-                pending.future.set_result(keys)
+                pending.future.set_result(ids)
+
+    async def _insert(self, rows: list[tuple[int, Ping]]) -> dict[int, int]:
+        """On a connection kept between flushes: acquiring and resetting one per flush costs
+        a round trip and shows in the single-ping profile. A failed one goes back to the pool."""
+        if self._conn is not None and self._conn.is_closed():
+            await self._release()
+        if self._conn is None:
+            self._conn = await self.pool.acquire(timeout=5.0)
+        try:
+            return await store.insert_pings(self._conn, rows=rows)
+        except DB_ERRORS:
+            await self._release()
+            raise
+        except asyncpg.PostgresError as exc:
+            if not self._conn.is_closed():
+                raise  # the data was refused, not the connection
+            await self._release()  # e.g. the server shutting down: 503, not 422
+            raise ConnectionResetError("database connection lost") from exc
+
+    async def _release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(*DB_ERRORS):
+                await self.pool.release(conn, timeout=5.0)
 
     async def _forward(
-        self, rows: list[tuple[int, Ping]], new_ids: dict[PingKey, int], received_ms: int
+        self, rows: list[tuple[int, Ping]], new_ids: dict[int, int], received_ms: int
     ) -> None:
         by_partition: dict[int, list[streams.StreamPing]] = defaultdict(list)
-        unsent = dict(new_ids)  # a ping repeated within the batch goes once
-        for person_id, ping in rows:
-            ping_id = unsent.pop(key_of(ping), None)
-            if ping_id is not None:
-                partition = streams.partition_of(person_id, self.config.partitions)
-                by_partition[partition].append(to_stream(ping, ping_id, person_id))
+        partitions = self.config.partitions
+        for place in sorted(new_ids):
+            person_id, ping = rows[place]
+            partition = streams.partition_of(person_id, partitions)
+            by_partition[partition].append(to_stream(ping, new_ids[place], person_id))
         if not by_partition:
             return
         try:
@@ -157,10 +182,6 @@ class GroupCommitter:
         for pending in batch:
             if not pending.future.done():
                 pending.future.set_exception(CommitUnavailableError("database unavailable"))
-
-
-def key_of(ping: Ping) -> PingKey:
-    return (ping.device_id, ping.ts, ping.lat, ping.lon)
 
 
 def to_stream(ping: Ping, ping_id: int, person_id: int) -> streams.StreamPing:

@@ -38,22 +38,35 @@ async def order_windows(conn: Conn, *, person_id: int) -> list[tuple[datetime, d
     return [(r["starts_at"], r["ends_at"]) for r in await conn.fetch(ORDER_WINDOWS, person_id)]
 
 
-# duplicates (same device, fix time and position) are stored once; RETURNING names the new ones
+# Duplicates (same device, fix time and position) are stored once. The answer names each new
+# row by its place in the input: matching rows back by (device, ts, lat, lon) keys in Python
+# cost more CPU than the insert itself on a batched load. A ping repeated within the input is
+# new only at its first place.
 INSERT_PINGS = """
-INSERT INTO pings (device_id, person_id, ts, lat, lon, accuracy_m, speed_mps, heading_deg,
-                   battery_pct, checkin, tamper, source, seq, crs_in, attrs)
-SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::float8[], $5::float8[],
-                     $6::real[], $7::real[], $8::real[], $9::real[], $10::bool[], $11::bool[],
-                     $12::text[], $13::bigint[], $14::text[], $15::jsonb[])
-ON CONFLICT DO NOTHING
-RETURNING id, device_id, ts, lat, lon
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::float8[],
+                         $5::float8[], $6::real[], $7::real[], $8::real[], $9::real[],
+                         $10::bool[], $11::bool[], $12::text[], $13::bigint[], $14::text[],
+                         $15::jsonb[]) WITH ORDINALITY
+        AS u(device_id, person_id, ts, lat, lon, accuracy_m, speed_mps, heading_deg,
+             battery_pct, checkin, tamper, source, seq, crs_in, attrs, n)
+), inserted AS (
+    INSERT INTO pings (device_id, person_id, ts, lat, lon, accuracy_m, speed_mps, heading_deg,
+                       battery_pct, checkin, tamper, source, seq, crs_in, attrs)
+    SELECT device_id, person_id, ts, lat, lon, accuracy_m, speed_mps, heading_deg,
+           battery_pct, checkin, tamper, source, seq, crs_in, attrs
+    FROM input ORDER BY n
+    ON CONFLICT DO NOTHING
+    RETURNING id, device_id, ts, lat, lon
+)
+SELECT DISTINCT ON (i.id) i.id, u.n - 1 AS place
+FROM inserted i JOIN input u USING (device_id, ts, lat, lon)
+ORDER BY i.id, u.n
 """
 
 
-async def insert_pings(
-    conn: Conn, *, rows: list[tuple[int, Ping]]
-) -> dict[tuple[str, datetime, float, float], int]:
-    """One statement for many persons' pings; {(device_id, ts, lat, lon): id} of the new rows."""
+async def insert_pings(conn: Conn, *, rows: list[tuple[int, Ping]]) -> dict[int, int]:
+    """One statement for many persons' pings; {place in `rows`: ping id} of the new ones."""
     pings = [p for _, p in rows]
     columns = (
         [p.device_id for p in pings],
@@ -72,5 +85,4 @@ async def insert_pings(
         [p.crs_in for p in pings],
         [p.attrs for p in pings],
     )
-    records = await conn.fetch(INSERT_PINGS, *columns)
-    return {(r["device_id"], r["ts"], r["lat"], r["lon"]): r["id"] for r in records}
+    return {place: ping_id for ping_id, place in await conn.fetch(INSERT_PINGS, *columns)}
