@@ -20,7 +20,6 @@ import numpy.typing as npt
 import shapely
 from h3ronpy import ContainmentMode, vector
 
-from geofence.cells import wkb_of
 from geofence.crs import parse_crs, to_wgs84
 from geofence.errors import GeofenceError, InvalidInputError
 from geofence.geometry import M_PER_DEG, area_from_geojson
@@ -29,9 +28,15 @@ from geofence.models import INSIDE, OUTSIDE, UNCERTAIN, CodeArray, Crs, FloatArr
 from geofence.projection import LocalProjection, stretch_bound
 
 COVER_M = 100.0  # pings with a larger accuracy go to the STRtree path
-RESOLUTION = 11  # hexagons ~50 m across: the band the exact path must settle stays thin
-MARGIN_M = 1.0  # covers H3 edges drawn straight and the exact path's on-boundary epsilon
-SLACK_DEG = 1e-4  # ~10 m of extra buffer before the cells are listed: the map never misses one
+RESOLUTION = 11  # cells ~57 m across: a ping is judged from its offset to its cell's centre
+# Cells list every zone within reach of their centre, so a ping at most this far from its cell's
+# centre is covered. H3's largest hexagons reach ~1.1x the average edge (20,000 random cells
+# worldwide); a ping farther out in a listed cell takes the STRtree path.
+RADIUS_EDGES = 1.5
+MAX_STRETCH = 0.005  # pairs whose plane stretches more than this always take the exact path
+OFFSET_M_PER_DEG = 111_700.0 * (1 + MAX_STRETCH + 0.001)  # >= metres per degree, any latitude
+MARGIN_M = 0.1  # float noise, and more than the exact path's on-boundary epsilon
+SLACK_DEG = 1e-4  # ~10 m of extra buffer before cells are listed: the map never misses one
 QUAD_SEGS = 8
 PLANE_RESOLUTION = 2  # zones whose centres share an H3 cell this coarse (~160 km) share a plane
 
@@ -55,11 +60,14 @@ class ZoneHits:
 @dataclass(frozen=True)
 class CellMap:
     cells: np.ndarray[Any, np.dtype[np.uint64]]  # sorted
+    lat: FloatArray  # each cell's centre
+    lon: FloatArray
     starts: IntArray  # pairs of cells[i] are starts[i]:starts[i + 1]
     zone: IntArray  # zone position (not id) of each pair
-    lo_m: FloatArray  # accuracy below this: the pair's side is certain
-    hi_m: FloatArray  # accuracy above this: certainly UNCERTAIN
-    side: CodeArray  # INSIDE or OUTSIDE where lo_m > 0
+    lo_m: FloatArray  # accuracy + offset from the centre below this: the side is certain
+    hi_m: FloatArray  # accuracy - offset above this: certainly UNCERTAIN
+    side: CodeArray  # INSIDE or OUTSIDE, where lo_m says the side is certain
+    radius_m: float  # pings no farther than this from their cell's centre are covered
 
 
 class ZoneIndex:
@@ -110,8 +118,8 @@ class ZoneIndex:
         if parse_crs(crs, argument="crs") is not Crs.WGS84:
             lat_, lon_ = to_wgs84(lat_, lon_, crs)
         mapped = acc <= self.cover_m
-        point, zone, code = self.from_map(lat_, lon_, acc, np.flatnonzero(mapped))
-        far = np.flatnonzero(~mapped)
+        point, zone, code, stray = self.from_map(lat_, lon_, acc, np.flatnonzero(mapped))
+        far = np.r_[np.flatnonzero(~mapped), stray]
         for plane in self.planes:
             p, z = plane.candidates(lat_[far], lon_[far], acc[far] + ON_BOUNDARY_M)
             point, zone = np.r_[point, far[p]], np.r_[zone, z]
@@ -123,26 +131,31 @@ class ZoneIndex:
 
     def from_map(
         self, lat: FloatArray, lon: FloatArray, acc: FloatArray, which: IntArray
-    ) -> tuple[IntArray, IntArray, CodeArray]:
-        """Pairs the map answers (INSIDE/UNCERTAIN) and pairs left to the exact path (OUTSIDE)."""
+    ) -> tuple[IntArray, IntArray, CodeArray, IntArray]:
+        """Pairs the map answers (INSIDE/UNCERTAIN), pairs left to the exact path (OUTSIDE),
+        and the points the map does not cover."""
         m = self.map
         empty = np.empty(0, dtype=np.int64)
         if len(m.cells) == 0 or len(which) == 0:
-            return empty, empty, np.empty(0, dtype=np.int8)
+            return empty, empty, np.empty(0, dtype=np.int8), empty
         cells = np.asarray(vector.coordinates_to_cells(lat[which], lon[which], RESOLUTION))
         cells = cells.astype(np.uint64, copy=False)
         at = np.minimum(np.searchsorted(m.cells, cells), len(m.cells) - 1)
         listed = m.cells[at] == cells
         which, at = which[listed], at[listed]
+        offset = offset_m(lat[which], lon[which], m.lat[at], m.lon[at])
+        covered = offset <= m.radius_m
+        stray = which[~covered]
+        which, at, offset = which[covered], at[covered], offset[covered]
         counts = m.starts[at + 1] - m.starts[at]
         pair = np.repeat(m.starts[at] - np.cumsum(counts) + counts, counts)
         pair += np.arange(len(pair))
         point = np.repeat(which, counts)
-        a = acc[point]
-        sure = a < m.lo_m[pair]
-        code = np.where(sure, m.side[pair], np.where(a > m.hi_m[pair], UNCERTAIN, OUTSIDE))
+        a, o = acc[point], np.repeat(offset, counts)
+        sure = a + o < m.lo_m[pair]
+        code = np.where(sure, m.side[pair], np.where(a - o > m.hi_m[pair], UNCERTAIN, OUTSIDE))
         keep = ~sure | (code == INSIDE)
-        return point[keep], m.zone[pair[keep]], code[keep].astype(np.int8)
+        return point[keep], m.zone[pair[keep]], code[keep].astype(np.int8), stray
 
     def exact(
         self, lat: FloatArray, lon: FloatArray, acc: FloatArray, point: IntArray, zone: IntArray
@@ -158,20 +171,47 @@ class ZoneIndex:
 
 
 def build_map(planes: list[Plane], cover_m: float) -> CellMap:
-    parts = [plane.map_pairs(cover_m) for plane in planes]
-    cell = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.uint64)
-    columns = [np.concatenate([p[k] for p in parts]) if parts else np.empty(0) for k in (1, 2, 3)]
-    zone, lo_m, hi_m = columns[0].astype(np.int64), columns[1], columns[2]
-    side = np.concatenate([p[4] for p in parts]) if parts else np.empty(0, np.int8)
-    order = np.argsort(cell, kind="stable")
-    cell = cell[order]
+    radius_m = RADIUS_EDGES * h3.average_hexagon_edge_length(RESOLUTION, "m")
+    parts = [plane.map_pairs(cover_m, radius_m) for plane in planes]
+    columns = [np.concatenate([p[k] for p in parts]) for k in range(7)] if parts else []
+    if not columns or len(columns[0]) == 0:
+        no = np.empty(0)
+        return CellMap(
+            no.astype(np.uint64),
+            no,
+            no,
+            np.zeros(1, np.int64),
+            no.astype(np.int64),
+            no,
+            no,
+            no.astype(np.int8),
+            radius_m,
+        )
+    order = np.argsort(columns[0], kind="stable")
+    cell, lat, lon, zone, lo_m, hi_m, side = (c[order] for c in columns)
     cells, first = np.unique(cell, return_index=True)
     starts = np.r_[first, len(cell)].astype(np.int64)
-    return CellMap(cells, starts, zone[order], lo_m[order], hi_m[order], side[order])
+    return CellMap(
+        cells.astype(np.uint64),
+        lat[first],
+        lon[first],
+        starts,
+        zone.astype(np.int64),
+        lo_m,
+        hi_m,
+        side.astype(np.int8),
+        radius_m,
+    )
 
 
-def buffered_cells(areas: list[Any], reach_m: float, resolution: int) -> Any:
-    """Every cell whose hexagon comes within reach_m of an area (a superset; dwithin trims it)."""
+def offset_m(lat: FloatArray, lon: FloatArray, lat0: FloatArray, lon0: FloatArray) -> FloatArray:
+    """An upper bound of the ground distance between nearby points (tens of metres)."""
+    east = ((lon - lon0 + 180.0) % 360.0 - 180.0) * np.cos(np.radians(lat))
+    return np.asarray(np.hypot(lat - lat0, east) * OFFSET_M_PER_DEG, dtype=np.float64)
+
+
+def centre_cells(areas: list[Any], reach_m: float, resolution: int) -> Any:
+    """Every cell whose centre lies within reach_m of an area (a superset; dwithin trims it)."""
     lat_max = max(max(abs(a.bounds[1]), abs(a.bounds[3])) for a in areas)
     scale = M_PER_DEG * max(np.cos(np.radians(min(lat_max + 1.0, 89.0))), 0.01)
     # the buffer's arcs are drawn as chords: widen it so the chords stay outside reach_m
@@ -180,11 +220,14 @@ def buffered_cells(areas: list[Any], reach_m: float, resolution: int) -> Any:
     cells = vector.wkb_to_cells(
         shapely.to_wkb(grown),
         resolution,
-        containment_mode=ContainmentMode.IntersectsBoundary,
+        containment_mode=ContainmentMode.ContainsCentroid,
         flatten=True,
     )
     unique = np.unique(np.asarray(cells, dtype=np.uint64))
-    return unique, shapely.from_wkb(wkb_of(unique))
+    centres = vector.cells_to_coordinates(unique)
+    lat = np.asarray(centres.column("lat"), dtype=np.float64)
+    lon = np.asarray(centres.column("lng"), dtype=np.float64)
+    return unique, lat, lon
 
 
 class Plane:
@@ -238,23 +281,24 @@ class Plane:
                 codes[i] = UNCERTAIN
         return codes
 
-    def map_pairs(self, cover_m: float) -> tuple[Any, ...]:
-        """(cell, zone, lo_m, hi_m, side) for every hexagon within cover_m of a member zone."""
-        reach = cover_m + MARGIN_M
-        cells, hexes = buffered_cells([self.areas[z] for z in self.members], reach, RESOLUTION)
-        hexes = shapely.transform(hexes, self.rows_to_xy)
-        i, j = self.tree.query(hexes, "dwithin", distance=reach)
-        zone = self.members[j]
-        centres = shapely.centroid(hexes)
-        radius = shapely.hausdorff_distance(centres, hexes)[i] + MARGIN_M
-        cx, cy = shapely.get_x(centres)[i], shapely.get_y(centres)[i]
-        lo = shapely.distance(hexes[i], self.boundaries_m[zone])
-        hi = shapely.distance(centres[i], self.boundaries_m[zone]) + radius + MARGIN_M
-        inside = shapely.contains_xy(self.areas_m[zone], cx, cy)
-        lo = lo / (1 + stretch_bound(np.hypot(cx, cy) + radius + lo)) - MARGIN_M
-        keep = inside | (lo < cover_m)  # an outside pair clear by the cover is never a candidate
+    def map_pairs(self, cover_m: float, radius_m: float) -> tuple[Any, ...]:
+        """(cell, centre lat, lon, zone, lo_m, hi_m, side) for the cells near member zones."""
+        reach = (cover_m + ON_BOUNDARY_M + radius_m) * (1 + MAX_STRETCH) + MARGIN_M
+        areas = [self.areas[z] for z in self.members]
+        cells, lat, lon = centre_cells(areas, reach, RESOLUTION)
+        x, y = self.projection.to_xy(lat, lon)
+        i, j = self.tree.query(shapely.points(x, y), "dwithin", distance=reach)
+        zone, x, y = self.members[j], x[i], y[i]
+        d = shapely.distance(shapely.points(x, y), self.boundaries_m[zone])
+        inside = shapely.contains_xy(self.areas_m[zone], x, y)
+        stretch = stretch_bound(np.hypot(x, y) + d + radius_m)
+        flat = stretch <= MAX_STRETCH
+        lo = np.where(flat, (d - MARGIN_M) / (1 + stretch), -np.inf)
+        hi = np.where(flat, d + MARGIN_M, np.inf)
+        keep = inside | (lo <= cover_m + radius_m)  # outside and clear of every covered ping
         side = np.where(inside, INSIDE, OUTSIDE).astype(np.int8)
-        return cells[i][keep], zone[keep], lo[keep], hi[keep], side[keep]
+        i = i[keep]
+        return cells[i], lat[i], lon[i], zone[keep], lo[keep], hi[keep], side[keep]
 
 
 def planes_for(areas: list[Any]) -> list[Plane]:
