@@ -8,6 +8,8 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +26,8 @@ RETRY_DELAY_S = 1.0
 # ingest stamps an entry before its rows get received_at; allow for that and for clock skew
 REPLAY_MARGIN = timedelta(seconds=60)
 REPLAY_CHECK_S = 5.0
+# entries of one read are judged together up to this many pings (an entry is never split)
+MAX_PINGS_PER_TRANSACTION = 5000
 
 
 def worker_name() -> str:
@@ -60,6 +64,28 @@ async def publish(redis: aioredis.Redis, pool: asyncpg.Pool, event_ids: list[int
         await store.mark_published(conn, event_ids=event_ids)
 
 
+@dataclass
+class Chunk:
+    """Consecutive entries of one read, judged in one transaction and acknowledged together."""
+
+    partition: int
+    entry_ids: list[bytes] = field(default_factory=list)
+    pings: list[streams.StreamPing] = field(default_factory=list)
+    received_through_ms: int | None = None
+
+    def add(self, entry_id: bytes, pings: list[streams.StreamPing], received: int | None) -> None:
+        self.entry_ids.append(entry_id)
+        self.pings += pings
+        if received is not None:
+            self.received_through_ms = max(received, self.received_through_ms or received)
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        if self.received_through_ms is None:
+            return None
+        return Checkpoint(self.partition, ms_to_dt(self.received_through_ms))
+
+
 class PartitionConsumer:
     def __init__(
         self,
@@ -72,12 +98,14 @@ class PartitionConsumer:
         batch: int,
         block_ms: int,
         consumer: str,
+        max_pings: int = MAX_PINGS_PER_TRANSACTION,
     ) -> None:
         self.redis, self.pool, self.evaluator = redis, pool, evaluator
         self.partition, self.partitions = partition, partitions
         self._checked_at = time.monotonic()
         self.stream = streams.ping_stream(partition)
         self.batch, self.block_ms, self.consumer = batch, block_ms, consumer
+        self.max_pings = max_pings
 
     async def run(self) -> None:
         """Forever: unacknowledged entries first (a restart), then new ones. After any Redis
@@ -120,25 +148,30 @@ class PartitionConsumer:
                 return
 
     async def _handle(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
-        """Judge every entry of one read in one transaction: under load, entries are small and
-        a transaction each would make the per-entry overhead the bottleneck."""
-        pings: list[streams.StreamPing] = []
-        received: list[int] = []
+        """Judge the entries of one read in as few transactions as the cap allows: under load,
+        entries are small and a transaction each would make the per-entry overhead the
+        bottleneck; the cap keeps one transaction from holding 64 x 500 pings' locks."""
+        for chunk in self._chunks(entries):
+            event_ids: list[int] = []
+            if chunk.pings:
+                with metrics.BATCH_SECONDS.time():
+                    event_ids = await self.evaluator.evaluate(chunk.pings, chunk.checkpoint)
+            await self.redis.xack(self.stream, streams.EVALUATOR_GROUP, *chunk.entry_ids)
+            await publish(self.redis, self.pool, event_ids)
+
+    def _chunks(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> Iterator[Chunk]:
+        chunk = Chunk(self.partition)
         for entry_id, fields in entries:
             try:
-                pings += streams.decode_batch(fields)
+                pings, received = streams.decode_batch(fields), streams.received_ms(fields)
             except (KeyError, ValueError):
                 log.error("dropping unreadable entry %s on %s", entry_id, self.stream)
-                continue
-            if (ms := streams.received_ms(fields)) is not None:
-                received.append(ms)
-        event_ids: list[int] = []
-        if pings:
-            checkpoint = Checkpoint(self.partition, ms_to_dt(max(received))) if received else None
-            with metrics.BATCH_SECONDS.time():
-                event_ids = await self.evaluator.evaluate(pings, checkpoint)
-        await self.redis.xack(self.stream, streams.EVALUATOR_GROUP, *[e for e, _ in entries])
-        await publish(self.redis, self.pool, event_ids)
+                pings, received = [], None
+            if chunk.pings and len(chunk.pings) + len(pings) > self.max_pings:
+                yield chunk
+                chunk = Chunk(self.partition)
+            chunk.add(entry_id, pings, received)
+        yield chunk
 
     async def replay_if_needed(self, *, force: bool) -> None:
         async with self.pool.acquire() as conn:
