@@ -24,7 +24,7 @@ from geofence.crs import parse_crs, to_wgs84
 from geofence.errors import GeofenceError, InvalidInputError
 from geofence.geometry import M_PER_DEG, area_from_geojson
 from geofence.index import ON_BOUNDARY_M, RESTRETCH_ABOVE, FenceIndex, checked_inputs
-from geofence.models import INSIDE, OUTSIDE, UNCERTAIN, CodeArray, Crs, FloatArray
+from geofence.models import INSIDE, OUTSIDE, UNCERTAIN, BoolArray, CodeArray, Crs, FloatArray
 from geofence.projection import LocalProjection, stretch_bound
 
 COVER_M = 100.0  # pings with a larger accuracy go to the STRtree path
@@ -38,9 +38,16 @@ OFFSET_M_PER_DEG = 111_700.0 * (1 + MAX_STRETCH + 0.001)  # >= metres per degree
 MARGIN_M = 0.1  # float noise, and more than the exact path's on-boundary epsilon
 SLACK_DEG = 1e-4  # ~10 m of extra buffer before cells are listed: the map never misses one
 QUAD_SEGS = 8
+GRID_DEG = 0.0003  # ~30 m squares: a ping whose square no listed cell reaches skips H3 entirely
+MAX_SQUARES = 1 << 24
+# An H3 index at RESOLUTION ends in 3-bit digits; the last LOW_DIGITS of them address a slot
+# directly inside a block, and blocks (their parents) are few: no binary search over every cell.
+LOW_DIGITS = 5
 PLANE_RESOLUTION = 2  # zones whose centres share an H3 cell this coarse (~160 km) share a plane
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
+DIGIT_SHIFT = np.uint64(3 * (15 - RESOLUTION))
+PARENT_SHIFT = np.uint64(3 * (15 - RESOLUTION + LOW_DIGITS))
 Zone = tuple[int, dict[str, Any], str]
 Objects = np.ndarray[Any, np.dtype[np.object_]]
 
@@ -68,6 +75,52 @@ class CellMap:
     hi_m: FloatArray  # accuracy - offset above this: certainly UNCERTAIN
     side: CodeArray  # INSIDE or OUTSIDE, where lo_m says the side is certain
     radius_m: float  # pings no farther than this from their cell's centre are covered
+    grid: Grid | None  # squares that listed cells reach, None where it would not pay
+    slots: Slots
+
+
+@dataclass(frozen=True)
+class Slots:
+    """Cell → position in CellMap.cells, by direct addressing within each parent block."""
+
+    parents: np.ndarray[Any, np.dtype[np.uint64]]  # sorted
+    position: np.ndarray[Any, np.dtype[np.int32]]  # -1 where the cell is not listed
+
+    @classmethod
+    def of(cls, cells: np.ndarray[Any, np.dtype[np.uint64]]) -> Slots:
+        parents, block = np.unique(cells >> PARENT_SHIFT, return_inverse=True)
+        position = np.full(len(parents) << (3 * LOW_DIGITS), -1, dtype=np.int32)
+        slot = (block.astype(np.int64) << (3 * LOW_DIGITS)) + low_digits(cells)
+        position[slot] = np.arange(len(cells), dtype=np.int32)
+        return cls(parents, position)
+
+    def find(self, cells: np.ndarray[Any, np.dtype[np.uint64]]) -> IntArray:
+        """Each cell's position in the map, or -1."""
+        parent = cells >> PARENT_SHIFT
+        block = np.minimum(np.searchsorted(self.parents, parent), len(self.parents) - 1)
+        slot = (block.astype(np.int64) << (3 * LOW_DIGITS)) + low_digits(cells)
+        found = np.where(self.parents[block] == parent, self.position[slot], -1)
+        return found.astype(np.int64)
+
+
+def low_digits(cells: np.ndarray[Any, np.dtype[np.uint64]]) -> IntArray:
+    return ((cells >> DIGIT_SHIFT) & np.uint64((1 << (3 * LOW_DIGITS)) - 1)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A bitmap of lat/lon squares: most pings are far from every zone, and this says so fast."""
+
+    west: float
+    south: float
+    step: float
+    marked: np.ndarray[Any, np.dtype[np.bool_]]  # [row, col], with an unmarked border
+
+    def is_near(self, lat: FloatArray, lon: FloatArray) -> BoolArray:
+        rows, cols = self.marked.shape
+        row = np.clip((lat - self.south) / self.step + 1.0, 0, rows - 1).astype(np.intp)
+        col = np.clip((lon - self.west) / self.step + 1.0, 0, cols - 1).astype(np.intp)
+        return np.asarray(self.marked[row, col], dtype=np.bool_)
 
 
 class ZoneIndex:
@@ -138,10 +191,12 @@ class ZoneIndex:
         empty = np.empty(0, dtype=np.int64)
         if len(m.cells) == 0 or len(which) == 0:
             return empty, empty, np.empty(0, dtype=np.int8), empty
+        if m.grid is not None:
+            which = which[m.grid.is_near(lat[which], lon[which])]
         cells = np.asarray(vector.coordinates_to_cells(lat[which], lon[which], RESOLUTION))
         cells = cells.astype(np.uint64, copy=False)
-        at = np.minimum(np.searchsorted(m.cells, cells), len(m.cells) - 1)
-        listed = m.cells[at] == cells
+        at = m.slots.find(cells)
+        listed = at >= 0
         which, at = which[listed], at[listed]
         offset = offset_m(lat[which], lon[which], m.lat[at], m.lon[at])
         covered = offset <= m.radius_m
@@ -176,32 +231,39 @@ def build_map(planes: list[Plane], cover_m: float) -> CellMap:
     columns = [np.concatenate([p[k] for p in parts]) for k in range(7)] if parts else []
     if not columns or len(columns[0]) == 0:
         no = np.empty(0)
-        return CellMap(
-            no.astype(np.uint64),
-            no,
-            no,
-            np.zeros(1, np.int64),
-            no.astype(np.int64),
-            no,
-            no,
-            no.astype(np.int8),
-            radius_m,
-        )
+        columns = [no.astype(np.uint64), no, no, no.astype(np.int64), no, no, no.astype(np.int8)]
     order = np.argsort(columns[0], kind="stable")
     cell, lat, lon, zone, lo_m, hi_m, side = (c[order] for c in columns)
     cells, first = np.unique(cell, return_index=True)
     starts = np.r_[first, len(cell)].astype(np.int64)
-    return CellMap(
-        cells.astype(np.uint64),
-        lat[first],
-        lon[first],
-        starts,
-        zone.astype(np.int64),
-        lo_m,
-        hi_m,
-        side.astype(np.int8),
-        radius_m,
-    )
+    lat, lon = lat[first], lon[first]
+    grid = grid_of(lat, lon, radius_m) if len(cells) else None
+    pairs = (zone.astype(np.int64), lo_m, hi_m, side.astype(np.int8))
+    cells = cells.astype(np.uint64)
+    return CellMap(cells, lat, lon, starts, *pairs, radius_m, grid, Slots.of(cells))
+
+
+def grid_of(lat: FloatArray, lon: FloatArray, radius_m: float) -> Grid | None:
+    """Mark every square a listed cell's disc (radius_m around its centre) overlaps."""
+    reach_deg = (radius_m + 1.0) / 110_574.0  # metres per degree of latitude are at least this
+    coslat = np.cos(np.radians(np.minimum(np.abs(lat) + 0.01, 90.0)))
+    if np.any(coslat < 0.1):
+        return None  # near a pole the squares would be too narrow to mean anything
+    east_deg = reach_deg / coslat
+    if np.any(np.abs(lon) + east_deg >= 180.0):
+        return None  # across the antimeridian the box would wrap
+    west, east = float(np.min(lon - east_deg)), float(np.max(lon + east_deg))
+    south, north = float(np.min(lat - reach_deg)), float(np.max(lat + reach_deg))
+    step = max(GRID_DEG, float(np.sqrt((east - west) * (north - south) / MAX_SQUARES)))
+    marked = np.zeros((int((north - south) / step) + 3, int((east - west) / step) + 3), np.bool_)
+    r0 = ((lat - reach_deg - south) / step + 1).astype(np.intp)
+    r1 = ((lat + reach_deg - south) / step + 1).astype(np.intp)
+    c0 = ((lon - east_deg - west) / step + 1).astype(np.intp)
+    c1 = ((lon + east_deg - west) / step + 1).astype(np.intp)
+    for dr in range(int(np.max(r1 - r0)) + 1):
+        for dc in range(int(np.max(c1 - c0)) + 1):
+            marked[np.minimum(r0 + dr, r1), np.minimum(c0 + dc, c1)] = True
+    return Grid(west, south, step, marked)
 
 
 def offset_m(lat: FloatArray, lon: FloatArray, lat0: FloatArray, lon0: FloatArray) -> FloatArray:

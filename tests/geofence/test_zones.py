@@ -81,11 +81,14 @@ def codes_of(hits: ZoneHits, n: int, zone_ids: list[int]) -> np.ndarray[Any, Any
 
 
 def near_edges(n: int, seed: int) -> tuple[Any, Any, Any]:
+    """Points near the edges, and on the fringe of the map's cover with accuracies to match."""
     rng = np.random.default_rng(seed)
     lon0, lat0 = vertices()[rng.integers(0, len(vertices()), n)].T
-    lon, lat, _ = GEOD.fwd(lon0, lat0, rng.uniform(0, 360, n), rng.exponential(60, n))
+    fringe = rng.random(n) < 0.3
+    distance = np.where(fringe, rng.uniform(60, 160, n), rng.exponential(60, n))
+    lon, lat, _ = GEOD.fwd(lon0, lat0, rng.uniform(0, 360, n), distance)
     acc = np.where(rng.random(n) < 0.9, rng.uniform(0, 100, n), rng.uniform(100, 3000, n))
-    return lat, lon, acc
+    return lat, lon, np.where(fringe, rng.uniform(60, 100, n), acc)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
