@@ -7,7 +7,8 @@ PostgreSQL and Redis (a fresh database, dropped afterwards), drives them with wr
 and prints a Markdown table with medians. "evaluated/s" counts pings accepted during the run
 divided by the time until the evaluators had judged the last of them. CPU columns are the
 processes' own CPU time (user + system, children included) per request served and per ping
-evaluated: far less sensitive than rates to whatever else shares the machine.
+evaluated, and PostgreSQL backends' CPU per ping: far less sensitive than rates to whatever else
+shares the machine.
 
 `--code-dir DIR` runs the servers from another checkout (an A/B baseline made with
 `git worktree add`); `--scenarios native,batch` picks scenarios.
@@ -162,6 +163,24 @@ async def wait_drained(redis: aioredis.Redis, partitions: int, timeout_s: float 
     raise RuntimeError("evaluators did not catch up")
 
 
+async def postgres_cpu_seconds(database_url: str) -> dict[int, float]:
+    """CPU so far of each PostgreSQL backend serving the benchmark's database (same machine)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        pids = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return {r["pid"]: cpu_seconds(r["pid"]) for r in pids}
+
+
+def postgres_cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """Backends that ended in between are missed; the pools keep theirs open."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
 async def count_pings(database_url: str) -> int:
     conn = await asyncpg.connect(database_url)
     try:
@@ -182,6 +201,7 @@ async def scenario(
 ) -> dict[str, float]:
     before = await count_pings(env["DATABASE_URL"])
     cpu_before = [cpu_seconds(p.pid) for p in processes]
+    pg_before = await postgres_cpu_seconds(env["DATABASE_URL"])
     started = time.monotonic()
     result = await asyncio.to_thread(
         run_wrk, url, mode, devices_file, args.duration, args.connections
@@ -189,12 +209,14 @@ async def scenario(
     serve_cpu = cpu_seconds(processes[0].pid) - cpu_before[0]
     finished = await wait_drained(redis, 8)
     worker_cpu = cpu_seconds(processes[1].pid) - cpu_before[1]
+    pg_cpu = postgres_cpu_delta(pg_before, await postgres_cpu_seconds(env["DATABASE_URL"]))
     stored = await count_pings(env["DATABASE_URL"]) - before
     result["pings"] = stored / args.duration
     result["evaluated"] = stored / (finished - started)
     result["api_us_per_req"] = serve_cpu / max(result["requests"], 1) * 1e6
     result["api_us_per_ping"] = serve_cpu / max(stored, 1) * 1e6
     result["worker_us_per_ping"] = worker_cpu / max(stored, 1) * 1e6
+    result["pg_us_per_ping"] = pg_cpu / max(stored, 1) * 1e6
     return result
 
 
@@ -325,9 +347,9 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Na
     )
     print(
         "| scenario | requests/s | pings/s stored | pings/s evaluated | p50 ms | p99 ms | non-2xx "
-        "| API CPU µs/request | worker CPU µs/ping |"
+        "| API CPU µs/request | API CPU µs/ping | worker CPU µs/ping | PostgreSQL CPU µs/ping |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label in chosen(args.scenarios):
         results = [r for name, _, r in rows if name == label]
 
@@ -338,7 +360,8 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Na
             f"| {label} (median of {len(results)}) | {med('rps'):,.0f} | {med('pings'):,.0f} | "
             f"{med('evaluated'):,.0f} | {med('p50'):.1f} | {med('p99'):.1f} | "
             f"{med('errors'):.0f} | {med('api_us_per_req'):,.0f} | "
-            f"{med('worker_us_per_ping'):,.1f} |"
+            f"{med('api_us_per_ping'):,.1f} | {med('worker_us_per_ping'):,.1f} | "
+            f"{med('pg_us_per_ping'):,.1f} |"
         )
 
 
