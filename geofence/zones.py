@@ -19,13 +19,14 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 from h3ronpy import ContainmentMode, vector
+from pyproj import Transformer
 
 from geofence.crs import parse_crs, to_wgs84
 from geofence.errors import GeofenceError, InvalidInputError
 from geofence.geometry import M_PER_DEG, area_from_geojson
 from geofence.index import ON_BOUNDARY_M, RESTRETCH_ABOVE, FenceIndex, checked_inputs
 from geofence.models import INSIDE, OUTSIDE, UNCERTAIN, BoolArray, CodeArray, Crs, FloatArray
-from geofence.projection import LocalProjection, stretch_bound
+from geofence.projection import LocalProjection, aeqd_pipeline, stretch_bound
 
 COVER_M = 100.0  # pings with a larger accuracy go to the STRtree path
 RESOLUTION = 11  # cells ~57 m across: a ping is judged from its offset to its cell's centre
@@ -72,7 +73,8 @@ class CellMap:
     starts: IntArray  # pairs of cells[i] are starts[i]:starts[i + 1]
     zone: IntArray  # zone position (not id) of each pair
     lo_m: FloatArray  # accuracy + offset from the centre below this: the side is certain
-    hi_m: FloatArray  # accuracy - offset above this: certainly UNCERTAIN
+    near_lat: FloatArray  # the boundary point nearest the cell's centre (NaN: do not use)
+    near_lon: FloatArray  # accuracy above a ping's offset to it: certainly UNCERTAIN
     side: CodeArray  # INSIDE or OUTSIDE, where lo_m says the side is certain
     radius_m: float  # pings no farther than this from their cell's centre are covered
     grid: Grid | None  # squares that listed cells reach, None where it would not pay
@@ -208,7 +210,8 @@ class ZoneIndex:
         point = np.repeat(which, counts)
         a, o = acc[point], np.repeat(offset, counts)
         sure = a + o < m.lo_m[pair]
-        code = np.where(sure, m.side[pair], np.where(a - o > m.hi_m[pair], UNCERTAIN, OUTSIDE))
+        reach = offset_m(lat[point], lon[point], m.near_lat[pair], m.near_lon[pair]) + MARGIN_M
+        code = np.where(sure, m.side[pair], np.where(a > reach, UNCERTAIN, OUTSIDE))
         keep = ~sure | (code == INSIDE)
         return point[keep], m.zone[pair[keep]], code[keep].astype(np.int8), stray
 
@@ -228,17 +231,26 @@ class ZoneIndex:
 def build_map(planes: list[Plane], cover_m: float) -> CellMap:
     radius_m = RADIUS_EDGES * h3.average_hexagon_edge_length(RESOLUTION, "m")
     parts = [plane.map_pairs(cover_m, radius_m) for plane in planes]
-    columns = [np.concatenate([p[k] for p in parts]) for k in range(7)] if parts else []
+    columns = [np.concatenate([p[k] for p in parts]) for k in range(8)] if parts else []
     if not columns or len(columns[0]) == 0:
         no = np.empty(0)
-        columns = [no.astype(np.uint64), no, no, no.astype(np.int64), no, no, no.astype(np.int8)]
+        columns = [
+            no.astype(np.uint64),
+            no,
+            no,
+            no.astype(np.int64),
+            no,
+            no,
+            no,
+            no.astype(np.int8),
+        ]
     order = np.argsort(columns[0], kind="stable")
-    cell, lat, lon, zone, lo_m, hi_m, side = (c[order] for c in columns)
+    cell, lat, lon, zone, lo_m, near_lat, near_lon, side = (c[order] for c in columns)
     cells, first = np.unique(cell, return_index=True)
     starts = np.r_[first, len(cell)].astype(np.int64)
     lat, lon = lat[first], lon[first]
     grid = grid_of(lat, lon, radius_m) if len(cells) else None
-    pairs = (zone.astype(np.int64), lo_m, hi_m, side.astype(np.int8))
+    pairs = (zone.astype(np.int64), lo_m, near_lat, near_lon, side.astype(np.int8))
     cells = cells.astype(np.uint64)
     return CellMap(cells, lat, lon, starts, *pairs, radius_m, grid, Slots.of(cells))
 
@@ -344,7 +356,7 @@ class Plane:
         return codes
 
     def map_pairs(self, cover_m: float, radius_m: float) -> tuple[Any, ...]:
-        """(cell, centre lat, lon, zone, lo_m, hi_m, side) for the cells near member zones."""
+        """(cell, centre lat, lon, zone, lo_m, near lat, lon, side) for cells near the zones."""
         reach = (cover_m + ON_BOUNDARY_M + radius_m) * (1 + MAX_STRETCH) + MARGIN_M
         areas = [self.areas[z] for z in self.members]
         cells, lat, lon = centre_cells(areas, reach, RESOLUTION)
@@ -354,13 +366,25 @@ class Plane:
         d = shapely.distance(shapely.points(x, y), self.boundaries_m[zone])
         inside = shapely.contains_xy(self.areas_m[zone], x, y)
         stretch = stretch_bound(np.hypot(x, y) + d + radius_m)
-        flat = stretch <= MAX_STRETCH
-        lo = np.where(flat, (d - MARGIN_M) / (1 + stretch), -np.inf)
-        hi = np.where(flat, d + MARGIN_M, np.inf)
+        lo = np.where(stretch <= MAX_STRETCH, (d - MARGIN_M) / (1 + stretch), -np.inf)
         keep = inside | (lo <= cover_m + radius_m)  # outside and clear of every covered ping
-        side = np.where(inside, INSIDE, OUTSIDE).astype(np.int8)
-        i = i[keep]
-        return cells[i], lat[i], lon[i], zone[keep], lo[keep], hi[keep], side[keep]
+        i, zone, x, y, lo = i[keep], zone[keep], x[keep], y[keep], lo[keep]
+        near_lat, near_lon = self.nearest_on_boundary(x, y, zone)
+        near_lat[np.isinf(lo)] = np.nan  # stretched too much: a bound measured here is not one
+        side = np.where(inside[keep], INSIDE, OUTSIDE).astype(np.int8)
+        return cells[i], lat[i], lon[i], zone, lo, near_lat, near_lon, side
+
+    def nearest_on_boundary(
+        self, x: FloatArray, y: FloatArray, zone: IntArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """(lat, lon) of the boundary point of each zone nearest to (x, y)."""
+        lines = shapely.shortest_line(shapely.points(x, y), self.boundaries_m[zone])
+        ends = shapely.get_coordinates(lines)[1::2]
+        inverse = Transformer.from_pipeline(
+            aeqd_pipeline(self.projection.lat0, self.projection.lon0)
+        )
+        lon, lat = inverse.transform(ends[:, 0], ends[:, 1], direction="INVERSE")
+        return np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
 
 
 def planes_for(areas: list[Any]) -> list[Plane]:
