@@ -14,13 +14,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import numpy as np
 from asyncpg.pool import PoolConnectionProxy
 
 from alerts import rules_store, state_store, store
 from alerts.fences import FenceCache, Points, points_of
 from alerts.models import AlertType, EventType, NewEvent
 from alerts.streams import StreamPing
-from geofence.models import CodeArray
+from geofence import OUTSIDE
+from geofence.models import BoolArray, CodeArray
 from geofence.rules import Curfew
 from geofence.state import (
     DEFAULT_THRESHOLDS,
@@ -31,6 +33,7 @@ from geofence.state import (
     Status,
     Thresholds,
     advance,
+    far_radius_m,
 )
 
 Conn = asyncpg.Connection | PoolConnectionProxy
@@ -114,8 +117,9 @@ class Evaluator:
         latest = max(pings, key=lambda p: p["ts_ms"])
         state = dict(saved)
         codes = self.fences.classify(person.allowed_fence_ids, points)
+        far = self._far_outside(person, points, codes)
         area = AreaState.from_json(saved.get("area"))
-        area, area_events = advance(area, fixes_of(pings, codes), thresholds)
+        area, area_events = advance(area, fixes_of(pings, codes, far), thresholds)
         state["area"] = area.to_json()
         events: list[NewEvent] = []
         for area_event in area_events:
@@ -132,6 +136,20 @@ class Evaluator:
         return state_store.SavedState(
             person.id, state, last_ts, latest["lat"], latest["lon"]
         ), events
+
+    def _far_outside(
+        self, person: state_store.PersonRow, points: Points, codes: CodeArray
+    ) -> BoolArray:
+        """Certainly more than far_radius_m(accuracy) out: decisive, skips the dwell."""
+        far = np.zeros(len(codes), dtype=np.bool_)
+        out = np.flatnonzero(codes == OUTSIDE)
+        if len(out):
+            lat, lon, acc = (a[out] for a in points)
+            codes_far = self.fences.classify(
+                person.allowed_fence_ids, (lat, lon, acc), far_radius_m(acc)
+            )
+            far[out] = codes_far == OUTSIDE
+        return far
 
     async def _reconnected(
         self, conn: Conn, person: state_store.PersonRow, alert_id: int, latest: StreamPing
@@ -418,8 +436,12 @@ def thresholds_for(person: state_store.PersonRow) -> Thresholds:
     return replace(base, **overrides)
 
 
-def fixes_of(pings: list[StreamPing], codes: CodeArray) -> list[Fix]:
-    return [Fix(p["id"], p["ts_ms"], int(c)) for p, c in zip(pings, codes, strict=True)]
+def fixes_of(pings: list[StreamPing], codes: CodeArray, far: BoolArray | None = None) -> list[Fix]:
+    if far is None:
+        return [Fix(p["id"], p["ts_ms"], int(c)) for p, c in zip(pings, codes, strict=True)]
+    return [
+        Fix(p["id"], p["ts_ms"], int(c), bool(f)) for p, c, f in zip(pings, codes, far, strict=True)
+    ]
 
 
 def fix_order(ping: StreamPing) -> tuple[int, int]:
@@ -432,7 +454,7 @@ def single(ping: StreamPing) -> AreaEvent:
 
 
 def is_late(event: AreaEvent) -> bool:
-    return bool(getattr(event, "late", False))
+    return event.late
 
 
 def iso(event: AreaEvent) -> str:

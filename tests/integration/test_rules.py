@@ -250,3 +250,21 @@ async def test_a_late_report_does_not_rearm_device_flags(person: Person) -> None
     await person.reports(NOON + timedelta(minutes=1), tamper=[True])
     [alert] = await person.alerts()
     assert "cleared_at" not in alert["details"]
+
+
+async def test_late_fixes_prove_a_past_excursion_as_its_own_late_alert(person: Person) -> None:
+    """A band buffered a trip while offline; newer fixes from home arrived first."""
+    await person.at(CENTRE, NOON)
+    await person.at(CENTRE, NOON + timedelta(minutes=20))
+    await person.at(FAR_OUT, NOON + timedelta(minutes=5), n=4)  # uploaded late
+    [alert] = await person.alerts()
+    assert alert["type"] == "out_of_area" and alert["late"] is True
+    assert alert["rule_key"].startswith("allowed_area@"), "not the live excursion's alert"
+    async with person.pool.acquire() as conn:
+        status = await conn.fetchval(
+            "SELECT state->'area'->>'status' FROM person_state WHERE person_id = $1", person.id
+        )
+    assert status == "inside", "a late fix never moves the current status"
+    await person.at(FAR_OUT, NOON + timedelta(minutes=30))
+    live = [a for a in await person.alerts() if not a["late"]]
+    assert [a["rule_key"] for a in live] == ["allowed_area"]
