@@ -21,10 +21,11 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import numpy as np
 import pytest
 
-from geofence import FenceIndex
-from geofence.state import DEFAULT_THRESHOLDS, AreaState, EventKind, Fix, advance
+from geofence import OUTSIDE, FenceIndex
+from geofence.state import DEFAULT_THRESHOLDS, AreaState, EventKind, Fix, advance, far_radius_m
 from monitor import db
 from monitor.embedded import EmbeddedServices, redis_server_binary
 from monitor.registry import schemas
@@ -220,12 +221,13 @@ async def inflict_faults(cluster: Cluster) -> None:
 
 def clean_run(rows: list[asyncpg.Record], index: FenceIndex, level: str) -> tuple[int, int]:
     """(exits, returns) of one person judged from scratch, in fix-time order."""
-    codes = index.classify(
-        [r["lat"] for r in rows], [r["lon"] for r in rows], [r["accuracy_m"] for r in rows]
-    )
+    lat, lon = [r["lat"] for r in rows], [r["lon"] for r in rows]
+    accuracy = np.array([r["accuracy_m"] for r in rows], dtype=np.float64)
+    codes = index.classify(lat, lon, accuracy)
+    far = (codes == OUTSIDE) & (index.classify(lat, lon, far_radius_m(accuracy)) == OUTSIDE)
     fixes = [
-        Fix(r["id"], int(r["ts"].timestamp() * 1000), int(c))
-        for r, c in zip(rows, codes, strict=True)
+        Fix(r["id"], int(r["ts"].timestamp() * 1000), int(c), bool(f))
+        for r, c, f in zip(rows, codes, far, strict=True)
     ]
     _, events = advance(AreaState(), fixes, DEFAULT_THRESHOLDS[level])
     return (
