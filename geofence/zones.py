@@ -39,6 +39,7 @@ OFFSET_M_PER_DEG = 111_700.0 * (1 + MAX_STRETCH + 0.001)  # >= metres per degree
 MARGIN_M = 0.1  # float noise, and more than the exact path's on-boundary epsilon
 SLACK_DEG = 1e-4  # ~10 m of extra buffer before cells are listed: the map never misses one
 QUAD_SEGS = 8
+WGS84_A, WGS84_E2 = 6_378_137.0, 0.00669437999014
 GRID_DEG = 0.0003  # ~30 m squares: a ping whose square no listed cell reaches skips H3 entirely
 MAX_SQUARES = 1 << 24
 # An H3 index at RESOLUTION ends in 3-bit digits; the last LOW_DIGITS of them address a slot
@@ -75,6 +76,9 @@ class CellMap:
     lo_m: FloatArray  # accuracy + offset from the centre below this: the side is certain
     near_lat: FloatArray  # the boundary point nearest the cell's centre (NaN: do not use)
     near_lon: FloatArray  # accuracy above a ping's offset to it: certainly UNCERTAIN
+    normal_e: FloatArray  # unit normal from near to the centre, where the zone is convex and
+    normal_n: FloatArray  # the centre outside it (NaN otherwise): a ping's offset along it
+    slack_m: FloatArray  # less slack_m, bounds its distance to the zone from below
     side: CodeArray  # INSIDE or OUTSIDE, where lo_m says the side is certain
     radius_m: float  # pings no farther than this from their cell's centre are covered
     grid: Grid | None  # squares that listed cells reach, None where it would not pay
@@ -210,10 +214,25 @@ class ZoneIndex:
         point = np.repeat(which, counts)
         a, o = acc[point], np.repeat(offset, counts)
         sure = a + o < m.lo_m[pair]
-        reach = offset_m(lat[point], lon[point], m.near_lat[pair], m.near_lon[pair]) + MARGIN_M
-        code = np.where(sure, m.side[pair], np.where(a > reach, UNCERTAIN, OUTSIDE))
-        keep = ~sure | (code == INSIDE)
-        return point[keep], m.zone[pair[keep]], code[keep].astype(np.int8), stray
+        code = np.where(sure, m.side[pair], OUTSIDE).astype(np.int8)  # OUTSIDE: not yet known
+        clear = sure & (code == OUTSIDE)
+        rest = np.flatnonzero(~sure)
+        code[rest], clear[rest] = self.near_boundary(lat, lon, a[rest], point[rest], pair[rest])
+        keep = ~clear
+        return point[keep], m.zone[pair[keep]], code[keep], stray
+
+    def near_boundary(
+        self, lat: FloatArray, lon: FloatArray, a: FloatArray, point: IntArray, pair: IntArray
+    ) -> tuple[CodeArray, BoolArray]:
+        """UNCERTAIN where the boundary point near the cell's centre is within reach, and
+        certainly OUTSIDE where the ping is clear of a convex zone's tangent line."""
+        m = self.map
+        east, north = local_m(lat[point], lon[point], m.near_lat[pair], m.near_lon[pair])
+        apart = np.hypot(east, north)
+        across = a > apart * (1 + MAX_STRETCH + 0.001) + MARGIN_M
+        along = east * m.normal_e[pair] + north * m.normal_n[pair]
+        clear = along - 0.008 * apart - m.slack_m[pair] > a
+        return np.where(across, UNCERTAIN, OUTSIDE).astype(np.int8), clear & ~across
 
     def exact(
         self, lat: FloatArray, lon: FloatArray, acc: FloatArray, point: IntArray, zone: IntArray
@@ -231,28 +250,22 @@ class ZoneIndex:
 def build_map(planes: list[Plane], cover_m: float) -> CellMap:
     radius_m = RADIUS_EDGES * h3.average_hexagon_edge_length(RESOLUTION, "m")
     parts = [plane.map_pairs(cover_m, radius_m) for plane in planes]
-    columns = [np.concatenate([p[k] for p in parts]) for k in range(8)] if parts else []
+    columns = [np.concatenate([p[k] for p in parts]) for k in range(11)] if parts else []
     if not columns or len(columns[0]) == 0:
         no = np.empty(0)
-        columns = [
-            no.astype(np.uint64),
-            no,
-            no,
-            no.astype(np.int64),
-            no,
-            no,
-            no,
-            no.astype(np.int8),
-        ]
+        columns = [no.astype(np.uint64), no, no, no.astype(np.int64), *[no] * 6, no.astype(np.int8)]
     order = np.argsort(columns[0], kind="stable")
-    cell, lat, lon, zone, lo_m, near_lat, near_lon, side = (c[order] for c in columns)
+    cell, lat, lon, zone, *bounds, side = (c[order] for c in columns)
     cells, first = np.unique(cell, return_index=True)
     starts = np.r_[first, len(cell)].astype(np.int64)
     lat, lon = lat[first], lon[first]
     grid = grid_of(lat, lon, radius_m) if len(cells) else None
-    pairs = (zone.astype(np.int64), lo_m, near_lat, near_lon, side.astype(np.int8))
+    lo_m, near_lat, near_lon, normal_e, normal_n, slack_m = bounds
     cells = cells.astype(np.uint64)
-    return CellMap(cells, lat, lon, starts, *pairs, radius_m, grid, Slots.of(cells))
+    return CellMap(
+        cells, lat, lon, starts, zone.astype(np.int64), lo_m, near_lat, near_lon, normal_e,
+        normal_n, slack_m, side.astype(np.int8), radius_m, grid, Slots.of(cells),
+    )  # fmt: skip
 
 
 def grid_of(lat: FloatArray, lon: FloatArray, radius_m: float) -> Grid | None:
@@ -276,6 +289,17 @@ def grid_of(lat: FloatArray, lon: FloatArray, radius_m: float) -> Grid | None:
         for dc in range(int(np.max(c1 - c0)) + 1):
             marked[np.minimum(r0 + dr, r1), np.minimum(c0 + dc, c1)] = True
     return Grid(west, south, step, marked)
+
+
+def local_m(
+    lat: FloatArray, lon: FloatArray, lat0: FloatArray, lon0: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """(east, north) metres from nearby (lat0, lon0), with the ellipsoid's scales at lat0."""
+    sin2 = np.sin(np.radians(lat0)) ** 2
+    w = np.sqrt(1 - WGS84_E2 * sin2)
+    north = (lat - lat0) * np.radians(WGS84_A * (1 - WGS84_E2) / w**3)
+    east = ((lon - lon0 + 180.0) % 360.0 - 180.0) * np.radians(WGS84_A / w)
+    return east * np.cos(np.radians(lat0)), north
 
 
 def offset_m(lat: FloatArray, lon: FloatArray, lat0: FloatArray, lon0: FloatArray) -> FloatArray:
@@ -320,6 +344,13 @@ class Plane:
         shapely.prepare(areas_m[members])
         shapely.prepare(bounds_m[members])
         self.tree = shapely.STRtree(areas_m[members])
+        self.convex_slack = np.full(len(areas), np.nan)  # by zone position; NaN: not convex
+        hull = shapely.area(shapely.convex_hull(areas_m[members]))
+        convex = hull <= shapely.area(areas_m[members]) * (1 + 1e-6)
+        west_m, south_m, east_m, north_m = shapely.bounds(areas_m[members]).T
+        # the tangent line is drawn in a local plane, not the projection's: allow its turn
+        slack = 1e-3 * np.hypot(east_m - west_m, north_m - south_m) + MARGIN_M
+        self.convex_slack[members[convex]] = slack[convex]
 
     def rows_to_xy(self, rows: FloatArray) -> FloatArray:
         x, y = self.projection.to_xy(rows[:, 1], rows[:, 0])
@@ -371,8 +402,14 @@ class Plane:
         i, zone, x, y, lo = i[keep], zone[keep], x[keep], y[keep], lo[keep]
         near_lat, near_lon = self.nearest_on_boundary(x, y, zone)
         near_lat[np.isinf(lo)] = np.nan  # stretched too much: a bound measured here is not one
+        east, north = local_m(lat[i], lon[i], near_lat, near_lon)
+        apart = np.hypot(east, north)
+        usable = ~inside[keep] & (apart > 0) & np.isfinite(self.convex_slack[zone])
+        normal_e = np.where(usable, east / np.where(usable, apart, 1.0), np.nan)
+        normal_n = np.where(usable, north / np.where(usable, apart, 1.0), np.nan)
         side = np.where(inside[keep], INSIDE, OUTSIDE).astype(np.int8)
-        return cells[i], lat[i], lon[i], zone, lo, near_lat, near_lon, side
+        bounds = (lo, near_lat, near_lon, normal_e, normal_n, self.convex_slack[zone])
+        return cells[i], lat[i], lon[i], zone, *bounds, side
 
     def nearest_on_boundary(
         self, x: FloatArray, y: FloatArray, zone: IntArray
