@@ -38,6 +38,7 @@ MAX_CURVATURE_M = 6_399_594.0  # the largest radius of curvature of the WGS-84 e
 
 Int64Array = np.ndarray[Any, np.dtype[np.int64]]
 Int32Array = np.ndarray[Any, np.dtype[np.int32]]
+Float32Array = np.ndarray[Any, np.dtype[np.float32]]
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,8 @@ class CellTable:
     grid: Grid
     slot: Int32Array  # per coarse cell of the ringed grid: its entry, or its first fine entry
     sub_mask: Int32Array  # per coarse cell: 0, or FINE² − 1 where it has fine entries
-    lo_m: FloatArray  # per entry: every point of the cell is at least this far ...
-    hi_m: FloatArray  # ... and at most this far from the boundary (both with margin)
+    lo_m: Float32Array  # per entry: every point of the cell is at least this far ...
+    hi_m: Float32Array  # ... and at most this far from the boundary (float32: half the gathers)
     codes: CodeArray  # INSIDE or OUTSIDE where lo_m > 0
 
     def lookup(self, lat: FloatArray, lon: FloatArray, accuracy_m: FloatArray) -> CodeArray:
@@ -288,7 +289,12 @@ def assemble(
     lo = np.concatenate([coarse[0], fine[0], [far]])
     hi = np.concatenate([coarse[1], fine[1], [np.inf]])
     codes = np.concatenate([coarse[2], fine[2], np.array([OUTSIDE], dtype=np.int8)])
-    return CellTable(grid, slot, sub_mask, lo, hi, codes)
+    return CellTable(grid, slot, sub_mask, _rounded(lo, -np.inf), _rounded(hi, np.inf), codes)
+
+
+def _rounded(values: FloatArray, towards: float) -> Float32Array:
+    """float32, never on the wrong side of the float64 bound: lo may only shrink, hi only grow."""
+    return np.nextafter(values.astype(np.float32), np.float32(towards))
 
 
 def wkb_of(cells: np.ndarray[Any, np.dtype[np.uint64]]) -> np.ndarray[Any, np.dtype[np.object_]]:
