@@ -18,7 +18,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from alerts import metrics, state_store, store, streams
-from alerts.evaluator import Checkpoint, Evaluator, ms_to_dt
+from alerts.evaluator import Checkpoint, Evaluator
+from alerts.verdicts import ms_to_dt
 
 log = logging.getLogger(__name__)
 
