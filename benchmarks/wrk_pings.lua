@@ -23,8 +23,14 @@ end
 
 function request()
   n = n + 1
-  local d = devices[(n * 2 + id) % #devices + 1]
-  local ts = base + n * 2 + id -- unique per thread and request: no duplicates
+  -- request g of the run goes to device g mod D as that device's request g div D. Fix times
+  -- only have to be unique per device, so they advance per device: one clock for all would
+  -- run 500 ms ahead per batch and pass the 300 s clock-skew limit after ~840 batches (the
+  -- server then rejects every ping, capping "stored" near 430k pings per run)
+  local g = n * 2 + id
+  local d = devices[g % #devices + 1]
+  local j = math.floor(g / #devices)
+  local ts = base + j
   local lat, lon = position(n)
   if mode == "osmand" then
     local path = string.format("/osmand/%s?id=%s&lat=%.6f&lon=%.6f&timestamp=%d&accuracy=10",
@@ -37,7 +43,7 @@ function request()
     for k = 1, 500 do
       local blat, blon = position(n + k)
       items[k] = string.format('{"ts":%d,"lat":%.6f,"lon":%.6f,"accuracy_m":10}',
-        base + (n * 2 + id) * 500 + k, blat, blon)
+        base + j * 500 + k, blat, blon)
     end
     return wrk.format("POST", "/v1/pings", headers, '{"pings":[' .. table.concat(items, ",") .. "]}")
   end
