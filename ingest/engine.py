@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -76,16 +74,11 @@ class Ingestor:
             ),
         )
 
-    @contextmanager
-    def admitted(self) -> Iterator[None]:
+    def admitted(self) -> _Admitted:
         """Bounded in-flight work: past the limit the device is told to come back, never dropped."""
         if self._inflight >= self.config.max_inflight_requests:
             raise self.overloaded("too many requests in flight")
-        self._inflight += 1
-        try:
-            yield
-        finally:
-            self._inflight -= 1
+        return _Admitted(self)
 
     def overloaded(self, why: str) -> OverloadedError:
         metrics.OVERLOADED.inc()
@@ -179,6 +172,19 @@ class Ingestor:
         return _Acquire(self)
 
 
+class _Admitted:
+    """One request counted in flight (a class: @contextmanager's generator costs more)."""
+
+    def __init__(self, ingestor: Ingestor) -> None:
+        self.ingestor = ingestor
+
+    def __enter__(self) -> None:
+        self.ingestor._inflight += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.ingestor._inflight -= 1
+
+
 class _Acquire:
     """pool.acquire() that turns an unreachable database into 503, never a 500."""
 
@@ -226,6 +232,8 @@ def validate(
 
 def to_wgs84_pings(valid: list[tuple[int, Ping]]) -> list[tuple[int, Ping]]:
     """Phone apps on Chinese map SDKs send GCJ-02; everything after ingest is WGS-84."""
+    if all(p.crs_in == "wgs84" for _, p in valid):
+        return valid
     out = list(valid)
     for crs in {p.crs_in for _, p in valid} - {"wgs84"}:
         picks = [n for n, (_, p) in enumerate(valid) if p.crs_in == crs]

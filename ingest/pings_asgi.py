@@ -74,13 +74,13 @@ async def accept(ingestor: Ingestor, scope: Scope, receive: Receive) -> IngestRe
 
 
 async def body_chunks(receive: Receive) -> AsyncIterator[bytes]:
-    while True:
+    more = True
+    while more:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
+        more = message.get("more_body", False)
         yield message.get("body", b"")
-        if not message.get("more_body", False):
-            return
 
 
 def result_to_json(result: IngestResult) -> bytes:
