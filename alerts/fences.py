@@ -13,10 +13,12 @@ from alerts.state_store import FenceRow, PersonRow, fence_versions, fences
 from alerts.streams import StreamPing
 from geofence import INSIDE, OUTSIDE, UNCERTAIN, FenceIndex
 from geofence.models import CodeArray, FloatArray
+from geofence.zones import ZoneIndex
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
 IndexKey = tuple[tuple[int, int], ...]
+ZONE_INDEX_FROM = 16  # exclusion zones of one person from which one ZoneIndex beats FenceIndexes
 Points = tuple[FloatArray, FloatArray, FloatArray]  # lat, lon, accuracy_m
 
 
@@ -31,6 +33,7 @@ class FenceCache:
     def __init__(self) -> None:
         self._rows: dict[int, FenceRow] = {}
         self._indexes: dict[IndexKey, list[FenceIndex]] = {}
+        self._zones: dict[IndexKey, ZoneIndex] = {}
 
     async def refresh(self, conn: Conn, persons: Iterable[PersonRow]) -> None:
         wanted = sorted({f for p in persons for f in p.fence_ids})
@@ -46,6 +49,8 @@ class FenceCache:
             current = {(r.id, r.version) for r in self._rows.values()}
             for key in [k for k in self._indexes if not set(k) <= current]:
                 del self._indexes[key]
+            for key in [k for k in self._zones if not set(k) <= current]:
+                del self._zones[key]
 
     def classify(
         self, fence_ids: Iterable[int], points: Points, radius_m: FloatArray | None = None
@@ -60,6 +65,30 @@ class FenceCache:
             return np.full(len(lat), UNCERTAIN, dtype=np.int8)
         radius = acc if radius_m is None else radius_m
         return combine([index.classify(lat, lon, radius) for index in indexes])
+
+    def classify_zones(self, zone_ids: Iterable[int], points: Points) -> dict[int, CodeArray]:
+        """Codes per zone for the zones not wholly OUTSIDE (a zone not loaded: UNCERTAIN).
+
+        Many zones (a city's schools) go through one ZoneIndex, shared by everyone with the
+        same set; a handful are cheaper one FenceIndex each.
+        """
+        wanted = sorted(set(zone_ids))
+        rows = [self._rows[z] for z in wanted if z in self._rows]
+        size = len(points[0])
+        codes = {z: np.full(size, UNCERTAIN, dtype=np.int8) for z in wanted if z not in self._rows}
+        if len(rows) < ZONE_INDEX_FROM:
+            for row in rows:
+                found = self.classify([row.id], points)
+                if (found != OUTSIDE).any():
+                    codes[row.id] = found
+            return codes
+        key: IndexKey = tuple((r.id, r.version) for r in rows)
+        if key not in self._zones:
+            self._zones[key] = ZoneIndex.from_zones((r.id, r.geometry, r.crs) for r in rows)
+        hits = self._zones[key].classify(*points)
+        for point, zone, code in zip(hits.point, hits.zone, hits.code, strict=True):
+            codes.setdefault(int(zone), np.full(size, OUTSIDE, dtype=np.int8))[point] = code
+        return codes
 
     def _indexes_for(self, fence_ids: Iterable[int]) -> list[FenceIndex]:
         rows = [self._rows[f] for f in sorted(set(fence_ids)) if f in self._rows]

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from alerts.fences import FenceCache, Points
 from alerts.models import AlertType, NewEvent
 from alerts.streams import StreamPing
 from alerts.verdicts import Rule, Verdicts, at_ping, fix_order, fixes_of, iso, ms_to_dt, single
+from geofence import OUTSIDE
 from geofence.models import CodeArray
 from geofence.rules import Curfew
 from geofence.state import AreaState, EventKind, Status, Thresholds, advance
@@ -34,8 +37,12 @@ async def exclusion_zones(
     saved: dict[str, Any] = state.get(ZONES_KEY, {})
     kept: dict[str, Any] = {}
     events: list[NewEvent] = []
-    for zone_id in v.person.exclusion_fence_ids:
-        inside_zone = fences.classify([zone_id], points)
+    zones = fences.classify_zones(v.person.exclusion_fence_ids, points)
+    outside = np.full(len(pings), OUTSIDE, dtype=np.int8)
+    # a pristine zone stays pristine on fixes outside it: only zones hit or under way are run
+    under_way = {int(z) for z in saved} & set(v.person.exclusion_fence_ids)
+    for zone_id in sorted(set(zones) | under_way):
+        inside_zone = zones.get(zone_id, outside)
         machine = AreaState.from_json(saved.get(str(zone_id)))
         machine, zone_events = advance(machine, fixes_of(pings, -inside_zone), thresholds)
         if machine.status is Status.OUTSIDE or machine.run_count or machine.episode:

@@ -268,3 +268,44 @@ async def test_late_fixes_prove_a_past_excursion_as_its_own_late_alert(person: P
     await person.at(FAR_OUT, NOON + timedelta(minutes=30))
     live = [a for a in await person.alerts() if not a["late"]]
     assert [a["rule_key"] for a in live] == ["allowed_area"]
+
+
+async def test_many_exclusion_zones_go_through_one_zone_index(pool: asyncpg.Pool) -> None:
+    """Twenty school zones (a ZoneIndex, not twenty FenceIndexes): the right one alerts."""
+    async with pool.acquire() as conn:
+        city = await registry_store.insert_jurisdiction(
+            conn, data=schemas.JurisdictionIn(name=f"zones-{time.monotonic_ns()}", level="city")
+        )
+        area = await registry_store.insert_fence(
+            conn, data=schemas.FenceIn(name="area", role="allowed", geometry=square(*CENTRE, 900))
+        )
+        spots = [offset(*CENTRE, 150.0 * (i // 5) - 300, 150.0 * (i % 5) - 300) for i in range(20)]
+        zones = [
+            (
+                await registry_store.insert_fence(
+                    conn,
+                    data=schemas.FenceIn(
+                        name=f"school {i}", role="exclusion", geometry=square(*spot, 40)
+                    ),
+                )
+            )["id"]
+            for i, spot in enumerate(spots)
+        ]
+        person_id = await registry_store.insert_person(
+            conn,
+            data=schemas.PersonIn(
+                case_number=f"zones-{time.monotonic_ns()}",
+                supervision_level="strict",
+                allowed_fence_ids=[area["id"]],
+                exclusion_fence_ids=zones,
+            ),
+            jurisdiction_id=city.id,
+        )
+    person = Person(pool, person_id, zones[7], 0)
+    await person.at(offset(*CENTRE, 700.0, 700.0), NOON)  # clear of every zone
+    assert await person.alerts() == []
+    await person.at(spots[7], NOON + timedelta(minutes=1))
+    await person.at(offset(*CENTRE, 700.0, 700.0), NOON + timedelta(minutes=2))
+    [alert] = await person.alerts()
+    assert (alert["type"], alert["rule_key"]) == ("exclusion_zone", f"zone:{zones[7]}")
+    assert "left_at" in alert["details"]
