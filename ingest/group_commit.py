@@ -52,6 +52,50 @@ class GroupConfig:
     stream_maxlen: int
     max_batch_pings: int = 5000
     max_queued_pings: int = 50_000
+    # flushes storing at once, each on a connection of its own: while PostgreSQL runs one
+    # INSERT the API prepares the next, instead of the two waiting on each other
+    lanes: int = 2
+
+
+@dataclass
+class Stored:
+    """One flush's committed rows, waiting for their turn to go to the streams."""
+
+    batch: list[Pending]
+    rows: list[tuple[int, Ping]]
+    new_ids: dict[int, int]
+    received_ms: int
+
+
+class Lane:
+    """One flush at a time on a connection kept between flushes: acquiring and resetting one
+    per flush costs a round trip and shows in the single-ping profile."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.conn: PoolConnectionProxy | None = None
+
+    async def insert(self, rows: list[tuple[int, Ping]]) -> dict[int, int]:
+        if self.conn is not None and self.conn.is_closed():
+            await self.release()
+        if self.conn is None:
+            self.conn = await self.pool.acquire(timeout=5.0)
+        try:
+            return await store.insert_pings(self.conn, rows=rows)
+        except DB_ERRORS:
+            await self.release()
+            raise
+        except asyncpg.PostgresError as exc:
+            if not self.conn.is_closed():
+                raise  # the data was refused, not the connection
+            await self.release()  # e.g. the server shutting down: 503, not 422
+            raise ConnectionResetError("database connection lost") from exc
+
+    async def release(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            with contextlib.suppress(*DB_ERRORS):
+                await self.pool.release(conn, timeout=5.0)
 
 
 class GroupCommitter:
@@ -60,7 +104,12 @@ class GroupCommitter:
         self._queue: deque[Pending] = deque()
         self._queued = 0
         self._wake = asyncio.Event()
-        self._conn: PoolConnectionProxy | None = None
+        # flushes reach the streams in the order they were taken: one person's pings stay in
+        # order even when a later flush commits first
+        self._taken = 0
+        self._forwarded = 0
+        self._turn = asyncio.Condition()
+        self._idle: list[Lane] = []
 
     def has_room(self, count: int) -> bool:
         return self._queued + count <= self.config.max_queued_pings
@@ -74,15 +123,29 @@ class GroupCommitter:
         return await pending.future
 
     async def run(self) -> None:
+        self._idle = [Lane(self.pool) for _ in range(self.config.lanes)]
+        runners = [asyncio.create_task(self._run_lane()) for _ in range(self.config.lanes)]
+        try:
+            await asyncio.gather(*runners)
+        finally:
+            for runner in runners:
+                runner.cancel()
+            await asyncio.gather(*runners, return_exceptions=True)
+            self._fail_all(list(self._queue))
+            for lane in self._idle:
+                await lane.release()
+
+    async def _run_lane(self) -> None:
+        batch: list[Pending] = []
         try:
             while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while self._queue:
-                    await self._flush(self._take())
+                while not self._queue:
+                    self._wake.clear()
+                    await self._wake.wait()
+                batch = self._take()
+                await self._flush(batch)
         finally:
-            self._fail_all(list(self._queue))
-            await self._release()
+            self._fail_all(batch)  # cancelled mid-flush: answered 503, never left hanging
 
     def _take(self) -> list[Pending]:
         batch: list[Pending] = []
@@ -95,54 +158,42 @@ class GroupCommitter:
         return batch
 
     async def _flush(self, batch: list[Pending]) -> None:
+        ticket = self._taken  # taken before any await: tickets follow the order of _take
+        self._taken += 1
+        lane = self._idle.pop()
+        stored: list[Stored] = []
+        try:
+            stored = await self._store(lane, batch)
+        finally:  # whatever happened, the turn passes on: a later flush never waits forever
+            self._idle.append(lane)
+            await self._forward_in_turn(ticket, stored)
+
+    async def _store(self, lane: Lane, batch: list[Pending]) -> list[Stored]:
         rows = [(p.person_id, ping) for p in batch for ping in p.pings]
         received_ms = int(time.time() * 1000)  # no later than the rows' received_at
         try:
-            new_ids = await self._insert(rows)
+            return [Stored(batch, rows, await lane.insert(rows), received_ms)]
         except DB_ERRORS as exc:
             log.warning("group commit of %d pings failed: %r", len(rows), exc)
             self._fail_all(batch)
-            return
         except asyncpg.PostgresError as exc:
             if len(batch) > 1:  # one request's data was refused: commit the others without it
-                for pending in batch:
-                    await self._flush([pending])
-            else:
-                log.warning("PostgreSQL refused a request's pings: %s", exc)
-                batch[0].future.set_exception(StorageRefusedError(str(exc)))
-            return
-        await self._forward(rows, new_ids, received_ms)
-        start = 0
-        for pending in batch:
-            end = start + len(pending.pings)
-            ids = {new_ids[n] for n in range(start, end) if n in new_ids}
-            start = end
-            if not pending.future.done():
-                pending.future.set_result(ids)
+                return [s for pending in batch for s in await self._store(lane, [pending])]
+            log.warning("PostgreSQL refused a request's pings: %s", exc)
+            batch[0].future.set_exception(StorageRefusedError(str(exc)))
+        return []
 
-    async def _insert(self, rows: list[tuple[int, Ping]]) -> dict[int, int]:
-        """On a connection kept between flushes: acquiring and resetting one per flush costs
-        a round trip and shows in the single-ping profile. A failed one goes back to the pool."""
-        if self._conn is not None and self._conn.is_closed():
-            await self._release()
-        if self._conn is None:
-            self._conn = await self.pool.acquire(timeout=5.0)
+    async def _forward_in_turn(self, ticket: int, stored: list[Stored]) -> None:
+        async with self._turn:
+            await self._turn.wait_for(lambda: self._forwarded == ticket)
         try:
-            return await store.insert_pings(self._conn, rows=rows)
-        except DB_ERRORS:
-            await self._release()
-            raise
-        except asyncpg.PostgresError as exc:
-            if not self._conn.is_closed():
-                raise  # the data was refused, not the connection
-            await self._release()  # e.g. the server shutting down: 503, not 422
-            raise ConnectionResetError("database connection lost") from exc
-
-    async def _release(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(*DB_ERRORS):
-                await self.pool.release(conn, timeout=5.0)
+            for flush in stored:
+                await self._forward(flush.rows, flush.new_ids, flush.received_ms)
+                answer(flush.batch, flush.new_ids)
+        finally:
+            async with self._turn:
+                self._forwarded += 1
+                self._turn.notify_all()
 
     async def _forward(
         self, rows: list[tuple[int, Ping]], new_ids: dict[int, int], received_ms: int
@@ -182,6 +233,17 @@ class GroupCommitter:
         for pending in batch:
             if not pending.future.done():
                 pending.future.set_exception(CommitUnavailableError("database unavailable"))
+
+
+def answer(batch: list[Pending], new_ids: dict[int, int]) -> None:
+    """Each request learns which of its pings were new: rows are in batch order."""
+    start = 0
+    for pending in batch:
+        end = start + len(pending.pings)
+        ids = {new_ids[n] for n in range(start, end) if n in new_ids}
+        start = end
+        if not pending.future.done():
+            pending.future.set_result(ids)
 
 
 def to_stream(ping: Ping, ping_id: int, person_id: int) -> streams.StreamPing:
