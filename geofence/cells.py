@@ -217,15 +217,15 @@ def fine_entries(
 def fine_distances_m(segments: Segments, coarse: Centres, x: FloatArray, y: FloatArray) -> Any:
     """Exact distances of fine centres, from the few segments their coarse cell can reach."""
     cell, segment = segments.within(coarse.x, coarse.y, coarse.reach_m + 1.0)
-    fx, fy = x.reshape(len(coarse.x), -1), y.reshape(len(coarse.x), -1)
+    fx, fy = x.reshape(-1, FINE * FINE), y.reshape(-1, FINE * FINE)
     best = np.full(fx.shape, np.inf)
     for part in np.array_split(np.arange(len(cell)), 1 + len(cell) * fx.shape[1] // CHUNK):
         c = cell[part]
+        if len(c) == 0:
+            continue
         d = segments.distance_m(fx[c], fy[c], segment[part, None])
-        first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-        if len(first):
-            cells = c[first]
-            best[cells] = np.minimum(best[cells], np.minimum.reduceat(d, first, axis=0))
+        first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])  # pairs come sorted by cell
+        best[c[first]] = np.minimum(best[c[first]], np.minimum.reduceat(d, first, axis=0))
     return best.ravel()
 
 

@@ -4,7 +4,7 @@ Exact path: project into an azimuthal-equidistant plane centred on the fence, te
 against the prepared area and its accuracy against the distance to the prepared boundary. Points
 far from the centre, where the plane stretches distances, are re-measured near the threshold in
 a plane centred on the point itself. Large batches first go through the cell table (cells.py),
-which answers most pings with two multiplications and three look-ups.
+which answers most pings with two multiplications and a few array look-ups.
 """
 
 from __future__ import annotations

@@ -202,3 +202,16 @@ def test_far_m_is_a_true_lower_bound_at_the_grid_corners() -> None:
         assert reference_distance_m(index, lat, lon) > table.lo_m[-1]
     lat, lon = offset(60.0, 25.0, 0.0, 0.0)
     assert table.lookup(np.array([lat]), np.array([lon]), np.array([10.0]))[0] == INSIDE
+
+
+def test_a_table_without_fine_cells_still_answers_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("geofence.cells.FINE_WITHIN_M", -1e9)  # no coarse cell is split
+    index = FenceIndex.from_geojson(square(LAT, LON, 2000.0))
+    table = index.table
+    assert table is not None and len(table.lo_m) == table.grid.ncx * table.grid.ncy + 1
+    rng = np.random.default_rng(8)
+    lat, lon = rng.uniform(LAT - 0.06, LAT + 0.06, 5000), rng.uniform(LON - 0.06, LON + 0.06, 5000)
+    accuracy_m = rng.uniform(0.0, 500.0, 5000)
+    assert np.array_equal(
+        index.classify(lat, lon, accuracy_m), index.classify_exact(lat, lon, accuracy_m)
+    )
