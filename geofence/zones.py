@@ -22,7 +22,7 @@ from h3ronpy import ContainmentMode, vector
 from pyproj import Transformer
 
 from geofence.crs import parse_crs, to_wgs84
-from geofence.errors import GeofenceError, InvalidInputError
+from geofence.errors import GeofenceError, InvalidGeometryError, InvalidInputError
 from geofence.geometry import M_PER_DEG, area_from_geojson
 from geofence.index import ON_BOUNDARY_M, RESTRETCH_ABOVE, FenceIndex, checked_inputs
 from geofence.models import INSIDE, OUTSIDE, UNCERTAIN, BoolArray, CodeArray, Crs, FloatArray
@@ -39,6 +39,7 @@ OFFSET_M_PER_DEG = 111_700.0 * (1 + MAX_STRETCH + 0.001)  # >= metres per degree
 MARGIN_M = 0.1  # float noise, and more than the exact path's on-boundary epsilon
 SLACK_DEG = 1e-4  # ~10 m of extra buffer before cells are listed: the map never misses one
 QUAD_SEGS = 8
+MAX_LAT = 85.0  # nearer the poles a lat/lon buffer says little about metres: such zones refused
 WGS84_A, WGS84_E2 = 6_378_137.0, 0.00669437999014
 GRID_DEG = 0.0003  # ~30 m squares: a ping whose square no listed cell reaches skips H3 entirely
 MAX_SQUARES = 1 << 24
@@ -151,6 +152,11 @@ class ZoneIndex:
                 area, found = area_from_geojson(geometry, parse_crs(crs))
             except GeofenceError as error:
                 raise type(error)(f"zone {zone_id}: {error}") from None
+            if max(abs(area.bounds[1]), abs(area.bounds[3])) > MAX_LAT:
+                raise InvalidGeometryError(
+                    f"zone {zone_id}: reaches beyond ±{MAX_LAT:g}° latitude, where the cell map "
+                    "cannot cover it"
+                )
             ids.append(int(zone_id))
             areas.append(area)
             warnings += [f"zone {zone_id}: {warning}" for warning in found]
@@ -308,6 +314,33 @@ def offset_m(lat: FloatArray, lon: FloatArray, lat0: FloatArray, lon0: FloatArra
     return np.asarray(np.hypot(lat - lat0, east) * OFFSET_M_PER_DEG, dtype=np.float64)
 
 
+def folded_at_antimeridian(grown: Objects) -> Objects:
+    """Buffers that cross ±180° folded onto the other side, as H3's polygon fill expects."""
+    bounds = shapely.bounds(grown)
+    folded = grown.copy()
+    for z in np.flatnonzero((bounds[:, 0] < -180.0) | (bounds[:, 2] > 180.0)):
+        parts = [
+            shapely.transform(
+                shapely.intersection(grown[z], shapely.box(w, -90, w + 360, 90)), fold
+            )
+            for w, fold in ((-180, _same), (180, _west), (-540, _east))
+        ]
+        folded[z] = shapely.union_all([p for p in parts if not p.is_empty])
+    return folded
+
+
+def _same(rows: FloatArray) -> FloatArray:
+    return rows
+
+
+def _west(rows: FloatArray) -> FloatArray:
+    return np.asarray(rows - np.array([360.0, 0.0]), dtype=np.float64)
+
+
+def _east(rows: FloatArray) -> FloatArray:
+    return np.asarray(rows + np.array([360.0, 0.0]), dtype=np.float64)
+
+
 def centre_cells(areas: list[Any], reach_m: float, resolution: int) -> Any:
     """Every cell whose centre lies within reach_m of an area (a superset; dwithin trims it)."""
     lat_max = max(max(abs(a.bounds[1]), abs(a.bounds[3])) for a in areas)
@@ -316,7 +349,7 @@ def centre_cells(areas: list[Any], reach_m: float, resolution: int) -> Any:
     width = (reach_m / scale + SLACK_DEG) / np.cos(np.pi / (4 * QUAD_SEGS))
     grown = shapely.buffer(np.asarray(areas, dtype=object), width, quad_segs=QUAD_SEGS)
     cells = vector.wkb_to_cells(
-        shapely.to_wkb(grown),
+        shapely.to_wkb(folded_at_antimeridian(grown)),
         resolution,
         containment_mode=ContainmentMode.ContainsCentroid,
         flatten=True,
