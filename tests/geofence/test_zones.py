@@ -15,7 +15,15 @@ from geofence import INSIDE, OUTSIDE, UNCERTAIN, FenceIndex
 from geofence.crs import wgs84_to_gcj02
 from geofence.errors import InvalidGeometryError, InvalidInputError, UnknownCrsError
 from geofence.zones import ZoneHits, ZoneIndex
-from tests.geofence.support import GEOD, PROPERTY, offset, reference_code, ring_around, square
+from tests.geofence.support import (
+    GEOD,
+    PROPERTY,
+    offset,
+    reference_code,
+    reference_distance_m,
+    ring_around,
+    square,
+)
 
 Json = dict[str, Any]
 LAT, LON = 22.55, 114.05  # Futian, Shenzhen
@@ -121,6 +129,22 @@ def test_zones_beside_the_antimeridian_see_pings_across_it() -> None:
         # the exact path: FenceIndex's H3 table does not yet handle boxes across ±180°
         assert np.array_equal(got, fence.classify_exact(lat, lon, acc)), zone_id
         assert np.any(got != OUTSIDE) and np.any((lon < 0) != (centre.x < 0))
+
+
+def test_far_pings_with_huge_accuracies_are_measured_on_the_ground() -> None:
+    """Hundreds of km from the zones' plane, where it stretches: ground distances decide."""
+    rng = np.random.default_rng(5)
+    lon, lat, _ = GEOD.fwd(
+        np.full(12, LON), np.full(12, LAT), rng.uniform(0, 360, 12), rng.uniform(400e3, 1500e3, 12)
+    )
+    index = zones(local=True)
+    for i in range(12):
+        distances = [reference_distance_m(fences()[z], lat[i], lon[i]) for z in index.zone_ids]
+        accuracy = float(np.median(distances)) * rng.uniform(0.999, 1.001)
+        got = codes_of(index.classify([lat[i]], [lon[i]], [accuracy]), 1, index.zone_ids.tolist())
+        for k, zone_id in enumerate(index.zone_ids.tolist()):
+            expected = reference_code(fences()[zone_id], lat[i], lon[i], accuracy, distances[k])
+            assert expected is None or got[0, k] == expected, (zone_id, i)
 
 
 def test_zones_near_a_pole_are_refused() -> None:
