@@ -46,11 +46,11 @@ MAX_SQUARES = 1 << 24
 # An H3 index at RESOLUTION ends in 3-bit digits; the last LOW_DIGITS of them address a slot
 # directly inside a block, and blocks (their parents) are few: no binary search over every cell.
 LOW_DIGITS = 5
+SLOTS_PER_CELL = 40  # fewer digits where zones are scattered (blocks nearly empty): bounded memory
 PLANE_RESOLUTION = 2  # zones whose centres share an H3 cell this coarse (~160 km) share a plane
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 DIGIT_SHIFT = np.uint64(3 * (15 - RESOLUTION))
-PARENT_SHIFT = np.uint64(3 * (15 - RESOLUTION + LOW_DIGITS))
 Zone = tuple[int, dict[str, Any], str]
 Objects = np.ndarray[Any, np.dtype[np.object_]]
 
@@ -92,26 +92,36 @@ class Slots:
 
     parents: np.ndarray[Any, np.dtype[np.uint64]]  # sorted
     position: np.ndarray[Any, np.dtype[np.int32]]  # -1 where the cell is not listed
+    digits: int  # how many of the cell's last digits address a slot in its parent's block
 
     @classmethod
     def of(cls, cells: np.ndarray[Any, np.dtype[np.uint64]]) -> Slots:
-        parents, block = np.unique(cells >> PARENT_SHIFT, return_inverse=True)
-        position = np.full(len(parents) << (3 * LOW_DIGITS), -1, dtype=np.int32)
-        slot = (block.astype(np.int64) << (3 * LOW_DIGITS)) + low_digits(cells)
+        """Blocks as large as LOW_DIGITS allow while slots stay within SLOTS_PER_CELL each."""
+        for digits in range(LOW_DIGITS, -1, -1):
+            parents, block = np.unique(cells >> parent_shift(digits), return_inverse=True)
+            if len(parents) << (3 * digits) <= SLOTS_PER_CELL * len(cells) + (1 << 20):
+                break
+        position = np.full(len(parents) << (3 * digits), -1, dtype=np.int32)
+        slot = (block.astype(np.int64) << (3 * digits)) + low_digits(cells, digits)
         position[slot] = np.arange(len(cells), dtype=np.int32)
-        return cls(parents, position)
+        return cls(parents, position, digits)
 
     def find(self, cells: np.ndarray[Any, np.dtype[np.uint64]]) -> IntArray:
         """Each cell's position in the map, or -1."""
-        parent = cells >> PARENT_SHIFT
+        parent = cells >> parent_shift(self.digits)
         block = np.minimum(np.searchsorted(self.parents, parent), len(self.parents) - 1)
-        slot = (block.astype(np.int64) << (3 * LOW_DIGITS)) + low_digits(cells)
+        slot = (block.astype(np.int64) << (3 * self.digits)) + low_digits(cells, self.digits)
         found = np.where(self.parents[block] == parent, self.position[slot], -1)
         return found.astype(np.int64)
 
 
-def low_digits(cells: np.ndarray[Any, np.dtype[np.uint64]]) -> IntArray:
-    return ((cells >> DIGIT_SHIFT) & np.uint64((1 << (3 * LOW_DIGITS)) - 1)).astype(np.int64)
+def parent_shift(digits: int) -> np.uint64:
+    return np.uint64(3 * (15 - RESOLUTION + digits))
+
+
+def low_digits(cells: np.ndarray[Any, np.dtype[np.uint64]], digits: int) -> IntArray:
+    mask = np.uint64((1 << (3 * digits)) - 1)
+    return ((cells >> DIGIT_SHIFT) & mask).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -185,7 +195,7 @@ class ZoneIndex:
         mapped = acc <= self.cover_m
         point, zone, code, stray = self.from_map(lat_, lon_, acc, np.flatnonzero(mapped))
         far = np.r_[np.flatnonzero(~mapped), stray]
-        for plane in self.planes:
+        for plane in self.planes if len(far) else []:
             p, z = plane.candidates(lat_[far], lon_[far], acc[far] + ON_BOUNDARY_M)
             point, zone = np.r_[point, far[p]], np.r_[zone, z]
             code = np.r_[code, np.full(len(p), OUTSIDE, dtype=np.int8)]
@@ -245,11 +255,10 @@ class ZoneIndex:
     ) -> CodeArray:
         codes = np.empty(len(point), dtype=np.int8)
         planes = self.plane_of_zone[zone]
-        for n, plane in enumerate(self.planes):
+        for n in np.unique(planes):
             mine = np.flatnonzero(planes == n)
-            if len(mine):
-                p, z = point[mine], zone[mine]
-                codes[mine] = plane.exact(lat[p], lon[p], acc[p], z)
+            p, z = point[mine], zone[mine]
+            codes[mine] = self.planes[n].exact(lat[p], lon[p], acc[p], z)
         return codes
 
 
