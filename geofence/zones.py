@@ -194,13 +194,12 @@ class ZoneIndex:
             lat_, lon_ = to_wgs84(lat_, lon_, crs)
         mapped = acc <= self.cover_m
         point, zone, code, stray = self.from_map(lat_, lon_, acc, np.flatnonzero(mapped))
-        far = np.r_[np.flatnonzero(~mapped), stray]
-        for plane in self.planes if len(far) else []:
-            p, z = plane.candidates(lat_[far], lon_[far], acc[far] + ON_BOUNDARY_M)
-            point, zone = np.r_[point, far[p]], np.r_[zone, z]
-            code = np.r_[code, np.full(len(p), OUTSIDE, dtype=np.int8)]
         todo = np.flatnonzero(code == OUTSIDE)  # OUTSIDE here means "not yet decided"
         code[todo] = self.exact(lat_, lon_, acc, point[todo], zone[todo])
+        far = np.r_[np.flatnonzero(~mapped), stray]
+        for plane in self.planes if len(far) else []:
+            p, z, c = plane.far_pairs(lat_[far], lon_[far], acc[far])
+            point, zone, code = np.r_[point, far[p]], np.r_[zone, z], np.r_[code, c]
         keep = code != OUTSIDE
         return ZoneHits(point[keep], self.zone_ids[zone[keep]], code[keep])
 
@@ -398,16 +397,26 @@ class Plane:
         x, y = self.projection.to_xy(rows[:, 1], rows[:, 0])
         return np.column_stack([x, y])
 
-    def candidates(
-        self, lat: FloatArray, lon: FloatArray, reach_m: FloatArray
-    ) -> tuple[IntArray, IntArray]:
-        """(point, zone position) pairs that may be INSIDE or UNCERTAIN, stretch allowed for."""
-        if len(lat) == 0:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
+    def far_pairs(
+        self, lat: FloatArray, lon: FloatArray, acc: FloatArray
+    ) -> tuple[IntArray, IntArray, CodeArray]:
+        """(point, zone position, code) for pings beyond the map's cover, from the STRtree.
+
+        A ping outside a zone it is within reach of is UNCERTAIN (its distance to the zone is
+        its distance to the boundary): only pings inside a zone, or where the plane stretches,
+        need the exact test."""
         x, y = self.projection.to_xy(lat, lon)
-        stretch = stretch_bound(np.hypot(x, y) + 2 * reach_m)
-        p, j = self.tree.query(shapely.points(x, y), "dwithin", distance=reach_m * (1 + stretch))
-        return p.astype(np.int64), self.members[j]
+        stretch = stretch_bound(np.hypot(x, y) + 2 * acc)
+        flat = stretch <= RESTRETCH_ABOVE
+        reach = (acc + ON_BOUNDARY_M) * np.where(flat, 1.0, 1 + stretch)
+        p, j = self.tree.query(shapely.points(x, y), "dwithin", distance=reach)
+        zone = self.members[j]
+        settled = flat[p] & ~shapely.contains_xy(self.areas_m[zone], x[p], y[p])
+        code = np.full(len(p), UNCERTAIN, dtype=np.int8)
+        rest = np.flatnonzero(~settled)
+        q = p[rest]
+        code[rest] = self.exact(lat[q], lon[q], acc[q], zone[rest])
+        return p.astype(np.int64), zone, code
 
     def exact(self, lat: FloatArray, lon: FloatArray, acc: FloatArray, zone: IntArray) -> CodeArray:
         """FenceIndex.classify_exact, one (point, zone) pair per element."""
