@@ -93,11 +93,13 @@ def near_edges(n: int, seed: int) -> tuple[Any, Any, Any]:
     """Points near the edges, and on the fringe of the map's cover with accuracies to match."""
     rng = np.random.default_rng(seed)
     lon0, lat0 = vertices()[rng.integers(0, len(vertices()), n)].T
-    fringe = rng.random(n) < 0.3
-    distance = np.where(fringe, rng.uniform(60, 160, n), rng.exponential(60, n))
+    kind = rng.choice(3, size=n, p=[0.6, 0.3, 0.1])  # near, fringe, deep inside with wide discs
+    distance = np.choose(
+        kind, [rng.exponential(60, n), rng.uniform(60, 160, n), rng.uniform(100, 1000, n)]
+    )
     lon, lat, _ = GEOD.fwd(lon0, lat0, rng.uniform(0, 360, n), distance)
     acc = np.where(rng.random(n) < 0.9, rng.uniform(0, 100, n), rng.uniform(100, 3000, n))
-    return lat, lon, np.where(fringe, rng.uniform(60, 100, n), acc)
+    return lat, lon, np.choose(kind, [acc, rng.uniform(60, 100, n), rng.uniform(100, 500, n)])
 
 
 @pytest.mark.parametrize(("seed", "local"), [(1, False), (2, False), (3, True)])
