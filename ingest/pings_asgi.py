@@ -1,21 +1,23 @@
-"""POST /v1/pings as a bare ASGI handler, in front of FastAPI's routing: every device's hot path.
+"""Device routes as bare ASGI handlers, in front of FastAPI's routing: every device's hot path.
 
 FastAPI's routing, dependency solving and response model cost more CPU than the whole ingest
-of a single ping; this answers exactly what the documented route in `routes.py` answers
-(same core, same error bodies) with none of it. Everything else passes through untouched.
+of a single ping. POST /v1/pings is answered here from the same core as the documented route
+in `routes.py`; the OsmAnd routes run the very handler of `app_routes.py`, only without the
+routing in front of it. Same answers, same error bodies; everything else passes through.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
-from starlette.requests import ClientDisconnect
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ingest import app_routes
 from ingest.engine import Ingestor
 from ingest.errors import DATABASE_UNAVAILABLE as DB_ERRORS
 from ingest.errors import IngestError, OverloadedError
@@ -25,34 +27,72 @@ from ingest.routes import accept_pings
 log = logging.getLogger(__name__)
 
 PATH = "/v1/pings"
+OSMAND = "/osmand"
 JSON_TYPE = (b"content-type", b"application/json")
+
+Answer = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class PingsFastPath:
-    """ASGI middleware: answers POST /v1/pings itself, passes every other request on."""
+    """ASGI middleware: answers the device routes itself, passes every other request on."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+        handler = handler_for(scope) if scope["type"] == "http" else None
+        if handler is None:
             await self.app(scope, receive, send)
             return
-        ctx = scope["app"].state.ctx
         try:
-            result = await accept(ctx.ingestor, scope, receive)
+            answer = await handler(scope, receive)
         except ClientDisconnect:
             return  # nobody is left to answer
         except IngestError as exc:
-            await error_response(exc)(scope, receive, send)
-            return
+            answer = error_response(exc)
         except DB_ERRORS as exc:
             log.warning("database unavailable: %r", exc)
-            retry = {"Retry-After": str(ctx.settings.retry_after_s)}
-            answer = {"detail": "database unavailable; retry later"}
-            await JSONResponse(answer, status_code=503, headers=retry)(scope, receive, send)
-            return
-        await send_json(send, 202, result_to_json(result))
+            retry = {"Retry-After": str(scope["app"].state.ctx.settings.retry_after_s)}
+            body = {"detail": "database unavailable; retry later"}
+            answer = JSONResponse(body, status_code=503, headers=retry)
+        await answer(scope, receive, send)
+
+
+def handler_for(scope: Scope) -> Callable[[Scope, Receive], Awaitable[Answer]] | None:
+    path, method = scope["path"], scope["method"]
+    if path == PATH:
+        return post_pings if method == "POST" else None
+    if method not in ("GET", "POST") or not path.startswith(OSMAND):
+        return None
+    if path == OSMAND:
+        return osmand
+    token = path[len(OSMAND) + 1 :]
+    if path[len(OSMAND)] != "/" or not token or "/" in token:
+        return None
+
+    async def with_token(scope: Scope, receive: Receive) -> Answer:
+        return await app_routes.handle_osmand(Request(scope, receive), token)
+
+    return with_token
+
+
+async def osmand(scope: Scope, receive: Receive) -> Answer:
+    return await app_routes.handle_osmand(Request(scope, receive), None)
+
+
+async def post_pings(scope: Scope, receive: Receive) -> Answer:
+    result = await accept(scope["app"].state.ctx.ingestor, scope, receive)
+    return JSONBytes(202, result_to_json(result))
+
+
+class JSONBytes:
+    """A JSON answer already encoded: Starlette's JSONResponse would encode it again."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status, self.body = status, body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send_json(send, self.status, self.body)
 
 
 async def accept(ingestor: Ingestor, scope: Scope, receive: Receive) -> IngestResult:
@@ -89,7 +129,7 @@ def result_to_json(result: IngestResult) -> bytes:
     return orjson.dumps(body)
 
 
-def error_response(exc: IngestError) -> JSONResponse:
+def error_response(exc: IngestError) -> Response:
     """The same answer as the app's IngestError handler."""
     headers = None
     if isinstance(exc, OverloadedError):
