@@ -1,11 +1,12 @@
 """ZoneIndex: every ping against thousands of exclusion zones at once, through an H3 cell map.
 
-Each map cell lists the zones that come within `cover_m` of its hexagon, with bounds on the
-distance from the whole hexagon (not its centre) to each zone's boundary: a ping whose accuracy is
-below the lower bound is certainly inside (or outside) that zone, one above the upper bound is
-certainly across it, and only the pings between take the exact path, FenceIndex's test
-vectorized over (point, zone) pairs. A ping whose cell lists nothing is outside every zone; one
-whose accuracy exceeds the cover is looked up in an STRtree of the zones instead.
+Each map cell (resolution 11) lists the zones within `cover_m` of any point it can hold, with,
+per (cell, zone) pair, the distance from the cell's centre to the boundary, the boundary point
+nearest that centre and, for convex zones, the tangent there. A ping's own offset from those
+points bounds its distance to the boundary from both sides, so most pairs are certainly INSIDE,
+OUTSIDE or UNCERTAIN at once; the rest take FenceIndex's exact test, vectorized over (point,
+zone) pairs in one metric plane per group of nearby zones. A lat/lon bitmap skips pings far from
+every zone before H3; pings whose accuracy exceeds the cover are looked up in an STRtree.
 """
 
 from __future__ import annotations
