@@ -132,6 +132,8 @@ def choose_grid(bounds: tuple[float, ...]) -> Grid | None:
     west, south, east, north = bounds
     if east - west > MAX_SPAN_DEG or north - south > MAX_SPAN_DEG:
         return None
+    if west - 2 * BUFFER_DEG < -180 or east + 2 * BUFFER_DEG > 180:
+        return None  # lon/lat cells do not wrap: a ping across ±180° is near, not "far"
     if max(abs(south), abs(north)) + BUFFER_DEG > MAX_LAT_DEG:
         return None
     cos_mid = math.cos(math.radians((south + north) / 2))

@@ -35,7 +35,7 @@ def aeqd_pipeline(lat0: float, lon0: float) -> str:
     """PROJ pipeline from (lon, lat) degrees; 100x cheaper to build than a CRS-to-CRS pair."""
     return (
         "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
-        f"+step +proj=aeqd +lat_0={lat0!r} +lon_0={lon0!r} +ellps=WGS84"
+        f"+step +proj=aeqd +lat_0={float(lat0)!r} +lon_0={float(lon0)!r} +ellps=WGS84"
     )
 
 

@@ -14,6 +14,7 @@ from geofence import (
     UnknownCrsError,
 )
 from geofence.crs import wgs84_to_bd09, wgs84_to_gcj02
+from geofence.projection import LocalProjection
 from tests.geofence.support import offset, reference_distance_m, ring_around, square
 
 LAT, LON = 22.54, 114.05  # Futian, Shenzhen
@@ -168,3 +169,21 @@ def test_unknown_crs_is_refused(km_square: FenceIndex) -> None:
         km_square.classify([LAT], [LON], [1.0], crs="osgb36")
     with pytest.raises(UnknownCrsError):
         FenceIndex.from_geojson(square(LAT, LON, 500.0), crs="epsg:3857")
+
+
+@pytest.mark.parametrize("lon", [179.9992, -179.9982, 179.9])
+def test_a_fence_beside_the_antimeridian_gets_the_exact_answers(lon: float) -> None:
+    """Pings just across ±180° are metres away, whatever their longitude's sign says."""
+    index = FenceIndex.from_geojson(square(10.0, lon - 0.003 if lon > 0 else lon + 0.003, 200.0))
+    rng = np.random.default_rng(3)
+    lat = 10.0 + rng.uniform(-0.01, 0.01, 20_000)
+    lons = (lon + rng.uniform(-0.01, 0.01, 20_000) + 180.0) % 360.0 - 180.0
+    accuracy = rng.uniform(0.0, 300.0, 20_000)
+    assert np.array_equal(
+        index.classify(lat, lons, accuracy), index.classify_exact(lat, lons, accuracy)
+    )
+
+
+def test_a_projection_centred_on_numpy_floats_is_the_same_plane() -> None:
+    x, y = LocalProjection(np.float64(22.6), np.float64(114.0)).to_xy(22.6, 114.0)
+    assert abs(float(x)) < 1e-6 and abs(float(y)) < 1e-6
