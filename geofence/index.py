@@ -54,9 +54,7 @@ class FenceIndex:
         crs: str = "wgs84",
     ) -> CodeArray:
         """INSIDE, OUTSIDE or UNCERTAIN per point: see ARCHITECTURE.md §5 and §7."""
-        lat_, lon_, acc = checked_inputs(lat, lon, accuracy_m)
-        if parse_crs(crs, argument="crs") is not Crs.WGS84:
-            lat_, lon_ = to_wgs84(lat_, lon_, crs)
+        lat_, lon_, acc = wgs84_inputs(lat, lon, accuracy_m, crs)
         table = self.table if len(lat_) >= TABLE_MIN_POINTS else None
         if table is None:
             return self.classify_exact(lat_, lon_, acc)
@@ -109,6 +107,16 @@ class FenceIndex:
     def _lonlat_rows_to_xy(self, rows: FloatArray) -> FloatArray:
         x, y = self.projection.to_xy(rows[:, 1], rows[:, 0])
         return np.column_stack([x, y])
+
+
+def wgs84_inputs(
+    lat: npt.ArrayLike, lon: npt.ArrayLike, accuracy_m: npt.ArrayLike, crs: str
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Checked float arrays, the points converted to WGS-84 from the caller's `crs`."""
+    lat_, lon_, acc = checked_inputs(lat, lon, accuracy_m)
+    if parse_crs(crs, argument="crs") is not Crs.WGS84:
+        lat_, lon_ = to_wgs84(lat_, lon_, crs)
+    return lat_, lon_, acc
 
 
 def checked_inputs(

@@ -22,11 +22,11 @@ import shapely
 from h3ronpy import ContainmentMode, vector
 from pyproj import Transformer
 
-from geofence.crs import parse_crs, to_wgs84
+from geofence.crs import parse_crs
 from geofence.errors import GeofenceError, InvalidGeometryError, InvalidInputError
 from geofence.geometry import M_PER_DEG, area_from_geojson
-from geofence.index import ON_BOUNDARY_M, RESTRETCH_ABOVE, FenceIndex, checked_inputs
-from geofence.models import INSIDE, OUTSIDE, UNCERTAIN, BoolArray, CodeArray, Crs, FloatArray
+from geofence.index import ON_BOUNDARY_M, RESTRETCH_ABOVE, FenceIndex, wgs84_inputs
+from geofence.models import INSIDE, OUTSIDE, UNCERTAIN, BoolArray, CodeArray, FloatArray
 from geofence.projection import LocalProjection, aeqd_pipeline, stretch_bound
 
 COVER_M = 100.0  # pings with a larger accuracy go to the STRtree path
@@ -190,9 +190,7 @@ class ZoneIndex:
         crs: str = "wgs84",
     ) -> ZoneHits:
         """Every (point, zone) pair that is INSIDE or UNCERTAIN; all others are OUTSIDE."""
-        lat_, lon_, acc = checked_inputs(lat, lon, accuracy_m)
-        if parse_crs(crs, argument="crs") is not Crs.WGS84:
-            lat_, lon_ = to_wgs84(lat_, lon_, crs)
+        lat_, lon_, acc = wgs84_inputs(lat, lon, accuracy_m, crs)
         mapped = acc <= self.cover_m
         point, zone, code, stray = self.from_map(lat_, lon_, acc, np.flatnonzero(mapped))
         todo = np.flatnonzero(code == OUTSIDE)  # OUTSIDE here means "not yet decided"
