@@ -38,7 +38,9 @@ async def order_windows(conn: Conn, *, person_id: int) -> list[tuple[datetime, d
     return [(r["starts_at"], r["ends_at"]) for r in await conn.fetch(ORDER_WINDOWS, person_id)]
 
 
-# Duplicates (same device, fix time and position) are stored once. The answer names each new
+# Duplicates (same device, fix time and position) are stored once: the primary key is
+# (person_id, ts, device_id, lat, lon), the same rule since a device never changes person
+# (migrations/0005). The answer names each new
 # row by its place in the input: matching rows back by (device, ts, lat, lon) keys in Python
 # cost more CPU than the insert itself on a batched load. A ping repeated within the input is
 # new only at its first place.
