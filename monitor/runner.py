@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import uvicorn
 
+from ingest.one_write import OneWriteProtocol
 from monitor import db, demo
 from monitor.app import close_context, create_app, open_context, start_workers
 from monitor.embedded import EmbeddedServices
@@ -76,6 +77,7 @@ async def serve_http(settings: Settings, credentials: dict[str, Any] | None = No
             ws_ping_interval=settings.ws_heartbeat_s,
             log_level="info",
             access_log=False,
+            http=OneWriteProtocol,  # each answer in one socket write, not two
         )
     )
     signal.signal(signal.SIGTERM, _terminate)
@@ -129,6 +131,7 @@ def serve_processes(settings: Settings, workers: int) -> None:
         port=settings.port,
         workers=workers,
         loop="uvloop",
+        http="ingest.one_write:OneWriteProtocol",
         log_level="info",
         access_log=False,
         ws_ping_interval=settings.ws_heartbeat_s,
