@@ -7,11 +7,12 @@ PostgreSQL and Redis (a fresh database, dropped afterwards), drives them with wr
 and prints a Markdown table with medians. "evaluated/s" counts pings accepted during the run
 divided by the time until the evaluators had judged the last of them. CPU columns are the
 processes' own CPU time (user + system, children included) per request served and per ping
-evaluated, and PostgreSQL backends' CPU per ping: far less sensitive than rates to whatever else
-shares the machine.
+evaluated, and PostgreSQL backends' CPU per ping, split into the API's and the worker's backends
+(told apart by `application_name`): far less sensitive than rates to whatever else shares the
+machine.
 
 `--code-dir DIR` runs the servers from another checkout (an A/B baseline made with
-`git worktree add`); `--scenarios native,batch` picks scenarios.
+`git worktree add`), migrations included; `--scenarios native,batch` picks scenarios.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 LUA = Path(__file__).with_name("wrk_pings.lua")
 SCENARIOS = {"native single": "native", "osmand single": "osmand", "native batch of 500": "batch"}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# each process's PostgreSQL backends are named after it (asyncpg passes DSN query parameters
+# on as server settings), so their CPU can be told apart
+API_APP, WORKER_APP = "bench-api", "bench-worker"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -75,7 +79,6 @@ async def seed(database_url: str, devices: int) -> list[tuple[str, str]]:
 
     city_shape = shapely.union_all([shape(f["geometry"]) for f in load_districts()])
     conn = await db.connect(database_url)
-    await db.migrate(conn)
     made = []
     async with conn.transaction():
         city = await registry_store.insert_jurisdiction(
@@ -163,22 +166,30 @@ async def wait_drained(redis: aioredis.Redis, partitions: int, timeout_s: float 
     raise RuntimeError("evaluators did not catch up")
 
 
-async def postgres_cpu_seconds(database_url: str) -> dict[int, float]:
-    """CPU so far of each PostgreSQL backend serving the benchmark's database (same machine)."""
+async def postgres_cpu_seconds(database_url: str) -> dict[int, tuple[str, float]]:
+    """(application_name, CPU so far) of each PostgreSQL backend serving the benchmark's
+    database (same machine)."""
     conn = await asyncpg.connect(database_url)
     try:
-        pids = await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
+        rows = await conn.fetch(
+            "SELECT pid, application_name FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
     finally:
         await conn.close()
-    return {r["pid"]: cpu_seconds(r["pid"]) for r in pids}
+    return {r["pid"]: (r["application_name"], cpu_seconds(r["pid"])) for r in rows}
 
 
-def postgres_cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
-    """Backends that ended in between are missed; the pools keep theirs open."""
-    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+def postgres_cpu_delta(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], role: str = ""
+) -> float:
+    """Backends of `role` (all when empty); those that ended in between are missed, but the
+    pools keep theirs open."""
+    return sum(
+        cpu - before.get(pid, (name, 0.0))[1]
+        for pid, (name, cpu) in after.items()
+        if name.startswith(role)
+    )
 
 
 async def count_pings(database_url: str) -> int:
@@ -209,7 +220,10 @@ async def scenario(
     serve_cpu = cpu_seconds(processes[0].pid) - cpu_before[0]
     finished = await wait_drained(redis, 8)
     worker_cpu = cpu_seconds(processes[1].pid) - cpu_before[1]
-    pg_cpu = postgres_cpu_delta(pg_before, await postgres_cpu_seconds(env["DATABASE_URL"]))
+    pg_after = await postgres_cpu_seconds(env["DATABASE_URL"])
+    pg_cpu = postgres_cpu_delta(pg_before, pg_after)
+    pg_api_cpu = postgres_cpu_delta(pg_before, pg_after, API_APP)
+    pg_worker_cpu = postgres_cpu_delta(pg_before, pg_after, WORKER_APP)
     stored = await count_pings(env["DATABASE_URL"]) - before
     result["pings"] = stored / args.duration
     result["evaluated"] = stored / (finished - started)
@@ -217,6 +231,8 @@ async def scenario(
     result["api_us_per_ping"] = serve_cpu / max(stored, 1) * 1e6
     result["worker_us_per_ping"] = worker_cpu / max(stored, 1) * 1e6
     result["pg_us_per_ping"] = pg_cpu / max(stored, 1) * 1e6
+    result["pg_api_us_per_ping"] = pg_api_cpu / max(stored, 1) * 1e6
+    result["pg_worker_us_per_ping"] = pg_worker_cpu / max(stored, 1) * 1e6
     return result
 
 
@@ -263,6 +279,17 @@ async def bench_cluster(
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     processes: list[subprocess.Popen[bytes]] = []
     try:
+        migrate_env = {**os.environ, "DATABASE_URL": database_url}
+        if code_dir:  # the schema of the code under test, not this checkout's
+            migrate_env["PYTHONPATH"] = str(code_dir)
+        await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "monitor", "migrate"],
+            env=migrate_env,
+            cwd=code_dir,
+            check=True,
+            capture_output=True,
+        )
         enrolled = await seed(database_url, devices)
         env = {
             **os.environ,
@@ -275,8 +302,8 @@ async def bench_cluster(
         }
         port = 18000 + os.getpid() % 1000
         serve = ["serve", "--port", str(port), "--workers", str(api_processes)]
-        processes.append(start(serve, env, work / "serve.log", code_dir))
-        processes.append(start(["worker"], env, work / "worker.log", code_dir))
+        processes.append(start(serve, named(env, API_APP), work / "serve.log", code_dir))
+        processes.append(start(["worker"], named(env, WORKER_APP), work / "worker.log", code_dir))
         url = f"http://127.0.0.1:{port}"
         await wait_ready(url)
         yield BenchCluster(database_url, url, env, redis, work, enrolled, processes)
@@ -289,6 +316,11 @@ async def bench_cluster(
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def named(env: dict[str, str], application_name: str) -> dict[str, str]:
+    url = env["DATABASE_URL"]
+    return {**env, "DATABASE_URL": f"{url}?application_name={application_name}"}
 
 
 def write_devices(path: Path, devices: list[tuple[str, str]]) -> Path:
@@ -347,9 +379,10 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Na
     )
     print(
         "| scenario | requests/s | pings/s stored | pings/s evaluated | p50 ms | p99 ms | non-2xx "
-        "| API CPU µs/request | API CPU µs/ping | worker CPU µs/ping | PostgreSQL CPU µs/ping |"
+        "| API CPU µs/request | API CPU µs/ping | worker CPU µs/ping | PostgreSQL CPU µs/ping "
+        "| of which API's | of which worker's |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label in chosen(args.scenarios):
         results = [r for name, _, r in rows if name == label]
 
@@ -361,7 +394,8 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Na
             f"{med('evaluated'):,.0f} | {med('p50'):.1f} | {med('p99'):.1f} | "
             f"{med('errors'):.0f} | {med('api_us_per_req'):,.0f} | "
             f"{med('api_us_per_ping'):,.1f} | {med('worker_us_per_ping'):,.1f} | "
-            f"{med('pg_us_per_ping'):,.1f} |"
+            f"{med('pg_us_per_ping'):,.1f} | {med('pg_api_us_per_ping'):,.1f} | "
+            f"{med('pg_worker_us_per_ping'):,.1f} |"
         )
 
 
