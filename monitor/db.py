@@ -68,10 +68,17 @@ async def ensure_partitions(
 
 async def create_pool(dsn: str, *, min_size: int, max_size: int) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=init_connection
+        dsn, min_size=min_size, max_size=max_size, init=init_connection, reset=keep_session
     )
     assert pool is not None
     return pool
+
+
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """Released connections skip asyncpg's `RESET ALL; UNLISTEN *; ...` (a round trip and
+    PostgreSQL CPU per release): nothing pooled uses LISTEN, SET, session advisory locks or
+    held cursors. asyncpg still rolls back a transaction left open before calling this.
+    Anything that starts using session state must undo it itself or take its own connection."""
 
 
 async def connect(dsn: str) -> asyncpg.Connection:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -142,6 +143,9 @@ async def run_worker(settings: Settings) -> None:
     ctx = await open_context(settings)
     supervisor = Supervisor()
     start_workers(supervisor, ctx)
+    # what startup made lives as long as the process: keep it out of every full collection,
+    # which would otherwise walk it all again (as `serve` does)
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
