@@ -102,7 +102,10 @@ class AreaState:
     horizon_ms: int | None = None  # late fixes at or before this are counted, not judged
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # what asdict() gives, without its deep copy of every field (once per person per batch)
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["excursions"] = tuple(asdict(e) for e in self.excursions)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> AreaState:
@@ -112,8 +115,8 @@ class AreaState:
         fields["status"] = Status(fields.get("status", Status.INSIDE))
         fields["run_ping_ids"] = tuple(fields.get("run_ping_ids", ()))
         fields["excursions"] = tuple(Excursion(**e) for e in fields.get("excursions", ()))
-        state = cls(**fields)
-        return replace(state, episode_seq=max(state.episode_seq, state.episode))
+        episodes = (fields.get("episode_seq", 0), fields.get("episode", 0))
+        return cls(**fields | {"episode_seq": max(episodes)})
 
 
 class EventKind(StrEnum):
@@ -167,12 +170,16 @@ def advance(
 ) -> tuple[AreaState, list[AreaEvent]]:
     ordered = [f for f in sorted(fixes, key=_order) if f.code != UNCERTAIN]
     late = [f for f in ordered if _is_late(state, f)]
-    state, events = _judge_late(state, late, thresholds)
+    if late or not _tidy(state.excursions):
+        state, events = _judge_late(state, late, thresholds)
+    else:  # nothing late: _judge_late would give the same state back, only slower
+        events = []
+    live = _Live.of(state)  # fixes in order change one mutable copy, frozen once at the end
     for fix in ordered[len(late) :]:
-        state, event = _step(state, fix, thresholds)
+        event = _step(live, fix, thresholds)
         if event is not None:
             events.append(event)
-    return state, events
+    return live.frozen(), events
 
 
 def _order(fix: Fix) -> tuple[int, int]:
@@ -187,38 +194,76 @@ def _is_late(state: AreaState, fix: Fix) -> bool:
     return _order(fix) <= (state.last_ts_ms, state.last_ping_id)
 
 
-def _step(state: AreaState, fix: Fix, th: Thresholds) -> tuple[AreaState, AreaEvent | None]:
-    state = replace(state, last_ts_ms=fix.ts_ms, last_ping_id=fix.ping_id)
+def _tidy(excursions: tuple[Excursion, ...]) -> bool:
+    """As `remember` leaves them: few enough, oldest first."""
+    seen = [e.seen_ms for e in excursions]
+    return len(seen) <= EXCURSIONS_KEPT and seen == sorted(seen)
+
+
+@dataclass(slots=True)
+class _Live:
+    """AreaState while `advance` works through fixes in order: a replace() per fix was most
+    of the batched evaluator's time."""
+
+    status: Status
+    last_ts_ms: int | None
+    run_count: int
+    run_start_ms: int
+    run_ping_ids: tuple[int, ...]
+    episode: int
+    late_count: int
+    run_far: int
+    last_ping_id: int | None
+    inside_ms: int | None
+    episode_seq: int
+    excursions: tuple[Excursion, ...]
+    horizon_ms: int | None
+
+    @classmethod
+    def of(cls, s: AreaState) -> _Live:
+        return cls(
+            s.status, s.last_ts_ms, s.run_count, s.run_start_ms, s.run_ping_ids, s.episode,
+            s.late_count, s.run_far, s.last_ping_id, s.inside_ms, s.episode_seq, s.excursions,
+            s.horizon_ms,
+        )  # fmt: skip
+
+    def frozen(self) -> AreaState:
+        return AreaState(
+            self.status, self.last_ts_ms, self.run_count, self.run_start_ms, self.run_ping_ids,
+            self.episode, self.late_count, self.run_far, self.last_ping_id, self.inside_ms,
+            self.episode_seq, self.excursions, self.horizon_ms,
+        )  # fmt: skip
+
+    def run(self) -> Run:
+        return Run(self.run_count, self.run_start_ms, self.run_far, self.run_ping_ids)
+
+    def set_run(self, run: Run) -> None:
+        self.run_count, self.run_start_ms = run.count, run.start_ms
+        self.run_far, self.run_ping_ids = run.far, run.ping_ids
+
+    def clear_run(self) -> None:
+        self.run_count, self.run_start_ms, self.run_far, self.run_ping_ids = 0, 0, 0, ()
+
+
+def _step(state: _Live, fix: Fix, th: Thresholds) -> AreaEvent | None:
+    state.last_ts_ms, state.last_ping_id = fix.ts_ms, fix.ping_id
     if not contradicts(state.status, fix.code):  # certain and agreeing: the run is broken
-        return _agree(state, fix), None
-    run = _run(state).extended(fix)
-    state = _with_run(state, run)
+        _agree(state, fix)
+        return None
+    run = state.run().extended(fix)
+    state.set_run(run)
     if not flips(state.status, run, fix.ts_ms, th):
-        return state, None
+        return None
     if state.status is Status.INSIDE:
         return _exit(state, fix, run)
     return _return(state, fix, run)
 
 
-def _run(state: AreaState) -> Run:
-    return Run(state.run_count, state.run_start_ms, state.run_far, state.run_ping_ids)
-
-
-def _with_run(state: AreaState, run: Run) -> AreaState:
-    return replace(
-        state,
-        run_count=run.count,
-        run_start_ms=run.start_ms,
-        run_far=run.far,
-        run_ping_ids=run.ping_ids,
-    )
-
-
-def _agree(state: AreaState, fix: Fix) -> AreaState:
-    state = _with_run(state, Run())
-    if state.status is Status.OUTSIDE:
-        return state
-    return replace(state, inside_ms=fix.ts_ms, excursions=close_open(state.excursions, fix.ts_ms))
+def _agree(state: _Live, fix: Fix) -> None:
+    state.clear_run()
+    if state.status is Status.INSIDE:
+        state.inside_ms = fix.ts_ms
+        state.excursions = close_open(state.excursions, fix.ts_ms)
 
 
 def close_open(excursions: tuple[Excursion, ...], inside_ms: int) -> tuple[Excursion, ...]:
@@ -231,7 +276,7 @@ def close_open(excursions: tuple[Excursion, ...], inside_ms: int) -> tuple[Excur
     return (*excursions[:-1], replace(last, until_ms=inside_ms))
 
 
-def _exit(state: AreaState, fix: Fix, run: Run) -> tuple[AreaState, AreaEvent]:
+def _exit(state: _Live, fix: Fix, run: Run) -> AreaEvent:
     open_late = state.excursions and state.excursions[-1].until_ms is None
     if open_late:  # late fixes already proved this excursion and no certain inside since
         episode, seq = state.excursions[-1].episode, state.episode_seq
@@ -241,32 +286,40 @@ def _exit(state: AreaState, fix: Fix, run: Run) -> tuple[AreaState, AreaEvent]:
         episode = seq = state.episode_seq + 1
         excursions, since = state.excursions, state.inside_ms
     known = Excursion(episode, since, None, fix.ts_ms)
-    state = _flipped(state, Status.OUTSIDE, episode)
-    state = replace(state, episode_seq=seq, excursions=(*excursions, known))
-    return remember(state), AreaEvent(EventKind.EXITED, fix.ts_ms, episode, run.ping_ids)
+    _flip(state, Status.OUTSIDE, episode)
+    state.episode_seq = seq
+    state.excursions, state.horizon_ms = _kept((*excursions, known), state.horizon_ms)
+    return AreaEvent(EventKind.EXITED, fix.ts_ms, episode, run.ping_ids)
 
 
-def _return(state: AreaState, fix: Fix, run: Run) -> tuple[AreaState, AreaEvent]:
+def _return(state: _Live, fix: Fix, run: Run) -> AreaEvent:
     excursions = state.excursions
     if excursions and excursions[-1].until_ms is None:
         excursions = (*excursions[:-1], replace(excursions[-1], until_ms=fix.ts_ms))
-    state = _flipped(state, Status.INSIDE, state.episode)
-    state = replace(state, inside_ms=fix.ts_ms, excursions=excursions)
-    return state, AreaEvent(EventKind.RETURNED, fix.ts_ms, state.episode, run.ping_ids)
+    _flip(state, Status.INSIDE, state.episode)
+    state.inside_ms, state.excursions = fix.ts_ms, excursions
+    return AreaEvent(EventKind.RETURNED, fix.ts_ms, state.episode, run.ping_ids)
 
 
-def _flipped(state: AreaState, status: Status, episode: int) -> AreaState:
-    return _with_run(replace(state, status=status, episode=episode), Run())
+def _flip(state: _Live, status: Status, episode: int) -> None:
+    state.status, state.episode = status, episode
+    state.clear_run()
 
 
 def remember(state: AreaState, added: Sequence[Excursion] = ()) -> AreaState:
     """Keep the last few excursions: late fixes before the kept ones are only counted."""
-    excursions = sorted((*state.excursions, *added), key=lambda e: e.seen_ms)
-    dropped, kept = excursions[:-EXCURSIONS_KEPT], excursions[-EXCURSIONS_KEPT:]
-    horizon = state.horizon_ms
+    kept, horizon = _kept((*state.excursions, *added), state.horizon_ms)
+    return replace(state, excursions=kept, horizon_ms=horizon)
+
+
+def _kept(
+    excursions: Sequence[Excursion], horizon_ms: int | None
+) -> tuple[tuple[Excursion, ...], int | None]:
+    ordered = sorted(excursions, key=lambda e: e.seen_ms)
+    dropped, kept = ordered[:-EXCURSIONS_KEPT], ordered[-EXCURSIONS_KEPT:]
     if dropped:
-        horizon = max(e.until_ms if e.until_ms is not None else e.seen_ms for e in dropped)
-    return replace(state, excursions=tuple(kept), horizon_ms=horizon)
+        horizon_ms = max(e.until_ms if e.until_ms is not None else e.seen_ms for e in dropped)
+    return tuple(kept), horizon_ms
 
 
 def _judge_late(
