@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import asyncpg
@@ -20,6 +21,9 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 IndexKey = tuple[tuple[int, int], ...]
 ZONE_INDEX_FROM = 16  # exclusion zones of one person from which one ZoneIndex beats FenceIndexes
 Points = tuple[FloatArray, FloatArray, FloatArray]  # lat, lon, accuracy_m
+# A fence edited in the registry (a new version) is judged by within this long: versions are
+# asked for at most this often, not on every evaluate. A fence not loaded yet is fetched at once.
+FENCE_CHECK_S = 2.0
 
 
 def points_of(pings: list[StreamPing]) -> Points:
@@ -30,16 +34,29 @@ def points_of(pings: list[StreamPing]) -> Points:
 
 
 class FenceCache:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        check_every_s: float = FENCE_CHECK_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._rows: dict[int, FenceRow] = {}
         self._indexes: dict[IndexKey, list[FenceIndex]] = {}
         self._zones: dict[IndexKey, ZoneIndex] = {}
+        self._check_every_s, self._clock = check_every_s, clock
+        self._checked_at: float | None = None
 
     async def refresh(self, conn: Conn, persons: Iterable[PersonRow]) -> None:
-        wanted = sorted({f for p in persons for f in p.fence_ids})
-        if not wanted:
+        """Load fences not seen yet; every FENCE_CHECK_S, also every loaded fence's new version."""
+        wanted = {f for p in persons for f in p.fence_ids}
+        now = self._clock()
+        due = self._checked_at is None or now - self._checked_at >= self._check_every_s
+        asked = sorted(wanted | set(self._rows) if due else wanted - set(self._rows))
+        if not asked:
             return
-        versions = await fence_versions(conn, fence_ids=wanted)
+        versions = await fence_versions(conn, fence_ids=asked)
+        if due:
+            self._checked_at = now
         stale = [
             f for f, v in versions.items() if f not in self._rows or self._rows[f].version != v
         ]
