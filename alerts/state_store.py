@@ -43,40 +43,70 @@ class FenceRow:
     geometry: dict[str, Any]
 
 
-PERSONS = """
-SELECT p.id, p.supervision_level, p.jurisdiction_id, j.path AS jurisdiction_path, p.timezone,
-       coalesce(array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'allowed'), '{}')
-           AS allowed_fence_ids,
-       coalesce(array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'exclusion'), '{}')
-           AS exclusion_fence_ids,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'kind', r.kind,
-                                                     'params', r.params) ORDER BY r.id), '[]')
-        FROM person_rules r WHERE r.person_id = p.id AND r.active) AS rules,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                   'id', l.id, 'starts_at', l.starts_at, 'ends_at', l.ends_at,
-                   'grace_s', l.grace_s)), '[]')
-        FROM leave_permits l
-        WHERE l.person_id = p.id AND l.closed_at IS NULL AND l.cancelled_at IS NULL) AS permits
+PERSON_COLUMNS = """
+p.id, p.supervision_level, p.jurisdiction_id, j.path AS jurisdiction_path, p.timezone,
+coalesce(fz.allowed, '{}') AS allowed_fence_ids,
+coalesce(fz.exclusion, '{}') AS exclusion_fence_ids,
+(SELECT coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'kind', r.kind,
+                                              'params', r.params) ORDER BY r.id), '[]')
+ FROM person_rules r WHERE r.person_id = p.id AND r.active) AS rules,
+(SELECT coalesce(jsonb_agg(jsonb_build_object(
+            'id', l.id, 'starts_at', l.starts_at, 'ends_at', l.ends_at,
+            'grace_s', l.grace_s)), '[]')
+ FROM leave_permits l
+ WHERE l.person_id = p.id AND l.closed_at IS NULL AND l.cancelled_at IS NULL) AS permits
+"""
+PERSON_FROM = """
 FROM persons p JOIN jurisdictions j ON j.id = p.jurisdiction_id
-LEFT JOIN person_fences pf ON pf.person_id = p.id LEFT JOIN fences f ON f.id = pf.fence_id
-WHERE p.id = ANY($1::bigint[]) GROUP BY p.id, j.path
+LEFT JOIN LATERAL (
+    SELECT array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'allowed') AS allowed,
+           array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'exclusion') AS exclusion
+    FROM person_fences pf JOIN fences f ON f.id = pf.fence_id WHERE pf.person_id = p.id
+) fz ON true
+"""
+PERSONS = f"SELECT {PERSON_COLUMNS} {PERSON_FROM} WHERE p.id = ANY($1::bigint[])"
+# one round trip for who they are and their row-locked state; the CTE is materialized so
+# every state row is locked, in person order (as lock_states does), whatever the join reads
+LOCK_PERSONS = f"""
+WITH locked AS MATERIALIZED (
+    SELECT person_id, state FROM person_state WHERE person_id = ANY($1::bigint[])
+    ORDER BY person_id FOR UPDATE
+)
+SELECT {PERSON_COLUMNS}, s.person_id IS NOT NULL AS has_state, s.state
+{PERSON_FROM} LEFT JOIN locked s ON s.person_id = p.id
+WHERE p.id = ANY($1::bigint[])
 """
 
 
 async def persons(conn: Conn, *, person_ids: list[int]) -> dict[int, PersonRow]:
-    rows = await conn.fetch(PERSONS, person_ids)
-    return {
-        r["id"]: PersonRow(
-            id=r["id"],
-            supervision_level=r["supervision_level"],
-            jurisdiction_id=r["jurisdiction_id"],
-            jurisdiction_path=r["jurisdiction_path"],
-            allowed_fence_ids=tuple(r["allowed_fence_ids"]),
-            exclusion_fence_ids=tuple(r["exclusion_fence_ids"]),
-            rules=person_rules(r),
-        )
-        for r in rows
-    }
+    return {r["id"]: person_row(r) for r in await conn.fetch(PERSONS, person_ids)}
+
+
+async def lock_persons(
+    conn: Conn, *, person_ids: list[int]
+) -> tuple[dict[int, PersonRow], dict[int, dict[str, Any]]]:
+    """The persons who exist among these, and each one's saved state, row-locked to commit.
+
+    Persons judged before cost one query; a first ping's person gets its state row made."""
+    rows = await conn.fetch(LOCK_PERSONS, person_ids)
+    found = {r["id"]: person_row(r) for r in rows}
+    states = {r["id"]: r["state"] for r in rows if r["has_state"]}
+    missing = [r["id"] for r in rows if not r["has_state"]]
+    if missing:
+        states |= await lock_states(conn, person_ids=missing)
+    return found, states
+
+
+def person_row(r: asyncpg.Record) -> PersonRow:
+    return PersonRow(
+        id=r["id"],
+        supervision_level=r["supervision_level"],
+        jurisdiction_id=r["jurisdiction_id"],
+        jurisdiction_path=r["jurisdiction_path"],
+        allowed_fence_ids=tuple(r["allowed_fence_ids"]),
+        exclusion_fence_ids=tuple(r["exclusion_fence_ids"]),
+        rules=person_rules(r),
+    )
 
 
 def person_rules(row: asyncpg.Record) -> PersonRules:

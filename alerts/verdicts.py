@@ -94,10 +94,13 @@ class Verdicts:
 
 
 def fixes_of(pings: list[StreamPing], codes: CodeArray, far: BoolArray | None = None) -> list[Fix]:
+    # tolist() makes Python ints and bools in one go, far cheaper than int() per numpy scalar
+    code_list: list[int] = codes.tolist()
     if far is None:
-        return [Fix(p["id"], p["ts_ms"], int(c)) for p, c in zip(pings, codes, strict=True)]
+        return [Fix(p["id"], p["ts_ms"], c) for p, c in zip(pings, code_list, strict=True)]
+    far_list: list[bool] = far.tolist()
     return [
-        Fix(p["id"], p["ts_ms"], int(c), bool(f)) for p, c, f in zip(pings, codes, far, strict=True)
+        Fix(p["id"], p["ts_ms"], c, f) for p, c, f in zip(pings, code_list, far_list, strict=True)
     ]
 
 
