@@ -4,6 +4,7 @@ FastAPI's routing, dependency solving and response model cost more CPU than the 
 of a single ping. POST /v1/pings is answered here from the same core as the documented route
 in `routes.py`; the OsmAnd routes run the very handler of `app_routes.py`, only without the
 routing in front of it. Same answers, same error bodies; everything else passes through.
+`in_front_of(app)` puts it before the app's own middleware too, as `monitor serve` runs it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
+from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -36,14 +38,17 @@ Answer = Callable[[Scope, Receive, Send], Awaitable[None]]
 class PingsFastPath:
     """ASGI middleware: answers the device routes itself, passes every other request on."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, root: Starlette | None = None) -> None:
         self.app = app
+        self.root = root  # the app holding `state.ctx`, when this runs in front of it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = handler_for(scope) if scope["type"] == "http" else None
         if handler is None:
             await self.app(scope, receive, send)
             return
+        if self.root is not None:
+            scope["app"] = self.root  # what the app itself would set, for Request.app
         try:
             answer = await handler(scope, receive)
         except ClientDisconnect:
@@ -56,6 +61,16 @@ class PingsFastPath:
             body = {"detail": "database unavailable; retry later"}
             answer = JSONResponse(body, status_code=503, headers=retry)
         await answer(scope, receive, send)
+
+
+def in_front_of(app: Starlette) -> PingsFastPath:
+    """The device routes answered before the app's middleware stack, whose outer layers
+    (ServerErrorMiddleware, FastAPI's telemetry and body-limit wrappers) cost ~6% of a single
+    ping's API CPU and do nothing for these routes: their errors are answered here. A bug
+    (an unexpected exception) gets uvicorn's plain 500 rather than Starlette's, both
+    "Internal Server Error"; FastAPI's OpenTelemetry middleware, if configured, does not
+    see device requests."""
+    return PingsFastPath(app, root=app)
 
 
 def handler_for(scope: Scope) -> Callable[[Scope, Receive], Awaitable[Answer]] | None:

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import make_asgi_app
+from starlette.types import ASGIApp
 
 from alerts import routes as alert_routes
 from alerts import ws
@@ -28,7 +29,7 @@ from ingest import routes as ingest_routes
 from ingest.engine import IngestConfig, Ingestor
 from ingest.errors import DATABASE_UNAVAILABLE as DB_DOWN
 from ingest.errors import IngestError, OverloadedError
-from ingest.pings_asgi import PingsFastPath
+from ingest.pings_asgi import PingsFastPath, in_front_of
 from monitor import db, health
 from monitor.auth import routes as auth_routes
 from monitor.context import AppContext
@@ -61,9 +62,10 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def app_from_environment() -> FastAPI:
-    """For process managers that import the app: settings come from the environment."""
-    return create_app(Settings())
+def app_from_environment() -> ASGIApp:
+    """For process managers that import the app: settings come from the environment; the
+    device routes are answered in front of the app's middleware, as `monitor serve` does."""
+    return in_front_of(create_app(Settings()))
 
 
 def lifespan(settings: Settings):  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ import asyncpg
 import uvicorn
 
 from ingest.one_write import OneWriteProtocol
+from ingest.pings_asgi import in_front_of
 from monitor import db, demo
 from monitor.app import close_context, create_app, open_context, start_workers
 from monitor.embedded import EmbeddedServices
@@ -72,7 +73,7 @@ async def load_demo(settings: Settings, persons: int) -> dict[str, Any]:
 async def serve_http(settings: Settings, credentials: dict[str, Any] | None = None) -> None:
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings),
+            in_front_of(create_app(settings)),  # device routes before the app's middleware
             host=settings.host,
             port=settings.port,
             ws_ping_interval=settings.ws_heartbeat_s,
