@@ -247,15 +247,16 @@ def answer(batch: list[Pending], new_ids: dict[int, int]) -> None:
 
 
 def to_stream(ping: Ping, ping_id: int, person_id: int) -> streams.StreamPing:
-    return streams.StreamPing(
-        id=ping_id,
-        person_id=person_id,
-        device_id=ping.device_id,
-        ts_ms=int(ping.ts.timestamp() * 1000),
-        lat=ping.lat,
-        lon=ping.lon,
-        accuracy_m=ping.accuracy_m,
-        checkin=ping.checkin,
-        tamper=ping.tamper,
-        battery_pct=ping.battery_pct,
-    )
+    # a dict display: calling the TypedDict with keywords costs twice as much, per ping
+    return {
+        "id": ping_id,
+        "person_id": person_id,
+        "device_id": ping.device_id,
+        "ts_ms": int(ping.ts.timestamp() * 1000),
+        "lat": ping.lat,
+        "lon": ping.lon,
+        "accuracy_m": ping.accuracy_m,
+        "checkin": ping.checkin,
+        "tamper": ping.tamper,
+        "battery_pct": ping.battery_pct,
+    }
