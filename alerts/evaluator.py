@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -71,11 +72,15 @@ class Evaluator:
         self.fences = FenceCache()
 
     async def evaluate(
-        self, pings: list[StreamPing], checkpoint: Checkpoint | None = None
+        self,
+        pings: list[StreamPing],
+        checkpoint: Checkpoint | None = None,
+        published_event_ids: Sequence[int] = (),
     ) -> list[int]:
         """Judge a batch; answers the ids of the events it committed.
 
-        With a checkpoint, the partition's progress commits with the judgement itself.
+        With a checkpoint, the partition's progress commits with the judgement itself; events
+        published since the last commit are marked so in the same round trip.
         """
         by_person: dict[int, list[StreamPing]] = defaultdict(list)
         for ping in pings:
@@ -92,14 +97,18 @@ class Evaluator:
                 )
                 saved.append(new_state)
                 events += person_events
-            await state_store.save_states(conn, states=saved)
+            progress = None
             if checkpoint is not None:
-                await state_store.save_checkpoint(
-                    conn,
-                    partition=checkpoint.partition,
-                    last_ping_id=max(p["id"] for p in pings),
-                    received_through=checkpoint.received_through,
+                last_ping_id = max(p["id"] for p in pings)
+                progress = state_store.Progress(
+                    checkpoint.partition, last_ping_id, checkpoint.received_through
                 )
+            await state_store.save_progress(
+                conn,
+                states=saved,
+                checkpoint=progress,
+                published_event_ids=list(published_event_ids),
+            )
             return await store.append_events(conn, events=events)
 
     def _classify(
@@ -214,6 +223,8 @@ class Evaluator:
 def thresholds_for(person: state_store.PersonRow) -> Thresholds:
     """The level's defaults, with the person's own overrides (a `thresholds` rule)."""
     base = DEFAULT_THRESHOLDS[person.supervision_level]
+    if not person.rules.thresholds:
+        return base
     overrides: dict[str, Any] = {
         k: int(v) if k.endswith("_pings") else v for k, v in person.rules.thresholds.items()
     }

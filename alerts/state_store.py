@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -111,11 +112,18 @@ def person_row(r: asyncpg.Record) -> PersonRow:
 
 def person_rules(row: asyncpg.Record) -> PersonRules:
     """The API checks rules on the way in; one that still fails here is logged and skipped."""
+    if not row["rules"] and not row["permits"]:  # most people: nothing to parse, every batch
+        return no_rules(row["timezone"])
     try:
         return parse_rules(row["timezone"], row["rules"], row["permits"])
     except InvalidInputError as error:
         log.error("person %d: rules ignored, %s", row["id"], error)
         return parse_rules("Asia/Shanghai", [], row["permits"])
+
+
+@functools.cache
+def no_rules(timezone: str) -> PersonRules:
+    return parse_rules(timezone, [], [])
 
 
 FENCE_VERSIONS = "SELECT id, version FROM fences WHERE id = ANY($1::bigint[])"
@@ -169,17 +177,6 @@ class SavedState:
     lon: float
 
 
-async def save_states(conn: Conn, *, states: list[SavedState]) -> None:
-    await conn.execute(
-        SAVE_STATES,
-        [s.person_id for s in states],
-        [s.state for s in states],
-        [s.last_ts for s in states],
-        [s.lat for s in states],
-        [s.lon for s in states],
-    )
-
-
 LATEST_POSITIONS = """
 SELECT s.person_id, p.case_number, p.supervision_level, s.last_ts, s.last_lat, s.last_lon,
        s.state->'area'->>'status' AS status
@@ -194,20 +191,51 @@ async def latest_positions(conn: Conn, *, under_path: str) -> list[asyncpg.Recor
     return await conn.fetch(LATEST_POSITIONS, under_path)
 
 
-SAVE_CHECKPOINT = """
-INSERT INTO stream_checkpoints (partition, last_ping_id, received_through, updated_at)
-VALUES ($1, $2, $3, now())
-ON CONFLICT (partition) DO UPDATE SET
-    last_ping_id = greatest(stream_checkpoints.last_ping_id, EXCLUDED.last_ping_id),
-    received_through = greatest(stream_checkpoints.received_through, EXCLUDED.received_through),
-    updated_at = now()
+# The end of an evaluator's transaction in one round trip: states, the partition's checkpoint
+# (none when $6 is NULL) and the events its consumer published after the last commit.
+SAVE_PROGRESS = f"""
+WITH saved AS ({SAVE_STATES}),
+checkpoint AS (
+    INSERT INTO stream_checkpoints (partition, last_ping_id, received_through, updated_at)
+    SELECT $6, $7, $8, now() WHERE $6::int IS NOT NULL
+    ON CONFLICT (partition) DO UPDATE SET
+        last_ping_id = greatest(stream_checkpoints.last_ping_id, EXCLUDED.last_ping_id),
+        received_through = greatest(stream_checkpoints.received_through,
+                                    EXCLUDED.received_through),
+        updated_at = now()
+),
+published AS (UPDATE events SET published_at = now() WHERE id = ANY($9::bigint[]))
+SELECT 1
 """
 
 
-async def save_checkpoint(
-    conn: Conn, *, partition: int, last_ping_id: int, received_through: datetime
+@dataclass(frozen=True)
+class Progress:
+    partition: int
+    last_ping_id: int
+    received_through: datetime
+
+
+async def save_progress(
+    conn: Conn,
+    *,
+    states: list[SavedState],
+    checkpoint: Progress | None,
+    published_event_ids: list[int],
 ) -> None:
-    await conn.execute(SAVE_CHECKPOINT, partition, last_ping_id, received_through)
+    mark: tuple[int | None, int | None, datetime | None] = (None, None, None)
+    if checkpoint is not None:
+        mark = (checkpoint.partition, checkpoint.last_ping_id, checkpoint.received_through)
+    await conn.execute(
+        SAVE_PROGRESS,
+        [s.person_id for s in states],
+        [s.state for s in states],
+        [s.last_ts for s in states],
+        [s.lat for s in states],
+        [s.lon for s in states],
+        *mark,
+        published_event_ids,
+    )
 
 
 GET_CHECKPOINT = """
