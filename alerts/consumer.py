@@ -107,6 +107,7 @@ class PartitionConsumer:
         self.stream = streams.ping_stream(partition)
         self.batch, self.block_ms, self.consumer = batch, block_ms, consumer
         self.max_pings = max_pings
+        self._unmarked: list[int] = []  # events published since the last commit
 
     async def run(self) -> None:
         """Forever: unacknowledged entries first (a restart), then new ones. After any Redis
@@ -156,9 +157,32 @@ class PartitionConsumer:
             event_ids: list[int] = []
             if chunk.pings:
                 with metrics.BATCH_SECONDS.time():
-                    event_ids = await self.evaluator.evaluate(chunk.pings, chunk.checkpoint)
-            await self.redis.xack(self.stream, streams.EVALUATOR_GROUP, *chunk.entry_ids)
-            await publish(self.redis, self.pool, event_ids)
+                    event_ids = await self.evaluator.evaluate(
+                        chunk.pings, chunk.checkpoint, self._unmarked
+                    )
+                self._unmarked = []
+            await self._acknowledge(chunk.entry_ids, event_ids)
+
+    async def _acknowledge(self, entry_ids: list[bytes], event_ids: list[int]) -> None:
+        """After commit, in one Redis round trip: acknowledge the entries and wake the hubs.
+        The events are marked published by the next evaluate's transaction, not a round trip
+        of their own; if none comes soon, the relay republishes them (a harmless wake-up)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xack(self.stream, streams.EVALUATOR_GROUP, *entry_ids)
+            if event_ids:
+                pipe.xadd(
+                    streams.EVENT_STREAM,
+                    {b"last": str(max(event_ids)).encode()},
+                    maxlen=streams.EVENT_STREAM_MAXLEN,
+                    approximate=True,
+                )
+            acked, *woken = await pipe.execute(raise_on_error=False)
+        if isinstance(acked, Exception):
+            raise acked
+        if woken and isinstance(woken[0], Exception):
+            log.warning("could not publish events up to %d; the relay will", max(event_ids))
+        else:
+            self._unmarked += event_ids
 
     def _chunks(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> Iterator[Chunk]:
         chunk = Chunk(self.partition)
