@@ -174,13 +174,14 @@ async def _battery(v: Verdicts, ping: StreamPing, flag: dict[str, Any]) -> list[
     level = ping["battery_pct"]
     if level is None:
         return []
+    low = flag.get("low")
+    if (low and level <= BATTERY_RECOVERED_PCT) or (not low and level >= LOW_BATTERY_PCT):
+        return []  # no change: the common case, on every report
     device_id = ping["device_id"]
     rule = Rule(AlertType.LOW_BATTERY, f"device:{device_id}", f"{v.person.id}-b-{ping['ts_ms']}")
-    if flag.get("low") and level > BATTERY_RECOVERED_PCT:
+    if low:
         flag["low"] = False
         return await v.back(rule, single(ping), "charged_at", None)
-    if flag.get("low") or level >= LOW_BATTERY_PCT:
-        return []
     flag["low"] = True
     details = {"device_id": device_id, "battery_pct": level}
     return await v.violation(rule, single(ping), details)
