@@ -1,11 +1,12 @@
 """Ping → officer WebSocket latency at a fixed load, end to end through ingest, evaluation and hub.
 
-    python -m benchmarks.ws_latency [--rate 800] [--duration 20] [--devices 1000]
+    python -m benchmarks.ws_latency [--connections 8] [--duration 20] [--devices 1000]
 
 `monitor serve` and `monitor worker` run as separate processes against the machine's
 PostgreSQL and Redis (a fresh database, dropped afterwards), with a position event for every
 ping. A paced client posts single pings whose fix time is the moment of sending; an officer's
 WebSocket measures, for each `position` message, how long after that moment it arrived.
+`--code-dir DIR` runs the servers from another checkout, as in `ingest_bench`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import statistics
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -80,7 +82,9 @@ async def listen(ws_url: str, person_id: int, latencies: list[float], stop: asyn
 
 async def main(args: argparse.Namespace) -> None:
     extra = {"MONITOR_POSITION_INTERVAL_S": "0", "MONITOR_WS_QUEUE_MAX": "100000"}
-    async with bench_cluster(devices=args.devices, extra_env=extra) as cluster:
+    async with bench_cluster(
+        devices=args.devices, extra_env=extra, code_dir=args.code_dir
+    ) as cluster:
         token = await officer_token(cluster.database_url, cluster.url)
         probe_device, load_devices = cluster.devices[0], cluster.devices[1:]
         devices_file = write_devices(cluster.work / "devices.txt", load_devices)
@@ -133,4 +137,5 @@ if __name__ == "__main__":
     parser.add_argument("--probe-rate", type=float, default=5.0)
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--code-dir", type=Path, default=None, help="serve from this checkout")
     asyncio.run(main(parser.parse_args()))
