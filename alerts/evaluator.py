@@ -49,6 +49,10 @@ class Checkpoint:
     partition: int
     received_through: datetime
 
+    def progress(self, pings: list[StreamPing]) -> state_store.Progress:
+        last_ping_id = max(p["id"] for p in pings)
+        return state_store.Progress(self.partition, last_ping_id, self.received_through)
+
 
 @dataclass(frozen=True)
 class Judged:
@@ -97,16 +101,10 @@ class Evaluator:
                 )
                 saved.append(new_state)
                 events += person_events
-            progress = None
-            if checkpoint is not None:
-                last_ping_id = max(p["id"] for p in pings)
-                progress = state_store.Progress(
-                    checkpoint.partition, last_ping_id, checkpoint.received_through
-                )
             await state_store.save_progress(
                 conn,
                 states=saved,
-                checkpoint=progress,
+                checkpoint=None if checkpoint is None else checkpoint.progress(pings),
                 published_event_ids=list(published_event_ids),
             )
             return await store.append_events(conn, events=events)
