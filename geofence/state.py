@@ -52,9 +52,11 @@ class Thresholds:
 
 # Near the edge "certain" leans on the stated accuracy and on a boundary drawn along roads and
 # rivers, so fixes there must dwell: for normal supervision as long as the 2-minute window that
-# tells a flap from an excursion. Far fixes catch a real departure within a few pings anyway.
+# tells a flap from an excursion, for strict a little less. Far fixes catch a real departure
+# within a few pings anyway; three of them, because receivers also err in pairs (GeoLife has two
+# fixes 500 m out after a gap, back inside a second later: with two, strict flapped 4 times).
 DEFAULT_THRESHOLDS = {
-    "strict": Thresholds(exit_pings=2, exit_min_s=20.0, return_pings=2),
+    "strict": Thresholds(exit_pings=3, exit_min_s=90.0, return_pings=2),
     "normal": Thresholds(exit_pings=3, exit_min_s=120.0, return_pings=2),
     "lenient": Thresholds(exit_pings=3, exit_min_s=300.0, return_pings=3),
 }

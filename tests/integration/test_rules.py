@@ -217,7 +217,7 @@ async def test_suspension_window_mutes_only_its_types(person: Person) -> None:
 
 async def test_own_thresholds_override_the_level(person: Person) -> None:
     await person.rule("thresholds", {"exit_pings": 5, "exit_min_s": 60})
-    await person.at(FAR_OUT, NOON, n=4)  # strict would alert on 2 over 20 s
+    await person.at(FAR_OUT, NOON, n=4)  # strict would alert on the 3rd far fix
     assert await person.alerts() == []
     await person.at(FAR_OUT, NOON + timedelta(minutes=1), n=1)
     assert [a["type"] for a in await person.alerts()] == ["out_of_area"]

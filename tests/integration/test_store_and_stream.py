@@ -132,8 +132,8 @@ async def test_consumer_evaluates_acks_and_recovers_pending_entries(
             "SELECT type, evidence_ping_ids FROM alerts WHERE person_id = $1", person_id
         )
     assert [a["type"] for a in alerts] == ["out_of_area"]
-    # 5.5 km out is far beyond any doubt: strict's 2 fixes decide without the 20 s dwell
-    assert alerts[0]["evidence_ping_ids"] == [1, 2]
+    # 5.5 km out is far beyond any doubt: strict's 3 fixes decide without the 90 s dwell
+    assert alerts[0]["evidence_ping_ids"] == [1, 2, 3]
 
 
 async def test_lost_stream_is_replayed_from_postgresql(pool: asyncpg.Pool, redis_url: str) -> None:
