@@ -152,13 +152,21 @@ async def resolve(
     await conn.execute(RESOLVE, alert_id, at, officer_id, disposition, note)
 
 
-# the counter row stays locked until commit: event ids become visible in id order
-TAKE_EVENT_IDS = "UPDATE event_counter SET last_id = last_id + $1 RETURNING last_id"
-INSERT_EVENTS = """
+# one statement: the counter row stays locked until commit, so event ids become visible in
+# id order; the events take the ids just below the counter's new value, in the order given
+APPEND_EVENTS = """
+WITH taken AS (
+    UPDATE event_counter SET last_id = last_id + cardinality($1::text[]) RETURNING last_id
+)
 INSERT INTO events (id, type, alert_id, person_id, jurisdiction_id, jurisdiction_path,
                     actor_officer_id, payload)
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[],
-                     $6::text[], $7::bigint[], $8::jsonb[])
+SELECT taken.last_id - cardinality($1::text[]) + v.n, v.type, v.alert_id, v.person_id,
+       v.jurisdiction_id, v.jurisdiction_path, v.actor_officer_id, v.payload
+FROM taken, unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
+                   $6::bigint[], $7::jsonb[])
+    WITH ORDINALITY AS v(type, alert_id, person_id, jurisdiction_id, jurisdiction_path,
+                         actor_officer_id, payload, n)
+RETURNING id
 """
 
 
@@ -166,13 +174,10 @@ async def append_events(conn: Conn, *, events: list[NewEvent]) -> list[int]:
     """Write events with commit-ordered ids. Call last in the transaction: it serializes writers."""
     if not events:
         return []
-    last: int = await conn.fetchval(TAKE_EVENT_IDS, len(events))
     for event in events:
         metrics.EVENTS.labels(event.type.value).inc()
-    ids = list(range(last - len(events) + 1, last + 1))
-    await conn.execute(
-        INSERT_EVENTS,
-        ids,
+    rows = await conn.fetch(
+        APPEND_EVENTS,
         [e.type.value for e in events],
         [e.alert_id for e in events],
         [e.person_id for e in events],
@@ -181,7 +186,8 @@ async def append_events(conn: Conn, *, events: list[NewEvent]) -> list[int]:
         [e.actor_officer_id for e in events],
         [e.payload for e in events],
     )
-    return ids
+    last = max(r["id"] for r in rows)
+    return list(range(last - len(events) + 1, last + 1))
 
 
 EVENTS_AFTER = """
