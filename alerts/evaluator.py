@@ -147,15 +147,15 @@ class Evaluator:
         thresholds = thresholds_for(person)
         latest = max(pings, key=lambda p: p["ts_ms"])
         state = dict(saved)
-        area = AreaState.from_json(saved.get("area"))
-        area, area_events = advance(area, fixes_of(pings, judged.codes, judged.far), thresholds)
+        before = AreaState.from_json(saved.get("area"))
+        area, area_events = advance(before, fixes_of(pings, judged.codes, judged.far), thresholds)
         state["area"] = area.to_json()
         verdicts = Verdicts(conn, person)
         events: list[NewEvent] = []
         for area_event in area_events:
             events += await self._allowed_area_event(verdicts, area_event, latest, state)
         events += await judges.exclusion_zones(
-            verdicts, self.fences, pings, points, thresholds, state
+            verdicts, self.fences, pings, points, thresholds, state, before
         )
         events += await judges.curfews(verdicts, self.fences, pings, points, thresholds, state)
         events += await judges.device_alerts(verdicts, pings, state)

@@ -32,8 +32,12 @@ async def exclusion_zones(
     points: Points,
     thresholds: Thresholds,
     state: dict[str, Any],
+    judged_through: AreaState,
 ) -> list[NewEvent]:
-    """Each zone is its own machine: certainly inside the zone is the violation."""
+    """Each zone is its own machine: certainly inside the zone is the violation.
+
+    `judged_through` is the allowed area's state before these pings: every machine sees the
+    same fixes, so a zone that keeps no state has judged as far, and older fixes are late."""
     saved: dict[str, Any] = state.get(ZONES_KEY, {})
     kept: dict[str, Any] = {}
     events: list[NewEvent] = []
@@ -41,11 +45,15 @@ async def exclusion_zones(
     outside = np.full(len(pings), OUTSIDE, dtype=np.int8)
     # a pristine zone stays pristine on fixes outside it: only zones hit or under way are run
     under_way = {int(z) for z in saved} & set(v.person.exclusion_fence_ids)
+    pristine = AreaState(
+        last_ts_ms=judged_through.last_ts_ms, last_ping_id=judged_through.last_ping_id
+    )
     for zone_id in sorted(set(zones) | under_way):
         inside_zone = zones.get(zone_id, outside)
-        machine = AreaState.from_json(saved.get(str(zone_id)))
+        entry = saved.get(str(zone_id))
+        machine = pristine if entry is None else AreaState.from_json(entry)
         machine, zone_events = advance(machine, fixes_of(pings, -inside_zone), thresholds)
-        if machine.status is Status.OUTSIDE or machine.run_count or machine.episode:
+        if machine.status is Status.OUTSIDE or machine.run_count or machine.episode_seq:
             kept[str(zone_id)] = machine.to_json()  # a pristine zone costs no state
         for e in zone_events:
             episode_id = f"{v.person.id}-z{zone_id}-{e.episode}"
@@ -55,10 +63,7 @@ async def exclusion_zones(
                 events += await v.violation(rule, e, details)
             else:
                 events += await v.back(rule, e, "left_at", None)
-    if kept:
-        state[ZONES_KEY] = kept
-    else:
-        state.pop(ZONES_KEY, None)
+    keep(state, ZONES_KEY, kept)
     return events
 
 
@@ -89,10 +94,7 @@ async def curfews(
                 events += found
         if entry is not None:
             kept[key] = entry
-    if kept:
-        state[CURFEWS_KEY] = kept
-    else:
-        state.pop(CURFEWS_KEY, None)
+    keep(state, CURFEWS_KEY, kept)
     return events
 
 
@@ -185,3 +187,11 @@ async def _battery(v: Verdicts, ping: StreamPing, flag: dict[str, Any]) -> list[
     flag["low"] = True
     details = {"device_id": device_id, "battery_pct": level}
     return await v.violation(rule, single(ping), details)
+
+
+def keep(state: dict[str, Any], key: str, kept: dict[str, Any]) -> None:
+    """A rule's machines under `key`, or no key at all when none has anything to remember."""
+    if kept:
+        state[key] = kept
+    else:
+        state.pop(key, None)

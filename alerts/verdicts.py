@@ -58,7 +58,7 @@ class Verdicts:
             type=rule.type,
             rule_key=rule.key,
             at=at,
-            late=is_late(event),
+            late=event.late,
             episode_id=rule.episode_id,
             evidence_ping_ids=list(event.evidence_ping_ids),
             details=details,
@@ -111,10 +111,6 @@ def fix_order(ping: StreamPing) -> tuple[int, int]:
 def single(ping: StreamPing) -> AreaEvent:
     """One report that decides on its own (a device flag), as the event it makes."""
     return AreaEvent(EventKind.EXITED, ping["ts_ms"], 0, (ping["id"],))
-
-
-def is_late(event: AreaEvent) -> bool:
-    return event.late
 
 
 def iso(event: AreaEvent) -> str:

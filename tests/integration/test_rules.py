@@ -309,3 +309,20 @@ async def test_many_exclusion_zones_go_through_one_zone_index(pool: asyncpg.Pool
     [alert] = await person.alerts()
     assert (alert["type"], alert["rule_key"]) == ("exclusion_zone", f"zone:{zones[7]}")
     assert "left_at" in alert["details"]
+
+
+async def test_late_fixes_in_a_zone_that_kept_no_state_are_judged_late(person: Person) -> None:
+    """A buffered upload from inside a school zone, after newer fixes from elsewhere: the zone
+    alert is raised marked late, and the zone's current status stays clear."""
+    await person.at(CENTRE, NOON)
+    await person.at(CENTRE, NOON + timedelta(minutes=20))
+    await person.at(ZONE_AT, NOON + timedelta(minutes=5))  # uploaded late
+    [alert] = await person.alerts()
+    assert (alert["type"], alert["late"]) == ("exclusion_zone", True)
+    async with person.pool.acquire() as conn:
+        zone = await conn.fetchval(
+            "SELECT state->'zones'->$2->>'status' FROM person_state WHERE person_id = $1",
+            person.id,
+            str(person.zone_id),
+        )
+    assert zone == "inside", "clear of the zone now: the late fixes never move that"
