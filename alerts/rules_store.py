@@ -25,8 +25,7 @@ async def close_permits(conn: Conn, *, person_id: int, at: datetime) -> list[int
 # ended, grace over, never closed nor alerted; the evaluator's state says where the person is
 ENDED = """
 SELECT l.id, l.person_id, l.ends_at, l.grace_s, l.destination,
-       coalesce(s.state->'area'->>'status', 'inside') AS status,
-       (s.state->>'away_on_permit')::bigint AS away_on_permit
+       coalesce(s.state->'area'->>'status', 'inside') AS status
 FROM leave_permits l LEFT JOIN person_state s ON s.person_id = l.person_id
 WHERE l.closed_at IS NULL AND l.cancelled_at IS NULL AND l.overdue_alert_id IS NULL
   AND l.ends_at + make_interval(secs => l.grace_s) <= $1

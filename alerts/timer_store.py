@@ -54,6 +54,8 @@ async def open_signal_lost(conn: Conn, *, now: datetime, decide: SignalDecision)
             now=now,
         )
     ]
+    if not lost:
+        return []
     persons = await state_store.persons(conn, person_ids=[r["person_id"] for r in lost])
     now_ms = round(now.timestamp() * 1000)
     events: list[NewEvent] = []
@@ -149,6 +151,8 @@ async def open_overdue_returns(conn: Conn, *, now: datetime) -> list[int]:
     events: list[NewEvent] = []
     async with conn.transaction():
         ended = await rules_store.ended_permits(conn, now=now)
+        if not ended:
+            return []
         persons = await state_store.persons(
             conn, person_ids=sorted({r["person_id"] for r in ended})
         )
