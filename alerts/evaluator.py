@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 ALLOWED_AREA_RULE = "allowed_area"
 SIGNAL_KEY = "signal_lost_alert"  # set by the timers while a device is silent
-PERMIT_KEY = "away_on_permit"  # the leave permit the current excursion began under
 
 
 @dataclass(frozen=True)
@@ -153,7 +152,7 @@ class Evaluator:
         verdicts = Verdicts(conn, person)
         events: list[NewEvent] = []
         for area_event in area_events:
-            events += await self._allowed_area_event(verdicts, area_event, latest, state)
+            events += await self._allowed_area_event(verdicts, area_event, latest)
         events += await judges.exclusion_zones(
             verdicts, self.fences, pings, points, thresholds, state, before
         )
@@ -188,7 +187,7 @@ class Evaluator:
         return latest["ts_ms"] - last_ms >= self.config.position_interval_s * 1000
 
     async def _allowed_area_event(
-        self, v: Verdicts, event: AreaEvent, latest: StreamPing, state: dict[str, Any]
+        self, v: Verdicts, event: AreaEvent, latest: StreamPing
     ) -> list[NewEvent]:
         person = v.person
         # a past excursion proven by late fixes is its own alert, not news on the current one
@@ -197,14 +196,11 @@ class Evaluator:
         if event.kind is EventKind.EXITED:
             permit = person.rules.permit_at(event.ts_ms)
             if permit is not None:  # 外出审批: away with leave
-                if not event.late:
-                    state[PERMIT_KEY] = permit.permit_id
                 return []
             details = {"lat": latest["lat"], "lon": latest["lon"], "exited_at": iso(event)}
             return await v.violation(rule, event, details)
         if event.late:  # a past excursion's end: the late alert says when it ended
             return await v.back(rule, event, "returned_at", None)
-        state.pop(PERMIT_KEY, None)
         events = await self._close_permits(v, event)
         # person.returned goes out even without an alert (a permitted or suspended excursion)
         return events + await v.back(rule, event, "returned_at", EventType.PERSON_RETURNED)
