@@ -17,6 +17,7 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -66,7 +67,17 @@ async def probe(base_url: str, device: tuple[str, str], duration: float, rate: f
     return sent
 
 
-async def listen(ws_url: str, person_id: int, latencies: list[float], stop: asyncio.Event) -> None:
+@dataclass(frozen=True)
+class Seen:
+    """One probe position: when it was sent (its fix time), when the evaluator's transaction
+    that wrote its event began (the event's created_at), and when the officer got it."""
+
+    fix: float
+    evaluated: float
+    arrived: float
+
+
+async def listen(ws_url: str, person_id: int, seen: list[Seen], stop: asyncio.Event) -> None:
     async with websockets.connect(ws_url, max_queue=None) as ws:
         while not stop.is_set():
             try:
@@ -77,7 +88,8 @@ async def listen(ws_url: str, person_id: int, latencies: list[float], stop: asyn
             message = json.loads(raw)
             if message.get("type") == "position" and message.get("person_id") == person_id:
                 fix = datetime.fromisoformat(message["ts"]).timestamp()
-                latencies.append((arrived - fix) * 1000)
+                evaluated = datetime.fromisoformat(message["created_at"]).timestamp()
+                seen.append(Seen(fix, evaluated, arrived))
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -89,10 +101,10 @@ async def main(args: argparse.Namespace) -> None:
         probe_device, load_devices = cluster.devices[0], cluster.devices[1:]
         devices_file = write_devices(cluster.work / "devices.txt", load_devices)
         person_id = await person_of(cluster.database_url, probe_device[0])
-        latencies: list[float] = []
+        seen: list[Seen] = []
         stop = asyncio.Event()
         ws_url = cluster.url.replace("http://", "ws://") + f"/v1/stream?token={token}"
-        listener = asyncio.create_task(listen(ws_url, person_id, latencies, stop))
+        listener = asyncio.create_task(listen(ws_url, person_id, seen, stop))
         await asyncio.sleep(1)
         load = asyncio.create_task(
             asyncio.to_thread(
@@ -104,7 +116,8 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.sleep(2)
         stop.set()
         await listener
-        report(args, loaded["rps"], sent, latencies)
+        received = await received_at(cluster.database_url, person_id)
+        report(args, loaded["rps"], sent, seen, received)
 
 
 async def person_of(database_url: str, device_id: str) -> int:
@@ -114,9 +127,29 @@ async def person_of(database_url: str, device_id: str) -> int:
     return person_id
 
 
-def report(args: argparse.Namespace, load_rps: float, sent: int, latencies: list[float]) -> None:
-    if not latencies:
+async def received_at(database_url: str, person_id: int) -> dict[int, float]:
+    """Fix time → when ingest's group commit began the transaction that stored it."""
+    conn = await asyncpg.connect(database_url)
+    rows = await conn.fetch("SELECT ts, received_at FROM pings WHERE person_id = $1", person_id)
+    await conn.close()
+    return {round(r["ts"].timestamp() * 1000): r["received_at"].timestamp() for r in rows}
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.99) - 1)]
+
+
+def report(
+    args: argparse.Namespace,
+    load_rps: float,
+    sent: int,
+    seen: list[Seen],
+    received: dict[int, float],
+) -> None:
+    if not seen:
         sys.exit("no position events arrived")
+    latencies = [(s.arrived - s.fix) * 1000 for s in seen]
     ordered = sorted(latencies)
     p99 = ordered[int(len(ordered) * 0.99) - 1]
     print(
@@ -129,6 +162,27 @@ def report(args: argparse.Namespace, load_rps: float, sent: int, latencies: list
         f"| {load_rps:,.0f} | {sent} | {len(latencies)} | {statistics.median(latencies):.0f} | "
         f"{p99:.0f} | {ordered[-1]:.0f} |"
     )
+    # where the time went: the stages' clocks are the probe's, PostgreSQL's and the listener's,
+    # all on this machine
+    stages: dict[str, list[float]] = {
+        "sent → ingest transaction began": [],
+        "ingest transaction → evaluator transaction began": [],
+        "evaluator transaction → officer's socket": [],
+    }
+    for s in seen:
+        stored = received.get(round(s.fix * 1000))
+        if stored is None:
+            continue
+        stages["sent → ingest transaction began"].append((stored - s.fix) * 1000)
+        stages["ingest transaction → evaluator transaction began"].append(
+            (s.evaluated - stored) * 1000
+        )
+        stages["evaluator transaction → officer's socket"].append((s.arrived - s.evaluated) * 1000)
+    print("\n| stage | p50 ms | p99 ms |\n|---|---:|---:|")
+    for name, values in stages.items():
+        if values:
+            p50, p99 = percentiles(values)
+            print(f"| {name} | {p50:.0f} | {p99:.0f} |")
 
 
 if __name__ == "__main__":
