@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from alerts import metrics, state_store, store, streams
-from alerts.evaluator import Checkpoint, Evaluator
+from alerts.evaluator import Evaluator
 from alerts.verdicts import ms_to_dt
 
 log = logging.getLogger(__name__)
@@ -81,10 +81,13 @@ class Chunk:
             self.received_through_ms = max(received, self.received_through_ms or received)
 
     @property
-    def checkpoint(self) -> Checkpoint | None:
-        if self.received_through_ms is None:
-            return None
-        return Checkpoint(self.partition, ms_to_dt(self.received_through_ms))
+    def progress(self) -> list[state_store.Progress]:
+        if self.received_through_ms is None or not self.pings:
+            return []
+        last_ping_id = max(p["id"] for p in self.pings)
+        return [
+            state_store.Progress(self.partition, last_ping_id, ms_to_dt(self.received_through_ms))
+        ]
 
 
 class PartitionConsumer:
@@ -158,7 +161,7 @@ class PartitionConsumer:
             if chunk.pings:
                 with metrics.BATCH_SECONDS.time():
                     event_ids = await self.evaluator.evaluate(
-                        chunk.pings, chunk.checkpoint, self._unmarked
+                        chunk.pings, chunk.progress, self._unmarked
                     )
                 self._unmarked = []
             await self._acknowledge(chunk.entry_ids, event_ids)

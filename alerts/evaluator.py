@@ -11,7 +11,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -19,6 +18,7 @@ import numpy as np
 from asyncpg.pool import PoolConnectionProxy
 
 from alerts import judges, rules_store, state_store, store
+from alerts.coalesce import Coalescer
 from alerts.fences import FenceCache, Points, points_of
 from alerts.models import AlertType, EventType, NewEvent
 from alerts.streams import StreamPing
@@ -44,16 +44,6 @@ SIGNAL_KEY = "signal_lost_alert"  # set by the timers while a device is silent
 
 
 @dataclass(frozen=True)
-class Checkpoint:
-    partition: int
-    received_through: datetime
-
-    def progress(self, pings: list[StreamPing]) -> state_store.Progress:
-        last_ping_id = max(p["id"] for p in pings)
-        return state_store.Progress(self.partition, last_ping_id, self.received_through)
-
-
-@dataclass(frozen=True)
 class Judged:
     """One person's pings of a batch, with where each lies against their allowed area."""
 
@@ -66,6 +56,8 @@ class Judged:
 @dataclass(frozen=True)
 class EvaluatorConfig:
     position_interval_s: float
+    # the most pings judged in one transaction: one holds every judged person's lock
+    max_pings_per_transaction: int = 5000
 
 
 class Evaluator:
@@ -73,18 +65,28 @@ class Evaluator:
         self.pool = pool
         self.config = config
         self.fences = FenceCache()
+        self.coalescer = Coalescer(self._evaluate, max_pings=config.max_pings_per_transaction)
 
     async def evaluate(
         self,
         pings: list[StreamPing],
-        checkpoint: Checkpoint | None = None,
+        progress: Sequence[state_store.Progress] = (),
         published_event_ids: Sequence[int] = (),
     ) -> list[int]:
         """Judge a batch; answers the ids of the events it committed.
 
-        With a checkpoint, the partition's progress commits with the judgement itself; events
-        published since the last commit are marked so in the same round trip.
+        The partitions' progress commits with the judgement itself; events published since
+        the last commit are marked so in the same round trip. Concurrent calls share one
+        transaction (alerts.coalesce).
         """
+        return await self.coalescer.submit(pings, progress, published_event_ids)
+
+    async def _evaluate(
+        self,
+        pings: list[StreamPing],
+        progress: list[state_store.Progress],
+        published_event_ids: list[int],
+    ) -> list[int]:
         by_person: dict[int, list[StreamPing]] = defaultdict(list)
         for ping in pings:
             by_person[ping["person_id"]].append(ping)
@@ -103,8 +105,8 @@ class Evaluator:
             await state_store.save_progress(
                 conn,
                 states=saved,
-                checkpoint=None if checkpoint is None else checkpoint.progress(pings),
-                published_event_ids=list(published_event_ids),
+                progress=progress,
+                published_event_ids=published_event_ids,
             )
             return await store.append_events(conn, events=events)
 

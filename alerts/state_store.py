@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -191,17 +192,18 @@ async def latest_positions(conn: Conn, *, under_path: str) -> list[asyncpg.Recor
     return await conn.fetch(LATEST_POSITIONS, under_path)
 
 
-# The end of an evaluator's transaction in one round trip: states, the partition's checkpoint
-# (none when $6 is NULL) and the events its consumer published after the last commit.
+# The end of an evaluator's transaction in one round trip: states, the checkpoints of the
+# partitions judged (one row each of $6..$8) and the events published after the last commit.
 SAVE_PROGRESS = f"""
 WITH saved AS ({SAVE_STATES}),
 checkpoint AS (
-    INSERT INTO stream_checkpoints (partition, last_ping_id, received_through, updated_at)
-    SELECT $6, $7, $8, now() WHERE $6::int IS NOT NULL
+    INSERT INTO stream_checkpoints AS c (partition, last_ping_id, received_through, updated_at)
+    SELECT partition, last_ping_id, received_through, now()
+    FROM unnest($6::int[], $7::bigint[], $8::timestamptz[])
+         AS v(partition, last_ping_id, received_through)
     ON CONFLICT (partition) DO UPDATE SET
-        last_ping_id = greatest(stream_checkpoints.last_ping_id, EXCLUDED.last_ping_id),
-        received_through = greatest(stream_checkpoints.received_through,
-                                    EXCLUDED.received_through),
+        last_ping_id = greatest(c.last_ping_id, EXCLUDED.last_ping_id),
+        received_through = greatest(c.received_through, EXCLUDED.received_through),
         updated_at = now()
 ),
 published AS (UPDATE events SET published_at = now() WHERE id = ANY($9::bigint[]))
@@ -211,6 +213,8 @@ SELECT 1
 
 @dataclass(frozen=True)
 class Progress:
+    """How far a partition's stream has been judged: committed with the judgement itself."""
+
     partition: int
     last_ping_id: int
     received_through: datetime
@@ -220,12 +224,9 @@ async def save_progress(
     conn: Conn,
     *,
     states: list[SavedState],
-    checkpoint: Progress | None,
+    progress: Sequence[Progress],
     published_event_ids: list[int],
 ) -> None:
-    mark: tuple[int | None, int | None, datetime | None] = (None, None, None)
-    if checkpoint is not None:
-        mark = (checkpoint.partition, checkpoint.last_ping_id, checkpoint.received_through)
     await conn.execute(
         SAVE_PROGRESS,
         [s.person_id for s in states],
@@ -233,7 +234,9 @@ async def save_progress(
         [s.last_ts for s in states],
         [s.lat for s in states],
         [s.lon for s in states],
-        *mark,
+        [p.partition for p in progress],
+        [p.last_ping_id for p in progress],
+        [p.received_through for p in progress],
         published_event_ids,
     )
 

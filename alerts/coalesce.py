@@ -1,0 +1,88 @@
+"""Concurrent evaluations gathered into one transaction, one transaction at a time.
+
+A worker runs a consumer per partition it owns. Each used to judge its reads in a transaction
+of its own: under load eight transactions interleaved on one event loop, each waiting for the
+others' turns and all queueing for the event counter's lock, so a ping's judgement took tens
+of milliseconds and every transaction paid its fixed round trips for a handful of pings. Here
+the consumers' requests queue; one task judges everything queued in one transaction, and the
+next transaction takes whatever arrived meanwhile: batches grow with load, and an idle worker
+still judges a lone ping at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from alerts.state_store import Progress
+from alerts.streams import StreamPing
+
+Judge = Callable[[list[StreamPing], list[Progress], list[int]], Awaitable[list[int]]]
+
+
+@dataclass
+class Request:
+    pings: list[StreamPing]
+    progress: Sequence[Progress]
+    published_event_ids: Sequence[int]
+    answer: asyncio.Future[list[int]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Coalescer:
+    """`submit` answers the ids of the events committed with the request's pings, or raises
+    what the transaction raised. A transaction's event ids all go to the first of its requests
+    still waiting (they wake the hubs once); a request whose caller gave up is left out."""
+
+    def __init__(self, judge: Judge, *, max_pings: int) -> None:
+        self.judge, self.max_pings = judge, max_pings
+        self.queue: deque[Request] = deque()
+        self.running: asyncio.Task[None] | None = None
+
+    async def submit(
+        self,
+        pings: list[StreamPing],
+        progress: Sequence[Progress] = (),
+        published_event_ids: Sequence[int] = (),
+    ) -> list[int]:
+        request = Request(pings, progress, published_event_ids)
+        self.queue.append(request)
+        if self.running is None or self.running.done():
+            # its own task: a caller cancelled mid-transaction must not cancel the others' work
+            self.running = asyncio.create_task(self._drain())
+        return await request.answer
+
+    async def _drain(self) -> None:
+        while batch := self._next_batch():
+            pings = [p for r in batch for p in r.pings]
+            progress = [p for r in batch for p in r.progress]
+            published = [i for r in batch for i in r.published_event_ids]
+            try:
+                event_ids = await self.judge(pings, progress, published)
+            except Exception as exc:
+                for request in batch:
+                    if not request.answer.done():
+                        request.answer.set_exception(exc)
+                continue
+            for request in batch:
+                if not request.answer.done():
+                    request.answer.set_result(event_ids)
+                    event_ids = []
+
+    def _next_batch(self) -> list[Request]:
+        """The oldest waiting requests, up to max_pings (always at least one)."""
+        batch: list[Request] = []
+        size = 0
+        while self.queue:
+            request = self.queue[0]
+            if request.answer.done():  # its caller was cancelled
+                self.queue.popleft()
+                continue
+            if batch and size + len(request.pings) > self.max_pings:
+                break
+            batch.append(self.queue.popleft())
+            size += len(request.pings)
+        return batch

@@ -1,0 +1,148 @@
+"""Concurrent evaluations share one transaction; one transaction runs at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from alerts.coalesce import Coalescer
+from alerts.state_store import Progress
+from alerts.streams import StreamPing
+from alerts.verdicts import ms_to_dt
+
+
+def ping(n: int) -> StreamPing:
+    return StreamPing(
+        id=n,
+        person_id=n,
+        device_id="d",
+        ts_ms=n,
+        lat=0.0,
+        lon=0.0,
+        accuracy_m=5.0,
+        checkin=False,
+        tamper=False,
+        battery_pct=None,
+    )
+
+
+class Judge:
+    """Records each transaction; holds it open until told to finish."""
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        self.calls: list[tuple[list[int], list[int], list[int]]] = []
+        self.release = asyncio.Event()
+        self.fail_on = fail_on
+        self.running = 0
+        self.most_at_once = 0
+
+    async def __call__(
+        self, pings: list[StreamPing], progress: list[Progress], published: list[int]
+    ) -> list[int]:
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        self.calls.append(([p["id"] for p in pings], [c.partition for c in progress], published))
+        try:
+            await self.release.wait()
+        finally:
+            self.running -= 1
+        if self.fail_on is not None and self.fail_on in [p["id"] for p in pings]:
+            raise RuntimeError("the transaction failed")
+        return [1000 + p["id"] for p in pings]
+
+
+async def test_requests_made_during_a_transaction_share_the_next_one() -> None:
+    judge = Judge()
+    coalescer = Coalescer(judge, max_pings=100)
+    first = asyncio.create_task(coalescer.submit([ping(1)], [Progress(0, 1, ms_to_dt(1))]))
+    await asyncio.sleep(0)
+    later = [
+        asyncio.create_task(coalescer.submit([ping(n)], [Progress(n, n, ms_to_dt(n))], [n * 10]))
+        for n in (2, 3, 4)
+    ]
+    await asyncio.sleep(0)
+    judge.release.set()
+    answers = await asyncio.gather(first, *later)
+    assert [c[0] for c in judge.calls] == [[1], [2, 3, 4]]
+    assert judge.calls[1][1:] == ([2, 3, 4], [20, 30, 40])
+    assert judge.most_at_once == 1
+    # a transaction's events wake the hubs once: its first request carries them
+    assert answers == [[1001], [1002, 1003, 1004], [], []]
+
+
+async def test_a_lone_request_is_judged_at_once() -> None:
+    judge = Judge()
+    judge.release.set()
+    assert await Coalescer(judge, max_pings=100).submit([ping(7)]) == [1007]
+
+
+async def test_a_transaction_takes_no_more_than_max_pings() -> None:
+    judge = Judge()
+    coalescer = Coalescer(judge, max_pings=3)
+    blocker = asyncio.create_task(coalescer.submit([ping(0)]))
+    await asyncio.sleep(0)
+    tasks = [asyncio.create_task(coalescer.submit([ping(n), ping(n + 100)])) for n in (1, 2, 3)]
+    await asyncio.sleep(0)
+    judge.release.set()
+    await asyncio.gather(blocker, *tasks)
+    assert [len(c[0]) for c in judge.calls] == [1, 2, 2, 2]
+
+
+async def test_a_failed_transaction_fails_its_requests_only() -> None:
+    judge = Judge(fail_on=2)
+    coalescer = Coalescer(judge, max_pings=2)
+    blocker = asyncio.create_task(coalescer.submit([ping(0)]))
+    await asyncio.sleep(0)
+    failing = [asyncio.create_task(coalescer.submit([ping(n)])) for n in (1, 2)]
+    after = asyncio.create_task(coalescer.submit([ping(3)]))
+    await asyncio.sleep(0)
+    judge.release.set()
+    await blocker
+    for task in failing:
+        with pytest.raises(RuntimeError, match="the transaction failed"):
+            await task
+    assert await after == [1003]
+
+
+async def test_a_caller_cancelled_mid_transaction_cancels_nobody_elses_work() -> None:
+    gates = [asyncio.Event(), asyncio.Event()]
+    calls: list[list[int]] = []
+
+    async def judge(pings: list[StreamPing], _: list[Progress], __: list[int]) -> list[int]:
+        calls.append([p["id"] for p in pings])
+        await gates[len(calls) - 1].wait()
+        return [1000 + p["id"] for p in pings]
+
+    coalescer = Coalescer(judge, max_pings=100)
+    blocker = asyncio.create_task(coalescer.submit([ping(0)]))
+    await asyncio.sleep(0)
+    gone = asyncio.create_task(coalescer.submit([ping(1)]))
+    stays = asyncio.create_task(coalescer.submit([ping(2)]))
+    await asyncio.sleep(0)
+    gates[0].set()
+    await blocker
+    assert calls == [[0], [1, 2]]  # the second transaction is running
+    gone.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await gone
+    gates[1].set()
+    # it finished all the same; its events go to the request still waiting
+    assert await stays == [1001, 1002]
+
+
+async def test_a_caller_cancelled_before_its_turn_is_left_out() -> None:
+    judge = Judge()
+    coalescer = Coalescer(judge, max_pings=100)
+    blocker = asyncio.create_task(coalescer.submit([ping(0)]))
+    await asyncio.sleep(0)
+    gone = asyncio.create_task(coalescer.submit([ping(1)]))
+    await asyncio.sleep(0)
+    gone.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await gone
+    stays = asyncio.create_task(coalescer.submit([ping(2)]))
+    judge.release.set()
+    await asyncio.gather(blocker, stays)
+    assert [c[0] for c in judge.calls] == [[0], [2]]
