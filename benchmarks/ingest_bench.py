@@ -105,9 +105,20 @@ async def seed(database_url: str, devices: int) -> list[tuple[str, str]]:
 
 
 def run_wrk(
-    url: str, mode: str, devices_file: Path, duration: int, connections: int
+    url: str,
+    mode: str,
+    devices_file: Path,
+    duration: int,
+    connections: int,
+    rate: float | None = None,
 ) -> dict[str, float]:
+    """Closed loop (each connection sends as soon as answered), or paced near `rate` req/s
+    with fix times that follow the wall clock (a device every devices/rate seconds)."""
     base_ms = int(time.time() * 1000) - 120_000
+    paced: list[str] = []
+    if rate:
+        devices = len(devices_file.read_text().splitlines())
+        paced = [f"{connections / rate * 1000:.0f}", f"{devices / rate * 1000:.0f}"]
     out = subprocess.run(
         [
             "wrk",
@@ -122,6 +133,7 @@ def run_wrk(
             mode,
             str(devices_file),
             str(base_ms),
+            *paced,
         ],
         capture_output=True,
         text=True,

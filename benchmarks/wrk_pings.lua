@@ -1,5 +1,7 @@
 -- wrk request generator for benchmarks/ingest_bench.py: unique pings from many devices.
--- args: mode (native | osmand | batch), devices file ("device_id token" lines), base epoch ms
+-- args: mode (native | osmand | batch), devices file ("device_id token" lines), base epoch ms,
+-- and for a paced load (ws_latency): the wait before each request of a connection in ms, and
+-- how far a device's fix time advances per request (so fix times follow the wall clock)
 local counter = 0
 function setup(thread)
   thread:set("id", counter)
@@ -7,9 +9,15 @@ function setup(thread)
 end
 
 local devices, mode, base, n, id = {}, "native", 0, 0, 0
+local pause_ms, step_ms = nil, 1
 
 function init(args)
   mode, base = args[1], tonumber(args[3])
+  if args[4] then
+    pause_ms, step_ms = tonumber(args[4]), tonumber(args[5])
+    -- wrk looks for delay() after init(): defined only here, a closed-loop run has no timers
+    delay = function() return pause_ms end
+  end
   id = wrk.thread:get("id")
   for line in io.lines(args[2]) do
     local device, token = line:match("(%S+) (%S+)")
@@ -30,7 +38,7 @@ function request()
   local g = n * 2 + id
   local d = devices[g % #devices + 1]
   local j = math.floor(g / #devices)
-  local ts = base + j
+  local ts = base + j * step_ms
   local lat, lon = position(n)
   if mode == "osmand" then
     local path = string.format("/osmand/%s?id=%s&lat=%.6f&lon=%.6f&timestamp=%d&accuracy=10",

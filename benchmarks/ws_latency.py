@@ -1,11 +1,18 @@
 """Ping → officer WebSocket latency at a fixed load, end to end through ingest, evaluation and hub.
 
-    python -m benchmarks.ws_latency [--connections 8] [--duration 20] [--devices 1000]
+    python -m benchmarks.ws_latency --rate 1000 [--connections 128] [--duration 20]
+    python -m benchmarks.ws_latency --position-interval-s 0 --connections 24   # every ping shown
 
 `monitor serve` and `monitor worker` run as separate processes against the machine's
-PostgreSQL and Redis (a fresh database, dropped afterwards), with a position event for every
-ping. A paced client posts single pings whose fix time is the moment of sending; an officer's
-WebSocket measures, for each `position` message, how long after that moment it arrived.
+PostgreSQL and Redis (a fresh database, dropped afterwards). wrk posts single pings from the
+enrolled devices as background load, paced near `--rate` req/s with fix times that follow the
+clock (or closed-loop without `--rate`). Probe devices post a ping every
+`--probe-interval-s`, longer than the position interval, so each of their pings is shown on
+the officer's map; the ping's fix time is the moment it is sent, and an officer's WebSocket
+measures how long after that its `position` message arrived. The servers run with the
+shipped position interval (5 s) unless `--position-interval-s` says otherwise. Probe pings of
+the first `--warmup-s` seconds (connections opening, caches filling, each probe person's first
+ping) are not counted: a deployed service has been running for hours.
 `--code-dir DIR` runs the servers from another checkout, as in `ingest_bench`.
 """
 
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import sys
 import time
@@ -52,19 +60,31 @@ async def officer_token(database_url: str, base_url: str) -> str:
         return token
 
 
-async def probe(base_url: str, device: tuple[str, str], duration: float, rate: float) -> int:
-    """A few pings per second from one device; their fix time is the moment they are sent."""
+async def probe(
+    client: httpx.AsyncClient, device: tuple[str, str], duration: float, interval: float
+) -> int:
+    """A ping every `interval` seconds from one device; its fix time is the moment it is sent."""
     sent = 0
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-        began = time.monotonic()
-        while time.monotonic() - began < duration:
-            body = {"ts": int(time.time() * 1000), "lat": 22.55, "lon": 114.05, "accuracy_m": 10}
-            reply = await client.post(
-                "/v1/pings", json=body, headers={"Authorization": f"Bearer {device[1]}"}
-            )
-            sent += reply.status_code == 202
-            await asyncio.sleep(1 / rate)
+    await asyncio.sleep(random.uniform(0, interval))  # the probes spread over the interval
+    began = time.monotonic()
+    while time.monotonic() - began < duration:
+        body = {"ts": int(time.time() * 1000), "lat": 22.55, "lon": 114.05, "accuracy_m": 10}
+        reply = await client.post(
+            "/v1/pings", json=body, headers={"Authorization": f"Bearer {device[1]}"}
+        )
+        sent += reply.status_code == 202
+        await asyncio.sleep(interval)
     return sent
+
+
+async def probes(base_url: str, devices: list[tuple[str, str]], args: argparse.Namespace) -> int:
+    limits = httpx.Limits(max_connections=len(devices))
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, limits=limits) as client:
+        duration = args.duration - args.probe_interval_s - 1
+        sent = await asyncio.gather(
+            *(probe(client, d, duration, args.probe_interval_s) for d in devices)
+        )
+    return sum(sent)
 
 
 @dataclass(frozen=True)
@@ -72,12 +92,13 @@ class Seen:
     """One probe position: when it was sent (its fix time), when the evaluator's transaction
     that wrote its event began (the event's created_at), and when the officer got it."""
 
+    person_id: int
     fix: float
     evaluated: float
     arrived: float
 
 
-async def listen(ws_url: str, person_id: int, seen: list[Seen], stop: asyncio.Event) -> None:
+async def listen(ws_url: str, person_ids: set[int], seen: list[Seen], stop: asyncio.Event) -> None:
     async with websockets.connect(ws_url, max_queue=None) as ws:
         while not stop.is_set():
             try:
@@ -86,53 +107,72 @@ async def listen(ws_url: str, person_id: int, seen: list[Seen], stop: asyncio.Ev
                 continue
             arrived = time.time()
             message = json.loads(raw)
-            if message.get("type") == "position" and message.get("person_id") == person_id:
+            if message.get("type") == "position" and message.get("person_id") in person_ids:
                 fix = datetime.fromisoformat(message["ts"]).timestamp()
                 evaluated = datetime.fromisoformat(message["created_at"]).timestamp()
-                seen.append(Seen(fix, evaluated, arrived))
+                seen.append(Seen(message["person_id"], fix, evaluated, arrived))
 
 
 async def main(args: argparse.Namespace) -> None:
-    extra = {"MONITOR_POSITION_INTERVAL_S": "0", "MONITOR_WS_QUEUE_MAX": "100000"}
+    extra = {
+        "MONITOR_POSITION_INTERVAL_S": f"{args.position_interval_s:g}",
+        "MONITOR_WS_QUEUE_MAX": "100000",
+    }
     async with bench_cluster(
         devices=args.devices, extra_env=extra, code_dir=args.code_dir
     ) as cluster:
         token = await officer_token(cluster.database_url, cluster.url)
-        probe_device, load_devices = cluster.devices[0], cluster.devices[1:]
+        probe_devices, load_devices = (
+            cluster.devices[: args.probes],
+            cluster.devices[args.probes :],
+        )
         devices_file = write_devices(cluster.work / "devices.txt", load_devices)
-        person_id = await person_of(cluster.database_url, probe_device[0])
+        person_ids = await persons_of(cluster.database_url, [d[0] for d in probe_devices])
         seen: list[Seen] = []
         stop = asyncio.Event()
         ws_url = cluster.url.replace("http://", "ws://") + f"/v1/stream?token={token}"
-        listener = asyncio.create_task(listen(ws_url, person_id, seen, stop))
+        listener = asyncio.create_task(listen(ws_url, set(person_ids), seen, stop))
         await asyncio.sleep(1)
         load = asyncio.create_task(
             asyncio.to_thread(
-                run_wrk, cluster.url, "native", devices_file, int(args.duration), args.connections
+                run_wrk,
+                cluster.url,
+                "native",
+                devices_file,
+                int(args.duration),
+                args.connections,
+                args.rate,
             )
         )
-        sent = await probe(cluster.url, probe_device, args.duration - 1, args.probe_rate)
+        measured_from = time.time() + args.warmup_s
+        sent = await probes(cluster.url, probe_devices, args)
         loaded = await load
         await asyncio.sleep(2)
         stop.set()
         await listener
-        received = await received_at(cluster.database_url, person_id)
+        seen = [s for s in seen if s.fix >= measured_from]
+        received = await received_at(cluster.database_url, person_ids)
         report(args, loaded["rps"], sent, seen, received)
 
 
-async def person_of(database_url: str, device_id: str) -> int:
+async def persons_of(database_url: str, device_ids: list[str]) -> list[int]:
     conn = await asyncpg.connect(database_url)
-    person_id: int = await conn.fetchval("SELECT person_id FROM devices WHERE id = $1", device_id)
+    rows = await conn.fetch("SELECT person_id FROM devices WHERE id = ANY($1)", device_ids)
     await conn.close()
-    return person_id
+    return [r["person_id"] for r in rows]
 
 
-async def received_at(database_url: str, person_id: int) -> dict[int, float]:
-    """Fix time → when ingest's group commit began the transaction that stored it."""
+async def received_at(database_url: str, person_ids: list[int]) -> dict[tuple[int, int], float]:
+    """(person, fix time ms) → when ingest's group commit began the transaction storing it."""
     conn = await asyncpg.connect(database_url)
-    rows = await conn.fetch("SELECT ts, received_at FROM pings WHERE person_id = $1", person_id)
+    rows = await conn.fetch(
+        "SELECT person_id, ts, received_at FROM pings WHERE person_id = ANY($1)", person_ids
+    )
     await conn.close()
-    return {round(r["ts"].timestamp() * 1000): r["received_at"].timestamp() for r in rows}
+    return {
+        (r["person_id"], round(r["ts"].timestamp() * 1000)): r["received_at"].timestamp()
+        for r in rows
+    }
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:
@@ -145,18 +185,20 @@ def report(
     load_rps: float,
     sent: int,
     seen: list[Seen],
-    received: dict[int, float],
+    received: dict[tuple[int, int], float],
 ) -> None:
     if not seen:
         sys.exit("no position events arrived")
     latencies = [(s.arrived - s.fix) * 1000 for s in seen]
     ordered = sorted(latencies)
     p99 = ordered[int(len(ordered) * 0.99) - 1]
+    rate = f" --rate {args.rate:g}" if args.rate else ""
     print(
-        f"\n`python -m benchmarks.ws_latency --connections {args.connections} "
-        f"--duration {args.duration:g} --devices {args.devices}`\n"
+        f"\n`python -m benchmarks.ws_latency{rate} --connections {args.connections} "
+        f"--duration {args.duration:g} --devices {args.devices} --probes {args.probes} "
+        f"--position-interval-s {args.position_interval_s:g} --warmup-s {args.warmup_s:g}`\n"
     )
-    print("| background load req/s | probe pings | positions seen | p50 ms | p99 ms | max ms |")
+    print("| background load req/s | probe pings | positions measured | p50 ms | p99 ms | max ms |")
     print("|---:|---:|---:|---:|---:|---:|")
     print(
         f"| {load_rps:,.0f} | {sent} | {len(latencies)} | {statistics.median(latencies):.0f} | "
@@ -170,7 +212,7 @@ def report(
         "evaluator transaction → officer's socket": [],
     }
     for s in seen:
-        stored = received.get(round(s.fix * 1000))
+        stored = received.get((s.person_id, round(s.fix * 1000)))
         if stored is None:
             continue
         stages["sent → ingest transaction began"].append((stored - s.fix) * 1000)
@@ -187,9 +229,15 @@ def report(
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--connections", type=int, default=8, help="wrk connections (load)")
-    parser.add_argument("--probe-rate", type=float, default=5.0)
+    parser.add_argument("--rate", type=float, default=None, help="pace the load near this req/s")
+    parser.add_argument("--connections", type=int, default=128, help="wrk connections (load)")
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--probes", type=int, default=50, help="probe devices")
+    parser.add_argument("--probe-interval-s", type=float, default=5.5)
+    parser.add_argument("--position-interval-s", type=float, default=5.0)
+    parser.add_argument(
+        "--warmup-s", type=float, default=5, help="probe pings sent before this are not counted"
+    )
     parser.add_argument("--code-dir", type=Path, default=None, help="serve from this checkout")
     asyncio.run(main(parser.parse_args()))
