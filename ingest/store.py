@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -56,7 +57,8 @@ WITH input AS (
     INSERT INTO pings (device_id, person_id, ts, lat, lon, accuracy_m, speed_mps, heading_deg,
                        battery_pct, checkin, tamper, source, seq, crs_in, attrs)
     SELECT device_id, person_id, ts, lat, lon, accuracy_m, speed_mps, heading_deg,
-           battery_pct, checkin, tamper, source, seq, crs_in, attrs
+           battery_pct, coalesce(checkin, false), coalesce(tamper, false), source, seq,
+           coalesce(crs_in, 'wgs84'), attrs
     FROM input ORDER BY n
     ON CONFLICT DO NOTHING
     RETURNING id, device_id, ts, lat, lon
@@ -65,6 +67,13 @@ SELECT DISTINCT ON (i.id) i.id, u.n - 1 AS place
 FROM inserted i JOIN input u USING (device_id, ts, lat, lon)
 ORDER BY i.id, u.n
 """
+
+
+def unless_empty(column: list[Any]) -> list[Any] | None:
+    """NULL for a column with nothing in it (most devices send no speed, battery, seq...):
+    unnest pads a NULL array with NULLs, and asyncpg tests every element of an array it
+    encodes against collection ABCs, a Python-level isinstance each."""
+    return column if any(v is not None for v in column) else None
 
 
 async def insert_pings(conn: Conn, *, rows: list[tuple[int, Ping]]) -> dict[int, int]:
@@ -77,14 +86,14 @@ async def insert_pings(conn: Conn, *, rows: list[tuple[int, Ping]]) -> dict[int,
         [p.lat for p in pings],
         [p.lon for p in pings],
         [p.accuracy_m for p in pings],
-        [p.speed_mps for p in pings],
-        [p.heading_deg for p in pings],
-        [p.battery_pct for p in pings],
-        [p.checkin for p in pings],
-        [p.tamper for p in pings],
-        [p.source for p in pings],
-        [p.seq for p in pings],
-        [p.crs_in for p in pings],
-        [p.attrs for p in pings],
+        unless_empty([p.speed_mps for p in pings]),
+        unless_empty([p.heading_deg for p in pings]),
+        unless_empty([p.battery_pct for p in pings]),
+        unless_empty([p.checkin or None for p in pings]),
+        unless_empty([p.tamper or None for p in pings]),
+        unless_empty([p.source for p in pings]),
+        unless_empty([p.seq for p in pings]),
+        unless_empty([None if p.crs_in == "wgs84" else p.crs_in for p in pings]),
+        unless_empty([p.attrs for p in pings]),
     )
     return {place: ping_id for ping_id, place in await conn.fetch(INSERT_PINGS, *columns)}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from ingest import store as ingest_store
 from ingest.group_commit import (
     CommitUnavailableError,
     GroupCommitter,
@@ -96,3 +98,43 @@ async def test_a_poison_request_fails_alone(pool: asyncpg.Pool, redis_url: str) 
         await redis.aclose()
     assert isinstance(results[0], StorageRefusedError)
     assert isinstance(results[1], set) and len(results[1]) == 3
+
+
+async def test_every_field_is_stored_as_sent_whether_or_not_its_column_is_empty(
+    pool: asyncpg.Pool,
+) -> None:
+    """Columns nobody filled go to PostgreSQL as NULL arrays (ingest.store.unless_empty);
+    checkin, tamper and crs_in still get their defaults and a filled field its value."""
+    device = f"fields-{time.monotonic_ns()}"
+    at = datetime.now(UTC).replace(microsecond=0)
+    full = Ping(
+        device,
+        at,
+        22.5,
+        114.0,
+        10.0,
+        3.5,
+        90.0,
+        55.0,
+        True,
+        True,
+        "wifi",
+        42,
+        "gcj02",
+        {"alarm": "sos"},
+    )
+    bare = Ping(device, at + timedelta(seconds=1), 22.5, 114.0, 10.0)
+    async with pool.acquire() as conn:
+        for rows in ([(7, full), (7, bare)], [(7, replace(bare, ts=at + timedelta(seconds=2)))]):
+            assert len(await ingest_store.insert_pings(conn, rows=rows)) == len(rows)
+        stored = await conn.fetch(
+            "SELECT speed_mps, heading_deg, battery_pct, checkin, tamper, source, seq, crs_in,"
+            " attrs FROM pings WHERE device_id = $1 ORDER BY ts",
+            device,
+        )
+    empty = (None, None, None, False, False, None, None, "wgs84", None)
+    assert [tuple(r) for r in stored] == [
+        (3.5, 90.0, 55.0, True, True, "wifi", 42, "gcj02", {"alarm": "sos"}),
+        empty,
+        empty,
+    ]
