@@ -22,6 +22,9 @@ class FieldError(ValueError):
         super().__init__(f"{field}: {problem}")
 
 
+# a ping with only these keys has no optional field to check (every check of an absent one
+# answers its default)
+PLAIN_KEYS = frozenset({"device_id", "ts", "lat", "lon", "accuracy_m"})
 NUMBER_TYPES = (int, float)  # a tuple: isinstance with `int | float` is slower, per field
 
 
@@ -73,12 +76,18 @@ def item_to_ping(item: Any, *, device_id: str, limits: Limits) -> Ping:
     claimed = item.get("device_id", device_id)
     if claimed != device_id:
         raise FieldError("device_id", f"this credential belongs to device {device_id!r}")
+    ts = parse_ts(item.get("ts"), limits)
+    lat = number(item, "lat", -90.0, 90.0, required=True) or 0.0
+    lon = number(item, "lon", -180.0, 180.0, required=True) or 0.0
+    accuracy_m = number(item, "accuracy_m", 0.0, 100_000.0, required=True) or 0.0
+    if item.keys() <= PLAIN_KEYS:  # most pings: nothing optional to look for, one call each
+        return Ping(device_id, ts, lat, lon, accuracy_m)
     return Ping(
         device_id=device_id,
-        ts=parse_ts(item.get("ts"), limits),
-        lat=number(item, "lat", -90.0, 90.0, required=True) or 0.0,
-        lon=number(item, "lon", -180.0, 180.0, required=True) or 0.0,
-        accuracy_m=number(item, "accuracy_m", 0.0, 100_000.0, required=True) or 0.0,
+        ts=ts,
+        lat=lat,
+        lon=lon,
+        accuracy_m=accuracy_m,
         speed_mps=number(item, "speed_mps", 0.0, 1000.0),
         heading_deg=number(item, "heading_deg", 0.0, 360.0),
         battery_pct=number(item, "battery_pct", 0.0, 100.0),

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.errors import MalformedBodyError
 from ingest.schemas import FieldError, Limits, item_to_ping, parse_body
@@ -79,3 +81,31 @@ def test_body_shapes() -> None:
 def test_malformed_bodies(raw: bytes) -> None:
     with pytest.raises(MalformedBodyError):
         parse_body(raw, "application/json")
+
+
+OPTIONAL_NULLABLE = ("speed_mps", "heading_deg", "battery_pct", "source", "seq", "crs", "attrs")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lat=st.floats(-90, 90),
+    lon=st.floats(-180, 180),
+    accuracy_m=st.floats(0, 100_000) | st.integers(0, 100_000),
+    ts_ms=st.integers(
+        int((NOW - timedelta(days=179)).timestamp() * 1000), int(NOW.timestamp() * 1000)
+    ),
+    nulls=st.sets(st.sampled_from(OPTIONAL_NULLABLE)),
+    claimed=st.booleans(),
+)
+def test_a_plain_ping_is_read_as_one_with_its_optional_fields_null(
+    lat: float, lon: float, accuracy_m: float, ts_ms: int, nulls: set[str], claimed: bool
+) -> None:
+    """The shortcut for pings with only the plain keys (schemas.PLAIN_KEYS) answers what the
+    full check answers: explicit nulls send the same item down the full path."""
+    plain: dict[str, Any] = {"ts": ts_ms, "lat": lat, "lon": lon, "accuracy_m": accuracy_m}
+    if claimed:
+        plain["device_id"] = "d1"
+    with_nulls = {**plain, **dict.fromkeys(nulls)}
+    assert item_to_ping(plain, device_id="d1", limits=LIMITS) == item_to_ping(
+        with_nulls, device_id="d1", limits=LIMITS
+    )
