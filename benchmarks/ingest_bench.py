@@ -37,6 +37,7 @@ import asyncpg
 import httpx
 import redis.asyncio as aioredis
 
+from benchmarks import machine
 from monitor import db
 from monitor.demo import load_districts
 from monitor.registry import schemas
@@ -387,7 +388,8 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Na
         f"--devices {args.devices} --connections {args.connections} "
         f"--api-processes {args.api_processes}"
         f"{f' --code-dir {args.code_dir}' if args.code_dir else ''}` "
-        f"({os.cpu_count()} cores; API, worker, PostgreSQL, Redis and wrk on one machine)\n"
+        f"({os.cpu_count()} cores; API, worker, PostgreSQL, Redis and wrk on one machine; "
+        f"{machine.describe()})\n"
     )
     print(
         "| scenario | requests/s | pings/s stored | pings/s evaluated | p50 ms | p99 ms | non-2xx "

@@ -33,6 +33,7 @@ import asyncpg
 import httpx
 import websockets
 
+from benchmarks import machine
 from benchmarks.ingest_bench import bench_cluster, run_wrk, write_devices
 from monitor import db
 from monitor.auth import security
@@ -196,7 +197,8 @@ def report(
     print(
         f"\n`python -m benchmarks.ws_latency{rate} --connections {args.connections} "
         f"--duration {args.duration:g} --devices {args.devices} --probes {args.probes} "
-        f"--position-interval-s {args.position_interval_s:g} --warmup-s {args.warmup_s:g}`\n"
+        f"--position-interval-s {args.position_interval_s:g} --warmup-s {args.warmup_s:g}` "
+        f"({machine.describe()})\n"
     )
     print("| background load req/s | probe pings | positions measured | p50 ms | p99 ms | max ms |")
     print("|---:|---:|---:|---:|---:|---:|")
