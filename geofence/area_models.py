@@ -1,0 +1,89 @@
+"""The allowed-area state machine's data: fixes, the saved per-person state, and its events.
+
+`geofence.state.advance` turns a person's `AreaState` and new `Fix`es into a new state and
+`AreaEvent`s; `Excursion`s are the past stretches outside it remembers to judge late fixes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    INSIDE = "inside"
+    OUTSIDE = "outside"
+
+
+@dataclass(frozen=True)
+class Fix:
+    ping_id: int
+    ts_ms: int
+    code: int  # INSIDE / OUTSIDE / UNCERTAIN for the allowed area
+    far: bool = False  # certainly outside by more than far_radius_m(accuracy)
+
+
+@dataclass(frozen=True)
+class Excursion:
+    """A known stretch outside: after `since_ms` (the last certain-inside fix before it, None if
+    none was seen) up to `until_ms` (the return, None while unseen). Late fixes in it are old news.
+    """
+
+    episode: int
+    since_ms: int | None
+    until_ms: int | None
+    seen_ms: int  # the last outside evidence
+    late: bool = False
+
+    def covers(self, ts_ms: int) -> bool:
+        after = self.since_ms is None or ts_ms > self.since_ms
+        return after and (self.until_ms is None or ts_ms <= self.until_ms)
+
+
+@dataclass(frozen=True)
+class AreaState:
+    status: Status = Status.INSIDE
+    last_ts_ms: int | None = None  # fix time of the last judged fix
+    run_count: int = 0  # consecutive certain fixes contradicting `status`
+    run_start_ms: int = 0
+    run_ping_ids: tuple[int, ...] = ()
+    episode: int = 0  # ties one excursion together from exit to return
+    late_count: int = 0
+    run_far: int = 0  # far-outside fixes in the run
+    last_ping_id: int | None = None  # with last_ts_ms: a redelivered fix is already judged
+    inside_ms: int | None = None  # the last certain-inside fix judged in order
+    episode_seq: int = 0  # the highest episode number given out (late excursions take new ones)
+    excursions: tuple[Excursion, ...] = ()  # the last few, oldest first
+    horizon_ms: int | None = None  # late fixes at or before this are counted, not judged
+
+    def to_json(self) -> dict[str, Any]:
+        # what asdict() gives, without its deep copy of every field (once per person per batch)
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["excursions"] = tuple(asdict(e) for e in self.excursions)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> AreaState:
+        if not data:
+            return cls()
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["status"] = Status(fields.get("status", Status.INSIDE))
+        fields["run_ping_ids"] = tuple(fields.get("run_ping_ids", ()))
+        fields["excursions"] = tuple(Excursion(**e) for e in fields.get("excursions", ()))
+        episodes = (fields.get("episode_seq", 0), fields.get("episode", 0))
+        return cls(**fields | {"episode_seq": max(episodes)})
+
+
+class EventKind(StrEnum):
+    EXITED = "exited"
+    RETURNED = "returned"
+
+
+@dataclass(frozen=True)
+class AreaEvent:
+    kind: EventKind
+    ts_ms: int
+    episode: int
+    evidence_ping_ids: tuple[int, ...] = field(default=())  # the last one triggered the event
+    late: bool = False  # proven by late fixes: a past excursion, not the current status
