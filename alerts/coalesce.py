@@ -56,6 +56,10 @@ class Coalescer:
         return await request.answer
 
     async def _drain(self) -> None:
+        # one loop turn first: a flush of ingest wakes the consumers of several partitions at
+        # once, and their reads land in the same turn; without it the first would start a
+        # transaction alone and the rest wait a whole transaction for the next
+        await asyncio.sleep(0)
         while batch := self._next_batch():
             pings = [p for r in batch for p in r.pings]
             progress = [p for r in batch for p in r.progress]

@@ -28,6 +28,11 @@ def ping(n: int) -> StreamPing:
     )
 
 
+async def turns(n: int) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
 class Judge:
     """Records each transaction; holds it open until told to finish."""
 
@@ -57,7 +62,7 @@ async def test_requests_made_during_a_transaction_share_the_next_one() -> None:
     judge = Judge()
     coalescer = Coalescer(judge, max_pings=100)
     first = asyncio.create_task(coalescer.submit([ping(1)], [Progress(0, 1, ms_to_dt(1))]))
-    await asyncio.sleep(0)
+    await turns(3)  # the first transaction has begun
     later = [
         asyncio.create_task(coalescer.submit([ping(n)], [Progress(n, n, ms_to_dt(n))], [n * 10]))
         for n in (2, 3, 4)
@@ -82,7 +87,7 @@ async def test_a_transaction_takes_no_more_than_max_pings() -> None:
     judge = Judge()
     coalescer = Coalescer(judge, max_pings=3)
     blocker = asyncio.create_task(coalescer.submit([ping(0)]))
-    await asyncio.sleep(0)
+    await turns(3)  # the first transaction has begun
     tasks = [asyncio.create_task(coalescer.submit([ping(n), ping(n + 100)])) for n in (1, 2, 3)]
     await asyncio.sleep(0)
     judge.release.set()
@@ -94,7 +99,7 @@ async def test_a_failed_transaction_fails_its_requests_only() -> None:
     judge = Judge(fail_on=2)
     coalescer = Coalescer(judge, max_pings=2)
     blocker = asyncio.create_task(coalescer.submit([ping(0)]))
-    await asyncio.sleep(0)
+    await turns(3)  # the first transaction has begun
     failing = [asyncio.create_task(coalescer.submit([ping(n)])) for n in (1, 2)]
     after = asyncio.create_task(coalescer.submit([ping(3)]))
     await asyncio.sleep(0)
@@ -117,12 +122,13 @@ async def test_a_caller_cancelled_mid_transaction_cancels_nobody_elses_work() ->
 
     coalescer = Coalescer(judge, max_pings=100)
     blocker = asyncio.create_task(coalescer.submit([ping(0)]))
-    await asyncio.sleep(0)
+    await turns(3)  # the first transaction has begun
     gone = asyncio.create_task(coalescer.submit([ping(1)]))
     stays = asyncio.create_task(coalescer.submit([ping(2)]))
     await asyncio.sleep(0)
     gates[0].set()
     await blocker
+    await turns(2)
     assert calls == [[0], [1, 2]]  # the second transaction is running
     gone.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -136,7 +142,7 @@ async def test_a_caller_cancelled_before_its_turn_is_left_out() -> None:
     judge = Judge()
     coalescer = Coalescer(judge, max_pings=100)
     blocker = asyncio.create_task(coalescer.submit([ping(0)]))
-    await asyncio.sleep(0)
+    await turns(3)  # the first transaction has begun
     gone = asyncio.create_task(coalescer.submit([ping(1)]))
     await asyncio.sleep(0)
     gone.cancel()
@@ -146,3 +152,19 @@ async def test_a_caller_cancelled_before_its_turn_is_left_out() -> None:
     judge.release.set()
     await asyncio.gather(blocker, stays)
     assert [c[0] for c in judge.calls] == [[0], [2]]
+
+
+async def test_requests_arriving_in_the_same_loop_turn_share_the_first_transaction() -> None:
+    """A flush of ingest wakes several partitions' consumers at once: their reads land in the
+    same loop turn and must not wait a whole transaction behind the first of them."""
+    judge = Judge()
+    judge.release.set()
+    coalescer = Coalescer(judge, max_pings=100)
+
+    async def one_turn_later(n: int) -> list[int]:
+        await asyncio.sleep(0)  # its reply took one more loop turn to parse
+        return await coalescer.submit([ping(n)])
+
+    first = asyncio.create_task(coalescer.submit([ping(1)]))
+    await asyncio.gather(first, one_turn_later(2))
+    assert [c[0] for c in judge.calls] == [[1, 2]]
