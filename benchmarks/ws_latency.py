@@ -197,6 +197,7 @@ def report(
     print(
         f"\n`python -m benchmarks.ws_latency{rate} --connections {args.connections} "
         f"--duration {args.duration:g} --devices {args.devices} --probes {args.probes} "
+        f"--probe-interval-s {args.probe_interval_s:g} "
         f"--position-interval-s {args.position_interval_s:g} --warmup-s {args.warmup_s:g}` "
         f"({machine.describe()})\n"
     )
