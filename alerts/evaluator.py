@@ -21,6 +21,7 @@ from alerts import judges, rules_store, state_store, store
 from alerts.coalesce import Coalescer
 from alerts.fences import FenceCache, Points, points_of
 from alerts.models import AlertType, EventType, NewEvent
+from alerts.person_cache import PersonCache
 from alerts.streams import StreamPing
 from alerts.verdicts import Rule, Verdicts, fixes_of, iso, ms_to_dt
 from geofence import OUTSIDE
@@ -65,6 +66,7 @@ class Evaluator:
         self.pool = pool
         self.config = config
         self.fences = FenceCache()
+        self.persons = PersonCache()
         self.coalescer = Coalescer(self._evaluate, max_pings=config.max_pings_per_transaction)
 
     async def evaluate(
@@ -91,7 +93,7 @@ class Evaluator:
         for ping in pings:
             by_person[ping["person_id"]].append(ping)
         async with self.pool.acquire() as conn, conn.transaction():
-            persons, states = await state_store.lock_persons(conn, person_ids=sorted(by_person))
+            persons, states = await self.persons.lock(conn, person_ids=sorted(by_person))
             await self.fences.refresh(conn, persons.values())
             judged = self._classify(persons, by_person)
             events: list[NewEvent] = []

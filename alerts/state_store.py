@@ -29,6 +29,7 @@ class PersonRow:
     allowed_fence_ids: tuple[int, ...]
     exclusion_fence_ids: tuple[int, ...] = ()
     rules: PersonRules = field(default_factory=PersonRules)
+    revision: int = 0  # persons.revision when read (migrations/0006)
 
     @property
     def fence_ids(self) -> tuple[int, ...]:
@@ -46,7 +47,7 @@ class FenceRow:
 
 
 PERSON_COLUMNS = """
-p.id, p.supervision_level, p.jurisdiction_id, j.path AS jurisdiction_path, p.timezone,
+p.id, p.revision, p.supervision_level, p.jurisdiction_id, j.path AS jurisdiction_path, p.timezone,
 coalesce(fz.allowed, '{}') AS allowed_fence_ids,
 coalesce(fz.exclusion, '{}') AS exclusion_fence_ids,
 (SELECT coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'kind', r.kind,
@@ -67,36 +68,10 @@ LEFT JOIN LATERAL (
 ) fz ON true
 """
 PERSONS = f"SELECT {PERSON_COLUMNS} {PERSON_FROM} WHERE p.id = ANY($1::bigint[])"
-# one round trip for who they are and their row-locked state; the CTE is materialized so
-# every state row is locked, in person order (as lock_states does), whatever the join reads
-LOCK_PERSONS = f"""
-WITH locked AS MATERIALIZED (
-    SELECT person_id, state FROM person_state WHERE person_id = ANY($1::bigint[])
-    ORDER BY person_id FOR UPDATE
-)
-SELECT {PERSON_COLUMNS}, s.person_id IS NOT NULL AS has_state, s.state
-{PERSON_FROM} LEFT JOIN locked s ON s.person_id = p.id
-WHERE p.id = ANY($1::bigint[])
-"""
 
 
 async def persons(conn: Conn, *, person_ids: list[int]) -> dict[int, PersonRow]:
     return {r["id"]: person_row(r) for r in await conn.fetch(PERSONS, person_ids)}
-
-
-async def lock_persons(
-    conn: Conn, *, person_ids: list[int]
-) -> tuple[dict[int, PersonRow], dict[int, dict[str, Any]]]:
-    """The persons who exist among these, and each one's saved state, row-locked to commit.
-
-    Persons judged before cost one query; a first ping's person gets its state row made."""
-    rows = await conn.fetch(LOCK_PERSONS, person_ids)
-    found = {r["id"]: person_row(r) for r in rows}
-    states = {r["id"]: r["state"] for r in rows if r["has_state"]}
-    missing = [r["id"] for r in rows if not r["has_state"]]
-    if missing:
-        states |= await lock_states(conn, person_ids=missing)
-    return found, states
 
 
 def person_row(r: asyncpg.Record) -> PersonRow:
@@ -108,6 +83,7 @@ def person_row(r: asyncpg.Record) -> PersonRow:
         allowed_fence_ids=tuple(r["allowed_fence_ids"]),
         exclusion_fence_ids=tuple(r["exclusion_fence_ids"]),
         rules=person_rules(r),
+        revision=r["revision"],
     )
 
 

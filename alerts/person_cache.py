@@ -1,0 +1,59 @@
+"""Persons as the evaluator reads them, kept between transactions.
+
+Rebuilding every person of a batch from persons, jurisdictions, fences, rules and permits on
+every transaction was the evaluator's most expensive statement (1.3 ms of PostgreSQL per 40
+persons, against 0.3 ms for locking their states alone). Each person's row carries a
+revision that moves in the same transaction as any change to what is read here
+(migrations/0006), and the statement that locks the states reads it: a cached person whose
+revision moved is read again before it is used, so the cache is never staler than the old
+query was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alerts.state_store import Conn, PersonRow, lock_states, persons
+
+LOCK_STATES_AND_REVISIONS = """
+WITH locked AS MATERIALIZED (
+    SELECT person_id, state FROM person_state WHERE person_id = ANY($1::bigint[])
+    ORDER BY person_id FOR UPDATE
+)
+SELECT p.id, p.revision, s.person_id IS NOT NULL AS has_state, s.state
+FROM persons p LEFT JOIN locked s ON s.person_id = p.id
+WHERE p.id = ANY($1::bigint[])
+"""
+
+# a worker sees the persons of the partitions it owns; past this many, start afresh
+MAX_PERSONS = 200_000
+
+
+class PersonCache:
+    def __init__(self, max_persons: int = MAX_PERSONS) -> None:
+        self.rows: dict[int, PersonRow] = {}
+        self.max_persons = max_persons
+        self.reads = 0  # persons read from the registry tables (tests watch it)
+
+    async def lock(
+        self, conn: Conn, *, person_ids: list[int]
+    ) -> tuple[dict[int, PersonRow], dict[int, dict[str, Any]]]:
+        """The persons who exist among these, and each one's saved state, row-locked to
+        commit. A first ping's person gets a state row made."""
+        rows = await conn.fetch(LOCK_STATES_AND_REVISIONS, person_ids)
+        stale = [r["id"] for r in rows if self._revision(r["id"]) != r["revision"]]
+        if stale:
+            if len(self.rows) + len(stale) > self.max_persons:
+                self.rows.clear()
+            self.rows.update(await persons(conn, person_ids=stale))
+            self.reads += len(stale)
+        found = {r["id"]: row for r in rows if (row := self.rows.get(r["id"])) is not None}
+        states = {r["id"]: r["state"] for r in rows if r["has_state"]}
+        missing = [r["id"] for r in rows if not r["has_state"]]
+        if missing:
+            states |= await lock_states(conn, person_ids=missing)
+        return found, states
+
+    def _revision(self, person_id: int) -> int | None:
+        row = self.rows.get(person_id)
+        return None if row is None else row.revision

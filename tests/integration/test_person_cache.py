@@ -1,0 +1,109 @@
+"""The evaluator's person cache: persons are read once, and again whenever they changed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from alerts.evaluator import Evaluator, EvaluatorConfig
+from alerts.streams import StreamPing
+from monitor.registry import schemas
+from monitor.registry import store as registry_store
+from tests.e2e.test_slice import CENTRE, square
+from tests.integration.test_rules import FAR_OUT, ping_ids
+from tests.integration.test_store_and_stream import strict_person
+
+NOON = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
+
+
+def pings(person_id: int, where: tuple[float, float], start: datetime) -> list[StreamPing]:
+    base = int(start.timestamp() * 1000)
+    return [
+        StreamPing(
+            id=next(ping_ids),
+            person_id=person_id,
+            device_id="band",
+            ts_ms=base + i * 15_000,
+            lat=where[0],
+            lon=where[1],
+            accuracy_m=10.0,
+            checkin=False,
+            tamper=False,
+            battery_pct=None,
+        )
+        for i in range(8)
+    ]
+
+
+async def revision(pool: asyncpg.Pool, person_id: int) -> int:
+    async with pool.acquire() as conn:
+        value: int = await conn.fetchval("SELECT revision FROM persons WHERE id = $1", person_id)
+    return value
+
+
+CHANGES = {
+    "level": "UPDATE persons SET supervision_level = 'lenient' WHERE id = $1",
+    "time zone": "UPDATE persons SET timezone = 'Asia/Urumqi' WHERE id = $1",
+    "rule added": "INSERT INTO person_rules (person_id, kind, params) "
+    """VALUES ($1, 'suspension', '{"types": ["out_of_area"], "starts_at": "2026-11-30T00:00:00Z",
+    "ends_at": "2026-12-01T00:00:00Z"}')""",
+    "rule switched off": "UPDATE person_rules SET active = false WHERE person_id = $1",
+    "permit": "INSERT INTO leave_permits (person_id, starts_at, ends_at) "
+    "VALUES ($1, now(), now() + interval '1 hour')",
+    "permit cancelled": "UPDATE leave_permits SET cancelled_at = now() WHERE person_id = $1",
+    "fence dropped": "DELETE FROM person_fences WHERE person_id = $1",
+    "fence role": "UPDATE fences SET role = 'exclusion' "
+    "WHERE id IN (SELECT fence_id FROM person_fences WHERE person_id = $1)",
+    "jurisdiction path": "UPDATE jurisdictions SET path = path || 'x/' "
+    "WHERE id = (SELECT jurisdiction_id FROM persons WHERE id = $1)",
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+async def test_every_change_the_evaluator_reads_moves_the_revision(
+    pool: asyncpg.Pool, change: str
+) -> None:
+    person_id = await strict_person(pool, f"revision-{change.replace(' ', '-')}")
+    async with pool.acquire() as conn:
+        if change in ("rule switched off", "permit cancelled", "fence role"):
+            await conn.execute(CHANGES["rule added" if "rule" in change else "permit"], person_id)
+        before = await revision(pool, person_id)
+        await conn.execute(CHANGES[change], person_id)
+    assert await revision(pool, person_id) > before
+
+
+async def test_a_person_is_read_once_and_again_after_a_change(pool: asyncpg.Pool) -> None:
+    person_id = await strict_person(pool, "cache")
+    evaluator = Evaluator(pool, EvaluatorConfig(position_interval_s=3600.0))
+    await evaluator.evaluate(pings(person_id, CENTRE, NOON))
+    await evaluator.evaluate(pings(person_id, CENTRE, NOON + timedelta(minutes=5)))
+    assert evaluator.persons.reads == 1, "an unchanged person is not read again"
+    # a suspension of out_of_area made after the person was cached must be obeyed
+    async with pool.acquire() as conn:
+        await conn.execute(CHANGES["rule added"], person_id)
+    await evaluator.evaluate(pings(person_id, FAR_OUT, NOON + timedelta(minutes=10)))
+    assert evaluator.persons.reads == 2
+    async with pool.acquire() as conn:
+        alerts = await conn.fetchval("SELECT count(*) FROM alerts WHERE person_id = $1", person_id)
+    assert alerts == 0
+
+
+async def test_a_fence_added_after_caching_is_judged_against(pool: asyncpg.Pool) -> None:
+    """A second allowed fence far out: the person there is inside, no alert."""
+    person_id = await strict_person(pool, "cache-fence")
+    evaluator = Evaluator(pool, EvaluatorConfig(position_interval_s=3600.0))
+    await evaluator.evaluate(pings(person_id, CENTRE, NOON))
+    async with pool.acquire() as conn:
+        fence = await registry_store.insert_fence(
+            conn, data=schemas.FenceIn(name="far", role="allowed", geometry=square(*FAR_OUT, 500))
+        )
+        fence_id = fence["id"]
+        await conn.execute(
+            "INSERT INTO person_fences (person_id, fence_id) VALUES ($1, $2)", person_id, fence_id
+        )
+    await evaluator.evaluate(pings(person_id, FAR_OUT, NOON + timedelta(minutes=5)))
+    async with pool.acquire() as conn:
+        alerts = await conn.fetchval("SELECT count(*) FROM alerts WHERE person_id = $1", person_id)
+    assert alerts == 0
