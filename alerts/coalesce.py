@@ -12,12 +12,15 @@ still judges a lone ping at once.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from alerts.state_store import Progress
 from alerts.streams import StreamPing
+
+log = logging.getLogger(__name__)
 
 Judge = Callable[[list[StreamPing], list[Progress], list[int]], Awaitable[list[int]]]
 
@@ -34,8 +37,10 @@ class Request:
 
 class Coalescer:
     """`submit` answers the ids of the events committed with the request's pings, or raises
-    what the transaction raised. A transaction's event ids all go to the first of its requests
-    still waiting (they wake the hubs once); a request whose caller gave up is left out."""
+    what the request's transaction raised (a shared transaction that fails is retried one
+    request at a time, so only a request that fails on its own fails). A transaction's event
+    ids all go to the first of its requests still waiting (they wake the hubs once); a
+    request whose caller gave up is left out."""
 
     def __init__(self, judge: Judge, *, max_pings: int) -> None:
         self.judge, self.max_pings = judge, max_pings
@@ -61,20 +66,43 @@ class Coalescer:
         # transaction alone and the rest wait a whole transaction for the next
         await asyncio.sleep(0)
         while batch := self._next_batch():
-            pings = [p for r in batch for p in r.pings]
-            progress = [p for r in batch for p in r.progress]
-            published = [i for r in batch for i in r.published_event_ids]
-            try:
-                event_ids = await self.judge(pings, progress, published)
-            except Exception as exc:
-                for request in batch:
-                    if not request.answer.done():
-                        request.answer.set_exception(exc)
+            if len(batch) == 1:
+                await self._alone(batch[0])
                 continue
-            for request in batch:
-                if not request.answer.done():
-                    request.answer.set_result(event_ids)
-                    event_ids = []
+            try:
+                event_ids = await self._judge(batch)
+            except Exception:
+                # a failed shared transaction must not cost every partition a retry and a
+                # replay: each request is judged again on its own, and only a failing one fails
+                log.warning("a transaction of %d requests failed; judging each alone", len(batch))
+                for request in batch:
+                    await self._alone(request)
+                continue
+            self._answer(batch, event_ids)
+
+    async def _alone(self, request: Request) -> None:
+        if request.answer.done():  # its caller gave up meanwhile
+            return
+        try:
+            event_ids = await self._judge([request])
+        except Exception as exc:
+            if not request.answer.done():
+                request.answer.set_exception(exc)
+            return
+        self._answer([request], event_ids)
+
+    async def _judge(self, batch: list[Request]) -> list[int]:
+        pings = [p for r in batch for p in r.pings]
+        progress = [p for r in batch for p in r.progress]
+        published = [i for r in batch for i in r.published_event_ids]
+        return await self.judge(pings, progress, published)
+
+    @staticmethod
+    def _answer(batch: list[Request], event_ids: list[int]) -> None:
+        for request in batch:
+            if not request.answer.done():
+                request.answer.set_result(event_ids)
+                event_ids = []
 
     def _next_batch(self) -> list[Request]:
         """The oldest waiting requests, up to max_pings (always at least one)."""

@@ -95,20 +95,22 @@ async def test_a_transaction_takes_no_more_than_max_pings() -> None:
     assert [len(c[0]) for c in judge.calls] == [1, 2, 2, 2]
 
 
-async def test_a_failed_transaction_fails_its_requests_only() -> None:
+async def test_a_failed_shared_transaction_fails_only_the_request_that_fails_alone() -> None:
+    """One partition's bad read must not cost every partition of the worker a retry and a
+    replay: the shared transaction's requests are judged again one by one."""
     judge = Judge(fail_on=2)
-    coalescer = Coalescer(judge, max_pings=2)
+    coalescer = Coalescer(judge, max_pings=100)
     blocker = asyncio.create_task(coalescer.submit([ping(0)]))
     await turns(3)  # the first transaction has begun
-    failing = [asyncio.create_task(coalescer.submit([ping(n)])) for n in (1, 2)]
-    after = asyncio.create_task(coalescer.submit([ping(3)]))
+    fine, failing, also_fine = (asyncio.create_task(coalescer.submit([ping(n)])) for n in (1, 2, 3))
     await asyncio.sleep(0)
     judge.release.set()
     await blocker
-    for task in failing:
-        with pytest.raises(RuntimeError, match="the transaction failed"):
-            await task
-    assert await after == [1003]
+    assert await fine == [1001]
+    with pytest.raises(RuntimeError, match="the transaction failed"):
+        await failing
+    assert await also_fine == [1003]
+    assert [c[0] for c in judge.calls] == [[0], [1, 2, 3], [1], [2], [3]]
 
 
 async def test_a_caller_cancelled_mid_transaction_cancels_nobody_elses_work() -> None:
