@@ -22,6 +22,11 @@ from alerts.streams import StreamPing
 
 log = logging.getLogger(__name__)
 
+# the most pings judged in one transaction: one holds every judged person's row lock. The
+# consumers cut their reads into requests of up to this many (a stream entry is never split),
+# and the coalescer adds requests to a transaction up to it (a request is never split).
+MAX_PINGS_PER_TRANSACTION = 5000
+
 Judge = Callable[[list[StreamPing], list[Progress], list[int]], Awaitable[list[int]]]
 
 

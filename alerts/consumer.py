@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from alerts import metrics, state_store, store, streams
+from alerts.coalesce import MAX_PINGS_PER_TRANSACTION
 from alerts.evaluator import Evaluator
 from alerts.verdicts import ms_to_dt
 
@@ -27,8 +28,6 @@ RETRY_DELAY_S = 1.0
 # ingest stamps an entry before its rows get received_at; allow for that and for clock skew
 REPLAY_MARGIN = timedelta(seconds=60)
 REPLAY_CHECK_S = 5.0
-# entries of one read are judged together up to this many pings (an entry is never split)
-MAX_PINGS_PER_TRANSACTION = 5000
 
 
 def worker_name() -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from asyncpg.pool import PoolConnectionProxy
 
 from alerts import judges, rules_store, state_store, store
-from alerts.coalesce import Coalescer
+from alerts.coalesce import MAX_PINGS_PER_TRANSACTION, Coalescer
 from alerts.fences import FenceCache, Points, points_of
 from alerts.models import AlertType, EventType, NewEvent
 from alerts.person_cache import PersonCache
@@ -57,8 +57,7 @@ class Judged:
 @dataclass(frozen=True)
 class EvaluatorConfig:
     position_interval_s: float
-    # the most pings judged in one transaction: one holds every judged person's lock
-    max_pings_per_transaction: int = 5000
+    max_pings_per_transaction: int = MAX_PINGS_PER_TRANSACTION
 
 
 class Evaluator:
