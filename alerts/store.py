@@ -153,7 +153,8 @@ async def resolve(
 
 
 # one statement: the counter row stays locked until commit, so event ids become visible in
-# id order; the events take the ids just below the counter's new value, in the order given
+# id order; the events take the ids just below the counter's new value, in the order given.
+# Payloads go as one JSON array rather than a jsonb[] (see state_store.SAVE_STATES).
 APPEND_EVENTS = """
 WITH taken AS (
     UPDATE event_counter SET last_id = last_id + cardinality($1::text[]) RETURNING last_id
@@ -162,8 +163,9 @@ INSERT INTO events (id, type, alert_id, person_id, jurisdiction_id, jurisdiction
                     actor_officer_id, payload)
 SELECT taken.last_id - cardinality($1::text[]) + v.n, v.type, v.alert_id, v.person_id,
        v.jurisdiction_id, v.jurisdiction_path, v.actor_officer_id, v.payload
-FROM taken, unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
-                   $6::bigint[], $7::jsonb[])
+FROM taken, ROWS FROM (unnest($1::text[]), unnest($2::bigint[]), unnest($3::bigint[]),
+                       unnest($4::bigint[]), unnest($5::text[]), unnest($6::bigint[]),
+                       jsonb_array_elements($7::jsonb))
     WITH ORDINALITY AS v(type, alert_id, person_id, jurisdiction_id, jurisdiction_path,
                          actor_officer_id, payload, n)
 RETURNING id
