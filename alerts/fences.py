@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -17,6 +20,8 @@ from geofence.models import CodeArray, FloatArray
 from geofence.zones import ZoneIndex
 
 Conn = asyncpg.Connection | PoolConnectionProxy
+
+log = logging.getLogger(__name__)
 
 IndexKey = tuple[tuple[int, int], ...]
 ZONE_INDEX_FROM = 16  # exclusion zones of one person from which one ZoneIndex beats FenceIndexes
@@ -45,9 +50,14 @@ class FenceCache:
         self._zones: dict[IndexKey, ZoneIndex] = {}
         self._check_every_s, self._clock = check_every_s, clock
         self._checked_at: float | None = None
+        # indexes asked about enough points to want their cell table, and the builds running
+        self._wanting: set[FenceIndex] = set()
+        self._building: dict[FenceIndex, asyncio.Task[Any]] = {}
 
     async def refresh(self, conn: Conn, persons: Iterable[PersonRow]) -> None:
-        """Load fences not seen yet; every FENCE_CHECK_S, also every loaded fence's new version."""
+        """Load fences not seen yet; every FENCE_CHECK_S, also every loaded fence's new version.
+        Cell tables wanted meanwhile start building in a thread."""
+        self._build_tables()
         wanted = {f for p in persons for f in p.fence_ids}
         now = self._clock()
         due = self._checked_at is None or now - self._checked_at >= self._check_every_s
@@ -69,6 +79,20 @@ class FenceCache:
             for key in [k for k in self._zones if not set(k) <= current]:
                 del self._zones[key]
 
+    def _build_tables(self) -> None:
+        """A city's cell table takes seconds to build: in the event loop it would stall every
+        partition of the worker, so it is built in a thread while the exact path answers."""
+        for index in self._wanting - self._building.keys():
+            task = asyncio.create_task(asyncio.to_thread(getattr, index, "table"))
+            self._building[index] = task
+            task.add_done_callback(functools.partial(self._built, index))
+        self._wanting.clear()
+
+    def _built(self, index: FenceIndex, task: asyncio.Task[Any]) -> None:
+        del self._building[index]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("building a cell table failed", exc_info=task.exception())
+
     def classify(
         self, fence_ids: Iterable[int], points: Points, radius_m: FloatArray | None = None
     ) -> CodeArray:
@@ -81,7 +105,9 @@ class FenceCache:
         if not indexes:
             return np.full(len(lat), UNCERTAIN, dtype=np.int8)
         radius = acc if radius_m is None else radius_m
-        return combine([index.classify(lat, lon, radius) for index in indexes])
+        codes = combine([index.classify(lat, lon, radius) for index in indexes])
+        self._wanting.update(i for i in indexes if i.wants_table())
+        return codes
 
     def classify_zones(self, zone_ids: Iterable[int], points: Points) -> dict[int, CodeArray]:
         """Codes per zone for the zones not wholly OUTSIDE (a zone not loaded: UNCERTAIN).

@@ -3,12 +3,14 @@
 Exact path: project into an azimuthal-equidistant plane centred on the fence, test the point
 against the prepared area and its accuracy against the distance to the prepared boundary. Points
 far from the centre, where the plane stretches distances, are re-measured near the threshold in
-a plane centred on the point itself. Large batches first go through the cell table (cells.py),
-which answers most pings with two multiplications and a few array look-ups.
+a plane centred on the point itself. Once built (by a large batch, or by the index's owner
+when `wants_table()`), the cell table (cells.py) answers most pings first, with two
+multiplications and a few array look-ups.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -24,7 +26,10 @@ from geofence.projection import LocalProjection, stretch_bound
 
 ON_BOUNDARY_M = 0.005  # a point this close to the boundary counts as on it (float noise)
 RESTRETCH_ABOVE = 0.001  # re-measure near-threshold points whose plane stretches more than this
-TABLE_MIN_POINTS = 2048  # below this the exact path is faster than building or using the table
+# A batch this large builds the cell table at once; smaller ones use it once it is built. An
+# index asked about this many points in all `wants_table()`: its owner builds it off the hot
+# path (a city's table takes seconds), after which even a lone ping is cheaper through it.
+TABLE_MIN_POINTS = 2048
 
 
 class FenceIndex:
@@ -39,6 +44,8 @@ class FenceIndex:
         shapely.prepare(self.boundary_m)
         self._table: CellTable | None = None
         self._table_built = False
+        self._table_lock = threading.Lock()
+        self.asked = 0  # points classified so far
 
     @classmethod
     def from_geojson(cls, obj: dict[str, Any], crs: str = "wgs84") -> FenceIndex:
@@ -55,7 +62,8 @@ class FenceIndex:
     ) -> CodeArray:
         """INSIDE, OUTSIDE or UNCERTAIN per point: see ARCHITECTURE.md §5 and §7."""
         lat_, lon_, acc = wgs84_inputs(lat, lon, accuracy_m, crs)
-        table = self.table if len(lat_) >= TABLE_MIN_POINTS else None
+        self.asked += len(lat_)
+        table = self.table if self._table_built or len(lat_) >= TABLE_MIN_POINTS else None
         if table is None:
             return self.classify_exact(lat_, lon_, acc)
         codes = table.lookup(lat_, lon_, acc)
@@ -66,13 +74,20 @@ class FenceIndex:
 
     @property
     def table(self) -> CellTable | None:
-        """The cell table, built on first use: small batches never pay for it."""
+        """The cell table (None where a fence is too wide for one), built on first use; safe
+        to build from another thread while this one classifies by the exact path."""
         if not self._table_built:
-            self._table = build_table(
-                self.area_m, self.boundary_m, self.projection, tuple(self.area.bounds)
-            )
-            self._table_built = True
+            with self._table_lock:
+                if not self._table_built:
+                    self._table = build_table(
+                        self.area_m, self.boundary_m, self.projection, tuple(self.area.bounds)
+                    )
+                    self._table_built = True
         return self._table
+
+    def wants_table(self) -> bool:
+        """Asked about enough points that building the table pays, and not built yet."""
+        return not self._table_built and self.asked >= TABLE_MIN_POINTS
 
     def classify_exact(self, lat: FloatArray, lon: FloatArray, accuracy_m: FloatArray) -> CodeArray:
         x, y = self.projection.to_xy(lat, lon)

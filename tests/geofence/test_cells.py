@@ -159,6 +159,31 @@ def test_small_batches_never_build_the_table() -> None:
     assert index._table_built is True
 
 
+def test_small_batches_use_the_table_once_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = FenceIndex.from_geojson(square(LAT, LON, 500.0))
+    small = TABLE_MIN_POINTS // 4
+    for _ in range(3):
+        index.classify(np.full(small, LAT), np.full(small, LON), 5.0)
+    assert not index.wants_table()  # 3/4 of the threshold asked about
+    index.classify(np.full(small, LAT), np.full(small, LON), 5.0)
+    assert index.wants_table() and index._table_built is False  # wanted, left to the owner
+
+    assert index.table is not None
+    assert not index.wants_table()
+    exact_calls: list[int] = []
+    exact = index.classify_exact
+
+    def counted(lat: FloatArray, lon: FloatArray, acc: FloatArray) -> Any:
+        exact_calls.append(len(lat))
+        return exact(lat, lon, acc)
+
+    monkeypatch.setattr(index, "classify_exact", counted)
+    edge = offset(LAT, LON, 0.0, 500.0)  # on the boundary: only the exact path may answer
+    codes = index.classify([LAT, edge[0]], [LON, edge[1]], 5.0)
+    assert codes.tolist() == [INSIDE, UNCERTAIN]
+    assert exact_calls == [1]  # the centre was answered by the table
+
+
 def test_grid_stays_bounded() -> None:
     small = choose_grid((114.0, 22.5, 114.01, 22.51))
     assert small is not None and small.step_lat * FINE == pytest.approx(0.004)  # finest
