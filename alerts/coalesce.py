@@ -7,12 +7,19 @@ of milliseconds and every transaction paid its fixed round trips for a handful o
 the consumers' requests queue; one task judges everything queued in one transaction, and the
 next transaction takes whatever arrived meanwhile: batches grow with load, and an idle worker
 still judges a lone ping at once.
+
+A busy worker (its last transaction ended moments ago) first waits `gather_s` (a few ms), as
+PostgreSQL's commit_delay does: without it, a transaction starts the moment the previous one
+ends, when only the consumers left out of it have anything queued, and single-ping load runs
+as many small transactions, each paying its fixed round trips (measured: 5 ms cut the
+worker's CPU per ping by a third and its PostgreSQL CPU per ping by 40%).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +33,10 @@ log = logging.getLogger(__name__)
 # consumers cut their reads into requests of up to this many (a stream entry is never split),
 # and the coalescer adds requests to a transaction up to it (a request is never split).
 MAX_PINGS_PER_TRANSACTION = 5000
+# how long a busy worker gathers requests before a transaction; busy: its last transaction
+# ended less than BUSY_GATHERS gathers ago
+GATHER_S = 0.005
+BUSY_GATHERS = 10
 
 Judge = Callable[[list[StreamPing], list[Progress], list[int]], Awaitable[list[int]]]
 
@@ -47,10 +58,11 @@ class Coalescer:
     ids all go to the first of its requests still waiting (they wake the hubs once); a
     request whose caller gave up is left out."""
 
-    def __init__(self, judge: Judge, *, max_pings: int) -> None:
-        self.judge, self.max_pings = judge, max_pings
+    def __init__(self, judge: Judge, *, max_pings: int, gather_s: float = GATHER_S) -> None:
+        self.judge, self.max_pings, self.gather_s = judge, max_pings, gather_s
         self.queue: deque[Request] = deque()
         self.running: asyncio.Task[None] | None = None
+        self.last_ended = -math.inf  # loop time the last transaction ended
 
     async def submit(
         self,
@@ -66,24 +78,37 @@ class Coalescer:
         return await request.answer
 
     async def _drain(self) -> None:
-        # one loop turn first: a flush of ingest wakes the consumers of several partitions at
-        # once, and their reads land in the same turn; without it the first would start a
-        # transaction alone and the rest wait a whole transaction for the next
-        await asyncio.sleep(0)
-        while batch := self._next_batch():
-            if len(batch) == 1:
-                await self._alone(batch[0])
-                continue
+        while True:
+            await self._gather()
+            batch = self._next_batch()
+            if not batch:
+                return
             try:
-                event_ids = await self._judge(batch)
-            except Exception:
-                # a failed shared transaction must not cost every partition a retry and a
-                # replay: each request is judged again on its own, and only a failing one fails
-                log.warning("a transaction of %d requests failed; judging each alone", len(batch))
-                for request in batch:
-                    await self._alone(request)
-                continue
-            self._answer(batch, event_ids)
+                await self._transaction(batch)
+            finally:
+                self.last_ended = asyncio.get_running_loop().time()
+
+    async def _gather(self) -> None:
+        """At least one loop turn: a flush of ingest wakes the consumers of several partitions
+        at once, and their reads land in the same turn; without it the first would start a
+        transaction alone. A busy worker waits a few ms more (see the module's docstring)."""
+        idle_s = asyncio.get_running_loop().time() - self.last_ended
+        await asyncio.sleep(self.gather_s if idle_s < self.gather_s * BUSY_GATHERS else 0)
+
+    async def _transaction(self, batch: list[Request]) -> None:
+        if len(batch) == 1:
+            await self._alone(batch[0])
+            return
+        try:
+            event_ids = await self._judge(batch)
+        except Exception:
+            # a failed shared transaction must not cost every partition a retry and a
+            # replay: each request is judged again on its own, and only a failing one fails
+            log.warning("a transaction of %d requests failed; judging each alone", len(batch))
+            for request in batch:
+                await self._alone(request)
+            return
+        self._answer(batch, event_ids)
 
     async def _alone(self, request: Request) -> None:
         if request.answer.done():  # its caller gave up meanwhile

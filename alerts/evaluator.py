@@ -18,7 +18,7 @@ import numpy as np
 from asyncpg.pool import PoolConnectionProxy
 
 from alerts import judges, rules_store, state_store, store
-from alerts.coalesce import MAX_PINGS_PER_TRANSACTION, Coalescer
+from alerts.coalesce import GATHER_S, MAX_PINGS_PER_TRANSACTION, Coalescer
 from alerts.fences import FenceCache, Points, points_of
 from alerts.models import AlertType, EventType, NewEvent
 from alerts.person_cache import PersonCache
@@ -58,6 +58,7 @@ class Judged:
 class EvaluatorConfig:
     position_interval_s: float
     max_pings_per_transaction: int = MAX_PINGS_PER_TRANSACTION
+    gather_s: float = GATHER_S  # a busy worker's wait before a transaction (alerts.coalesce)
 
 
 class Evaluator:
@@ -66,7 +67,9 @@ class Evaluator:
         self.config = config
         self.fences = FenceCache()
         self.persons = PersonCache()
-        self.coalescer = Coalescer(self._evaluate, max_pings=config.max_pings_per_transaction)
+        self.coalescer = Coalescer(
+            self._evaluate, max_pings=config.max_pings_per_transaction, gather_s=config.gather_s
+        )
 
     async def evaluate(
         self,

@@ -140,7 +140,12 @@ def start_loops(ctx: AppContext) -> Supervisor:
 
 def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
     s = ctx.settings
-    evaluator = Evaluator(ctx.pool, EvaluatorConfig(position_interval_s=s.position_interval_s))
+    evaluator = Evaluator(
+        ctx.pool,
+        EvaluatorConfig(
+            position_interval_s=s.position_interval_s, gather_s=s.evaluator_gather_ms / 1000
+        ),
+    )
 
     async def run_partition(partition: int) -> None:
         await PartitionConsumer(

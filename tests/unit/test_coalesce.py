@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from alerts.coalesce import Coalescer
+from alerts.coalesce import BUSY_GATHERS, Coalescer
 from alerts.state_store import Progress
 from alerts.streams import StreamPing
 from alerts.verdicts import ms_to_dt
@@ -122,7 +122,7 @@ async def test_a_caller_cancelled_mid_transaction_cancels_nobody_elses_work() ->
         await gates[len(calls) - 1].wait()
         return [1000 + p["id"] for p in pings]
 
-    coalescer = Coalescer(judge, max_pings=100)
+    coalescer = Coalescer(judge, max_pings=100, gather_s=0)  # the next transaction at once
     blocker = asyncio.create_task(coalescer.submit([ping(0)]))
     await turns(3)  # the first transaction has begun
     gone = asyncio.create_task(coalescer.submit([ping(1)]))
@@ -142,7 +142,7 @@ async def test_a_caller_cancelled_mid_transaction_cancels_nobody_elses_work() ->
 
 async def test_a_caller_cancelled_before_its_turn_is_left_out() -> None:
     judge = Judge()
-    coalescer = Coalescer(judge, max_pings=100)
+    coalescer = Coalescer(judge, max_pings=100, gather_s=0)  # the next transaction at once
     blocker = asyncio.create_task(coalescer.submit([ping(0)]))
     await turns(3)  # the first transaction has begun
     gone = asyncio.create_task(coalescer.submit([ping(1)]))
@@ -170,3 +170,28 @@ async def test_requests_arriving_in_the_same_loop_turn_share_the_first_transacti
     first = asyncio.create_task(coalescer.submit([ping(1)]))
     await asyncio.gather(first, one_turn_later(2))
     assert [c[0] for c in judge.calls] == [[1, 2]]
+
+
+async def test_a_busy_worker_gathers_requests_before_its_next_transaction() -> None:
+    """Right after a transaction, the next waits gather_s: consumers answered by the last one
+    read again and join it, instead of a transaction each."""
+    judge = Judge()
+    judge.release.set()
+    coalescer = Coalescer(judge, max_pings=100, gather_s=0.5)
+    assert await coalescer.submit([ping(1)]) == [1001]  # idle: judged at once
+    first = asyncio.create_task(coalescer.submit([ping(2)]))
+    await turns(5)
+    assert len(judge.calls) == 1  # busy: gathering
+    second = asyncio.create_task(coalescer.submit([ping(3)]))
+    assert await first == [1002, 1003]
+    assert await second == []
+    assert [c[0] for c in judge.calls] == [[1], [2, 3]]
+
+
+async def test_an_idle_worker_judges_a_lone_ping_without_gathering() -> None:
+    judge = Judge()
+    judge.release.set()
+    coalescer = Coalescer(judge, max_pings=100, gather_s=60.0)
+    coalescer.last_ended = asyncio.get_running_loop().time() - 60.0 * BUSY_GATHERS
+    # a minute-long gather would time this out: an idle worker does not wait for company
+    assert await asyncio.wait_for(coalescer.submit([ping(7)]), timeout=10) == [1007]
