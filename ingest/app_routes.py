@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -20,20 +22,37 @@ from ingest.credentials import hash_token
 from ingest.engine import Ingestor
 from ingest.errors import DeviceAuthError, IngestError, MalformedBodyError, UnknownDeviceError
 from ingest.models import Device
-from ingest.routes import ingestor_of, read_body
+from ingest.routes import ingestor_of, read_body, read_limited
 from ingest.schemas import FieldError
 
 router = APIRouter(tags=["devices"])
 
 
+@dataclass(frozen=True)
+class Reply:
+    """An OsmAnd answer as plain data: the FastAPI routes make it a Response, the bare ASGI
+    path (pings_asgi) sends it without building one."""
+
+    status: int
+    text: str | None = None  # a plain-text body; None: empty, and no content-type
+
+    def response(self) -> Response:
+        if self.text is None:
+            return Response(status_code=self.status)
+        return PlainTextResponse(self.text, status_code=self.status)
+
+
+OK = Reply(200)
+
+
 class OsmAndRequest:
     """One OsmAnd request, whichever variant, read once."""
 
-    def __init__(self, request: Request, raw: bytes) -> None:
-        kind = request.headers.get("content-type", "")
-        self.is_json = "json" in kind or raw.lstrip().startswith(b"{")
+    def __init__(self, content_type: str, query: bytes, raw: bytes) -> None:
+        self.is_json = "json" in content_type or raw.lstrip().startswith(b"{")
         self.body: Any = None
-        self.params: dict[str, str] = dict(request.query_params)
+        # as Starlette's request.query_params reads it: latin-1, blanks kept, the last wins
+        self.params: dict[str, str] = dict(parse_qsl(query.decode("latin-1"), True))
         if self.is_json:
             try:
                 self.body = orjson.loads(raw)
@@ -52,28 +71,47 @@ class OsmAndRequest:
             return osmand.json_to_item(self.body, unknown_accuracy_m=unknown_accuracy_m)
         return osmand.query_to_item(self.params, unknown_accuracy_m=unknown_accuracy_m)
 
-    def unknown(self, message: str) -> Response:
-        return PlainTextResponse(message, status_code=404 if self.is_json else 400)
+    def unknown(self, message: str) -> Reply:
+        return Reply(404 if self.is_json else 400, message)
 
 
 @router.get("/osmand/{token}", operation_id="osmand_get_with_token")
 @router.post("/osmand/{token}", operation_id="osmand_post_with_token")
 async def osmand_with_token(request: Request, token: str) -> Response:
     """Traccar Client and OsmAnd have no field for a secret: it travels in the path."""
-    return await handle_osmand(request, token)
+    return (await osmand_request(request, token)).response()
 
 
 @router.get("/osmand", operation_id="osmand_get_identifier_only")
 @router.post("/osmand", operation_id="osmand_post_identifier_only")
 async def osmand_identifier_only(request: Request) -> Response:
     """Only devices enrolled for identifier-only use may post without a token."""
-    return await handle_osmand(request, None)
+    return (await osmand_request(request, None)).response()
 
 
-async def handle_osmand(request: Request, token: str | None) -> Response:
-    ingestor = ingestor_of(request)
+async def osmand_request(request: Request, token: str | None) -> Reply:
+    return await handle_osmand(
+        ingestor_of(request),
+        token,
+        content_type=request.headers.get("content-type", ""),
+        query=request.scope["query_string"],
+        content_length=request.headers.get("content-length"),
+        chunks=request.stream(),
+    )
+
+
+async def handle_osmand(
+    ingestor: Ingestor,
+    token: str | None,
+    *,
+    content_type: str,
+    query: bytes,
+    content_length: str | None,
+    chunks: AsyncIterator[bytes],
+) -> Reply:
     with ingestor.admitted():
-        message = OsmAndRequest(request, await read_body(request, ingestor.config.max_body_bytes))
+        raw = await read_limited(chunks, content_length, ingestor.config.max_body_bytes)
+        message = OsmAndRequest(content_type, query, raw)
         claimed = message.device_id()
         try:
             device = await osmand_device(ingestor, token, claimed)
@@ -82,8 +120,9 @@ async def handle_osmand(request: Request, token: str | None) -> Response:
         try:
             item = message.item(ingestor.config.unknown_accuracy_m)
         except FieldError as exc:
-            return PlainTextResponse(str(exc), status_code=400)
-        return await ingest_one(ingestor, device, item, ok=Response(status_code=200))
+            return Reply(400, str(exc))
+        result = await ingestor.ingest(device, [{**item, "device_id": device.id}])
+        return Reply(400, result.rejected[0].error) if result.rejected else OK
 
 
 async def osmand_device(ingestor: Ingestor, token: str | None, claimed: str | None) -> Device:

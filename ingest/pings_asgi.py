@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 PATH = "/v1/pings"
 OSMAND = "/osmand"
 JSON_TYPE = (b"content-type", b"application/json")
+TEXT_TYPE = (b"content-type", b"text/plain; charset=utf-8")
 
 Answer = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -86,13 +87,31 @@ def handler_for(scope: Scope) -> Callable[[Scope, Receive], Awaitable[Answer]] |
         return None
 
     async def with_token(scope: Scope, receive: Receive) -> Answer:
-        return await app_routes.handle_osmand(Request(scope, receive), token)
+        return await osmand_answer(scope, receive, token)
 
     return with_token
 
 
 async def osmand(scope: Scope, receive: Receive) -> Answer:
-    return await app_routes.handle_osmand(Request(scope, receive), None)
+    return await osmand_answer(scope, receive, None)
+
+
+async def osmand_answer(scope: Scope, receive: Receive, token: str | None) -> Answer:
+    content_type, length = "", None
+    for name, value in scope["headers"]:
+        if name == b"content-type" and not content_type:
+            content_type = value.decode("latin-1")
+        elif name == b"content-length" and length is None:
+            length = value.decode("latin-1")
+    reply = await app_routes.handle_osmand(
+        scope["app"].state.ctx.ingestor,
+        token,
+        content_type=content_type,
+        query=scope["query_string"],
+        content_length=length,
+        chunks=body_chunks(receive),
+    )
+    return TextBytes(reply)
 
 
 async def post_pings(scope: Scope, receive: Receive) -> Answer:
@@ -108,6 +127,21 @@ class JSONBytes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send_json(send, self.status, self.body)
+
+
+class TextBytes:
+    """An OsmAnd reply sent as Starlette's Response or PlainTextResponse would send it."""
+
+    def __init__(self, reply: app_routes.Reply) -> None:
+        self.reply = reply
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b"" if self.reply.text is None else self.reply.text.encode()
+        headers: list[Any] = [(b"content-length", str(len(body)).encode())]
+        if self.reply.text is not None:
+            headers.append(TEXT_TYPE)
+        await send({"type": "http.response.start", "status": self.reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 async def accept(ingestor: Ingestor, scope: Scope, receive: Receive) -> IngestResult:

@@ -36,6 +36,8 @@ async def test_osmand_query_and_json_variants(live: Live, officer: Officer) -> N
         }
         posted = await client.post(f"/osmand/{device.token}", params=query)
         assert posted.status_code == 200 and posted.text == ""
+        # what Starlette's Response(status_code=200) sends, as the OsmAnd route always did
+        assert posted.headers["content-length"] == "0" and "content-type" not in posted.headers
         form = await client.post(f"/osmand/{device.token}", data={**query, "timestamp": now - 5})
         assert form.status_code == 200
         body = {
@@ -63,6 +65,7 @@ async def test_osmand_query_and_json_variants(live: Live, officer: Officer) -> N
         assert bare.status_code == 400, "a device with a token may not post identifier-only"
         bad = await client.post(f"/osmand/{device.token}", params={**query, "lat": "north"})
         assert bad.status_code == 400 and bad.text.startswith("lat:")
+        assert bad.headers["content-type"] == "text/plain; charset=utf-8"
 
 
 async def test_owntracks_http_mode(live: Live, officer: Officer) -> None:
