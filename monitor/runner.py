@@ -80,6 +80,7 @@ async def serve_http(settings: Settings, credentials: dict[str, Any] | None = No
             log_level="info",
             access_log=False,
             http=OneWriteProtocol,  # each answer in one socket write, not two
+            proxy_headers=False,  # applied behind the device routes (in_front_of)
         )
     )
     signal.signal(signal.SIGTERM, _terminate)
@@ -134,6 +135,7 @@ def serve_processes(settings: Settings, workers: int) -> None:
         workers=workers,
         loop="uvloop",
         http="ingest.one_write:OneWriteProtocol",
+        proxy_headers=False,  # applied behind the device routes (in_front_of)
         log_level="info",
         access_log=False,
         ws_ping_interval=settings.ws_heartbeat_s,
