@@ -148,9 +148,18 @@ async def device_alerts(
     flags: dict[str, Any] = state.get(DEVICE_KEY, {})
     events: list[NewEvent] = []
     for device_id in sorted({p["device_id"] for p in pings}):
-        mine = sorted((p for p in pings if p["device_id"] == device_id), key=fix_order)
+        mine = [p for p in pings if p["device_id"] == device_id]
         flag = dict(flags.get(device_id, {}))
-        for ping in mine:
+        if not flag.get("tamper") and not any(
+            p["tamper"] or p["battery_pct"] is not None for p in mine
+        ):
+            # nothing to tell (almost every report): only the newest report's time moves
+            newest = max(p["ts_ms"] for p in mine)
+            if newest > flag.get("last_ms", -1):
+                flag["last_ms"] = newest
+            flags[device_id] = flag
+            continue
+        for ping in sorted(mine, key=fix_order):
             if ping["ts_ms"] <= flag.get("last_ms", -1):
                 continue  # a late report says nothing about the device now
             flag["last_ms"] = ping["ts_ms"]
