@@ -22,6 +22,10 @@ from ingest.models import Ping
 from monitor import db
 from tests.conftest import free_port
 
+# pings here belong to no enrolled person: an id the session's registry never reaches, or
+# a person enrolled by a later test would find these pings in their track
+NO_PERSON = 10**12
+
 
 def pings(device: str, count: int, start: datetime) -> list[Ping]:
     return [Ping(device, start + timedelta(seconds=n), 22.5, 114.0, 10.0) for n in range(count)]
@@ -47,7 +51,7 @@ async def test_concurrent_requests_share_commits_and_store_each_ping_once(
     try:
         # 40 requests of 10 pings; every request repeats its neighbour's last ping
         requests = [pings(device, 11, start + timedelta(seconds=10 * n)) for n in range(40)]
-        results = await asyncio.gather(*(committer.submit(7, r) for r in requests))
+        results = await asyncio.gather(*(committer.submit(NO_PERSON, r) for r in requests))
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
@@ -68,7 +72,7 @@ async def test_unreachable_database_fails_the_waiting_requests(redis_url: str) -
     runner = asyncio.create_task(committer.run())
     try:
         with pytest.raises(CommitUnavailableError):
-            await committer.submit(1, pings("dead", 1, datetime.now(UTC)))
+            await committer.submit(NO_PERSON, pings("dead", 1, datetime.now(UTC)))
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
@@ -86,8 +90,8 @@ async def test_a_poison_request_fails_alone(pool: asyncpg.Pool, redis_url: str) 
     poison = Ping(device, start, 22.5, 114.0, 10.0, attrs={"note": "bad\u0000byte"})
     good = pings(device, 3, start + timedelta(seconds=1))
     submitted = [
-        asyncio.ensure_future(committer.submit(3, [poison])),
-        asyncio.ensure_future(committer.submit(3, good)),
+        asyncio.ensure_future(committer.submit(NO_PERSON, [poison])),
+        asyncio.ensure_future(committer.submit(NO_PERSON, good)),
     ]
     runner = asyncio.create_task(committer.run())
     try:
@@ -125,7 +129,8 @@ async def test_every_field_is_stored_as_sent_whether_or_not_its_column_is_empty(
     )
     bare = Ping(device, at + timedelta(seconds=1), 22.5, 114.0, 10.0)
     async with pool.acquire() as conn:
-        for rows in ([(7, full), (7, bare)], [(7, replace(bare, ts=at + timedelta(seconds=2)))]):
+        later = replace(bare, ts=at + timedelta(seconds=2))
+        for rows in ([(NO_PERSON, full), (NO_PERSON, bare)], [(NO_PERSON, later)]):
             assert len(await ingest_store.insert_pings(conn, rows=rows)) == len(rows)
         stored = await conn.fetch(
             "SELECT speed_mps, heading_deg, battery_pct, checkin, tamper, source, seq, crs_in,"
