@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -47,11 +47,14 @@ async def order_windows(conn: Conn, *, person_id: int) -> list[tuple[datetime, d
 # new only at its first place.
 INSERT_PINGS = """
 WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::float8[],
-                         $5::float8[], $6::real[], $7::real[], $8::real[], $9::real[],
-                         $10::bool[], $11::bool[], $12::text[], $13::bigint[], $14::text[],
-                         $15::jsonb[]) WITH ORDINALITY
-        AS u(device_id, person_id, ts, lat, lon, accuracy_m, speed_mps, heading_deg,
+    SELECT device_id, person_id, 'epoch'::timestamptz + ts_us * interval '1 microsecond' AS ts,
+           lat, lon, accuracy_m, speed_mps, heading_deg, battery_pct, checkin, tamper, source,
+           seq, crs_in, attrs, n
+    FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::float8[],
+                $5::float8[], $6::real[], $7::real[], $8::real[], $9::real[],
+                $10::bool[], $11::bool[], $12::text[], $13::bigint[], $14::text[],
+                $15::jsonb[]) WITH ORDINALITY
+        AS u(device_id, person_id, ts_us, lat, lon, accuracy_m, speed_mps, heading_deg,
              battery_pct, checkin, tamper, source, seq, crs_in, attrs, n)
 ), inserted AS (
     INSERT INTO pings (device_id, person_id, ts, lat, lon, accuracy_m, speed_mps, heading_deg,
@@ -69,6 +72,16 @@ ORDER BY i.id, u.n
 """
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def epoch_us(ts: datetime) -> int:
+    """Fix times travel as integers: asyncpg encodes a timestamptz[] element at ~0.9 µs each,
+    a bigint[] at ~0.2 µs, and this exact conversion costs ~0.25 µs."""
+    return (ts - EPOCH) // MICROSECOND
+
+
 def unless_empty(column: list[Any]) -> list[Any] | None:
     """NULL for a column with nothing in it (most devices send no speed, battery, seq...):
     unnest pads a NULL array with NULLs, and asyncpg tests every element of an array it
@@ -82,7 +95,7 @@ async def insert_pings(conn: Conn, *, rows: list[tuple[int, Ping]]) -> dict[int,
     columns = (
         [p.device_id for p in pings],
         [person_id for person_id, _ in rows],
-        [p.ts for p in pings],
+        [epoch_us(p.ts) for p in pings],
         [p.lat for p in pings],
         [p.lon for p in pings],
         [p.accuracy_m for p in pings],
