@@ -11,21 +11,11 @@ from alerts.coalesce import BUSY_GATHERS, Coalescer
 from alerts.state_store import Progress
 from alerts.streams import StreamPing
 from alerts.verdicts import ms_to_dt
+from tests.unit.stream_pings import stream_ping
 
 
 def ping(n: int) -> StreamPing:
-    return StreamPing(
-        id=n,
-        person_id=n,
-        device_id="d",
-        ts_ms=n,
-        lat=0.0,
-        lon=0.0,
-        accuracy_m=5.0,
-        checkin=False,
-        tamper=False,
-        battery_pct=None,
-    )
+    return stream_ping(n)
 
 
 async def turns(n: int) -> None:

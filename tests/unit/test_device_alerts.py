@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from alerts import judges
 from alerts.streams import StreamPing
 from alerts.verdicts import fix_order
+from tests.unit.stream_pings import stream_ping
 
 
 class Untouchable:
@@ -41,17 +42,8 @@ async def full_loop(v: Any, pings: list[StreamPing], state: dict[str, Any]) -> l
 
 
 def report(n: int, device: str, ts_ms: int, tamper: bool, battery: float | None) -> StreamPing:
-    return StreamPing(
-        id=n,
-        person_id=1,
-        device_id=device,
-        ts_ms=ts_ms,
-        lat=22.5,
-        lon=114.0,
-        accuracy_m=10.0,
-        checkin=False,
-        tamper=tamper,
-        battery_pct=battery,
+    return stream_ping(
+        n, person_id=1, device_id=device, ts_ms=ts_ms, tamper=tamper, battery_pct=battery
     )
 
 
