@@ -249,9 +249,12 @@ async def mark_replay(conn: Conn, *, partitions: list[int], since: datetime) -> 
     await conn.execute(MARK_REPLAY, partitions, since)
 
 
-# person by person in fix-time order, so the replay judges each person's pings in order
+# person by person in fix-time order, so the replay judges each person's pings in order;
+# ts_ms is floored as ingest's stream entries floor it (ingest.store.epoch_ms): a fix time with
+# a sub-millisecond part must replay as the very fix the stream carried, or the state machine
+# would take the judged fix for a newer one
 REPLAY = """
-SELECT id, person_id, device_id, (extract(epoch FROM ts) * 1000)::bigint AS ts_ms, lat, lon,
+SELECT id, person_id, device_id, floor(extract(epoch FROM ts) * 1000)::bigint AS ts_ms, lat, lon,
        accuracy_m::float8 AS accuracy_m, checkin, tamper, battery_pct::float8 AS battery_pct, ts
 FROM pings
 WHERE received_at > $1 AND person_id % $2 = $3 AND (person_id, ts, id) > ($4, $5, $6)

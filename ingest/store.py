@@ -82,6 +82,12 @@ def epoch_us(ts: datetime) -> int:
     return (ts - EPOCH) // MICROSECOND
 
 
+def epoch_ms(ts: datetime) -> int:
+    """A fix time as the evaluators see it: whole milliseconds, floored exactly (a float
+    product can land a hair below the integer), as the replay from PostgreSQL floors it."""
+    return epoch_us(ts) // 1000
+
+
 def unless_empty(column: list[Any]) -> list[Any] | None:
     """NULL for a column with nothing in it (most devices send no speed, battery, seq...):
     unnest pads a NULL array with NULLs, and asyncpg tests every element of an array it

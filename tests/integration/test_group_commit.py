@@ -11,12 +11,14 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from alerts import state_store
 from ingest import store as ingest_store
 from ingest.group_commit import (
     CommitUnavailableError,
     GroupCommitter,
     GroupConfig,
     StorageRefusedError,
+    to_stream,
 )
 from ingest.models import Ping
 from monitor import db
@@ -142,4 +144,32 @@ async def test_every_field_is_stored_as_sent_whether_or_not_its_column_is_empty(
         (3.5, 90.0, 55.0, True, True, "wifi", 42, "gcj02", {"alarm": "sos"}),
         empty,
         empty,
+    ]
+
+
+async def test_a_replayed_fix_has_the_fix_time_its_stream_entry_had(pool: asyncpg.Pool) -> None:
+    """A fix time with a sub-millisecond part (vendors' ISO times carry microseconds) must
+    replay from PostgreSQL as the same ts_ms the stream carried: one millisecond later, the
+    state machine would judge an already judged fix again."""
+    device = f"subms-{time.monotonic_ns()}"
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    sent = [
+        Ping(device, start + timedelta(microseconds=us), 22.5, 114.0, 10.0)
+        for us in (567_800, 999_999, 500, 1_000)
+    ]
+    async with pool.acquire() as conn:
+        ids = await ingest_store.insert_pings(conn, rows=[(NO_PERSON, p) for p in sent])
+        rows = await state_store.replay_page(
+            conn,
+            since=start - timedelta(minutes=1),
+            partitions=1,
+            partition=0,
+            after=(NO_PERSON - 1, start, -1),
+            limit=1000,
+        )
+    streamed = {ids[n]: to_stream(p, ids[n], NO_PERSON)["ts_ms"] for n, p in enumerate(sent)}
+    replayed = {r["id"]: r["ts_ms"] for r in rows if r["device_id"] == device}
+    assert replayed == streamed
+    assert sorted(streamed.values()) == [
+        int(start.timestamp()) * 1000 + ms for ms in (0, 1, 567, 999)
     ]
