@@ -14,6 +14,7 @@ from monitor.registry import store as registry_store
 from tests.e2e.test_slice import CENTRE, square
 from tests.integration.test_rules import FAR_OUT, ping_ids
 from tests.integration.test_store_and_stream import strict_person
+from tests.stream_pings import stream_ping
 
 NOON = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
 
@@ -21,17 +22,14 @@ NOON = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
 def pings(person_id: int, where: tuple[float, float], start: datetime) -> list[StreamPing]:
     base = int(start.timestamp() * 1000)
     return [
-        StreamPing(
-            id=next(ping_ids),
+        stream_ping(
+            next(ping_ids),
             person_id=person_id,
             device_id="band",
             ts_ms=base + i * 15_000,
             lat=where[0],
             lon=where[1],
             accuracy_m=10.0,
-            checkin=False,
-            tamper=False,
-            battery_pct=None,
         )
         for i in range(8)
     ]

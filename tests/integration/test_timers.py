@@ -7,13 +7,13 @@ import time
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from alerts import streams
 from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.timers import check_once
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from monitor.registry.enrol import enrol_person
 from tests.e2e.test_slice import CENTRE, square
+from tests.stream_pings import stream_ping
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
@@ -59,17 +59,14 @@ async def test_silent_device_opens_signal_lost_and_a_ping_reports_reconnection(
             alert["id"],
         )
         assert opened == "alert.opened"
-    ping = streams.StreamPing(
-        id=1,
+    ping = stream_ping(
+        1,
         person_id=person_id,
         device_id=f"t-{person_id}",
         ts_ms=int(time.time() * 1000),
         lat=CENTRE[0],
         lon=CENTRE[1],
         accuracy_m=10.0,
-        checkin=False,
-        tamper=False,
-        battery_pct=None,
     )
     event_ids = await Evaluator(pool, EvaluatorConfig(60.0)).evaluate([ping])
     async with pool.acquire() as conn:

@@ -11,7 +11,7 @@ from alerts.coalesce import BUSY_GATHERS, Coalescer
 from alerts.state_store import Progress
 from alerts.streams import StreamPing
 from alerts.verdicts import ms_to_dt
-from tests.unit.stream_pings import stream_ping
+from tests.stream_pings import stream_ping
 
 
 def ping(n: int) -> StreamPing:

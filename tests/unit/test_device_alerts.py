@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from alerts import judges
 from alerts.streams import StreamPing
 from alerts.verdicts import fix_order
-from tests.unit.stream_pings import stream_ping
+from tests.stream_pings import stream_ping
 
 
 class Untouchable:
