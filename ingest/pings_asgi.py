@@ -107,12 +107,7 @@ async def osmand(scope: Scope, receive: Receive) -> Answer:
 
 
 async def osmand_answer(scope: Scope, receive: Receive, token: str | None) -> Answer:
-    content_type, length = "", None
-    for name, value in scope["headers"]:
-        if name == b"content-type" and not content_type:
-            content_type = value.decode("latin-1")
-        elif name == b"content-length" and length is None:
-            length = value.decode("latin-1")
+    _, content_type, length = device_headers(scope)
     reply = await app_routes.handle_osmand(
         scope["app"].state.ctx.ingestor,
         token,
@@ -154,7 +149,8 @@ class TextBytes:
         await send({"type": "http.response.body", "body": body})
 
 
-async def accept(ingestor: Ingestor, scope: Scope, receive: Receive) -> IngestResult:
+def device_headers(scope: Scope) -> tuple[str, str, str | None]:
+    """Authorization, content-type and content-length, the first of each, in one pass."""
     authorization, content_type, length = "", "", None
     for name, value in scope["headers"]:
         if name == b"authorization" and not authorization:
@@ -163,6 +159,11 @@ async def accept(ingestor: Ingestor, scope: Scope, receive: Receive) -> IngestRe
             content_type = value.decode("latin-1")
         elif name == b"content-length" and length is None:
             length = value.decode("latin-1")
+    return authorization, content_type, length
+
+
+async def accept(ingestor: Ingestor, scope: Scope, receive: Receive) -> IngestResult:
+    authorization, content_type, length = device_headers(scope)
     return await accept_pings(
         ingestor,
         authorization=authorization,
