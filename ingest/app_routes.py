@@ -121,8 +121,8 @@ async def handle_osmand(
             item = message.item(ingestor.config.unknown_accuracy_m)
         except FieldError as exc:
             return Reply(400, str(exc))
-        result = await ingestor.ingest(device, [{**item, "device_id": device.id}])
-        return Reply(400, result.rejected[0].error) if result.rejected else OK
+        refused = await ingest_one(ingestor, device, item)
+        return OK if refused is None else Reply(400, refused)
 
 
 async def osmand_device(ingestor: Ingestor, token: str | None, claimed: str | None) -> Device:
@@ -136,13 +136,10 @@ async def osmand_device(ingestor: Ingestor, token: str | None, claimed: str | No
     return device
 
 
-async def ingest_one(
-    ingestor: Ingestor, device: Device, item: dict[str, Any], *, ok: Response
-) -> Response:
+async def ingest_one(ingestor: Ingestor, device: Device, item: dict[str, Any]) -> str | None:
+    """Ingest one app report; why it was refused, or None once it is stored (or known)."""
     result = await ingestor.ingest(device, [{**item, "device_id": device.id}])
-    if result.rejected:
-        return PlainTextResponse(result.rejected[0].error, status_code=400)
-    return ok
+    return result.rejected[0].error if result.rejected else None
 
 
 def basic_credentials(request: Request) -> tuple[str, str]:
@@ -192,4 +189,7 @@ async def owntracks_http(request: Request) -> Response:
         }
         if identity:
             item["attrs"] = {**item.get("attrs", {}), "owntracks": identity}
-        return await ingest_one(ingestor, device, item, ok=JSONResponse([]))
+        refused = await ingest_one(ingestor, device, item)
+        if refused is not None:
+            return PlainTextResponse(refused, status_code=400)
+        return JSONResponse([])
