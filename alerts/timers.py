@@ -1,5 +1,6 @@
-"""Time-driven checks: silent devices (signal_lost, suspected 脱管), SLA escalation and
-leave permits that ended with the person still away (overdue_return, 逾期未归).
+"""Time-driven checks: silent devices (signal_lost, suspected 脱管), SLA escalation, leave
+permits that ended with the person still away (overdue_return, 逾期未归) and check-in windows
+that closed without a check-in (missed_checkin, 未签到; alerts.checkins).
 
 The decisions are pure functions of (state, now); `run_timers` applies them on a schedule.
 """
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 import asyncpg
 import redis.asyncio as aioredis
 
-from alerts import timer_store
+from alerts import checkins, timer_store
 from alerts.consumer import publish
 
 log = logging.getLogger(__name__)
@@ -65,11 +66,16 @@ async def check_once(pool: asyncpg.Pool) -> list[int]:
         lost = await timer_store.open_signal_lost(conn, now=now, decide=is_signal_lost)
         escalated = await timer_store.escalate(conn, now=now, decide=next_rung)
         overdue = await timer_store.open_overdue_returns(conn, now=now)
-    if lost or escalated or overdue:
+        missed = await checkins.judge_due(conn, now=now)
+        noted = await checkins.note_late(conn)
+    if lost or escalated or overdue or missed or noted:
         log.info(
-            "timers: %d signal_lost, %d escalations, %d overdue returns",
+            "timers: %d signal_lost, %d escalations, %d overdue returns, %d missed check-ins, "
+            "%d late check-ins noted",
             len(lost),
             len(escalated),
             len(overdue),
+            len(missed),
+            len(noted),
         )
-    return lost + escalated + overdue
+    return lost + escalated + overdue + missed + noted

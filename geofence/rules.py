@@ -1,4 +1,5 @@
-"""A person's rules beyond the allowed area, as pure data: curfews, leave permits, suspensions.
+"""A person's rules beyond the allowed area, as pure data: curfews, check-ins, leave permits,
+suspensions.
 
 Time comes in as epoch milliseconds; wall-clock rules (curfew hours) are read in the person's
 own time zone, so a window keeps its local hours across DST changes.
@@ -44,6 +45,43 @@ class Curfew:
 
 
 @dataclass(frozen=True)
+class Checkin:
+    """Check in (签到: a ping with `checkin: true`) within a window that opens at a local time on
+    the given weekdays, e.g. every day from 09:00 for 60 minutes.
+
+    A window is judged once, `grace_s` after it closes: a phone that was offline may deliver a
+    check-in made in time a little later. A window lasts `window_s` of real time from its
+    local opening time, so a DST change neither stretches nor shortens it."""
+
+    rule_id: int
+    days: frozenset[int]  # weekdays a window opens on, Monday 0 .. Sunday 6
+    opens: time  # local wall-clock time
+    window_s: int
+    grace_s: int
+
+    def next_window(self, after_ms: int, tz: ZoneInfo) -> tuple[int, int]:
+        """(start_ms, end_ms) of the first window opening strictly after `after_ms`."""
+        local_day = datetime.fromtimestamp(after_ms / 1000, tz).date()
+        for offset in range(8):  # the same weekday a week on, at the latest
+            day = local_day + timedelta(days=offset)
+            if day.weekday() not in self.days:
+                continue
+            start_ms = _ms(datetime.combine(day, self.opens, tzinfo=tz))
+            if start_ms > after_ms:
+                return start_ms, start_ms + self.window_s * 1000
+        raise AssertionError("a check-in rule has at least one weekday")
+
+    def due_ms(self, window: tuple[int, int]) -> int:
+        """When a window is judged: its end and the grace."""
+        return window[1] + self.grace_s * 1000
+
+    def window_due_at(self, due_ms: int) -> tuple[int, int]:
+        """The window judged at `due_ms` (rules are never edited, so this inverts due_ms)."""
+        end_ms = due_ms - self.grace_s * 1000
+        return end_ms - self.window_s * 1000, end_ms
+
+
+@dataclass(frozen=True)
 class Permit:
     """An approved leave (外出审批): out_of_area is suspended from start to end."""
 
@@ -78,6 +116,7 @@ class Suspension:
 class PersonRules:
     timezone: str = "Asia/Shanghai"
     curfews: tuple[Curfew, ...] = ()
+    checkins: tuple[Checkin, ...] = ()
     permits: tuple[Permit, ...] = ()
     suspensions: tuple[Suspension, ...] = ()
     thresholds: Mapping[str, float] = field(default_factory=dict)  # overrides, by field name
@@ -111,12 +150,15 @@ def parse_rules(
 ) -> PersonRules:
     """Rules as stored (person_rules rows: id, kind, params) and leave permits, checked."""
     curfews: list[Curfew] = []
+    checkins: list[Checkin] = []
     suspensions: list[Suspension] = []
     thresholds: dict[str, float] = {}
     for rule in rules:
         kind, params, rule_id = rule["kind"], rule["params"], int(rule["id"])
         if kind == "curfew":
             curfews.append(parse_curfew(rule_id, params))
+        elif kind == "checkin":
+            checkins.append(parse_checkin(rule_id, params))
         elif kind == "suspension":
             suspensions.append(parse_suspension(rule_id, params))
         elif kind == "thresholds":
@@ -126,6 +168,7 @@ def parse_rules(
     return PersonRules(
         timezone=timezone,
         curfews=tuple(curfews),
+        checkins=tuple(checkins),
         permits=tuple(parse_permit(p) for p in permits),
         suspensions=tuple(suspensions),
         thresholds=thresholds,
@@ -133,9 +176,7 @@ def parse_rules(
 
 
 def parse_curfew(rule_id: int, params: Mapping[str, Any]) -> Curfew:
-    days = params.get("days", list(range(7)))
-    if not isinstance(days, list) or not days or not all(d in range(7) for d in days):
-        raise InvalidInputError("params.days: weekdays 0 (Monday) to 6 (Sunday), at least one")
+    days = _days(params)
     start = _clock("params.start", params.get("start"))
     end = _clock("params.end", params.get("end"))
     if start == end:
@@ -143,7 +184,39 @@ def parse_curfew(rule_id: int, params: Mapping[str, Any]) -> Curfew:
     fence_id = params.get("fence_id")
     if not isinstance(fence_id, int) or isinstance(fence_id, bool):
         raise InvalidInputError("params.fence_id: the id of the home zone fence is required")
-    return Curfew(rule_id, fence_id, frozenset(days), start, end)
+    return Curfew(rule_id, fence_id, days, start, end)
+
+
+CHECKIN_PARAMS = ("days", "at", "window_min", "grace_min")
+
+
+def parse_checkin(rule_id: int, params: Mapping[str, Any]) -> Checkin:
+    """`{"at": "09:00", "window_min": 60, "grace_min": 10, "days": [0..6]}`: every key but `at`
+    optional. Unknown keys are refused: a misspelt `window_min` must not become the default."""
+    unknown = sorted(set(params) - set(CHECKIN_PARAMS))
+    if unknown:
+        raise InvalidInputError(f"params.{unknown[0]}: not a check-in setting {CHECKIN_PARAMS}")
+    window_min = _whole("params.window_min", params.get("window_min", 60), 1, 24 * 60)
+    grace_min = _whole("params.grace_min", params.get("grace_min", 10), 0, 12 * 60)
+    opens = _clock("params.at", params.get("at"))
+    return Checkin(rule_id, _days(params), opens, window_min * 60, grace_min * 60)
+
+
+def _days(params: Mapping[str, Any]) -> frozenset[int]:
+    days = params.get("days", list(range(7)))
+    if (
+        not isinstance(days, list)
+        or not days
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d in range(7) for d in days)
+    ):
+        raise InvalidInputError("params.days: weekdays 0 (Monday) to 6 (Sunday), at least one")
+    return frozenset(days)
+
+
+def _whole(name: str, value: Any, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidInputError(f"{name}: a whole number from {low} to {high}")
+    return value
 
 
 def parse_suspension(rule_id: int, params: Mapping[str, Any]) -> Suspension:

@@ -1,4 +1,5 @@
-"""A person's rules and leave permits: curfews, alert suspensions, own thresholds, 外出审批.
+"""A person's rules and leave permits: curfews, check-ins, alert suspensions, own thresholds,
+外出审批.
 
 Rules are checked by the same parser the evaluator uses, so what is accepted here is what
 is applied. Every change is written to the audit log with the officer who made it.
@@ -14,6 +15,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
 from alerts import store as alert_store
+from alerts.verdicts import ms_to_dt
 from geofence.errors import InvalidInputError
 from geofence.rules import parse_rules
 from monitor.deps import Ctx, CurrentOfficer, Writer
@@ -22,7 +24,7 @@ from monitor.registry.routes import Conn, check_fences, person_in_reach
 
 router = APIRouter(prefix="/v1", tags=["rules"])
 
-RuleKind = Literal["curfew", "suspension", "thresholds"]
+RuleKind = Literal["curfew", "checkin", "suspension", "thresholds"]
 # 外出审批 practice: a county-level approval covers at most a month away
 MAX_PERMIT = timedelta(days=31)
 
@@ -37,6 +39,8 @@ class RuleOut(RuleIn):
     person_id: int
     active: bool
     created_at: datetime
+    # a check-in rule's next window is judged then (its end plus the grace); others: null
+    due_at: datetime | None
 
 
 class PermitIn(BaseModel):
@@ -56,7 +60,7 @@ class PermitOut(PermitIn):
     created_at: datetime
 
 
-RULE_COLUMNS = "id, person_id, kind, params, active, created_at"
+RULE_COLUMNS = "id, person_id, kind, params, active, created_at, due_at"
 PERMIT_COLUMNS = """id, person_id, starts_at, ends_at, destination, grace_s, returned_at,
 cancelled_at, closed_at, overdue_alert_id, created_at"""
 
@@ -73,14 +77,21 @@ async def create_rule(ctx: Ctx, officer: Writer, person_id: int, data: RuleIn) -
             await check_fences(
                 conn, [parsed.curfews[0].fence_id], "allowed", field="params.fence_id"
             )
+        due_at = None
+        if parsed.checkins:  # the first window opening after now is the first judged
+            now: datetime = await conn.fetchval("SELECT now()")
+            checkin = parsed.checkins[0]
+            window = checkin.next_window(round(now.timestamp() * 1000), parsed.zone)
+            due_at = ms_to_dt(checkin.due_ms(window))
         row = one(
             await conn.fetchrow(
-                f"INSERT INTO person_rules (person_id, kind, params, created_by) "
-                f"VALUES ($1, $2, $3, $4) RETURNING {RULE_COLUMNS}",
+                f"INSERT INTO person_rules (person_id, kind, params, created_by, due_at) "
+                f"VALUES ($1, $2, $3, $4, $5) RETURNING {RULE_COLUMNS}",
                 person_id,
                 data.kind,
                 data.params,
                 officer.id,
+                due_at,
             )
         )
         await alert_store.audit(

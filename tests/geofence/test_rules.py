@@ -1,4 +1,5 @@
-"""Curfew windows in the person's time zone, permits, suspensions, and rule checking."""
+"""Curfew and check-in windows in the person's time zone, permits, suspensions, and rule
+checking."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from geofence.errors import InvalidInputError
-from geofence.rules import Curfew, Permit, PersonRules, Suspension, parse_rules
+from geofence.rules import Checkin, Curfew, Permit, PersonRules, Suspension, parse_rules
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -160,6 +161,14 @@ def test_parse_rules_reads_stored_rows() -> None:
         ("thresholds", {"exit_pings": 2.5}, "params.exit_pings"),
         ("thresholds", {"exit_min_s": -1}, "params.exit_min_s"),
         ("thresholds", {"dwell": 3}, "params.dwell"),
+        ("checkin", {}, "params.at"),
+        ("checkin", {"at": "9am"}, "params.at"),
+        ("checkin", {"at": "09:00", "window_min": 0}, "params.window_min"),
+        ("checkin", {"at": "09:00", "window_min": 1441}, "params.window_min"),
+        ("checkin", {"at": "09:00", "window_min": "60"}, "params.window_min"),
+        ("checkin", {"at": "09:00", "grace_min": -1}, "params.grace_min"),
+        ("checkin", {"at": "09:00", "days": [True]}, "params.days"),
+        ("checkin", {"at": "09:00", "window": 30}, "params.window"),
         ("lunch", {}, "kind"),
     ],
 )
@@ -178,3 +187,64 @@ def test_unknown_time_zone_is_refused() -> None:
 def test_window_lengths_are_whole_for_a_day_without_dst() -> None:
     start, end = NIGHTLY.window_at(ms(at(SHANGHAI, 2026, 6, 1, 23)), SHANGHAI) or (0, 0)
     assert timedelta(milliseconds=end - start) == timedelta(hours=8)
+
+
+MORNINGS = Checkin(4, frozenset(range(5)), time(9), window_s=3600, grace_s=600)  # weekdays
+
+
+def test_checkin_windows_open_on_their_days_at_local_time() -> None:
+    friday_night = ms(at(SHANGHAI, 2026, 12, 4, 22))
+    start, end = MORNINGS.next_window(friday_night, SHANGHAI)
+    assert datetime.fromtimestamp(start / 1000, SHANGHAI) == at(SHANGHAI, 2026, 12, 7, 9)
+    assert end - start == 3_600_000
+    opening = ms(at(SHANGHAI, 2026, 12, 7, 9))  # strictly after: the same window is not next
+    assert MORNINGS.next_window(opening, SHANGHAI)[0] == ms(at(SHANGHAI, 2026, 12, 8, 9))
+    assert MORNINGS.next_window(opening - 1, SHANGHAI)[0] == opening
+
+
+def test_a_checkin_window_keeps_its_local_hour_and_real_length_across_dst() -> None:
+    daily = Checkin(1, frozenset(range(7)), time(9), window_s=1800, grace_s=0)
+    saturday = ms(at(NEW_YORK, 2026, 3, 7, 12))  # DST began on Sunday 8 March 2026 at 02:00
+    start, end = daily.next_window(saturday, NEW_YORK)
+    assert datetime.fromtimestamp(start / 1000, NEW_YORK) == at(NEW_YORK, 2026, 3, 8, 9)
+    assert end - start == 1_800_000
+    previous, _ = daily.next_window(saturday - 86_400_000, NEW_YORK)
+    assert start - previous == 23 * 3_600_000  # the short day
+
+
+def test_the_window_judged_at_its_due_time_is_the_window() -> None:
+    window = MORNINGS.next_window(ms(at(SHANGHAI, 2026, 12, 1)), SHANGHAI)
+    assert MORNINGS.due_ms(window) == window[1] + 600_000
+    assert MORNINGS.window_due_at(MORNINGS.due_ms(window)) == window
+
+
+@given(
+    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1)),
+    st.sampled_from([SHANGHAI, NEW_YORK, ZoneInfo("Europe/London")]),
+    st.frozensets(st.integers(0, 6), min_size=1),
+    st.times().map(lambda t: t.replace(second=0, microsecond=0)),
+    st.integers(1, 24 * 60),
+)
+def test_the_next_checkin_window_is_the_first_one_after_the_instant(
+    moment: datetime, tz: ZoneInfo, days: frozenset[int], opens: time, window_min: int
+) -> None:
+    rule = Checkin(1, days, opens, window_s=window_min * 60, grace_s=0)
+    instant = ms(moment.replace(tzinfo=UTC))
+    start, end = rule.next_window(instant, tz)
+    assert instant < start and end - start == window_min * 60_000
+    local = datetime.fromtimestamp(start / 1000, tz)
+    assert local.weekday() in days
+    # no window of the rule opens in between: each local day up to it was either not one of
+    # the rule's days or had its opening time at or before the instant
+    day = datetime.fromtimestamp(instant / 1000, tz).date()
+    while day < local.date():
+        if day.weekday() in days:
+            assert ms(datetime.combine(day, opens, tzinfo=tz)) <= instant
+        day += timedelta(days=1)
+
+
+def test_parse_rules_reads_a_checkin_rule_with_its_defaults() -> None:
+    rules = parse_rules(
+        "Asia/Shanghai", [{"id": 4, "kind": "checkin", "params": {"at": "09:00"}}], []
+    )
+    assert rules.checkins == (Checkin(4, frozenset(range(7)), time(9), 3600, 600),)
