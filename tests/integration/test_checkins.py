@@ -214,3 +214,19 @@ async def test_a_switched_off_rule_is_not_judged(person: Person, pool: asyncpg.P
         await conn.execute("UPDATE person_rules SET active = false WHERE id = $1", rule_id)
     assert await person.judge(DUE + DAY) == []
     assert await person.alerts() == []
+
+
+async def test_judging_a_window_leaves_the_persons_revision_alone(
+    person: Person, pool: asyncpg.Pool
+) -> None:
+    """Workers re-read a person whose revision moved; moving due_at changes nothing they
+    read, while making a rule does (the trigger names the columns the evaluator reads)."""
+    async with pool.acquire() as conn:
+        before = await conn.fetchval("SELECT revision FROM persons WHERE id = $1", person.id)
+        rule_id = await person.rule(RULE)
+        made = await conn.fetchval("SELECT revision FROM persons WHERE id = $1", person.id)
+        await person.judge(DUE)
+        judged = await conn.fetchval("SELECT revision FROM persons WHERE id = $1", person.id)
+    assert made > before
+    assert judged == made
+    assert await person.due_at(rule_id) == DUE + DAY
