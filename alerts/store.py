@@ -234,9 +234,10 @@ INSERT INTO audit_log (officer_id, action, subject, details) VALUES ($1, $2, $3,
 
 
 async def audit(
-    conn: Conn, *, officer_id: int, action: str, subject: str, details: dict[str, Any]
+    conn: Conn, *, officer_id: int | None, action: str, subject: str, details: dict[str, Any]
 ) -> None:
-    """Append to the hash-chained audit log (the chain is kept by a trigger)."""
+    """Append to the hash-chained audit log (the chain is kept by a trigger); no officer: the
+    system's own action (a purge)."""
     await conn.execute(INSERT_AUDIT, officer_id, action, subject, details)
 
 

@@ -35,6 +35,7 @@ from monitor.auth import routes as auth_routes
 from monitor.context import AppContext
 from monitor.deps import officer_from_token
 from monitor.errors import MonitorError
+from monitor.maintenance import run_maintenance
 from monitor.registry import device_routes, rules
 from monitor.registry import routes as registry_routes
 from monitor.settings import Settings
@@ -170,6 +171,12 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
     supervisor.start("relay", lambda: relay(ctx.redis, ctx.pool, interval_s=s.relay_interval_s))
     timers = TimerConfig(interval_s=s.timer_interval_s)
     supervisor.start("timers", lambda: run_timers(ctx.pool, ctx.redis, timers))
+    supervisor.start(
+        "maintenance",
+        lambda: run_maintenance(
+            ctx.pool, retention_days=s.retention_days, interval_s=s.maintenance_interval_s
+        ),
+    )
 
 
 def add_error_handlers(app: FastAPI, settings: Settings) -> None:

@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     officer_token_ttl_s: int = 12 * 3600
     # pings whose fix time is further ahead of the server clock are refused
     clock_skew_s: int = 300
-    # pings older than this are refused (and purged later)
-    retention_days: int = 180
+    # pings older than this are refused, and purged by the workers (monitor/maintenance.py);
+    # at least the days partitions are made back at start, or a purge would undo them
+    retention_days: int = Field(default=180, ge=3)
     max_pings_per_request: int = 5000
     max_body_bytes: int = 5 * 1024 * 1024
     # accuracy assumed when an app reports 0 or none (unknown is never perfect)
@@ -65,6 +66,8 @@ class Settings(BaseSettings):
     position_interval_s: float = 5.0
     # how often signal_lost and escalation are checked
     timer_interval_s: float = 10.0
+    # how often the workers make ping partitions ahead and purge pings past retention_days
+    maintenance_interval_s: float = Field(default=3600.0, gt=0)
     # run the evaluator and time-driven loops inside the API process (`monitor up`)
     run_workers: bool = True
 

@@ -1,0 +1,115 @@
+"""Database upkeep run by the workers: daily ping partitions made ahead, raw tracks purged.
+
+ARCHITECTURE §8: raw tracks are purged after the retention period (`MONITOR_RETENTION_DAYS`,
+the same limit ingest refuses older pings by), except pings that are evidence of an alert.
+A day's pings live in their own partition, so a purge drops a partition rather than deleting
+rows. Its evidence pings are copied out first, while ingest goes on (an old partition takes
+no writes: ingest refuses pings that old); only the detach, drop and putting back of the
+evidence hold the lock that pauses inserts, and that lock is given up after a second rather
+than queueing ingest behind a long query (the next round tries again). Every purge is in
+the audit log.
+
+Any number of workers may run this: a round takes an advisory lock first and is skipped while
+another worker's round holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+
+from alerts import store as alert_store
+from monitor import db
+
+log = logging.getLogger(__name__)
+
+MAINTENANCE_LOCK = 0x6D6F6E69746F72  # pg advisory lock key, "monitor"
+LOCK_TIMEOUT = "1s"
+
+OLD_PARTITIONS = """
+SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'pings'::regclass AND c.relname ~ '^pings_[0-9]{8}$'
+  AND to_date(substr(c.relname, 7), 'YYYYMMDD') < $1
+ORDER BY c.relname
+"""
+EVIDENCE = "SELECT DISTINCT e FROM alerts, unnest(evidence_ping_ids) AS e WHERE e IS NOT NULL"
+PURGE_DEFAULT = f"""
+DELETE FROM pings_default WHERE ts < $1::date::timestamptz AND id NOT IN ({EVIDENCE})
+"""
+
+
+@dataclass(frozen=True)
+class Purged:
+    days: list[str]  # the dropped partitions' days, YYYYMMDD
+    evidence_kept: int  # evidence pings copied out of them and put back
+    default_rows: int  # old pings deleted from the default partition
+
+
+async def run_maintenance(pool: asyncpg.Pool, *, retention_days: int, interval_s: float) -> None:
+    while True:
+        try:
+            async with pool.acquire() as conn:
+                await maintain(conn, today=datetime.now(UTC).date(), retention_days=retention_days)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            log.exception("maintenance round failed; trying again in %.0f s", interval_s)
+        await asyncio.sleep(interval_s)
+
+
+async def maintain(conn: db.Conn, *, today: date, retention_days: int) -> Purged | None:
+    """One round: partitions for the coming week, then the purge. None: another worker's
+    round holds the lock."""
+    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", MAINTENANCE_LOCK):
+        return None
+    try:  # a session lock on a pooled connection: released below, or when the connection dies
+        async with conn.transaction():
+            await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            made = await db.ensure_partitions(conn, today=today)
+        if made:
+            log.info("made %d ping partitions ahead", made)
+        return await purge(conn, before=today - timedelta(days=retention_days))
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MAINTENANCE_LOCK)
+
+
+async def purge(conn: db.Conn, *, before: date) -> Purged:
+    """Every ping with a fix time before `before`, but for alerts' evidence."""
+    days: list[str] = []
+    kept = 0
+    for row in await conn.fetch(OLD_PARTITIONS, before):
+        part = row["relname"]
+        try:
+            kept += await _drop_partition(conn, part)
+        except asyncpg.LockNotAvailableError:
+            log.warning("purge of %s put off: pings was busy for %s", part, LOCK_TIMEOUT)
+            break
+        days.append(part.removeprefix("pings_"))
+    deleted = int((await conn.execute(PURGE_DEFAULT, before)).split()[-1])
+    purged = Purged(days, kept, deleted)
+    if days or deleted:
+        log.info("purged pings before %s: %s", before, purged)
+        await alert_store.audit(
+            conn, officer_id=None, action="pings.purge", subject="pings",
+            details={"before": before.isoformat(), "days": days, "evidence_kept": kept,
+                     "default_rows": deleted},
+        )  # fmt: skip
+    return purged
+
+
+async def _drop_partition(conn: db.Conn, part: str) -> int:
+    """Answers how many evidence pings were kept."""
+    async with conn.transaction():
+        # read while ingest goes on: the detach below waits for nothing but the lock
+        await conn.execute(
+            f"CREATE TEMP TABLE kept_pings ON COMMIT DROP AS "
+            f'SELECT * FROM "{part}" WHERE id IN ({EVIDENCE})'
+        )
+        await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        await conn.execute(f'ALTER TABLE pings DETACH PARTITION "{part}"')
+        await conn.execute(f'DROP TABLE "{part}"')
+        # back into pings: with the day's partition gone they land in the default partition
+        status = await conn.execute("INSERT INTO pings SELECT * FROM kept_pings")
+        return int(status.split()[-1])

@@ -1,0 +1,128 @@
+"""Ping partitions and the retention purge against the real database (ARCHITECTURE §8).
+
+The days used here (2019, 2031) are far from any other test's pings: the purge and the
+partitions are the whole database's."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, date, datetime
+
+import asyncpg
+
+from monitor import db
+from monitor.maintenance import MAINTENANCE_LOCK, maintain
+from monitor.registry import schemas
+from monitor.registry import store as registry_store
+from tests.e2e.test_slice import CENTRE, square
+
+
+async def store_ping(conn: db.Conn, person_id: int, ts: datetime) -> int:
+    ping_id: int = await conn.fetchval(
+        "INSERT INTO pings (device_id, person_id, ts, lat, lon, accuracy_m) "
+        "VALUES ('band', $1, $2, $3, $4, 10) RETURNING id",
+        person_id,
+        ts,
+        *CENTRE,
+    )
+    return ping_id
+
+
+async def where(conn: db.Conn, ping_ids: list[int]) -> dict[int, str]:
+    """Each ping still stored, with the partition holding it."""
+    rows = await conn.fetch(
+        "SELECT id, tableoid::regclass::text AS part FROM pings WHERE id = ANY($1::bigint[])",
+        ping_ids,
+    )
+    return {r["id"]: r["part"] for r in rows}
+
+
+async def make_person(conn: db.Conn) -> tuple[int, int]:
+    city = await registry_store.insert_jurisdiction(
+        conn, data=schemas.JurisdictionIn(name=f"purge-{time.monotonic_ns()}", level="city")
+    )
+    fence = await registry_store.insert_fence(
+        conn, data=schemas.FenceIn(name="area", role="allowed", geometry=square(*CENTRE, 500))
+    )
+    person_id = await registry_store.insert_person(
+        conn,
+        data=schemas.PersonIn(
+            case_number=f"purge-{time.monotonic_ns()}",
+            supervision_level="normal",
+            allowed_fence_ids=[fence["id"]],
+        ),
+        jurisdiction_id=city.id,
+    )
+    return person_id, city.id
+
+
+async def test_a_day_whose_pings_went_to_the_default_partition_gets_its_partition(
+    pool: asyncpg.Pool,
+) -> None:
+    """A service up for over a week used to write the next days into pings_default and then
+    could not start again: the partition for such a day could not be made."""
+    async with pool.acquire() as conn:
+        person_id, _ = await make_person(conn)
+        noon = datetime(2031, 3, 1, 4, tzinfo=UTC)  # noon in Shanghai, whatever the server's zone
+        ping_id = await store_ping(conn, person_id, noon)
+        assert await where(conn, [ping_id]) == {ping_id: "pings_default"}
+        made = await db.ensure_partitions(conn, today=date(2031, 3, 1), back_days=1, ahead_days=1)
+        assert made == 3
+        [part] = (await where(conn, [ping_id])).values()
+        assert part.startswith("pings_203")  # its day's partition, in the server's time zone
+        assert await conn.fetchval("SELECT count(*) FROM pings_default WHERE ts = $1", noon) == 0
+
+
+async def test_the_purge_drops_old_days_but_keeps_alert_evidence(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        person_id, city_id = await make_person(conn)
+        await db.ensure_partitions(conn, today=date(2019, 5, 20), back_days=0, ahead_days=0)
+        await db.ensure_partitions(conn, today=date(2019, 6, 2), back_days=0, ahead_days=0)
+        old = [
+            await store_ping(conn, person_id, datetime(2019, 5, 20, h, tzinfo=UTC))
+            for h in (4, 5, 6)
+        ]
+        unpartitioned = [
+            await store_ping(conn, person_id, datetime(2019, 5, 10, h, tzinfo=UTC)) for h in (4, 5)
+        ]
+        recent = await store_ping(conn, person_id, datetime(2019, 6, 2, 4, tzinfo=UTC))
+        evidence = [old[1], unpartitioned[0]]
+        await conn.execute(
+            "INSERT INTO alerts (person_id, jurisdiction_id, type, status, opened_at, "
+            "last_evidence_at, evidence_ping_ids) VALUES ($1, $2, 'out_of_area', 'resolved', "
+            "'2019-05-20T05:00Z', '2019-05-20T05:00Z', $3)",
+            person_id,
+            city_id,
+            evidence,
+        )
+        # 30 days' retention on 2019-07-01: everything before 1 June goes
+        purged = await maintain(conn, today=date(2019, 7, 1), retention_days=30)
+        assert purged is not None
+        assert purged.days == ["20190520"] and purged.evidence_kept == 1
+        assert purged.default_rows == 1
+        left = await where(conn, [*old, *unpartitioned, recent])
+        assert sorted(left) == sorted([*evidence, recent]), "evidence and recent pings stay"
+        assert await conn.fetchval("SELECT to_regclass('pings_20190520')") is None
+        audit = await conn.fetchrow(
+            "SELECT officer_id, details FROM audit_log WHERE action = 'pings.purge' "
+            "ORDER BY id DESC LIMIT 1"
+        )
+        assert audit is not None
+        assert audit["officer_id"] is None and audit["details"]["days"] == ["20190520"]
+        again = await maintain(conn, today=date(2019, 7, 1), retention_days=30)
+        assert again is not None and (again.days, again.default_rows) == ([], 0)
+        assert sorted(await where(conn, [*old, *unpartitioned, recent])) == sorted(left)
+
+
+async def test_one_round_at_a_time_across_workers(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as first, pool.acquire() as second:
+        await first.execute("SELECT pg_advisory_lock($1)", MAINTENANCE_LOCK)
+        try:
+            skipped = await maintain(second, today=date(2019, 7, 1), retention_days=30)
+        finally:
+            await first.execute("SELECT pg_advisory_unlock($1)", MAINTENANCE_LOCK)
+        assert skipped is None
+        assert await asyncio.wait_for(
+            maintain(second, today=date(2019, 7, 1), retention_days=30), 10
+        )
