@@ -60,6 +60,7 @@ class EventType(StrEnum):
     ALERT_ESCALATED = "alert.escalated"
     ALERT_RESOLVED = "alert.resolved"
     PERSON_RETURNED = "person.returned"
+    ORDER_LAPSING = "order.lapsing"  # a monitoring order ends soon and was not renewed
     POSITION = "position"
 
 

@@ -1,6 +1,7 @@
 """Time-driven checks: silent devices (signal_lost, suspected 脱管), SLA escalation, leave
 permits that ended with the person still away (overdue_return, 逾期未归) and check-in windows
-that closed without a check-in (missed_checkin, 未签到; alerts.checkins).
+that closed without a check-in (missed_checkin, 未签到; alerts.checkins); and notices of
+monitoring orders about to lapse (alerts.orders).
 
 The decisions are pure functions of (state, now); `run_timers` applies them on a schedule.
 """
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 import asyncpg
 import redis.asyncio as aioredis
 
-from alerts import checkins, timer_store
+from alerts import checkins, orders, timer_store
 from alerts.consumer import publish
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ SIGNAL_LOST_FLOOR_S = {"strict": 300.0, "normal": 600.0, "lenient": 1200.0}
 @dataclass(frozen=True)
 class TimerConfig:
     interval_s: float = 10.0
+    order_notice: timedelta = timedelta(days=7)  # before an order ends, its supervisors hear
 
 
 def signal_lost_after(supervision_level: str, expected_interval_s: int) -> timedelta:
@@ -56,11 +58,13 @@ def next_rung(*, supervision_level: str, level: str, since: datetime, now: datet
 async def run_timers(pool: asyncpg.Pool, redis: aioredis.Redis, config: TimerConfig) -> None:
     while True:
         await asyncio.sleep(config.interval_s)
-        event_ids = await check_once(pool)
+        event_ids = await check_once(pool, order_notice=config.order_notice)
         await publish(redis, pool, event_ids)
 
 
-async def check_once(pool: asyncpg.Pool) -> list[int]:
+async def check_once(
+    pool: asyncpg.Pool, *, order_notice: timedelta = TimerConfig.order_notice
+) -> list[int]:
     async with pool.acquire() as conn:
         now: datetime = await conn.fetchval("SELECT now()")
         lost = await timer_store.open_signal_lost(conn, now=now, decide=is_signal_lost)
@@ -68,14 +72,16 @@ async def check_once(pool: asyncpg.Pool) -> list[int]:
         overdue = await timer_store.open_overdue_returns(conn, now=now)
         missed = await checkins.judge_due(conn, now=now)
         noted = await checkins.note_late(conn)
-    if lost or escalated or overdue or missed or noted:
+        lapsing = await orders.notice_lapsing(conn, now=now, notice=order_notice)
+    if lost or escalated or overdue or missed or noted or lapsing:
         log.info(
             "timers: %d signal_lost, %d escalations, %d overdue returns, %d missed check-ins, "
-            "%d late check-ins noted",
+            "%d late check-ins noted, %d orders lapsing",
             len(lost),
             len(escalated),
             len(overdue),
             len(missed),
             len(noted),
+            len(lapsing),
         )
-    return lost + escalated + overdue + missed + noted
+    return lost + escalated + overdue + missed + noted + lapsing

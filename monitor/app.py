@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from importlib import resources
 
 from fastapi import FastAPI, Request
@@ -169,7 +170,9 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
     )
     supervisor.start("partitions", owner.run)
     supervisor.start("relay", lambda: relay(ctx.redis, ctx.pool, interval_s=s.relay_interval_s))
-    timers = TimerConfig(interval_s=s.timer_interval_s)
+    timers = TimerConfig(
+        interval_s=s.timer_interval_s, order_notice=timedelta(days=s.order_notice_days)
+    )
     supervisor.start("timers", lambda: run_timers(ctx.pool, ctx.redis, timers))
     supervisor.start(
         "maintenance",

@@ -9,6 +9,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from fastapi import APIRouter, Query, status
 
+from alerts import orders
 from geofence.errors import InvalidInputError
 from geofence.rules import zone_info
 from monitor.auth.models import Officer
@@ -139,6 +140,19 @@ async def list_orders(ctx: Ctx, officer: CurrentOfficer, person_id: int) -> list
     async with ctx.pool.acquire() as conn:
         await person_in_reach(conn, officer, person_id)
         return await store.list_orders(conn, person_id=person_id)
+
+
+@router.get("/orders/lapsing")
+async def lapsing_orders(ctx: Ctx, officer: CurrentOfficer) -> list[schemas.LapsingOrderOut]:
+    """Live orders in the officer's jurisdictions that end within `MONITOR_ORDER_NOTICE_DAYS`
+    and have not been renewed, soonest first: what the `order.lapsing` notices said."""
+    notice = timedelta(days=ctx.settings.order_notice_days)
+    async with ctx.pool.acquire() as conn:
+        now = await conn.fetchval("SELECT now()")
+        rows = await orders.lapsing(
+            conn, now=now, notice=notice, under_path=officer.jurisdiction_path
+        )
+    return [schemas.LapsingOrderOut(**r) for r in rows]
 
 
 @router.post("/fences", status_code=status.HTTP_201_CREATED)

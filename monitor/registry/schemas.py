@@ -64,6 +64,19 @@ class OrderOut(OrderIn):
     created_at: datetime
 
 
+class LapsingOrderOut(BaseModel):
+    """A live order ending within the notice period, not renewed (also the payload of the
+    `order.lapsing` WebSocket event)."""
+
+    order_id: int
+    person_id: int
+    case_number: str
+    jurisdiction_id: int
+    kind: OrderKind
+    starts_at: datetime
+    ends_at: datetime
+
+
 class DeviceIn(BaseModel):
     person_id: int
     kind: DeviceKind

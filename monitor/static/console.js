@@ -12,6 +12,7 @@ const TITLE = "电子围栏监控 Duty console";
 const $ = (id) => document.getElementById(id);
 const persons = new Map(); // person_id → latest position
 const alerts = new Map(); // alert id → alert
+const notices = new Map(); // order id → a monitoring order about to lapse (order.lapsing)
 const state = { token: sessionStorage.getItem("token") };
 const map = new MapPanel($("map"), {
   persons,
@@ -101,11 +102,13 @@ async function start() {
     for (const status of ["open", "escalated", "acknowledged"]) {
       for (const alert of await api(`/v1/alerts?status=${status}&limit=1000`)) mergeAlert(alert);
     }
+    for (const order of await api("/v1/orders/lapsing")) notices.set(order.order_id, order);
   } catch (error) {
     if (state.token) notify(`加载失败 loading failed: ${error.message}`);
   }
   map.fit();
   renderAlerts();
+  renderNotices();
   if (state.token) $("console").dataset.ready = "true"; // snapshot loaded (live may come sooner)
 }
 
@@ -188,6 +191,9 @@ function receive(message) {
   if (message.type === "position") {
     mergePosition(message);
     map.schedule();
+  } else if (message.type === "order.lapsing") {
+    notices.set(message.order_id, message);
+    renderNotices();
   } else if (message.alert && mergeAlert(message.alert)) {
     if (message.type === "alert.opened") {
       state.flash.set(message.alert.id, Date.now() + CONFIG.flashMs);
@@ -237,6 +243,26 @@ function renderAlerts() {
   const open = sorted.filter((a) => ACTIVE.has(a.status)).length;
   count("open-count", open);
   document.title = open ? `(${open}) ${TITLE}` : TITLE;
+}
+
+function renderNotices() {
+  const now = Date.now(); // a lapsed order is past notice: the person is no longer tracked
+  for (const [id, order] of notices) if (Date.parse(order.ends_at) < now) notices.delete(id);
+  const sorted = [...notices.values()].sort((a, b) => Date.parse(a.ends_at) - Date.parse(b.ends_at));
+  $("notice-list").replaceChildren(...sorted.map((order) => {
+    const li = el("li", { className: "notice", tabIndex: 0 },
+      el("div", { className: "title" },
+        el("b", { textContent: "监管令将到期 order lapsing" }),
+        el("span", { className: "case", textContent: order.case_number })),
+      el("div", { className: "meta" },
+        el("span", { textContent: "到期 ends" }),
+        el("time", { dateTime: order.ends_at, textContent: formatTime(order.ends_at) }),
+        el("span", { className: "id", textContent: `#${order.order_id}` })));
+    Object.assign(li.dataset, { orderId: order.order_id, personId: order.person_id });
+    li.addEventListener("click", () => select(order.person_id));
+    return li;
+  }));
+  $("notice-empty").hidden = sorted.length > 0;
 }
 
 function alertItem(alert) {

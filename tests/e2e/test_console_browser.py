@@ -12,6 +12,8 @@ from playwright.async_api import Page, async_playwright
 
 from simulators.fleet import Fleet
 from tests.e2e.conftest import Live, Officer
+from tests.e2e.test_order_notices_api import person_with_lapsing_order
+from tests.e2e.test_rules_api import auth
 from tests.e2e.test_slice import enrol
 
 pytestmark = pytest.mark.slow
@@ -63,3 +65,23 @@ async def test_officer_sees_an_alert_arrive_and_acknowledges_it(
     assert int(await page.get_attribute("#person-count", "data-count") or 0) >= 1
     await page.click(f"{row} button[data-action=ack]")
     await page.wait_for_selector("#alert-list li[data-status='acknowledged']", timeout=10_000)
+
+
+async def test_officer_sees_orders_about_to_lapse_listed_and_arriving(
+    live: Live,
+    officer: Officer,
+    page: Page,
+) -> None:
+    async with httpx.AsyncClient(base_url=live.base_url, headers=auth(officer)) as client:
+        _, before = await person_with_lapsing_order(client)
+        before_id = before["id"]
+        await page.goto(f"{live.base_url}/")
+        await page.fill("input[name=username]", officer.username)
+        await page.fill("input[name=password]", officer.password)
+        await page.click("#login-form button[type=submit]")
+        await page.wait_for_selector("#console[data-ready=true]", timeout=15_000)
+        await page.wait_for_selector(f"#notice-list li[data-order-id='{before_id}']", timeout=5_000)
+        _, after = await person_with_lapsing_order(client)  # noticed by the timers, live
+        after_id = after["id"]
+        await page.wait_for_selector(f"#notice-list li[data-order-id='{after_id}']", timeout=30_000)
+    assert await page.is_hidden("#notice-empty")
