@@ -6,11 +6,15 @@ missed window updates. Nothing is asked of a person without a monitoring order o
 window, nor while a suspension covers `missed_checkin`.
 
 Check-ins are read from PostgreSQL, never from the stream: a phone that was offline delivers
-a check-in made in time after the window closed, and the grace is there for it. One that
-arrives later still (or one made late) is written onto the open alert as `checked_in_at`, for
-the officer to weigh. Windows are judged in the transaction that moves the rule's `due_at` to
-its next window, with the due rules locked and skipped by other workers' timers, so a window
-is judged once however many workers run.
+a check-in made in time after the window closed, and the grace is there for it. A check-in
+made in time that arrives later still means the alert was false: it resolves itself
+(disposition `auto_cleared`), since false alarms are a defect here (a 10% missed check-in
+alarm rate was a headline problem in the field). A check-in made after the window is written
+onto the open alert as `checked_in_at`, for the officer to weigh.
+
+Windows are judged in the transaction that moves the rule's `due_at` to its next window, with
+the due rules locked and skipped by other workers' timers, so a window is judged once however
+many workers run.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 log = logging.getLogger(__name__)
 
 BATCH = 1000  # rules judged per transaction; a round judges every due rule, BATCH at a time
+AUTO_CLEARED = "auto_cleared"  # the disposition of an alert the system found false
 
 DUE = """
 SELECT id, person_id, params, due_at FROM person_rules
@@ -62,7 +67,7 @@ FROM unnest($1::bigint[], $2::timestamptz[]) AS d(id, due_at) WHERE person_rules
 # open missed_checkin alerts without a check-in noted, with the first check-in stored since
 # their window opened (the partial index alerts_checkin_unnoted keeps this small)
 LATE = """
-SELECT a.id, k.ts
+SELECT a.id, k.ts, (a.details->>'window_end')::timestamptz AS window_end
 FROM alerts a
 CROSS JOIN LATERAL (
     SELECT k.ts FROM pings k
@@ -169,12 +174,21 @@ async def _missed(
     return await alert_event(conn, alert_id, kind, {})
 
 
-async def note_late(conn: Conn) -> list[int]:
-    """Write a check-in stored after its window was judged onto the open alert."""
+async def note_late(conn: Conn, *, now: datetime) -> list[int]:
+    """A check-in stored after its window was judged: made in time, the alert was false and
+    resolves itself; made late, it is noted on the open alert."""
     async with conn.transaction():
         events: list[NewEvent] = []
         for row in await conn.fetch(LATE, BATCH):
-            details = {"checked_in_at": row["ts"].isoformat()}
-            await store.merge_details(conn, alert_id=row["id"], details=details)
-            events.append(await alert_event(conn, row["id"], EventType.ALERT_UPDATED, {}))
+            at = row["ts"].isoformat()
+            await store.merge_details(conn, alert_id=row["id"], details={"checked_in_at": at})
+            kind = EventType.ALERT_UPDATED
+            if row["ts"] < row["window_end"]:
+                note = f"checked in at {at}, inside the window; the check-in arrived late"
+                await store.resolve(
+                    conn, alert_id=row["id"], at=now, officer_id=None,
+                    disposition=AUTO_CLEARED, note=note,
+                )  # fmt: skip
+                kind = EventType.ALERT_RESOLVED
+            events.append(await alert_event(conn, row["id"], kind, {}))
         return await store.append_events(conn, events=events)

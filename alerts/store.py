@@ -145,10 +145,11 @@ async def resolve(
     *,
     alert_id: int,
     at: datetime,
-    officer_id: int,
+    officer_id: int | None,
     disposition: str,
     note: str,
 ) -> None:
+    """officer_id None: resolved by the system (disposition auto_cleared)."""
     await conn.execute(RESOLVE, alert_id, at, officer_id, disposition, note)
 
 

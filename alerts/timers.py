@@ -71,12 +71,12 @@ async def check_once(
         escalated = await timer_store.escalate(conn, now=now, decide=next_rung)
         overdue = await timer_store.open_overdue_returns(conn, now=now)
         missed = await checkins.judge_due(conn, now=now)
-        noted = await checkins.note_late(conn)
+        noted = await checkins.note_late(conn, now=now)
         lapsing = await orders.notice_lapsing(conn, now=now, notice=order_notice)
     if lost or escalated or overdue or missed or noted or lapsing:
         log.info(
             "timers: %d signal_lost, %d escalations, %d overdue returns, %d missed check-ins, "
-            "%d late check-ins noted, %d orders lapsing",
+            "%d late check-ins, %d orders lapsing",
             len(lost),
             len(escalated),
             len(overdue),

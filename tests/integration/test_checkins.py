@@ -67,9 +67,9 @@ class Person:
         async with self.pool.acquire() as conn:
             return await self.mine(conn, await checkins.judge_due(conn, now=now))
 
-    async def note_late(self) -> list[int]:
+    async def note_late(self, now: datetime = DUE + DAY) -> list[int]:
         async with self.pool.acquire() as conn:
-            return await self.mine(conn, await checkins.note_late(conn))
+            return await self.mine(conn, await checkins.note_late(conn, now=now))
 
     async def mine(self, conn: checkins.Conn, event_ids: list[int]) -> list[int]:
         rows = await conn.fetch(
@@ -82,7 +82,8 @@ class Person:
     async def alerts(self) -> list[asyncpg.Record]:
         async with self.pool.acquire() as conn:
             return await conn.fetch(
-                "SELECT id, type, rule_key, details FROM alerts WHERE person_id = $1 ORDER BY id",
+                "SELECT id, type, rule_key, status, disposition, resolved_by, details FROM alerts "
+                "WHERE person_id = $1 ORDER BY id",
                 self.id,
             )
 
@@ -168,6 +169,24 @@ async def test_a_late_checkin_is_noted_on_the_alert_and_a_new_miss_clears_the_no
     assert again["id"] == alert["id"]
     assert again["details"]["window_start"] == (OPENS + DAY).isoformat()
     assert again["details"]["checked_in_at"] is None, "Monday's late check-in is old news"
+
+
+async def test_a_checkin_made_in_time_but_delivered_late_clears_the_alert(
+    person: Person,
+) -> None:
+    """A phone offline past the grace: the alert was false, and resolves itself."""
+    await person.rule(RULE)
+    await person.judge(DUE)
+    await person.ping(CLOSES - timedelta(minutes=1))  # made inside the window, stored only now
+    [event] = await person.note_late()
+    [alert] = await person.alerts()
+    assert (alert["status"], alert["disposition"]) == ("resolved", "auto_cleared")
+    assert alert["resolved_by"] is None
+    assert alert["details"]["checked_in_at"] == (CLOSES - timedelta(minutes=1)).isoformat()
+    async with person.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT type FROM events WHERE id = $1", event) == (
+            "alert.resolved"
+        )
 
 
 async def test_no_checkin_is_asked_without_an_order_or_during_a_suspension(
