@@ -177,7 +177,10 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
     supervisor.start(
         "maintenance",
         lambda: run_maintenance(
-            ctx.pool, retention_days=s.retention_days, interval_s=s.maintenance_interval_s
+            ctx.pool,
+            retention_days=s.retention_days,
+            position_events_keep=timedelta(hours=s.position_events_keep_h),
+            interval_s=s.maintenance_interval_s,
         ),
     )
 

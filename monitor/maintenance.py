@@ -1,4 +1,5 @@
-"""Database upkeep run by the workers: daily ping partitions made ahead, raw tracks purged.
+"""Database upkeep run by the workers: daily ping partitions made ahead, raw tracks purged,
+live-map position events purged.
 
 ARCHITECTURE §8: raw tracks are purged after the retention period (`MONITOR_RETENTION_DAYS`,
 the same limit ingest refuses older pings by), except pings that are evidence of an alert.
@@ -9,6 +10,12 @@ evidence hold the lock that pauses inserts, and that lock is given up after a se
 than queueing ingest behind a long query (the next round tries again). Every purge is in
 the audit log.
 
+Position events (the live map's dots, one per person every few seconds at most) are the
+bulk of the events table and copies of raw positions: they are deleted once older than
+`MONITOR_POSITION_EVENTS_KEEP_H` (a console that was away longer loads the latest positions
+instead), in batches so no statement holds its locks long. Alert events are the alerts'
+history and stay.
+
 Any number of workers may run this: a round takes an advisory lock first and is skipped while
 another worker's round holds it.
 """
@@ -17,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
@@ -37,6 +44,12 @@ WHERE i.inhparent = 'pings'::regclass AND c.relname ~ '^pings_[0-9]{8}$'
 ORDER BY c.relname
 """
 EVIDENCE = "SELECT DISTINCT e FROM alerts, unnest(evidence_ping_ids) AS e WHERE e IS NOT NULL"
+POSITION_EVENTS_BATCH = 10_000
+PURGE_POSITION_EVENTS = """
+DELETE FROM events WHERE id IN (
+    SELECT id FROM events WHERE type = 'position' AND created_at < $1 LIMIT $2
+)
+"""
 PURGE_DEFAULT = f"""
 DELETE FROM pings_default WHERE ts < $1::date::timestamptz AND id NOT IN ({EVIDENCE})
 """
@@ -47,21 +60,36 @@ class Purged:
     days: list[str]  # the dropped partitions' days, YYYYMMDD
     evidence_kept: int  # evidence pings copied out of them and put back
     default_rows: int  # old pings deleted from the default partition
+    position_events: int = 0  # live-map position events deleted
 
 
-async def run_maintenance(pool: asyncpg.Pool, *, retention_days: int, interval_s: float) -> None:
+async def run_maintenance(
+    pool: asyncpg.Pool, *, retention_days: int, position_events_keep: timedelta, interval_s: float
+) -> None:
     while True:
         try:
             async with pool.acquire() as conn:
-                await maintain(conn, today=datetime.now(UTC).date(), retention_days=retention_days)
+                await maintain(
+                    conn,
+                    now=datetime.now(UTC),
+                    retention_days=retention_days,
+                    position_events_keep=position_events_keep,
+                )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             log.exception("maintenance round failed; trying again in %.0f s", interval_s)
         await asyncio.sleep(interval_s)
 
 
-async def maintain(conn: db.Conn, *, today: date, retention_days: int) -> Purged | None:
-    """One round: partitions for the coming week, then the purge. None: another worker's
+async def maintain(
+    conn: db.Conn,
+    *,
+    now: datetime,
+    retention_days: int,
+    position_events_keep: timedelta = timedelta(hours=24),
+) -> Purged | None:
+    """One round: partitions for the coming week, then the purges. None: another worker's
     round holds the lock."""
+    today = now.astimezone(UTC).date()
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", MAINTENANCE_LOCK):
         return None
     try:  # a session lock on a pooled connection: released below, or when the connection dies
@@ -70,7 +98,9 @@ async def maintain(conn: db.Conn, *, today: date, retention_days: int) -> Purged
             made = await db.ensure_partitions(conn, today=today)
         if made:
             log.info("made %d ping partitions ahead", made)
-        return await purge(conn, before=today - timedelta(days=retention_days))
+        purged = await purge(conn, before=today - timedelta(days=retention_days))
+        positions = await purge_position_events(conn, before=now - position_events_keep)
+        return replace(purged, position_events=positions)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MAINTENANCE_LOCK)
 
@@ -97,6 +127,18 @@ async def purge(conn: db.Conn, *, before: date) -> Purged:
                      "default_rows": deleted},
         )  # fmt: skip
     return purged
+
+
+async def purge_position_events(conn: db.Conn, *, before: datetime) -> int:
+    deleted = 0
+    while True:
+        status = await conn.execute(PURGE_POSITION_EVENTS, before, POSITION_EVENTS_BATCH)
+        n = int(status.split()[-1])
+        deleted += n
+        if n < POSITION_EVENTS_BATCH:
+            if deleted:
+                log.info("deleted %d position events from before %s", deleted, before)
+            return deleted
 
 
 async def _drop_partition(conn: db.Conn, part: str) -> int:

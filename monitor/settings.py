@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     timer_interval_s: float = 10.0
     # this long before a monitoring order ends (unless renewed), its supervisors get a notice
     order_notice_days: float = Field(default=7.0, gt=0)
+    # live-map position events are deleted once this old (alert events are kept)
+    position_events_keep_h: float = Field(default=24.0, gt=0)
     # how often the workers make ping partitions ahead and purge pings past retention_days
     maintenance_interval_s: float = Field(default=3600.0, gt=0)
     # run the evaluator and time-driven loops inside the API process (`monitor up`)

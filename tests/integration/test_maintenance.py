@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
+from alerts import store
+from alerts.models import EventType, NewEvent
 from monitor import db
 from monitor.maintenance import MAINTENANCE_LOCK, maintain
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from tests.e2e.test_slice import CENTRE, square
+
+JULY_1 = datetime(2019, 7, 1, 12, tzinfo=UTC)
 
 
 async def store_ping(conn: db.Conn, person_id: int, ts: datetime) -> int:
@@ -97,7 +101,7 @@ async def test_the_purge_drops_old_days_but_keeps_alert_evidence(pool: asyncpg.P
             evidence,
         )
         # 30 days' retention on 2019-07-01: everything before 1 June goes
-        purged = await maintain(conn, today=date(2019, 7, 1), retention_days=30)
+        purged = await maintain(conn, now=JULY_1, retention_days=30)
         assert purged is not None
         assert purged.days == ["20190520"] and purged.evidence_kept == 1
         assert purged.default_rows == 1
@@ -110,7 +114,7 @@ async def test_the_purge_drops_old_days_but_keeps_alert_evidence(pool: asyncpg.P
         )
         assert audit is not None
         assert audit["officer_id"] is None and audit["details"]["days"] == ["20190520"]
-        again = await maintain(conn, today=date(2019, 7, 1), retention_days=30)
+        again = await maintain(conn, now=JULY_1, retention_days=30)
         assert again is not None and (again.days, again.default_rows) == ([], 0)
         assert sorted(await where(conn, [*old, *unpartitioned, recent])) == sorted(left)
 
@@ -119,10 +123,38 @@ async def test_one_round_at_a_time_across_workers(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as first, pool.acquire() as second:
         await first.execute("SELECT pg_advisory_lock($1)", MAINTENANCE_LOCK)
         try:
-            skipped = await maintain(second, today=date(2019, 7, 1), retention_days=30)
+            skipped = await maintain(second, now=JULY_1, retention_days=30)
         finally:
             await first.execute("SELECT pg_advisory_unlock($1)", MAINTENANCE_LOCK)
         assert skipped is None
-        assert await asyncio.wait_for(
-            maintain(second, today=date(2019, 7, 1), retention_days=30), 10
+        assert await asyncio.wait_for(maintain(second, now=JULY_1, retention_days=30), 10)
+
+
+async def test_old_position_events_go_and_alert_events_stay(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        person_id, city_id = await make_person(conn)
+        path = await conn.fetchval("SELECT path FROM jurisdictions WHERE id = $1", city_id)
+        events = [
+            NewEvent(kind, person_id, city_id, path, {"n": n})
+            for n, kind in enumerate(
+                [EventType.POSITION, EventType.POSITION, EventType.ALERT_UPDATED]
+            )
+        ]
+        old_position, new_position, old_alert = await store.append_events(conn, events=events)
+        await conn.execute(
+            "UPDATE events SET created_at = $2 WHERE id = ANY($1::bigint[])",
+            [old_position, old_alert],
+            JULY_1 - timedelta(hours=25),
         )
+        await conn.execute(
+            "UPDATE events SET created_at = $2 WHERE id = $1",
+            new_position,
+            JULY_1 - timedelta(hours=23),
+        )
+        purged = await maintain(conn, now=JULY_1, retention_days=30)
+        assert purged is not None and purged.position_events >= 1
+        left = await conn.fetch(
+            "SELECT id FROM events WHERE id = ANY($1::bigint[]) ORDER BY id",
+            [old_position, new_position, old_alert],
+        )
+    assert [r["id"] for r in left] == [new_position, old_alert]
