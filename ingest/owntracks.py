@@ -1,4 +1,7 @@
-"""OwnTracks HTTP mode: `_type: location` messages; zero-valued fields may be absent."""
+"""OwnTracks HTTP mode: `_type: location` messages; zero-valued fields may be absent.
+
+A report the user asked for (trigger `t: "u"`, the app's publish button) is a check-in (签到):
+the person showed where they are when asked to, which a `checkin` rule waits for."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from ingest.schemas import FieldError
 
 KMH_TO_MPS = 1 / 3.6
 CHARGING = {2, 3}  # bs: 0 unknown, 1 unplugged, 2 charging, 3 full
+MANUAL = "u"  # trigger: a manual publish requested by the user
 MODELLED = {"_type", "lat", "lon", "tst", "acc", "vel", "cog", "batt", "bs"}
 
 
@@ -32,6 +36,7 @@ def location_to_item(body: dict[str, Any], *, unknown_accuracy_m: float) -> dict
         "heading_deg": cog if isinstance(cog, int | float) and 0 <= cog <= 360 else None,
         "battery_pct": body.get("batt"),
         "source": "gps",
+        "checkin": True if body.get("t") == MANUAL else None,
         "attrs": {k: v for k, v in body.items() if k not in MODELLED} or None,
     }
     if body.get("bs") in CHARGING:

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest import osmand, owntracks
+from ingest.models import Ping
 from ingest.schemas import FieldError, Limits, item_to_ping
 
 UNKNOWN = 100.0
 LIMITS = Limits(now=datetime(2023, 11, 15, tzinfo=UTC), clock_skew_s=300, retention_days=3650)
 
 
-def ping(item: dict[str, object]) -> object:
+def ping(item: dict[str, object]) -> Ping:
     return item_to_ping({**item, "device_id": "d"}, device_id="d", limits=LIMITS)
 
 
@@ -133,6 +134,15 @@ def test_owntracks_location() -> None:
     assert item["ts"] == 1_700_000_000_000 and item["speed_mps"] == pytest.approx(10.0)
     assert item["attrs"]["charging"] is True and item["attrs"]["tid"] == "ab"
     assert ping(item)
+
+
+def test_owntracks_publish_button_is_a_checkin() -> None:
+    manual = owntracks.location_to_item({**OWNTRACKS, "t": "u"}, unknown_accuracy_m=UNKNOWN)
+    assert manual["checkin"] is True and ping(manual).checkin
+    for trigger in ("p", "c", "t", "r", "v"):  # ping, region, timer, reportLocation, move
+        item = owntracks.location_to_item({**OWNTRACKS, "t": trigger}, unknown_accuracy_m=UNKNOWN)
+        assert "checkin" not in item and not ping(item).checkin
+        assert item["attrs"]["t"] == trigger  # kept as it came
 
 
 def test_owntracks_zero_fields_may_be_absent() -> None:
