@@ -25,6 +25,7 @@ from fastapi import FastAPI
 
 from benchmarks import machine
 from benchmarks.ingest_bench import cpu_seconds, parse_wrk
+from monitor.embedded import free_port
 
 app = FastAPI()
 
@@ -39,13 +40,6 @@ LUA = f"""wrk.method = "POST"
 wrk.body = '{BODY}'
 wrk.headers["Content-Type"] = "application/json"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for(port: int, timeout_s: float = 20.0) -> None:

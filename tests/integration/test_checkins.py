@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,9 +10,8 @@ import asyncpg
 import pytest
 
 from alerts import checkins
-from monitor.registry import schemas
-from monitor.registry import store as registry_store
-from tests.e2e.test_slice import CENTRE, square
+from tests.e2e.test_slice import CENTRE
+from tests.registry_rows import person_in_new_city
 
 # Monday 30 November 2026, 09:00-10:00 in Shanghai (UTC+8), judged 10 minutes after
 OPENS = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
@@ -100,21 +98,7 @@ async def person(pool: asyncpg.Pool) -> Person:
     """A phone user in Shanghai under an information-check order for all of November and
     December 2026."""
     async with pool.acquire() as conn:
-        city = await registry_store.insert_jurisdiction(
-            conn, data=schemas.JurisdictionIn(name=f"checkin-{time.monotonic_ns()}", level="city")
-        )
-        fence = await registry_store.insert_fence(
-            conn, data=schemas.FenceIn(name="area", role="allowed", geometry=square(*CENTRE, 500))
-        )
-        person_id = await registry_store.insert_person(
-            conn,
-            data=schemas.PersonIn(
-                case_number=f"checkin-{time.monotonic_ns()}",
-                supervision_level="normal",
-                allowed_fence_ids=[fence["id"]],
-            ),
-            jurisdiction_id=city.id,
-        )
+        person_id, _ = await person_in_new_city(conn, "checkin")
     someone = Person(pool, person_id)
     await someone.order(datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
     return someone

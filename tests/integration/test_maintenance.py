@@ -6,7 +6,6 @@ partitions are the whole database's."""
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
@@ -15,9 +14,8 @@ from alerts import store
 from alerts.models import EventType, NewEvent
 from monitor import db
 from monitor.maintenance import MAINTENANCE_LOCK, maintain
-from monitor.registry import schemas
-from monitor.registry import store as registry_store
-from tests.e2e.test_slice import CENTRE, square
+from tests.e2e.test_slice import CENTRE
+from tests.registry_rows import person_in_new_city
 
 JULY_1 = datetime(2019, 7, 1, 12, tzinfo=UTC)
 
@@ -42,32 +40,13 @@ async def where(conn: db.Conn, ping_ids: list[int]) -> dict[int, str]:
     return {r["id"]: r["part"] for r in rows}
 
 
-async def make_person(conn: db.Conn) -> tuple[int, int]:
-    city = await registry_store.insert_jurisdiction(
-        conn, data=schemas.JurisdictionIn(name=f"purge-{time.monotonic_ns()}", level="city")
-    )
-    fence = await registry_store.insert_fence(
-        conn, data=schemas.FenceIn(name="area", role="allowed", geometry=square(*CENTRE, 500))
-    )
-    person_id = await registry_store.insert_person(
-        conn,
-        data=schemas.PersonIn(
-            case_number=f"purge-{time.monotonic_ns()}",
-            supervision_level="normal",
-            allowed_fence_ids=[fence["id"]],
-        ),
-        jurisdiction_id=city.id,
-    )
-    return person_id, city.id
-
-
 async def test_a_day_whose_pings_went_to_the_default_partition_gets_its_partition(
     pool: asyncpg.Pool,
 ) -> None:
     """A service up for over a week used to write the next days into pings_default and then
     could not start again: the partition for such a day could not be made."""
     async with pool.acquire() as conn:
-        person_id, _ = await make_person(conn)
+        person_id, _ = await person_in_new_city(conn, "purge")
         noon = datetime(2031, 3, 1, 4, tzinfo=UTC)  # noon in Shanghai, whatever the server's zone
         ping_id = await store_ping(conn, person_id, noon)
         assert await where(conn, [ping_id]) == {ping_id: "pings_default"}
@@ -80,7 +59,7 @@ async def test_a_day_whose_pings_went_to_the_default_partition_gets_its_partitio
 
 async def test_the_purge_drops_old_days_but_keeps_alert_evidence(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        person_id, city_id = await make_person(conn)
+        person_id, city_id = await person_in_new_city(conn, "purge")
         await db.ensure_partitions(conn, today=date(2019, 5, 20), back_days=0, ahead_days=0)
         await db.ensure_partitions(conn, today=date(2019, 6, 2), back_days=0, ahead_days=0)
         old = [
@@ -132,7 +111,7 @@ async def test_one_round_at_a_time_across_workers(pool: asyncpg.Pool) -> None:
 
 async def test_old_position_events_go_and_alert_events_stay(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        person_id, city_id = await make_person(conn)
+        person_id, city_id = await person_in_new_city(conn, "purge")
         path = await conn.fetchval("SELECT path FROM jurisdictions WHERE id = $1", city_id)
         events = [
             NewEvent(kind, person_id, city_id, path, {"n": n})

@@ -4,15 +4,12 @@ The instants used (2031) are far from other tests' orders: the timers' round is 
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from alerts import orders
-from monitor.registry import schemas
-from monitor.registry import store as registry_store
-from tests.e2e.test_slice import CENTRE, square
+from tests.registry_rows import person_in_new_city
 
 NOW = datetime(2031, 1, 1, tzinfo=UTC)
 WEEK = timedelta(days=7)
@@ -20,21 +17,7 @@ WEEK = timedelta(days=7)
 
 async def person_with_orders(conn: orders.Conn, *spans: tuple[int, int]) -> tuple[int, str]:
     """A person in a new city with an order for each (start, end) in days from NOW."""
-    city = await registry_store.insert_jurisdiction(
-        conn, data=schemas.JurisdictionIn(name=f"orders-{time.monotonic_ns()}", level="city")
-    )
-    fence = await registry_store.insert_fence(
-        conn, data=schemas.FenceIn(name="area", role="allowed", geometry=square(*CENTRE, 500))
-    )
-    person_id = await registry_store.insert_person(
-        conn,
-        data=schemas.PersonIn(
-            case_number=f"orders-{time.monotonic_ns()}",
-            supervision_level="normal",
-            allowed_fence_ids=[fence["id"]],
-        ),
-        jurisdiction_id=city.id,
-    )
+    person_id, city_id = await person_in_new_city(conn, "orders")
     for start, end in spans:
         await conn.execute(
             "INSERT INTO monitoring_orders (person_id, kind, starts_at, ends_at) "
@@ -43,7 +26,7 @@ async def person_with_orders(conn: orders.Conn, *spans: tuple[int, int]) -> tupl
             NOW + timedelta(days=start),
             NOW + timedelta(days=end),
         )
-    path: str = await conn.fetchval("SELECT path FROM jurisdictions WHERE id = $1", city.id)
+    path: str = await conn.fetchval("SELECT path FROM jurisdictions WHERE id = $1", city_id)
     return person_id, path
 
 

@@ -16,7 +16,8 @@ from alerts.models import EventType, NewEvent
 from monitor import db
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
-from tests.e2e.test_slice import CENTRE, square
+from tests.e2e.test_slice import CENTRE
+from tests.registry_rows import person_in_new_city
 
 
 async def test_migrate_is_idempotent(pool: asyncpg.Pool) -> None:
@@ -60,21 +61,7 @@ async def test_event_ids_become_visible_in_id_order(pool: asyncpg.Pool) -> None:
 async def strict_person(pool: asyncpg.Pool, city_name: str) -> int:
     """A strict-level person in a city of their own, allowed a 1 km square around CENTRE."""
     async with pool.acquire() as conn:
-        city = await registry_store.insert_jurisdiction(
-            conn, data=schemas.JurisdictionIn(name=city_name, level="city")
-        )
-        fence = await registry_store.insert_fence(
-            conn, data=schemas.FenceIn(name="f", role="allowed", geometry=square(*CENTRE, 500))
-        )
-        person_id: int = await registry_store.insert_person(
-            conn,
-            data=schemas.PersonIn(
-                case_number=f"{city_name}-{time.monotonic_ns()}",
-                supervision_level="strict",
-                allowed_fence_ids=[fence["id"]],
-            ),
-            jurisdiction_id=city.id,
-        )
+        person_id, _ = await person_in_new_city(conn, city_name, "strict")
     return person_id
 
 
