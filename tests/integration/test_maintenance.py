@@ -137,3 +137,22 @@ async def test_old_position_events_go_and_alert_events_stay(pool: asyncpg.Pool) 
             [old_position, new_position, old_alert],
         )
     assert [r["id"] for r in left] == [new_position, old_alert]
+
+
+async def test_a_busy_pings_table_puts_the_purge_off_instead_of_queueing_ingest(
+    pool: asyncpg.Pool,
+) -> None:
+    """The detach needs the lock every insert waits behind: held elsewhere (a long read of
+    pings here), the purge gives up after LOCK_TIMEOUT and the next round drops the day."""
+    async with pool.acquire() as reader, pool.acquire() as conn:
+        person_id, _ = await person_in_new_city(conn, "busy")
+        await db.ensure_partitions(conn, today=date(2019, 4, 10), back_days=0, ahead_days=0)
+        await store_ping(conn, person_id, datetime(2019, 4, 10, 4, tzinfo=UTC))
+        async with reader.transaction():
+            await reader.fetchval("SELECT count(*) FROM pings WHERE ts < '2019-05-01'")
+            # without the lock timeout this would wait for the reader, which waits for it
+            put_off = await asyncio.wait_for(maintain(conn, now=JULY_1, retention_days=30), 10)
+        assert put_off is not None and "20190410" not in put_off.days
+        assert await conn.fetchval("SELECT to_regclass('pings_20190410')") is not None
+        done = await maintain(conn, now=JULY_1, retention_days=30)
+    assert done is not None and "20190410" in done.days
