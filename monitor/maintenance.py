@@ -1,5 +1,5 @@
 """Database upkeep run by the workers: daily ping partitions made ahead, raw tracks purged,
-live-map position events purged.
+live-map position events and long-expired officer sessions purged.
 
 ARCHITECTURE §8: raw tracks are purged after the retention period (`MONITOR_RETENTION_DAYS`,
 the same limit ingest refuses older pings by), except pings that are evidence of an alert.
@@ -31,6 +31,7 @@ import asyncpg
 
 from alerts import store as alert_store
 from monitor import db
+from monitor.auth import store as auth_store
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Purged:
     evidence_kept: int  # evidence pings copied out of them and put back
     default_rows: int  # old pings deleted from the default partition
     position_events: int = 0  # live-map position events deleted
+    sessions: int = 0  # officer sessions expired over a day ago, deleted
 
 
 async def run_maintenance(
@@ -100,7 +102,8 @@ async def maintain(
             log.info("made %d ping partitions ahead", made)
         purged = await purge(conn, before=today - timedelta(days=retention_days))
         positions = await purge_position_events(conn, before=now - position_events_keep)
-        return replace(purged, position_events=positions)
+        sessions = await auth_store.purge_sessions(conn, expired_before=now - timedelta(days=1))
+        return replace(purged, position_events=positions, sessions=sessions)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MAINTENANCE_LOCK)
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from monitor.auth import security, store
 from monitor.auth.models import Role
-from monitor.deps import Ctx, CurrentOfficer, Writer
+from monitor.deps import Ctx, CurrentOfficer, Writer, oauth2_scheme
 from monitor.errors import AuthError, BadRequestError, ConflictError, ForbiddenError
 from monitor.registry import store as registry_store
 
@@ -57,6 +57,17 @@ async def issue_token(ctx: Ctx, form: Annotated[OAuth2PasswordRequestForm, Depen
             expires_at=datetime.now(UTC) + timedelta(seconds=ttl_s),
         )
     return TokenOut(access_token=token, expires_in=ttl_s)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(
+    ctx: Ctx, officer: CurrentOfficer, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> None:
+    """Ends this session on the server: the token is refused from now on (a shared duty
+    console's next officer must not inherit it for the rest of its lifetime)."""
+    assert token is not None  # CurrentOfficer has checked it
+    async with ctx.pool.acquire() as conn:
+        await store.delete_session(conn, token_hash=security.hash_token(token))
 
 
 @officers.post("", status_code=status.HTTP_201_CREATED)

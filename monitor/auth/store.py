@@ -61,6 +61,19 @@ async def insert_session(
     await conn.execute(INSERT_SESSION, token_hash, officer_id, expires_at)
 
 
+DELETE_SESSION = "DELETE FROM officer_sessions WHERE token_hash = $1"
+# sessions expired this long ago are of no use to anyone: the maintenance round deletes them
+PURGE_SESSIONS = "DELETE FROM officer_sessions WHERE expires_at < $1"
+
+
+async def delete_session(conn: Conn, *, token_hash: bytes) -> None:
+    await conn.execute(DELETE_SESSION, token_hash)
+
+
+async def purge_sessions(conn: Conn, *, expired_before: datetime) -> int:
+    return int((await conn.execute(PURGE_SESSIONS, expired_before)).split()[-1])
+
+
 GET_SESSION_OFFICER = f"""
 SELECT {OFFICER_COLUMNS} FROM officer_sessions s
 JOIN officers o ON o.id = s.officer_id

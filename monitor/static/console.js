@@ -334,7 +334,10 @@ function select(personId, alert = null) {
 }
 
 $("login-form").addEventListener("submit", login);
-$("logout").addEventListener("click", () => logout());
+$("logout").addEventListener("click", () => {
+  api("/v1/auth/logout", { method: "POST" }).catch(() => {}); // the server forgets the token too
+  logout();
+});
 $("resolve-dialog").addEventListener("close", onResolveClosed);
 $("map-fit").addEventListener("click", () => map.fit());
 window.addEventListener("online", () => { if (state.token && !state.opened) connect(); });

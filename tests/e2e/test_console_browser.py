@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -67,7 +68,7 @@ async def test_officer_sees_an_alert_arrive_and_acknowledges_it(
     await page.wait_for_selector("#alert-list li[data-status='acknowledged']", timeout=10_000)
 
 
-async def test_officer_sees_orders_about_to_lapse_listed_and_arriving(
+async def test_officer_sees_orders_about_to_lapse_and_logging_out_ends_the_session(
     live: Live,
     officer: Officer,
     page: Page,
@@ -84,4 +85,14 @@ async def test_officer_sees_orders_about_to_lapse_listed_and_arriving(
         _, after = await person_with_lapsing_order(client)  # noticed by the timers, live
         after_id = after["id"]
         await page.wait_for_selector(f"#notice-list li[data-order-id='{after_id}']", timeout=30_000)
-    assert await page.is_hidden("#notice-empty")
+        assert await page.is_hidden("#notice-empty")
+        # logging out ends the session on the server too, not only in the browser
+        token = await page.evaluate("sessionStorage.getItem('token')")
+        await page.click("#logout")
+        await page.wait_for_selector("#login", state="visible", timeout=5_000)
+        me = {"Authorization": f"Bearer {token}"}
+        for _ in range(50):  # the console does not wait for the answer
+            if (await client.get("/v1/auth/me", headers=me)).status_code == 401:
+                break
+            await asyncio.sleep(0.1)
+        assert (await client.get("/v1/auth/me", headers=me)).status_code == 401

@@ -201,3 +201,18 @@ async def test_reading_a_track_is_audited_in_a_hash_chain(
             assert after["prev_hash"] == before["hash"]
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await conn.execute("DELETE FROM audit_log")
+
+
+async def test_logging_out_ends_the_session_on_the_server(live: Live, officer: Officer) -> None:
+    async with httpx.AsyncClient(base_url=live.base_url) as client:
+        second = await client.post(
+            "/v1/auth/token", data={"username": officer.username, "password": officer.password}
+        )
+        other = {"Authorization": f"Bearer {second.json()['access_token']}"}
+        mine = {"Authorization": f"Bearer {officer.token}"}
+        assert (await client.get("/v1/auth/me", headers=other)).status_code == 200
+        out = await client.post("/v1/auth/logout", headers=other)
+        assert out.status_code == 204, out.text
+        assert (await client.get("/v1/auth/me", headers=other)).status_code == 401
+        assert (await client.get("/v1/auth/me", headers=mine)).status_code == 200, "only that one"
+        assert (await client.post("/v1/auth/logout", headers=other)).status_code == 401

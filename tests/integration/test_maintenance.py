@@ -6,6 +6,7 @@ partitions are the whole database's."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
@@ -156,3 +157,28 @@ async def test_a_busy_pings_table_puts_the_purge_off_instead_of_queueing_ingest(
         assert await conn.fetchval("SELECT to_regclass('pings_20190410')") is not None
         done = await maintain(conn, now=JULY_1, retention_days=30)
     assert done is not None and "20190410" in done.days
+
+
+async def test_sessions_expired_over_a_day_ago_are_deleted(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        _, city_id = await person_in_new_city(conn, "sessions")
+        officer_id = await conn.fetchval(
+            "INSERT INTO officers (username, password_hash, role, jurisdiction_id) "
+            "VALUES ($1, 'x', 'officer', $2) RETURNING id",
+            f"sessions-{time.monotonic_ns()}",
+            city_id,
+        )
+        for token, expired in ((b"old", timedelta(days=2)), (b"recent", timedelta(hours=1))):
+            await conn.execute(
+                "INSERT INTO officer_sessions (token_hash, officer_id, expires_at) "
+                "VALUES ($1, $2, $3)",
+                token + str(officer_id).encode(),
+                officer_id,
+                JULY_1 - expired,
+            )
+        purged = await maintain(conn, now=JULY_1, retention_days=30)
+        left = await conn.fetch(
+            "SELECT token_hash FROM officer_sessions WHERE officer_id = $1", officer_id
+        )
+    assert purged is not None and purged.sessions >= 1
+    assert [bytes(r["token_hash"]) for r in left] == [b"recent" + str(officer_id).encode()]
