@@ -77,8 +77,10 @@ async def create_pool(dsn: str, *, min_size: int, max_size: int) -> asyncpg.Pool
 async def keep_session(conn: asyncpg.Connection) -> None:
     """Released connections skip asyncpg's `RESET ALL; UNLISTEN *; ...` (a round trip and
     PostgreSQL CPU per release): nothing pooled uses LISTEN, SET, session advisory locks or
-    held cursors. asyncpg still rolls back a transaction left open before calling this.
-    Anything that starts using session state must undo it itself or take its own connection."""
+    held cursors, except the maintenance round's lock, which it releases itself
+    (monitor/maintenance.py). asyncpg still rolls back a transaction left open before calling
+    this. Anything that starts using session state must undo it itself or take its own
+    connection."""
 
 
 async def connect(dsn: str) -> asyncpg.Connection:

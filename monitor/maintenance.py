@@ -104,8 +104,8 @@ async def maintain(
         positions = await purge_position_events(conn, before=now - position_events_keep)
         sessions = await auth_store.purge_sessions(conn, expired_before=now - timedelta(days=1))
         return replace(purged, position_events=positions, sessions=sessions)
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", MAINTENANCE_LOCK)
+    finally:  # all, not one: a lock taken twice by this connection would outlive one unlock
+        await conn.execute("SELECT pg_advisory_unlock_all()")
 
 
 async def purge(conn: db.Conn, *, before: date) -> Purged:
