@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -47,17 +49,39 @@ async def stream(
         jurisdiction_path=viewer.jurisdiction_path, since=since, positions=positions
     )
     metrics.SOCKETS.inc()
+    credential = token or from_subprotocol
     try:
-        await serve(websocket, runtime.hub, sub, runtime.heartbeat_s)
+        await serve(
+            websocket,
+            runtime.hub,
+            sub,
+            runtime.heartbeat_s,
+            session_ended(lambda: runtime.authenticate(credential), runtime.heartbeat_s),
+        )
     finally:
         metrics.SOCKETS.dec()
         runtime.hub.unsubscribe(sub)
 
 
-async def serve(websocket: WebSocket, hub: Hub, sub: Subscription, heartbeat_s: float) -> None:
+async def serve(
+    websocket: WebSocket,
+    hub: Hub,
+    sub: Subscription,
+    heartbeat_s: float,
+    ended: Awaitable[str] | None = None,
+) -> None:
+    """Send until the client goes, or until `ended` answers why the session is over (the
+    socket is then closed with 4401 and that reason)."""
     sender = asyncio.create_task(send_events(websocket, hub, sub, heartbeat_s))
     receiver = asyncio.create_task(read_until_closed(websocket))
-    done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    tasks: set[asyncio.Future[Any]] = {sender, receiver}
+    watcher = asyncio.ensure_future(ended) if ended is not None else None
+    if watcher is not None:
+        tasks.add(watcher)
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    if watcher is not None and watcher in done and not watcher.exception():
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await websocket.close(code=4401, reason=watcher.result()[:120])
     for task in pending:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
@@ -65,6 +89,24 @@ async def serve(websocket: WebSocket, hub: Hub, sub: Subscription, heartbeat_s: 
     for task in done:
         with contextlib.suppress(WebSocketDisconnect):
             task.result()
+
+
+async def session_ended(authenticate: Callable[[], Awaitable[object]], every_s: float) -> str:
+    """Answers, within `every_s`, once the socket's session no longer authenticates: logged
+    out, expired, or the officer disabled. A live map of supervised persons' positions must not
+    outlive the right to see it. A database outage is not an ended session: asked again."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await authenticate()
+        except Exception as exc:  # alerts never imports monitor: its auth error, by status
+            if is_refusal(exc):
+                return str(exc)
+
+
+def is_refusal(exc: Exception) -> bool:
+    """The app's auth errors answer 401; anything else (a database hiccup) is not a verdict."""
+    return getattr(exc, "status_code", None) == 401
 
 
 async def read_until_closed(websocket: WebSocket) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import websockets
 
 from tests.e2e.conftest import Live, Officer
 from tests.e2e.test_slice import CENTRE, enrol, square
@@ -216,3 +218,20 @@ async def test_logging_out_ends_the_session_on_the_server(live: Live, officer: O
         assert (await client.get("/v1/auth/me", headers=other)).status_code == 401
         assert (await client.get("/v1/auth/me", headers=mine)).status_code == 200, "only that one"
         assert (await client.post("/v1/auth/logout", headers=other)).status_code == 401
+
+
+async def test_an_open_stream_closes_once_its_session_ends(live: Live, officer: Officer) -> None:
+    """A live map of supervised persons must not outlive the right to see it: logged out
+    (or disabled, or expired), the socket is closed within a heartbeat or two."""
+    async with httpx.AsyncClient(base_url=live.base_url) as client:
+        login = await client.post(
+            "/v1/auth/token", data={"username": officer.username, "password": officer.password}
+        )
+        token = login.json()["access_token"]
+        async with websockets.connect(f"{live.ws_url}/v1/stream?token={token}") as ws:
+            await client.post("/v1/auth/logout", headers=bearer(token))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                async with asyncio.timeout(4 * live.settings.ws_heartbeat_s):
+                    while True:
+                        await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
