@@ -2,15 +2,17 @@
 
 A window is kept when the person's stored pings hold a check-in (`checkin: true`) whose fix
 time lies inside it. Otherwise `missed_checkin` opens: one open alert per rule, which a later
-missed window updates. Nothing is asked of a person without a monitoring order over the
-window, nor while a suspension covers `missed_checkin`.
+missed window updates (`missed` lists the windows it stands for). Nothing is asked of a
+person without a monitoring order over the window, nor while a suspension covers
+`missed_checkin`.
 
 Check-ins are read from PostgreSQL, never from the stream: a phone that was offline delivers
 a check-in made in time after the window closed, and the grace is there for it. A check-in
-made in time that arrives later still means the alert was false: it resolves itself
-(disposition `auto_cleared`), since false alarms are a defect here (a 10% missed check-in
-alarm rate was a headline problem in the field). A check-in made after the window is written
-onto the open alert as `checked_in_at`, for the officer to weigh.
+made in time that arrives later still means the alert was false: when the alert stands for
+that window alone it resolves itself (disposition `auto_cleared`), since false alarms are a
+defect here (a 10% missed check-in alarm rate was a headline problem in the field). A
+check-in made after the window, or one that kept only the latest of several missed windows,
+is written onto the open alert as `checked_in_at`, for the officer to weigh.
 
 Windows are judged in the transaction that moves the rule's `due_at` to its next window, with
 the due rules locked and skipped by other workers' timers, so a window is judged once however
@@ -60,6 +62,12 @@ SELECT w.rule_id,
 FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::timestamptz[])
      AS w(rule_id, person_id, starts, ends)
 """
+# the alert lists every window it stands for, oldest first
+ADD_MISSED = """
+UPDATE alerts SET details = details || jsonb_build_object(
+    'missed', coalesce(details->'missed', '[]'::jsonb) || to_jsonb($2::text))
+WHERE id = $1
+"""
 ADVANCE = """
 UPDATE person_rules SET due_at = d.due_at
 FROM unnest($1::bigint[], $2::timestamptz[]) AS d(id, due_at) WHERE person_rules.id = d.id
@@ -67,7 +75,8 @@ FROM unnest($1::bigint[], $2::timestamptz[]) AS d(id, due_at) WHERE person_rules
 # open missed_checkin alerts without a check-in noted, with the first check-in stored since
 # their window opened (the partial index alerts_checkin_unnoted keeps this small)
 LATE = """
-SELECT a.id, k.ts, (a.details->>'window_end')::timestamptz AS window_end
+SELECT a.id, k.ts, (a.details->>'window_end')::timestamptz AS window_end,
+       jsonb_array_length(coalesce(a.details->'missed', '[]')) AS missed
 FROM alerts a
 CROSS JOIN LATERAL (
     SELECT k.ts FROM pings k
@@ -170,20 +179,22 @@ async def _missed(
             "checked_in_at": None,  # a window missed again: a check-in noted earlier is old news
         },
     )
+    await conn.execute(ADD_MISSED, alert_id, ms_to_dt(window.starts_ms).isoformat())
     kind = EventType.ALERT_OPENED if inserted else EventType.ALERT_UPDATED
     return await alert_event(conn, alert_id, kind, {})
 
 
 async def note_late(conn: Conn, *, now: datetime) -> list[int]:
-    """A check-in stored after its window was judged: made in time, the alert was false and
-    resolves itself; made late, it is noted on the open alert."""
+    """A check-in stored after its window was judged: made in time, and the alert stands for
+    that window alone, the alert was false and resolves itself; otherwise (made late, or the
+    alert also stands for earlier misses) it is noted on the open alert."""
     async with conn.transaction():
         events: list[NewEvent] = []
         for row in await conn.fetch(LATE, BATCH):
             at = row["ts"].isoformat()
             await store.merge_details(conn, alert_id=row["id"], details={"checked_in_at": at})
             kind = EventType.ALERT_UPDATED
-            if row["ts"] < row["window_end"]:
+            if row["ts"] < row["window_end"] and row["missed"] <= 1:
                 note = f"checked in at {at}, inside the window; the check-in arrived late"
                 await store.resolve(
                     conn, alert_id=row["id"], at=now, officer_id=None,

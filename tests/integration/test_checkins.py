@@ -173,6 +173,20 @@ async def test_a_checkin_made_in_time_but_delivered_late_clears_the_alert(
         )
 
 
+async def test_a_late_checkin_does_not_clear_earlier_misses(person: Person) -> None:
+    """Monday missed for real, Tuesday's check-in made in time but delivered late: the alert
+    stands for both, so it stays open with the check-in noted."""
+    await person.rule(RULE)
+    await person.judge(DUE + DAY)  # Monday and Tuesday both unkept
+    [both] = await person.alerts()
+    assert both["details"]["missed"] == [OPENS.isoformat(), (OPENS + DAY).isoformat()]
+    await person.ping(CLOSES + DAY - timedelta(minutes=1))
+    await person.note_late()
+    [alert] = await person.alerts()
+    assert alert["status"] == "open"
+    assert alert["details"]["checked_in_at"] == (CLOSES + DAY - timedelta(minutes=1)).isoformat()
+
+
 async def test_no_checkin_is_asked_without_an_order_or_during_a_suspension(
     person: Person, pool: asyncpg.Pool
 ) -> None:
