@@ -265,6 +265,24 @@ function renderNotices() {
   $("notice-empty").hidden = sorted.length > 0;
 }
 
+/** A missed check-in says which window was missed, and when the person checked in after all. */
+function checkinLines(alert) {
+  const d = alert.details || {};
+  if (alert.type !== "missed_checkin" || !d.window_start) return [];
+  const missed = Array.isArray(d.missed) && d.missed.length > 1 ? ` ×${d.missed.length}` : "";
+  const lines = [el("div", { className: "meta checkin-window" },
+    el("span", { textContent: `签到时段 window${missed}` }),
+    el("time", { dateTime: d.window_start, textContent: formatTime(d.window_start) }),
+    el("span", { textContent: "–" }),
+    el("time", { dateTime: d.window_end, textContent: formatTime(d.window_end) }))];
+  if (d.checked_in_at) {
+    lines.push(el("div", { className: "meta checked-in" },
+      el("span", { textContent: "已签到 checked in" }),
+      el("time", { dateTime: d.checked_in_at, textContent: formatTime(d.checked_in_at) })));
+  }
+  return lines;
+}
+
 function alertItem(alert) {
   const actions = el("div", { className: "actions" });
   const li = el("li", { className: "alert", tabIndex: 0 },
@@ -277,6 +295,7 @@ function alertItem(alert) {
       el("span", { className: "rung", textContent: bilingual(LABELS.rungs, alert.escalation_level) }),
       el("span", { className: "id", textContent: `#${alert.id}` }),
       alert.late ? el("span", { className: "late", textContent: "迟报 late" }) : ""),
+    ...checkinLines(alert),
     actions);
   Object.assign(li.dataset, { alertId: alert.id, personId: alert.person_id, status: alert.status, type: alert.type });
   li.classList.toggle("selected", alert.person_id === state.selected);

@@ -7,6 +7,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
@@ -96,3 +97,28 @@ async def test_officer_sees_orders_about_to_lapse_and_logging_out_ends_the_sessi
                 break
             await asyncio.sleep(0.1)
         assert (await client.get("/v1/auth/me", headers=me)).status_code == 401
+
+
+async def test_a_missed_checkin_shows_its_window(
+    live: Live, officer: Officer, page: Page, pool: asyncpg.Pool
+) -> None:
+    async with httpx.AsyncClient(base_url=live.base_url, headers=auth(officer)) as client:
+        device = await enrol(client, officer, f"BC-{time.monotonic_ns()}")
+        rule = await client.post(
+            f"/v1/persons/{device.person_id}/rules",
+            json={"kind": "checkin", "params": {"at": "09:00", "window_min": 30, "grace_min": 0}},
+        )
+        assert rule.status_code == 201, rule.text
+        await page.goto(f"{live.base_url}/")
+        await page.fill("input[name=username]", officer.username)
+        await page.fill("input[name=password]", officer.password)
+        await page.click("#login-form button[type=submit]")
+        await page.wait_for_selector('#conn-status[data-state="live"]', timeout=15_000)
+        async with pool.acquire() as conn:  # the window closes unkept: judged by the timers
+            await conn.execute(
+                "UPDATE person_rules SET due_at = now() - interval '1 second' WHERE id = $1",
+                rule.json()["id"],
+            )
+    row = f"#alert-list li[data-type='missed_checkin'][data-person-id='{device.person_id}']"
+    await page.wait_for_selector(f"{row} .checkin-window time", timeout=30_000)
+    assert await page.locator(f"{row} .checkin-window time").count() == 2
