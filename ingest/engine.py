@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -36,6 +38,11 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 
 log = logging.getLogger(__name__)
 
+# the change feed re-reads this much of the past: a transaction stamps its rows when it writes
+# them and may commit later (migrations/0011)
+CHANGE_LOOKBACK = timedelta(seconds=10)
+FEED_ERRORS: tuple[type[Exception], ...] = (*DB_ERRORS, asyncpg.PostgresError)
+
 
 @dataclass(frozen=True)
 class IngestConfig:
@@ -50,8 +57,10 @@ class IngestConfig:
     # radius assumed when a device says 0 or nothing: unknown is never perfect
     unknown_accuracy_m: float = 100.0
     group_max_pings: int = 5000
-    # how long a device or order lookup is reused: a revoked token works at most this long
+    # a device or order lookup is reused while the change feed answers (a change is seen within
+    # about feed_interval_s); without it, for at most this long after the feed last answered
     device_cache_s: float = 30.0
+    feed_interval_s: float = 1.0
     max_queued_pings: int = 50_000
 
 
@@ -61,8 +70,12 @@ class Ingestor:
         self.redis = redis
         self.config = config
         self._inflight = 0
-        self._devices: dict[object, tuple[float, Device | None]] = {}
+        # entries hold the monotonic time they were loaded (see _fresh)
+        self._devices: dict[tuple[str, Any], tuple[float, Device | None]] = {}
+        self._device_keys: dict[str, set[tuple[str, Any]]] = {}  # device id -> its entries
         self._orders: dict[int, tuple[float, list[tuple[datetime, datetime]]]] = {}
+        self._feed_ok = -math.inf  # monotonic time of the change feed's last answer
+        self._feed_since: datetime | None = None
         self.committer = GroupCommitter(
             pool,
             redis,
@@ -100,17 +113,52 @@ class Ingestor:
             )
         return device
 
+    def _fresh(self, loaded: float) -> bool:
+        """An entry is known current as of its load or the feed's last answer, whichever is
+        later (every entry still held has survived every answer since its load); it is used
+        while that is under device_cache_s ago."""
+        return time.monotonic() - max(loaded, self._feed_ok) < self.config.device_cache_s
+
     async def _cached_device(self, key: tuple[str, Any]) -> Device | None:
         hit = self._devices.get(key)
-        if hit is not None and hit[0] > time.monotonic():
+        if hit is not None and self._fresh(hit[0]):
             return hit[1]
+        loaded = time.monotonic()
         async with self._connection() as conn:
             if key[0] == "token":
                 device = await store.get_device_by_token(conn, token_hash=key[1])
             else:
                 device = await store.get_device_by_id(conn, device_id=key[1])
-        self._devices[key] = (time.monotonic() + self.config.device_cache_s, device)
+        self._devices[key] = (loaded, device)
+        device_id = device.id if device is not None else key[1] if key[0] == "id" else None
+        if device_id is not None:
+            self._device_keys.setdefault(device_id, set()).add(key)
         return device
+
+    async def watch_changes(self) -> None:
+        """Every feed_interval_s: forget the devices and order windows changed since the last
+        answer (re-reading the last LOOKBACK, so a change whose transaction committed late is
+        not missed). A revoked or rotated token stops working, and a new order is honoured,
+        within about a second; entries otherwise live as long as this keeps answering."""
+        while True:
+            asked = time.monotonic()
+            try:
+                async with self.pool.acquire() as conn:
+                    now, device_ids, person_ids = await store.changes(conn, since=self._feed_since)
+            except FEED_ERRORS as exc:
+                log.warning("ingest change feed unavailable (%r); cached lookups age out", exc)
+            else:
+                self.forget(device_ids, person_ids)
+                self._feed_since = now - CHANGE_LOOKBACK
+                self._feed_ok = asked
+            await asyncio.sleep(self.config.feed_interval_s)
+
+    def forget(self, device_ids: list[str], person_ids: list[int]) -> None:
+        for device_id in device_ids:
+            for key in self._device_keys.pop(device_id, ()):
+                self._devices.pop(key, None)
+        for person_id in person_ids:
+            self._orders.pop(person_id, None)
 
     async def ingest(self, device: Device, items: list[Any]) -> IngestResult:
         limit = self.config.max_pings_per_request
@@ -161,11 +209,12 @@ class Ingestor:
 
     async def _order_windows(self, person_id: int) -> list[tuple[datetime, datetime]]:
         hit = self._orders.get(person_id)
-        if hit is not None and hit[0] > time.monotonic():
+        if hit is not None and self._fresh(hit[0]):
             return hit[1]
+        loaded = time.monotonic()
         async with self._connection() as conn:
             windows = await store.order_windows(conn, person_id=person_id)
-        self._orders[person_id] = (time.monotonic() + self.config.device_cache_s, windows)
+        self._orders[person_id] = (loaded, windows)
         return windows
 
     def _connection(self) -> _Acquire:

@@ -29,6 +29,24 @@ async def get_device_by_id(conn: Conn, *, device_id: str) -> Device | None:
     return None if row is None else Device(**dict(row))
 
 
+# what changed since a moment (the database's clock; the first time, the last minute): devices
+# by id, orders by person
+CHANGES = """
+WITH since AS (SELECT coalesce($1::timestamptz, now() - interval '1 minute') AS t)
+SELECT now() AS now,
+       ARRAY(SELECT id FROM devices, since WHERE changed_at > since.t) AS device_ids,
+       ARRAY(SELECT DISTINCT person_id FROM monitoring_orders, since
+             WHERE changed_at > since.t) AS person_ids
+"""
+
+
+async def changes(conn: Conn, *, since: datetime | None) -> tuple[datetime, list[str], list[int]]:
+    """(the database's now, devices changed since `since`, persons whose orders changed)."""
+    row = await conn.fetchrow(CHANGES, since)
+    assert row is not None
+    return row["now"], list(row["device_ids"]), list(row["person_ids"])
+
+
 ORDER_WINDOWS = """
 SELECT starts_at, ends_at FROM monitoring_orders
 WHERE person_id = $1 AND revoked_at IS NULL AND ends_at > now() - interval '400 days'

@@ -134,6 +134,7 @@ async def close_context(ctx: AppContext) -> None:
 def start_loops(ctx: AppContext) -> Supervisor:
     supervisor = Supervisor()
     supervisor.start("group-commit", ctx.ingestor.committer.run)
+    supervisor.start("ingest-changes", ctx.ingestor.watch_changes)
     supervisor.start("hub", ctx.hub.run)
     if ctx.settings.run_workers:
         start_workers(supervisor, ctx)
