@@ -112,7 +112,7 @@ async def test_a_new_order_is_honoured_at_once(ingestor: Ingestor, pool: asyncpg
         await conn.execute("DELETE FROM monitoring_orders WHERE person_id = $1", person_id)
     now = datetime.now(UTC)
     async with feeding(ingestor):
-        assert await ingestor._order_windows(person_id) == []  # no order: cached as none
+        assert await ingestor._order_windows(person_id) == ()  # no order: cached as none
         async with pool.acquire() as conn:
             await conn.execute(
                 "INSERT INTO monitoring_orders (person_id, kind, starts_at, ends_at) "
@@ -123,7 +123,7 @@ async def test_a_new_order_is_honoured_at_once(ingestor: Ingestor, pool: asyncpg
             )
 
         async def honoured() -> bool:
-            return await ingestor._order_windows(person_id) != []
+            return await ingestor._order_windows(person_id) != ()
 
         assert await eventually(honoured)
 
