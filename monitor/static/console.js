@@ -24,6 +24,7 @@ reset();
 function reset() {
   persons.clear();
   alerts.clear();
+  notices.clear();
   map.reset();
   Object.assign(state, { me: null, lastId: 0, socket: null, opened: false, everLive: false,
     retry: CONFIG.retryMinMs, retryTimer: null, heard: 0, selected: null, flash: new Map() });
@@ -80,6 +81,7 @@ function logout(message = "") {
   reset();
   setStatus("connecting");
   renderAlerts();
+  renderNotices();
   $("console").hidden = true;
   delete $("console").dataset.ready;
   $("login").hidden = false;

@@ -91,6 +91,7 @@ async def test_officer_sees_orders_about_to_lapse_and_logging_out_ends_the_sessi
         token = await page.evaluate("sessionStorage.getItem('token')")
         await page.click("#logout")
         await page.wait_for_selector("#login", state="visible", timeout=5_000)
+        assert await page.locator("#notice-list li").count() == 0, "the next officer's console"
         me = {"Authorization": f"Bearer {token}"}
         for _ in range(50):  # the console does not wait for the answer
             if (await client.get("/v1/auth/me", headers=me)).status_code == 401:
