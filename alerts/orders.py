@@ -22,8 +22,8 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 
 # live orders ending within the notice, with no live order that carries on from their end
 LAPSING = """
-SELECT o.id, o.person_id, o.kind, o.starts_at, o.ends_at, o.lapse_noticed_at,
-       p.case_number, p.jurisdiction_id, j.path AS jurisdiction_path
+SELECT o.id, o.person_id, o.kind, o.starts_at, o.ends_at, p.case_number, p.jurisdiction_id,
+       j.path AS jurisdiction_path
 FROM monitoring_orders o
 JOIN persons p ON p.id = o.person_id
 JOIN jurisdictions j ON j.id = p.jurisdiction_id

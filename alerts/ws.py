@@ -68,18 +68,16 @@ async def serve(
     hub: Hub,
     sub: Subscription,
     heartbeat_s: float,
-    ended: Awaitable[str] | None = None,
+    ended: Awaitable[str],
 ) -> None:
     """Send until the client goes, or until `ended` answers why the session is over (the
     socket is then closed with 4401 and that reason)."""
     sender = asyncio.create_task(send_events(websocket, hub, sub, heartbeat_s))
     receiver = asyncio.create_task(read_until_closed(websocket))
-    tasks: set[asyncio.Future[Any]] = {sender, receiver}
-    watcher = asyncio.ensure_future(ended) if ended is not None else None
-    if watcher is not None:
-        tasks.add(watcher)
+    watcher = asyncio.ensure_future(ended)
+    tasks: set[asyncio.Future[Any]] = {sender, receiver, watcher}
     done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    if watcher is not None and watcher in done and not watcher.exception():
+    if watcher in done and not watcher.exception():
         with contextlib.suppress(Exception):  # the client may be gone already
             await websocket.close(code=4401, reason=watcher.result()[:120])
     for task in pending:

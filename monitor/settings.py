@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     relay_interval_s: float = 1.0
     # live map dots: at most one position event per person this often
     position_interval_s: float = 5.0
-    # how often signal_lost and escalation are checked
+    # how often the timers run: signal_lost, escalation, overdue_return, missed_checkin,
+    # orders about to lapse
     timer_interval_s: float = 10.0
     # this long before a monitoring order ends (unless renewed), its supervisors get a notice
     order_notice_days: float = Field(default=7.0, gt=0)
