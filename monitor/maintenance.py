@@ -95,17 +95,27 @@ async def maintain(
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", MAINTENANCE_LOCK):
         return None
     try:  # a session lock on a pooled connection: released below, or when the connection dies
-        async with conn.transaction():
-            await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            made = await db.ensure_partitions(conn, today=today)
-        if made:
-            log.info("made %d ping partitions ahead", made)
+        await _partitions_ahead(conn, today)
         purged = await purge(conn, before=today - timedelta(days=retention_days))
         positions = await purge_position_events(conn, before=now - position_events_keep)
         sessions = await auth_store.purge_sessions(conn, expired_before=now - timedelta(days=1))
         return replace(purged, position_events=positions, sessions=sessions)
     finally:  # all, not one: a lock taken twice by this connection would outlive one unlock
         await conn.execute("SELECT pg_advisory_unlock_all()")
+
+
+async def _partitions_ahead(conn: db.Conn, today: date) -> None:
+    """A new partition locks pings as a detach does: busy, it waits for the next round (a week
+    of them is made ahead), and the purges still run."""
+    try:
+        async with conn.transaction():
+            await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            made = await db.ensure_partitions(conn, today=today)
+    except asyncpg.LockNotAvailableError:
+        log.warning("partitions ahead put off: pings was busy for %s", LOCK_TIMEOUT)
+        return
+    if made:
+        log.info("made %d ping partitions ahead", made)
 
 
 async def purge(conn: db.Conn, *, before: date) -> Purged:
