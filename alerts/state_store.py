@@ -250,9 +250,9 @@ async def mark_replay(conn: Conn, *, partitions: list[int], since: datetime) -> 
 
 
 # person by person in fix-time order, so the replay judges each person's pings in order;
-# ts_ms is floored as ingest's stream entries floor it (ingest.store.epoch_ms): a fix time with
-# a sub-millisecond part must replay as the very fix the stream carried, or the state machine
-# would take the judged fix for a newer one
+# ts_ms is floored as ingest's stream entries floor it (ingest.group_commit.to_stream): a fix
+# time with a sub-millisecond part must replay as the very fix the stream carried, or the state
+# machine would take the judged fix for a newer one
 REPLAY = """
 SELECT id, person_id, device_id, floor(extract(epoch FROM ts) * 1000)::bigint AS ts_ms, lat, lon,
        accuracy_m::float8 AS accuracy_m, checkin, tamper, battery_pct::float8 AS battery_pct, ts

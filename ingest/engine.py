@@ -32,7 +32,7 @@ from ingest.group_commit import (
     GroupConfig,
     StorageRefusedError,
 )
-from ingest.models import Device, IngestResult, ItemError, Ping
+from ingest.models import Device, IngestResult, ItemError, Ping, epoch_us
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 CHANGE_LOOKBACK = timedelta(seconds=10)
 FEED_ERRORS: tuple[type[Exception], ...] = (*DB_ERRORS, asyncpg.PostgresError)
 DeviceFields = tuple[str, int, str, bool, int]  # a Device's fields, as cached
+OrderWindows = tuple[tuple[int, int], ...]  # a person's orders, [start, end) epoch µs
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class Ingestor:
         self._devices: dict[tuple[str, Any], tuple[float, DeviceFields | None]] = {}
         # device id -> its entries; every part of an entry is a plain tuple (see _cached_device)
         self._device_keys: dict[str, tuple[tuple[str, Any], ...]] = {}
-        self._orders: dict[int, tuple[float, tuple[tuple[datetime, datetime], ...]]] = {}
+        self._orders: dict[int, tuple[float, OrderWindows]] = {}
         self._feed_ok = -math.inf  # monotonic time of the change feed's last answer
         self._feed_since: datetime | None = None
         self.committer = GroupCommitter(
@@ -202,7 +203,7 @@ class Ingestor:
         windows = await self._order_windows(person_id)
         kept, refused = [], []
         for index, ping in valid:
-            if is_covered(ping.ts, windows):
+            if is_covered(ping.ts_us, windows):
                 kept.append((index, ping))
             else:
                 refused.append(
@@ -214,13 +215,14 @@ class Ingestor:
                 )
         return kept, refused
 
-    async def _order_windows(self, person_id: int) -> tuple[tuple[datetime, datetime], ...]:
+    async def _order_windows(self, person_id: int) -> OrderWindows:
         hit = self._orders.get(person_id)
         if hit is not None and self._fresh(hit[0]):
             return hit[1]
         loaded = time.monotonic()
         async with self._connection() as conn:
-            windows = tuple(await store.order_windows(conn, person_id=person_id))
+            rows = await store.order_windows(conn, person_id=person_id)
+        windows = tuple((epoch_us(start), epoch_us(end)) for start, end in rows)
         self._orders[person_id] = (loaded, windows)
         return windows
 
@@ -262,9 +264,9 @@ class _Acquire:
             raise self.ingestor.overloaded("database unavailable") from exc_info[1]
 
 
-def is_covered(ts: datetime, windows: tuple[tuple[datetime, datetime], ...]) -> bool:
+def is_covered(ts_us: int, windows: OrderWindows) -> bool:
     for start, end in windows:  # noqa: SIM110 - a generator per ping costs more than the loop
-        if start <= ts < end:
+        if start <= ts_us < end:
             return True
     return False
 

@@ -252,7 +252,7 @@ def to_stream(ping: Ping, ping_id: int, person_id: int) -> streams.StreamPing:
         "id": ping_id,
         "person_id": person_id,
         "device_id": ping.device_id,
-        "ts_ms": store.epoch_ms(ping.ts),
+        "ts_ms": ping.ts_us // 1000,  # floored, as the replay from PostgreSQL floors it
         "lat": ping.lat,
         "lon": ping.lon,
         "accuracy_m": ping.accuracy_m,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 
 from ingest.errors import MalformedBodyError
-from ingest.models import Ping
+from ingest.models import EPOCH, MICROSECOND, Ping, epoch_us
 
 CRS_NAMES = ("wgs84", "gcj02", "bd09")
 SOURCES = ("gps", "wifi", "cell")
@@ -33,13 +33,15 @@ class Limits:
     now: datetime
     clock_skew_s: int
     retention_days: int
-    # the accepted fix-time range, worked out once per request rather than per ping
-    latest: datetime = field(init=False, repr=False, compare=False)
-    earliest: datetime = field(init=False, repr=False, compare=False)
+    # the accepted fix-time range in epoch microseconds, worked out once per request
+    latest_us: int = field(init=False, repr=False, compare=False)
+    earliest_us: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "latest", self.now + timedelta(seconds=self.clock_skew_s))
-        object.__setattr__(self, "earliest", self.now - timedelta(days=self.retention_days))
+        latest = self.now + timedelta(seconds=self.clock_skew_s)
+        earliest = self.now - timedelta(days=self.retention_days)
+        object.__setattr__(self, "latest_us", epoch_us(latest))
+        object.__setattr__(self, "earliest_us", epoch_us(earliest))
 
 
 def parse_body(raw: bytes, content_type: str) -> list[Any]:
@@ -76,15 +78,15 @@ def item_to_ping(item: Any, *, device_id: str, limits: Limits) -> Ping:
     claimed = item.get("device_id", device_id)
     if claimed != device_id:
         raise FieldError("device_id", f"this credential belongs to device {device_id!r}")
-    ts = parse_ts(item.get("ts"), limits)
+    ts_us = parse_ts(item.get("ts"), limits)
     lat = number(item, "lat", -90.0, 90.0, required=True) or 0.0
     lon = number(item, "lon", -180.0, 180.0, required=True) or 0.0
     accuracy_m = number(item, "accuracy_m", 0.0, 100_000.0, required=True) or 0.0
     if item.keys() <= PLAIN_KEYS:  # most pings: nothing optional to look for, one call each
-        return Ping(device_id, ts, lat, lon, accuracy_m)
+        return Ping(device_id, ts_us, lat, lon, accuracy_m)
     return Ping(
         device_id=device_id,
-        ts=ts,
+        ts_us=ts_us,
         lat=lat,
         lon=lon,
         accuracy_m=accuracy_m,
@@ -100,26 +102,30 @@ def item_to_ping(item: Any, *, device_id: str, limits: Limits) -> Ping:
     )
 
 
-def parse_ts(value: Any, limits: Limits) -> datetime:
-    ts = _to_datetime(value)
-    if ts > limits.latest:
-        raise FieldError("ts", f"{ts.isoformat()} is in the future; check the device clock")
-    if ts < limits.earliest:
-        raise FieldError(
-            "ts", f"{ts.isoformat()} is older than the {limits.retention_days}-day retention"
-        )
-    return ts
+def parse_ts(value: Any, limits: Limits) -> int:
+    """The fix time in epoch microseconds, within the accepted range."""
+    ts_us = _to_epoch_us(value)
+    if ts_us > limits.latest_us:
+        raise FieldError("ts", f"{iso(ts_us)} is in the future; check the device clock")
+    if ts_us < limits.earliest_us:
+        retention = f"the {limits.retention_days}-day retention"
+        raise FieldError("ts", f"{iso(ts_us)} is older than {retention}")
+    return ts_us
 
 
-def _to_datetime(value: Any) -> datetime:
+def _to_epoch_us(value: Any) -> int:
     if value is None:
         raise FieldError("ts", "required (RFC 3339 text or epoch milliseconds)")
     if isinstance(value, bool):
         raise FieldError("ts", "must be RFC 3339 text or epoch milliseconds")
-    if isinstance(value, NUMBER_TYPES):
+    if isinstance(value, int):  # the usual wire value, exact with no datetime in between
+        if not 0 <= value < 10**14:
+            raise FieldError("ts", "epoch milliseconds out of range")
+        return value * 1000
+    if isinstance(value, float):
         if not math.isfinite(value) or not 0 <= value < 10**14:
             raise FieldError("ts", "epoch milliseconds out of range")
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
+        return round(value * 1000)
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -129,8 +135,12 @@ def _to_datetime(value: Any) -> datetime:
             ) from None
         if parsed.tzinfo is None:
             raise FieldError("ts", "needs a time zone offset or Z")
-        return parsed.astimezone(UTC)
+        return epoch_us(parsed)
     raise FieldError("ts", "must be RFC 3339 text or epoch milliseconds")
+
+
+def iso(ts_us: int) -> str:
+    return (EPOCH + ts_us * MICROSECOND).isoformat()
 
 
 def number(

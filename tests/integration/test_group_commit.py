@@ -20,7 +20,7 @@ from ingest.group_commit import (
     StorageRefusedError,
     to_stream,
 )
-from ingest.models import Ping
+from ingest.models import Ping, epoch_us
 from monitor import db
 from tests.conftest import free_port
 
@@ -30,7 +30,8 @@ NO_PERSON = 10**12
 
 
 def pings(device: str, count: int, start: datetime) -> list[Ping]:
-    return [Ping(device, start + timedelta(seconds=n), 22.5, 114.0, 10.0) for n in range(count)]
+    first = epoch_us(start)
+    return [Ping(device, first + n * 1_000_000, 22.5, 114.0, 10.0) for n in range(count)]
 
 
 async def test_concurrent_requests_share_commits_and_store_each_ping_once(
@@ -89,7 +90,7 @@ async def test_a_poison_request_fails_alone(pool: asyncpg.Pool, redis_url: str) 
     committer = GroupCommitter(pool, redis, GroupConfig(partitions=4, stream_maxlen=10_000))
     device = f"poison-{time.monotonic_ns()}"
     start = datetime.now(UTC)
-    poison = Ping(device, start, 22.5, 114.0, 10.0, attrs={"note": "bad\u0000byte"})
+    poison = Ping(device, epoch_us(start), 22.5, 114.0, 10.0, attrs={"note": "bad\u0000byte"})
     good = pings(device, 3, start + timedelta(seconds=1))
     submitted = [
         asyncio.ensure_future(committer.submit(NO_PERSON, [poison])),
@@ -115,7 +116,7 @@ async def test_every_field_is_stored_as_sent_whether_or_not_its_column_is_empty(
     at = datetime.now(UTC).replace(microsecond=0)
     full = Ping(
         device,
-        at,
+        epoch_us(at),
         22.5,
         114.0,
         10.0,
@@ -129,9 +130,9 @@ async def test_every_field_is_stored_as_sent_whether_or_not_its_column_is_empty(
         "gcj02",
         {"alarm": "sos"},
     )
-    bare = Ping(device, at + timedelta(seconds=1), 22.5, 114.0, 10.0)
+    bare = Ping(device, epoch_us(at + timedelta(seconds=1)), 22.5, 114.0, 10.0)
     async with pool.acquire() as conn:
-        later = replace(bare, ts=at + timedelta(seconds=2))
+        later = replace(bare, ts_us=epoch_us(at + timedelta(seconds=2)))
         for rows in ([(NO_PERSON, full), (NO_PERSON, bare)], [(NO_PERSON, later)]):
             assert len(await ingest_store.insert_pings(conn, rows=rows)) == len(rows)
         stored = await conn.fetch(
@@ -154,7 +155,7 @@ async def test_a_replayed_fix_has_the_fix_time_its_stream_entry_had(pool: asyncp
     device = f"subms-{time.monotonic_ns()}"
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
     sent = [
-        Ping(device, start + timedelta(microseconds=us), 22.5, 114.0, 10.0)
+        Ping(device, epoch_us(start + timedelta(microseconds=us)), 22.5, 114.0, 10.0)
         for us in (567_800, 999_999, 500, 1_000)
     ]
     async with pool.acquire() as conn:
