@@ -61,7 +61,7 @@ async def publish(redis: aioredis.Redis, pool: asyncpg.Pool, event_ids: list[int
         log.warning("could not publish events up to %d; the relay will", max(event_ids))
         return
     async with pool.acquire() as conn:
-        await store.mark_published(conn, event_ids=event_ids)
+        await store.mark_published(conn, through=max(event_ids))
 
 
 @dataclass
@@ -109,7 +109,7 @@ class PartitionConsumer:
         self.stream = streams.ping_stream(partition)
         self.batch, self.block_ms, self.consumer = batch, block_ms, consumer
         self.max_pings = max_pings
-        self._unmarked: list[int] = []  # events published since the last commit
+        self._unmarked: list[int] = []  # events published, the watermark not yet past them
 
     async def run(self) -> None:
         """Forever: unacknowledged entries first (a restart), then new ones. After any Redis
@@ -162,13 +162,14 @@ class PartitionConsumer:
                     event_ids = await self.evaluator.evaluate(
                         chunk.pings, chunk.progress, self._unmarked
                     )
-                self._unmarked = []
+                if event_ids:  # the watermark moves with new events only
+                    self._unmarked = []
             await self._acknowledge(chunk.entry_ids, event_ids)
 
     async def _acknowledge(self, entry_ids: list[bytes], event_ids: list[int]) -> None:
         """After commit, in one Redis round trip: acknowledge the entries and wake the hubs.
-        The events are marked published by the next evaluate's transaction, not a round trip
-        of their own; if none comes soon, the relay republishes them (a harmless wake-up)."""
+        The watermark passes them in the next transaction that writes events, not a round
+        trip of its own; if none comes soon, the relay wakes the hubs again (harmless)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xack(self.stream, streams.EVALUATOR_GROUP, *entry_ids)
             if event_ids:
@@ -253,12 +254,17 @@ def record_to_stream(row: asyncpg.Record) -> streams.StreamPing:
 
 
 async def relay(redis: aioredis.Redis, pool: asyncpg.Pool, *, interval_s: float) -> None:
-    """Republish events whose publisher died between commit and publish."""
+    """Wake the hubs for events whose publisher died between commit and publish: those
+    committed a pass ago or earlier and still above the watermark. (A hub also reads on its
+    own every hub_poll_s; this makes the worst case one relay interval.)"""
+    committed_before = None  # the last event id committed at the previous pass
     while True:
         await asyncio.sleep(interval_s)
         try:
             async with pool.acquire() as conn:
-                ids = await store.unpublished_event_ids(conn, older_than_s=interval_s)
-            await publish(redis, pool, ids)
+                last, published = await store.publication(conn)
+            if committed_before is not None and published < committed_before:
+                await publish(redis, pool, [last])
+            committed_before = last
         except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             log.exception("relay pass failed; retrying")

@@ -80,8 +80,8 @@ class Evaluator:
         """Judge a batch; answers the ids of the events it committed.
 
         The partitions' progress commits with the judgement itself; events published since
-        the last commit are marked so in the same round trip. Concurrent calls share one
-        transaction (alerts.coalesce).
+        the last commit move the publication watermark with the new events' ids. Concurrent
+        calls share one transaction (alerts.coalesce).
         """
         return await self.coalescer.submit(pings, progress, published_event_ids)
 
@@ -106,13 +106,10 @@ class Evaluator:
                 )
                 saved.append(new_state)
                 events += person_events
-            await state_store.save_progress(
-                conn,
-                states=saved,
-                progress=progress,
-                published_event_ids=published_event_ids,
+            await state_store.save_progress(conn, states=saved, progress=progress)
+            return await store.append_events(
+                conn, events=events, published_through=max(published_event_ids, default=0)
             )
-            return await store.append_events(conn, events=events)
 
     def _classify(
         self, persons: dict[int, state_store.PersonRow], by_person: dict[int, list[StreamPing]]

@@ -174,7 +174,7 @@ async def latest_positions(conn: Conn, *, under_path: str) -> list[asyncpg.Recor
 
 
 # The end of an evaluator's transaction in one round trip: states, the checkpoints of the
-# partitions judged (one row each of $6..$8) and the events published after the last commit.
+# partitions judged (one row each of $6..$8).
 SAVE_PROGRESS = f"""
 WITH saved AS ({SAVE_STATES}),
 checkpoint AS (
@@ -186,8 +186,7 @@ checkpoint AS (
         last_ping_id = greatest(c.last_ping_id, EXCLUDED.last_ping_id),
         received_through = greatest(c.received_through, EXCLUDED.received_through),
         updated_at = now()
-),
-published AS (UPDATE events SET published_at = now() WHERE id = ANY($9::bigint[]))
+)
 SELECT 1
 """
 
@@ -206,7 +205,6 @@ async def save_progress(
     *,
     states: list[SavedState],
     progress: Sequence[Progress],
-    published_event_ids: list[int],
 ) -> None:
     await conn.execute(
         SAVE_PROGRESS,
@@ -218,7 +216,6 @@ async def save_progress(
         [p.partition for p in progress],
         [p.last_ping_id for p in progress],
         [p.received_through for p in progress],
-        published_event_ids,
     )
 
 

@@ -155,10 +155,13 @@ async def resolve(
 
 # one statement: the counter row stays locked until commit, so event ids become visible in
 # id order; the events take the ids just below the counter's new value, in the order given.
+# The same update moves the publication watermark ($8) over events already published.
 # Payloads go as one JSON array rather than a jsonb[] (see state_store.SAVE_STATES).
 APPEND_EVENTS = """
 WITH taken AS (
-    UPDATE event_counter SET last_id = last_id + cardinality($1::text[]) RETURNING last_id
+    UPDATE event_counter SET last_id = last_id + cardinality($1::text[]),
+                             published_id = greatest(published_id, $8)
+    RETURNING last_id
 )
 INSERT INTO events (id, type, alert_id, person_id, jurisdiction_id, jurisdiction_path,
                     actor_officer_id, payload)
@@ -173,8 +176,13 @@ RETURNING id
 """
 
 
-async def append_events(conn: Conn, *, events: list[NewEvent]) -> list[int]:
-    """Write events with commit-ordered ids. Call last in the transaction: it serializes writers."""
+async def append_events(
+    conn: Conn, *, events: list[NewEvent], published_through: int = 0
+) -> list[int]:
+    """Write events with commit-ordered ids. Call last in the transaction: it serializes writers.
+
+    `published_through`: the hubs were woken for every event up to this id (an earlier
+    transaction's); recorded with the new ids, or by the relay when there are none."""
     if not events:
         return []
     for event in events:
@@ -188,6 +196,7 @@ async def append_events(conn: Conn, *, events: list[NewEvent]) -> list[int]:
         [e.jurisdiction_path for e in events],
         [e.actor_officer_id for e in events],
         [e.payload for e in events],
+        published_through,
     )
     last = max(r["id"] for r in rows)
     return list(range(last - len(events) + 1, last + 1))
@@ -214,19 +223,22 @@ async def last_event_id(conn: Conn) -> int:
     return last
 
 
-UNPUBLISHED = """
-SELECT id FROM events WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1)
-ORDER BY id LIMIT 1000
+PUBLICATION = "SELECT last_id, published_id FROM event_counter"
+# taken briefly, between the evaluators' transactions (they hold the row to commit)
+MARK_PUBLISHED = """
+UPDATE event_counter SET published_id = $1 WHERE published_id < $1 AND last_id >= $1
 """
-MARK_PUBLISHED = "UPDATE events SET published_at = now() WHERE id = ANY($1::bigint[])"
 
 
-async def unpublished_event_ids(conn: Conn, *, older_than_s: float) -> list[int]:
-    return [r["id"] for r in await conn.fetch(UNPUBLISHED, older_than_s)]
+async def publication(conn: Conn) -> tuple[int, int]:
+    """(the last committed event id, the id the hubs were last woken through)."""
+    row = await conn.fetchrow(PUBLICATION)
+    assert row is not None
+    return row["last_id"], row["published_id"]
 
 
-async def mark_published(conn: Conn, *, event_ids: list[int]) -> None:
-    await conn.execute(MARK_PUBLISHED, event_ids)
+async def mark_published(conn: Conn, *, through: int) -> None:
+    await conn.execute(MARK_PUBLISHED, through)
 
 
 INSERT_AUDIT = """

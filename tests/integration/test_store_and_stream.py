@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
 
 from alerts import store, streams
-from alerts.consumer import PartitionConsumer, ensure_group
+from alerts.consumer import PartitionConsumer, ensure_group, relay
 from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.models import EventType, NewEvent
 from monitor import db
@@ -56,6 +57,58 @@ async def test_event_ids_become_visible_in_id_order(pool: asyncpg.Pool) -> None:
     slow, (fast, waited) = await asyncio.gather(slow_writer(), fast_writer())
     assert fast[0] > slow[0]
     assert waited >= 0.3, "the second writer must wait for the first to commit"
+
+
+async def test_the_relay_wakes_the_hubs_for_events_their_publisher_never_announced(
+    pool: asyncpg.Pool, redis_url: str
+) -> None:
+    """A writer that died between commit and publish: the relay wakes the hubs once for all
+    of it and moves the watermark; events announced already are not announced again."""
+    async with pool.acquire() as conn:
+        city = await registry_store.insert_jurisdiction(
+            conn, data=schemas.JurisdictionIn(name="relay", level="city")
+        )
+        async with conn.transaction():
+            unannounced = await store.append_events(conn, events=[event(city.id)] * 3)
+    redis = aioredis.from_url(redis_url)
+    await redis.delete(streams.EVENT_STREAM)
+    task = asyncio.create_task(relay(redis, pool, interval_s=0.1))
+    try:
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            async with pool.acquire() as conn:
+                last, published = await store.publication(conn)
+            if published >= unannounced[-1]:
+                break
+        await asyncio.sleep(0.5)  # several more passes: nothing left to announce
+        entries: Any = await redis.xrange(streams.EVENT_STREAM)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await redis.aclose()
+    assert published == last >= unannounced[-1]
+    assert len(entries) == 1 and int(entries[0][1][b"last"]) >= unannounced[-1]
+
+
+async def test_a_transaction_with_events_moves_the_watermark_over_those_announced(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        city = await registry_store.insert_jurisdiction(
+            conn, data=schemas.JurisdictionIn(name="watermark", level="city")
+        )
+        async with conn.transaction():
+            first = await store.append_events(conn, events=[event(city.id)])
+        async with conn.transaction():  # the hubs were woken for `first` meanwhile
+            second = await store.append_events(
+                conn, events=[event(city.id)], published_through=first[0]
+            )
+        last, published = await store.publication(conn)
+        async with conn.transaction():  # a stale mark never moves it back
+            await store.append_events(conn, events=[event(city.id)], published_through=1)
+        _, still = await store.publication(conn)
+    assert last == second[0] and published >= first[0]
+    assert still == published
 
 
 async def strict_person(pool: asyncpg.Pool, city_name: str) -> int:
