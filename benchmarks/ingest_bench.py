@@ -106,6 +106,9 @@ async def seed(database_url: str, devices: int) -> list[tuple[str, str]]:
     return made
 
 
+PARTITIONS = 8  # the servers' stream partitions
+
+
 def run_wrk(
     url: str,
     mode: str,
@@ -121,27 +124,35 @@ def run_wrk(
     if rate:
         devices = len(devices_file.read_text().splitlines())
         paced = [f"{connections / rate * 1000:.0f}", f"{devices / rate * 1000:.0f}"]
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--latency",
-            "-s",
-            str(LUA),
-            url,
-            "--",
-            mode,
-            str(devices_file),
-            str(base_ms),
-            *paced,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    command = wrk_command(url, mode, devices_file, duration, connections, base_ms, *paced)
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return parse_wrk(out)
+
+
+def wrk_command(
+    url: str,
+    mode: str,
+    devices_file: Path,
+    duration: int,
+    connections: int,
+    base_ms: int,
+    *script_args: str,
+) -> list[str]:
+    return [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        mode,
+        str(devices_file),
+        str(base_ms),
+        *script_args,
+    ]
 
 
 def parse_wrk(out: str) -> dict[str, float]:
@@ -232,7 +243,7 @@ async def scenario(
         run_wrk, url, mode, devices_file, args.duration, args.connections, args.rate
     )
     serve_cpu = cpu_seconds(processes[0].pid) - cpu_before[0]
-    finished = await wait_drained(redis, 8)
+    finished = await wait_drained(redis, PARTITIONS)
     worker_cpu = cpu_seconds(processes[1].pid) - cpu_before[1]
     pg_after = await postgres_cpu_seconds(env["DATABASE_URL"])
     pg_cpu = postgres_cpu_delta(pg_before, pg_after)
@@ -309,7 +320,7 @@ async def bench_cluster(
             **os.environ,
             "DATABASE_URL": database_url,
             "REDIS_URL": REDIS_URL,
-            "MONITOR_STREAM_PARTITIONS": "8",
+            "MONITOR_STREAM_PARTITIONS": str(PARTITIONS),
             "MONITOR_MAX_INFLIGHT_REQUESTS": "1024",
             **(extra_env or {}),
             **({"PYTHONPATH": str(code_dir)} if code_dir else {}),
@@ -377,7 +388,7 @@ async def warm_up(
     await asyncio.to_thread(
         run_wrk, url, "native", devices_file, args.warmup_s, args.connections, args.rate
     )
-    await wait_drained(redis, 8)
+    await wait_drained(redis, PARTITIONS)
     await asyncio.sleep(3)  # a table build started near the end finishes
 
 

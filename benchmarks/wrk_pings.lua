@@ -1,7 +1,8 @@
 -- wrk request generator for benchmarks/ingest_bench.py: unique pings from many devices.
 -- args: mode (native | osmand | batch), devices file ("device_id token" lines), base epoch ms,
--- and for a paced load (ws_latency): the wait before each request of a connection in ms, and
--- how far a device's fix time advances per request (so fix times follow the wall clock)
+-- and for a paced load (ws_latency): the wait before each request of a connection in ms (0:
+-- not paced), and how far a device's fix time advances per request (so fix times follow the
+-- wall clock); "once" after those: each device once, then stop (a fleet's caches warmed)
 local counter = 0
 function setup(thread)
   thread:set("id", counter)
@@ -10,18 +11,32 @@ end
 
 local devices, mode, base, n, id = {}, "native", 0, 0, 0
 local pause_ms, step_ms = nil, 1
+local answered, share = 0, nil
 
 function init(args)
   mode, base = args[1], tonumber(args[3])
-  if args[4] then
-    pause_ms, step_ms = tonumber(args[4]), tonumber(args[5])
+  if args[4] and tonumber(args[4]) > 0 then
+    pause_ms = tonumber(args[4])
     -- wrk looks for delay() after init(): defined only here, a closed-loop run has no timers
     delay = function() return pause_ms end
+  end
+  if args[5] then
+    step_ms = tonumber(args[5])
   end
   id = wrk.thread:get("id")
   for line in io.lines(args[2]) do
     local device, token = line:match("(%S+) (%S+)")
     devices[#devices + 1] = { device, token }
+  end
+  if args[6] == "once" then
+    -- the two threads take alternate devices (request()): each answers for half of them
+    share = math.ceil(#devices / 2)
+    response = function()
+      answered = answered + 1
+      if answered >= share then
+        wrk.thread:stop()
+      end
+    end
   end
 end
 
