@@ -7,13 +7,18 @@ revision that moves in the same transaction as any change to what is read here
 (migrations/0006), and the statement that locks the states reads it: a cached person whose
 revision moved is read again before it is used, so the cache is never staler than the old
 query was.
+
+A person without rules (most of them) is kept as a plain tuple, not a PersonRow: Python's
+collector leaves out a tuple of plain values, and with 80,000 PersonRows tracked every full
+collection walked them all, stopping the worker for 70–120 ms (gc.callbacks in a run of
+benchmarks.ws_latency at 80,000 devices), several times a minute.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from alerts.state_store import Conn, PersonRow, lock_states, persons
+from alerts.state_store import Conn, PersonRow, lock_states, no_rules, persons
 
 LOCK_STATES_AND_REVISIONS = """
 WITH locked AS MATERIALIZED (
@@ -29,9 +34,38 @@ WHERE p.id = ANY($1::bigint[])
 MAX_PERSONS = 200_000
 
 
+# a PersonRow with no rules: id, level, jurisdiction id and path, allowed and exclusion fence
+# ids, revision, time zone
+Packed = tuple[int, str, int, str, tuple[int, ...], tuple[int, ...], int, str]
+
+
+def pack(row: PersonRow) -> PersonRow | Packed:
+    if row.rules is not no_rules(row.rules.timezone):
+        return row
+    return (
+        row.id,
+        row.supervision_level,
+        row.jurisdiction_id,
+        row.jurisdiction_path,
+        row.allowed_fence_ids,
+        row.exclusion_fence_ids,
+        row.revision,
+        row.rules.timezone,
+    )
+
+
+def unpack(entry: PersonRow | Packed) -> PersonRow:
+    if isinstance(entry, PersonRow):
+        return entry
+    person_id, level, jurisdiction_id, path, allowed, exclusion, revision, timezone = entry
+    return PersonRow(
+        person_id, level, jurisdiction_id, path, allowed, exclusion, no_rules(timezone), revision
+    )
+
+
 class PersonCache:
     def __init__(self, max_persons: int = MAX_PERSONS) -> None:
-        self.rows: dict[int, PersonRow] = {}
+        self.rows: dict[int, PersonRow | Packed] = {}
         self.max_persons = max_persons
         self.reads = 0  # persons read from the registry tables (tests watch it)
 
@@ -45,9 +79,10 @@ class PersonCache:
         if stale:
             if len(self.rows) + len(stale) > self.max_persons:
                 self.rows.clear()
-            self.rows.update(await persons(conn, person_ids=stale))
+            fresh = await persons(conn, person_ids=stale)
+            self.rows.update((person_id, pack(row)) for person_id, row in fresh.items())
             self.reads += len(stale)
-        found = {r["id"]: row for r in rows if (row := self.rows.get(r["id"])) is not None}
+        found = {r["id"]: unpack(row) for r in rows if (row := self.rows.get(r["id"])) is not None}
         states = {r["id"]: r["state"] for r in rows if r["has_state"]}
         missing = [r["id"] for r in rows if not r["has_state"]]
         if missing:
@@ -56,4 +91,6 @@ class PersonCache:
 
     def _revision(self, person_id: int) -> int | None:
         row = self.rows.get(person_id)
-        return None if row is None else row.revision
+        if row is None:
+            return None
+        return row.revision if isinstance(row, PersonRow) else row[6]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 
+from alerts import state_store
 from alerts.evaluator import Evaluator, EvaluatorConfig
+from alerts.state_store import PersonRow
 from alerts.streams import StreamPing
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
@@ -86,6 +89,30 @@ async def test_a_person_is_read_once_and_again_after_a_change(pool: asyncpg.Pool
     async with pool.acquire() as conn:
         alerts = await conn.fetchval("SELECT count(*) FROM alerts WHERE person_id = $1", person_id)
     assert alerts == 0
+
+
+async def test_a_person_without_rules_is_cached_out_of_the_collectors_walk(
+    pool: asyncpg.Pool,
+) -> None:
+    """A fleet's worth of cached persons must not be walked by every full collection; one
+    with rules stays a PersonRow, and both come back as the registry has them."""
+    plain = await strict_person(pool, "untracked")
+    ruled = await strict_person(pool, "untracked-ruled")
+    async with pool.acquire() as conn:
+        await conn.execute(CHANGES["rule added"], ruled)
+    evaluator = Evaluator(pool, EvaluatorConfig(position_interval_s=3600.0))
+    await evaluator.evaluate(pings(plain, CENTRE, NOON) + pings(ruled, CENTRE, NOON))
+    gc.collect()  # a new tuple is untracked by the first collection that sees it
+    gc.collect()
+    cached = evaluator.persons.rows
+    assert not gc.is_tracked(cached[plain])
+    assert isinstance(cached[ruled], PersonRow)
+    async with pool.acquire() as conn:
+        registry = await state_store.persons(conn, person_ids=[plain, ruled])
+        async with conn.transaction():
+            found, _ = await evaluator.persons.lock(conn, person_ids=[plain, ruled])
+    assert found == registry
+    assert evaluator.persons.reads == 2, "both were read once"
 
 
 async def test_a_fence_added_after_caching_is_judged_against(pool: asyncpg.Pool) -> None:
