@@ -24,7 +24,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from benchmarks import machine
-from benchmarks.ingest_bench import cpu_seconds, parse_wrk
+from benchmarks.ingest_bench import cpu_seconds, parse_wrk, require_wrk
 from monitor.embedded import free_port
 
 app = FastAPI()
@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    require_wrk()
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "benchmarks.bare_endpoint:app", "--port", str(port),

@@ -353,9 +353,14 @@ def write_devices(path: Path, devices: list[tuple[str, str]]) -> Path:
     return path
 
 
-async def main(args: argparse.Namespace) -> None:
+def require_wrk() -> None:
+    """Stop with the fix, not a traceback, where the load generator is missing."""
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
+
+
+async def main(args: argparse.Namespace) -> None:
+    require_wrk()
     async with bench_cluster(
         devices=args.devices, api_processes=args.api_processes, code_dir=args.code_dir
     ) as cluster:

@@ -40,6 +40,7 @@ from benchmarks.ingest_bench import (
     BenchCluster,
     bench_cluster,
     parse_wrk,
+    require_wrk,
     run_wrk,
     wait_drained,
     write_devices,
@@ -125,6 +126,7 @@ async def listen(ws_url: str, person_ids: set[int], seen: list[Seen], stop: asyn
 
 
 async def main(args: argparse.Namespace) -> None:
+    require_wrk()
     extra = {
         "MONITOR_POSITION_INTERVAL_S": f"{args.position_interval_s:g}",
         "MONITOR_WS_QUEUE_MAX": "100000",
