@@ -11,13 +11,15 @@ query was.
 A person without rules (most of them) is kept as a plain tuple, not a PersonRow: Python's
 collector leaves out a tuple of plain values, and with 80,000 PersonRows tracked every full
 collection walked them all, stopping the worker for 70–120 ms (gc.callbacks in a run of
-benchmarks.ws_latency at 80,000 devices), several times a minute.
+benchmarks.ws_latency at 80,000 devices), several times a minute. They are held in a
+SettledCache, so that the dict holding them is not walked either.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from alerts.settled_cache import SettledCache
 from alerts.state_store import Conn, PersonRow, lock_states, no_rules, persons
 
 LOCK_STATES_AND_REVISIONS = """
@@ -65,7 +67,7 @@ def unpack(entry: PersonRow | Packed) -> PersonRow:
 
 class PersonCache:
     def __init__(self, max_persons: int = MAX_PERSONS) -> None:
-        self.rows: dict[int, PersonRow | Packed] = {}
+        self.rows: SettledCache[int, PersonRow | Packed] = SettledCache()
         self.max_persons = max_persons
         self.reads = 0  # persons read from the registry tables (tests watch it)
 
@@ -80,7 +82,8 @@ class PersonCache:
             if len(self.rows) + len(stale) > self.max_persons:
                 self.rows.clear()
             fresh = await persons(conn, person_ids=stale)
-            self.rows.update((person_id, pack(row)) for person_id, row in fresh.items())
+            for person_id, person in fresh.items():
+                self.rows[person_id] = pack(person)
             self.reads += len(stale)
         found = {r["id"]: unpack(row) for r in rows if (row := self.rows.get(r["id"])) is not None}
         states = {r["id"]: r["state"] for r in rows if r["has_state"]}

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from asyncpg.pool import PoolConnectionProxy
 from prometheus_client import Counter
 
+from alerts.settled_cache import SettledCache
 from geofence.crs import to_wgs84
 from ingest import metrics, schemas, store
 from ingest.errors import DATABASE_UNAVAILABLE as DB_ERRORS
@@ -72,11 +73,12 @@ class Ingestor:
         self.redis = redis
         self.config = config
         self._inflight = 0
-        # entries hold the monotonic time they were loaded (see _fresh)
-        self._devices: dict[tuple[str, Any], tuple[float, DeviceFields | None]] = {}
-        # device id -> its entries; every part of an entry is a plain tuple (see _cached_device)
-        self._device_keys: dict[str, tuple[tuple[str, Any], ...]] = {}
-        self._orders: dict[int, tuple[float, OrderWindows]] = {}
+        # entries hold the monotonic time they were loaded (see _fresh); every part of an entry
+        # is a plain tuple, so that the settled caches stay out of garbage collection
+        self._devices: SettledCache[tuple[str, Any], tuple[float, DeviceFields | None]]
+        self._devices = SettledCache()
+        self._device_keys: SettledCache[str, tuple[tuple[str, Any], ...]] = SettledCache()
+        self._orders: SettledCache[int, tuple[float, OrderWindows]] = SettledCache()
         self._feed_ok = -math.inf  # monotonic time of the change feed's last answer
         self._feed_since: datetime | None = None
         self.committer = GroupCommitter(
@@ -138,7 +140,7 @@ class Ingestor:
         self._devices[key] = (loaded, None if device is None else astuple(device))
         device_id = device.id if device is not None else key[1] if key[0] == "id" else None
         if device_id is not None:
-            known = self._device_keys.get(device_id, ())
+            known = self._device_keys.get(device_id) or ()
             if key not in known:
                 self._device_keys[device_id] = (*known, key)
         return device
@@ -159,14 +161,20 @@ class Ingestor:
                 self.forget(device_ids, person_ids)
                 self._feed_since = now - CHANGE_LOOKBACK
                 self._feed_ok = asked
+            self.settle_caches()
             await asyncio.sleep(self.config.feed_interval_s)
+
+    def settle_caches(self) -> None:
+        """Entries looked up since the last round join those no full collection walks."""
+        for cache in (self._devices, self._device_keys, self._orders):
+            cache.settle()
 
     def forget(self, device_ids: list[str], person_ids: list[int]) -> None:
         for device_id in device_ids:
-            for key in self._device_keys.pop(device_id, ()):
-                self._devices.pop(key, None)
+            for key in self._device_keys.pop(device_id) or ():
+                self._devices.pop(key)
         for person_id in person_ids:
-            self._orders.pop(person_id, None)
+            self._orders.pop(person_id)
 
     async def ingest(self, device: Device, items: list[Any]) -> IngestResult:
         limit = self.config.max_pings_per_request

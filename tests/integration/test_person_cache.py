@@ -102,11 +102,14 @@ async def test_a_person_without_rules_is_cached_out_of_the_collectors_walk(
         await conn.execute(CHANGES["rule added"], ruled)
     evaluator = Evaluator(pool, EvaluatorConfig(position_interval_s=3600.0))
     await evaluator.evaluate(pings(plain, CENTRE, NOON) + pings(ruled, CENTRE, NOON))
-    gc.collect()  # a new tuple is untracked by the first collection that sees it
+    gc.collect()  # a new tuple is untracked by the collections that see it
     gc.collect()
     cached = evaluator.persons.rows
-    assert not gc.is_tracked(cached[plain])
-    assert isinstance(cached[ruled], PersonRow)
+    assert not gc.is_tracked(cached.get(plain))
+    assert isinstance(cached.get(ruled), PersonRow)
+    cached.settle()
+    assert cached.unsettled == 1, "the plain person settles; the PersonRow stays young"
+    assert not cached.is_walked()
     async with pool.acquire() as conn:
         registry = await state_store.persons(conn, person_ids=[plain, ruled])
         async with conn.transaction():
