@@ -187,7 +187,8 @@ async def wait_drained(redis: aioredis.Redis, partitions: int, timeout_s: float 
     while time.monotonic() - started < timeout_s:
         if await drained(redis, partitions):
             return time.monotonic()
-        await asyncio.sleep(0.2)
+        # finely: the overshoot counts against "evaluated/s" (0.2 s was up to 2% of a 10 s run)
+        await asyncio.sleep(0.02)
     raise RuntimeError("evaluators did not catch up")
 
 
