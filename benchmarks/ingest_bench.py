@@ -14,6 +14,10 @@ machine.
 `--code-dir DIR` runs the servers from another checkout (an A/B baseline made with
 `git worktree add`), migrations included; `--scenarios native,batch` picks scenarios;
 `--rate N` paces the load at N requests/s, to compare CPU per ping at the same load.
+`--without-worker` starts no evaluator: ingest alone (authenticate, validate, group-commit COPY,
+one stream entry per commit), the shape of the prototype the issue's targets came from. Pings
+are stored, not evaluated, and the "evaluated" column is empty: what the same two cores do
+without durable evaluation, to set beside a run with it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import re
 import shutil
@@ -244,8 +249,9 @@ async def scenario(
         run_wrk, url, mode, devices_file, args.duration, args.connections, args.rate
     )
     serve_cpu = cpu_seconds(processes[0].pid) - cpu_before[0]
-    finished = await wait_drained(redis, PARTITIONS)
-    worker_cpu = cpu_seconds(processes[1].pid) - cpu_before[1]
+    evaluating = len(processes) > 1
+    finished = await wait_drained(redis, PARTITIONS) if evaluating else float("nan")
+    worker_cpu = cpu_seconds(processes[1].pid) - cpu_before[1] if evaluating else 0.0
     pg_after = await postgres_cpu_seconds(env["DATABASE_URL"])
     pg_cpu = postgres_cpu_delta(pg_before, pg_after)
     pg_api_cpu = postgres_cpu_delta(pg_before, pg_after, API_APP)
@@ -293,9 +299,11 @@ async def bench_cluster(
     api_processes: int = 1,
     extra_env: dict[str, str] | None = None,
     code_dir: Path | None = None,
+    worker: bool = True,
 ) -> AsyncIterator[BenchCluster]:
-    """A fresh database with `devices` enrolled, `monitor serve` and `monitor worker` running
-    (from `code_dir` when given); everything is stopped and dropped afterwards."""
+    """A fresh database with `devices` enrolled, `monitor serve` and (unless `worker` is
+    false) `monitor worker` running (from `code_dir` when given); everything is stopped and
+    dropped afterwards."""
     name = f"bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(ADMIN_DSN)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -329,7 +337,9 @@ async def bench_cluster(
         port = 18000 + os.getpid() % 1000
         serve = ["serve", "--port", str(port), "--workers", str(api_processes)]
         processes.append(start(serve, named(env, API_APP), work / "serve.log", code_dir))
-        processes.append(start(["worker"], named(env, WORKER_APP), work / "worker.log", code_dir))
+        if worker:
+            worker_log = work / "worker.log"
+            processes.append(start(["worker"], named(env, WORKER_APP), worker_log, code_dir))
         url = f"http://127.0.0.1:{port}"
         await wait_ready(url)
         yield BenchCluster(database_url, url, env, redis, work, enrolled, processes)
@@ -363,11 +373,14 @@ def require_wrk() -> None:
 async def main(args: argparse.Namespace) -> None:
     require_wrk()
     async with bench_cluster(
-        devices=args.devices, api_processes=args.api_processes, code_dir=args.code_dir
+        devices=args.devices,
+        api_processes=args.api_processes,
+        code_dir=args.code_dir,
+        worker=not args.without_worker,
     ) as cluster:
         devices_file = write_devices(cluster.work / "devices.txt", cluster.devices)
         if args.warmup_s:
-            await warm_up(args, cluster.url, devices_file, cluster.redis)
+            await warm_up(args, cluster.url, devices_file, cluster.redis, len(cluster.processes))
         rows = []
         for label, mode in chosen(args.scenarios).items():
             for run in range(1, args.runs + 1):
@@ -386,7 +399,11 @@ async def main(args: argparse.Namespace) -> None:
 
 
 async def warm_up(
-    args: argparse.Namespace, url: str, devices_file: Path, redis: aioredis.Redis
+    args: argparse.Namespace,
+    url: str,
+    devices_file: Path,
+    redis: aioredis.Redis,
+    processes: int,
 ) -> None:
     """Load that is not measured: what a long-running server pays once (the first
     connections, caches, a city fence's cell table, built in a thread after its first
@@ -394,7 +411,8 @@ async def warm_up(
     await asyncio.to_thread(
         run_wrk, url, "native", devices_file, args.warmup_s, args.connections, args.rate
     )
-    await wait_drained(redis, PARTITIONS)
+    if processes > 1:
+        await wait_drained(redis, PARTITIONS)
     await asyncio.sleep(3)  # a table build started near the end finishes
 
 
@@ -415,13 +433,18 @@ async def wait_ready(url: str) -> None:
     raise RuntimeError("server did not become ready")
 
 
+def evaluated(rate: float) -> str:
+    return "not evaluated" if math.isnan(rate) else f"{rate:,.0f}"
+
+
 def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Namespace) -> None:
     print(
         f"\n`python -m benchmarks.ingest_bench --duration {args.duration} --runs {args.runs} "
         f"--devices {args.devices} --connections {args.connections} "
         f"--api-processes {args.api_processes} --warmup-s {args.warmup_s}"
         f"{f' --rate {args.rate:g}' if args.rate else ''}"
-        f"{f' --code-dir {args.code_dir}' if args.code_dir else ''}` "
+        f"{f' --code-dir {args.code_dir}' if args.code_dir else ''}"
+        f"{' --without-worker' if args.without_worker else ''}` "
         f"({os.cpu_count()} cores; API, worker, PostgreSQL, Redis and wrk on one machine; "
         f"{machine.describe()})\n"
     )
@@ -439,7 +462,7 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Na
 
         print(
             f"| {label} (median of {len(results)}) | {med('rps'):,.0f} | {med('pings'):,.0f} | "
-            f"{med('evaluated'):,.0f} | {med('p50'):.1f} | {med('p99'):.1f} | "
+            f"{evaluated(med('evaluated'))} | {med('p50'):.1f} | {med('p99'):.1f} | "
             f"{med('errors'):.0f} | {med('api_us_per_req'):,.0f} | "
             f"{med('api_us_per_ping'):,.1f} | {med('worker_us_per_ping'):,.1f} | "
             f"{med('pg_us_per_ping'):,.1f} | {med('pg_api_us_per_ping'):,.1f} | "
@@ -461,4 +484,7 @@ if __name__ == "__main__":
     # more per ping, which hides what it saves)
     parser.add_argument("--rate", type=float, default=None, help="requests/s, paced")
     parser.add_argument("--warmup-s", type=int, default=5, help="unmeasured load first")
+    parser.add_argument(
+        "--without-worker", action="store_true", help="ingest alone: stored, not evaluated"
+    )
     asyncio.run(main(parser.parse_args()))
