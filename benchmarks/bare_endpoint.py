@@ -13,18 +13,21 @@ access log), same wrk (Debian's, 2 threads, 64 connections), a single-ping-sized
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from benchmarks import machine
-from benchmarks.ingest_bench import cpu_seconds, parse_wrk, require_wrk
+from benchmarks.measure import cpu_seconds, parse_wrk, require_wrk
 from monitor.embedded import free_port
 
 app = FastAPI()
@@ -53,11 +56,9 @@ def wait_for(port: int, timeout_s: float = 20.0) -> None:
     raise SystemExit(f"uvicorn did not listen on port {port} within {timeout_s:.0f} s")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+@contextlib.contextmanager
+def bare_server() -> Iterator[BareServer]:
+    """The endpoint served by uvicorn in a process of its own, until the block ends."""
     require_wrk()
     port = free_port()
     server = subprocess.Popen(
@@ -69,21 +70,40 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             lua = Path(tmp) / "post.lua"
             lua.write_text(LUA)
-            runs = []
-            for run in range(1, args.runs + 1):
-                cpu_before = cpu_seconds(server.pid)
-                out = subprocess.run(
-                    ["wrk", "-t2", "-c64", f"-d{args.duration}s", "--latency", "-s", str(lua),
-                     f"http://127.0.0.1:{port}/v1/pings"],
-                    capture_output=True, text=True, check=True,
-                ).stdout  # fmt: skip
-                runs.append(parse_wrk(out))
-                cpu = cpu_seconds(server.pid) - cpu_before
-                runs[-1]["us_per_req"] = cpu / runs[-1]["requests"] * 1e6
-                print(f"run {run}: {runs[-1]}", file=sys.stderr)
+            yield BareServer(server.pid, f"http://127.0.0.1:{port}/v1/pings", lua)
     finally:
         server.terminate()
         server.wait()
+
+
+@dataclass(frozen=True)
+class BareServer:
+    pid: int
+    url: str
+    lua: Path
+
+    def measure(self, duration_s: int) -> dict[str, float]:
+        """One wrk run: requests/s, p50/p99 ms and the server's CPU µs per request."""
+        cpu_before = cpu_seconds(self.pid)
+        out = subprocess.run(
+            ["wrk", "-t2", "-c64", f"-d{duration_s}s", "--latency", "-s", str(self.lua), self.url],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        result = parse_wrk(out)
+        result["us_per_req"] = (cpu_seconds(self.pid) - cpu_before) / result["requests"] * 1e6
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    runs = []
+    with bare_server() as server:
+        for run in range(1, args.runs + 1):
+            runs.append(server.measure(args.duration))
+            print(f"run {run}: {runs[-1]}", file=sys.stderr)
     rps = statistics.median(r["rps"] for r in runs)
     print(
         f"\n`python -m benchmarks.bare_endpoint --duration {args.duration} --runs {args.runs}` "

@@ -17,7 +17,10 @@ machine.
 `--without-worker` starts no evaluator: ingest alone (authenticate, validate, group-commit COPY,
 one stream entry per commit), the shape of the prototype the issue's targets came from. Pings
 are stored, not evaluated, and the "evaluated" column is empty: what the same two cores do
-without durable evaluation, to set beside a run with it.
+without durable evaluation, to set beside a run with it. `--calibrate` runs
+`benchmarks.bare_endpoint` once before each run and adds each run's requests/s against it:
+the machines differ by 4x between sessions and drift within minutes, and the issue's targets
+were set where that endpoint served 6,300 requests/s.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ import asyncio
 import contextlib
 import math
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -44,6 +46,8 @@ import httpx
 import redis.asyncio as aioredis
 
 from benchmarks import machine
+from benchmarks.bare_endpoint import BareServer, bare_server
+from benchmarks.measure import cpu_seconds, parse_wrk, require_wrk
 from monitor import db
 from monitor.demo import load_districts
 from monitor.registry import schemas
@@ -54,29 +58,9 @@ ADMIN_DSN = os.environ.get("BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 LUA = Path(__file__).with_name("wrk_pings.lua")
 SCENARIOS = {"native single": "native", "osmand single": "osmand", "native batch of 500": "batch"}
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # each process's PostgreSQL backends are named after it (asyncpg passes DSN query parameters
 # on as server settings), so their CPU can be told apart
 API_APP, WORKER_APP = "bench-api", "bench-worker"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and all its descendants, living or reaped."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    # utime, stime, cutime, cstime are fields 14..17 of stat; [0] here is field 3
-    own = sum(int(f) for f in fields[11:15]) / CLOCK_TICKS
-    return own + sum(cpu_seconds(child) for child in children(pid))
-
-
-def children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(FileNotFoundError):
-            found += [int(c) for c in task.read_text().split()]
-    return found
 
 
 async def seed(database_url: str, devices: int) -> list[tuple[str, str]]:
@@ -158,25 +142,6 @@ def wrk_command(
         str(base_ms),
         *script_args,
     ]
-
-
-def parse_wrk(out: str) -> dict[str, float]:
-    def ms(label: str) -> float:
-        match = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        assert match, out
-        return float(match[1]) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match[2]]
-
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    requests = re.search(r"(\d+) requests in", out)
-    assert rate and requests, out
-    return {
-        "rps": float(rate[1]),
-        "p50": ms("50%"),
-        "p99": ms("99%"),
-        "errors": float(errors[1]) if errors else 0.0,
-        "requests": float(requests[1]),
-    }
 
 
 async def drained(redis: aioredis.Redis, partitions: int) -> bool:
@@ -364,12 +329,6 @@ def write_devices(path: Path, devices: list[tuple[str, str]]) -> Path:
     return path
 
 
-def require_wrk() -> None:
-    """Stop with the fix, not a traceback, where the load generator is missing."""
-    if shutil.which("wrk") is None:
-        sys.exit("wrk not found: apt-get install -y wrk")
-
-
 async def main(args: argparse.Namespace) -> None:
     require_wrk()
     async with bench_cluster(
@@ -382,20 +341,33 @@ async def main(args: argparse.Namespace) -> None:
         if args.warmup_s:
             await warm_up(args, cluster.url, devices_file, cluster.redis, len(cluster.processes))
         rows = []
-        for label, mode in chosen(args.scenarios).items():
-            for run in range(1, args.runs + 1):
-                result = await scenario(
-                    args,
-                    cluster.env,
-                    cluster.url,
-                    mode,
-                    devices_file,
-                    cluster.redis,
-                    cluster.processes,
-                )
-                rows.append((label, run, result))
-                print(f"{label} run {run}: {result}", file=sys.stderr)
+        with bare_server() if args.calibrate else contextlib.nullcontext() as bare:
+            for label, mode in chosen(args.scenarios).items():
+                for run in range(1, args.runs + 1):
+                    calibration = await calibrate(bare, args.duration)
+                    result = await scenario(
+                        args,
+                        cluster.env,
+                        cluster.url,
+                        mode,
+                        devices_file,
+                        cluster.redis,
+                        cluster.processes,
+                    )
+                    if calibration:
+                        result["bare_rps"] = calibration
+                        result["against_bare"] = result["rps"] / calibration
+                    rows.append((label, run, result))
+                    print(f"{label} run {run}: {result}", file=sys.stderr)
         print_table(rows, args)
+
+
+async def calibrate(bare: BareServer | None, duration_s: int) -> float | None:
+    """The bare endpoint's requests/s just before a run: the machine drifts within minutes,
+    so each run is set against its own calibration."""
+    if bare is None:
+        return None
+    return (await asyncio.to_thread(bare.measure, duration_s))["rps"]
 
 
 async def warm_up(
@@ -444,7 +416,8 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Na
         f"--api-processes {args.api_processes} --warmup-s {args.warmup_s}"
         f"{f' --rate {args.rate:g}' if args.rate else ''}"
         f"{f' --code-dir {args.code_dir}' if args.code_dir else ''}"
-        f"{' --without-worker' if args.without_worker else ''}` "
+        f"{' --without-worker' if args.without_worker else ''}"
+        f"{' --calibrate' if args.calibrate else ''}` "
         f"({os.cpu_count()} cores; API, worker, PostgreSQL, Redis and wrk on one machine; "
         f"{machine.describe()})\n"
     )
@@ -452,8 +425,12 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Na
         "| scenario | requests/s | pings/s stored | pings/s evaluated | p50 ms | p99 ms | non-2xx "
         "| API CPU µs/request | API CPU µs/ping | worker CPU µs/ping | PostgreSQL CPU µs/ping "
         "| of which API's | of which worker's |"
+        + (" bare endpoint req/s | requests/s against it |" if args.calibrate else "")
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        + "---:|" * 2 * args.calibrate
+    )
     for label in chosen(args.scenarios):
         results = [r for name, _, r in rows if name == label]
 
@@ -467,6 +444,7 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Na
             f"{med('api_us_per_ping'):,.1f} | {med('worker_us_per_ping'):,.1f} | "
             f"{med('pg_us_per_ping'):,.1f} | {med('pg_api_us_per_ping'):,.1f} | "
             f"{med('pg_worker_us_per_ping'):,.1f} |"
+            + (f" {med('bare_rps'):,.0f} | {med('against_bare'):.2f}x |" if args.calibrate else "")
         )
 
 
@@ -486,5 +464,10 @@ if __name__ == "__main__":
     parser.add_argument("--warmup-s", type=int, default=5, help="unmeasured load first")
     parser.add_argument(
         "--without-worker", action="store_true", help="ingest alone: stored, not evaluated"
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="before each run, one run of benchmarks.bare_endpoint, and each rate against it",
     )
     asyncio.run(main(parser.parse_args()))

@@ -39,13 +39,12 @@ from benchmarks.ingest_bench import (
     PARTITIONS,
     BenchCluster,
     bench_cluster,
-    parse_wrk,
-    require_wrk,
     run_wrk,
     wait_drained,
     write_devices,
     wrk_command,
 )
+from benchmarks.measure import parse_wrk, require_wrk
 from monitor import db
 from monitor.auth import security
 from monitor.auth import store as auth_store
