@@ -214,7 +214,7 @@ async def scenario(
         run_wrk, url, mode, devices_file, args.duration, args.connections, args.rate
     )
     serve_cpu = cpu_seconds(processes[0].pid) - cpu_before[0]
-    evaluating = len(processes) > 1
+    evaluating = not args.without_worker
     finished = await wait_drained(redis, PARTITIONS) if evaluating else float("nan")
     worker_cpu = cpu_seconds(processes[1].pid) - cpu_before[1] if evaluating else 0.0
     pg_after = await postgres_cpu_seconds(env["DATABASE_URL"])
@@ -339,7 +339,7 @@ async def main(args: argparse.Namespace) -> None:
     ) as cluster:
         devices_file = write_devices(cluster.work / "devices.txt", cluster.devices)
         if args.warmup_s:
-            await warm_up(args, cluster.url, devices_file, cluster.redis, len(cluster.processes))
+            await warm_up(args, cluster.url, devices_file, cluster.redis)
         rows = []
         with bare_server() if args.calibrate else contextlib.nullcontext() as bare:
             for label, mode in chosen(args.scenarios).items():
@@ -354,7 +354,7 @@ async def main(args: argparse.Namespace) -> None:
                         cluster.redis,
                         cluster.processes,
                     )
-                    if calibration:
+                    if calibration is not None:
                         result["bare_rps"] = calibration
                         result["against_bare"] = result["rps"] / calibration
                     rows.append((label, run, result))
@@ -371,11 +371,7 @@ async def calibrate(bare: BareServer | None, duration_s: int) -> float | None:
 
 
 async def warm_up(
-    args: argparse.Namespace,
-    url: str,
-    devices_file: Path,
-    redis: aioredis.Redis,
-    processes: int,
+    args: argparse.Namespace, url: str, devices_file: Path, redis: aioredis.Redis
 ) -> None:
     """Load that is not measured: what a long-running server pays once (the first
     connections, caches, a city fence's cell table, built in a thread after its first
@@ -383,7 +379,7 @@ async def warm_up(
     await asyncio.to_thread(
         run_wrk, url, "native", devices_file, args.warmup_s, args.connections, args.rate
     )
-    if processes > 1:
+    if not args.without_worker:
         await wait_drained(redis, PARTITIONS)
     await asyncio.sleep(3)  # a table build started near the end finishes
 
