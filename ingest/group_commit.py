@@ -1,4 +1,4 @@
-"""Group commit: concurrent requests share one INSERT and one commit, then one XADD per partition.
+"""Group commit: concurrent requests share one COPY and one commit, then one XADD per partition.
 
 A request is answered only after the commit that made its pings durable. While one flush runs,
 the next requests queue up, so batches grow with load and stay small (low latency) when idle.
@@ -53,7 +53,7 @@ class GroupConfig:
     max_batch_pings: int = 5000
     max_queued_pings: int = 50_000
     # flushes storing at once, each on a connection of its own: while PostgreSQL runs one
-    # INSERT the API prepares the next, instead of the two waiting on each other
+    # COPY the API prepares the next, instead of the two waiting on each other
     lanes: int = 2
 
 
@@ -75,13 +75,14 @@ class Lane:
         self.pool = pool
         self.conn: PoolConnectionProxy | None = None
 
-    async def insert(self, rows: list[tuple[int, Ping]]) -> dict[int, int]:
+    async def insert(self, rows: list[tuple[int, Ping]], ids: store.PingIds) -> dict[int, int]:
         if self.conn is not None and self.conn.is_closed():
             await self.release()
         if self.conn is None:
             self.conn = await self.pool.acquire(timeout=5.0)
         try:
-            return await store.insert_pings(self.conn, rows=rows)
+            first_id = await ids.take(self.conn, len(rows))
+            return await store.store_pings(self.conn, rows=rows, first_id=first_id)
         except DB_ERRORS:
             await self.release()
             raise
@@ -110,6 +111,7 @@ class GroupCommitter:
         self._forwarded = 0
         self._turn = asyncio.Condition()
         self._idle: list[Lane] = []
+        self._ids = store.PingIds()
 
     def has_room(self, count: int) -> bool:
         return self._queued + count <= self.config.max_queued_pings
@@ -172,7 +174,7 @@ class GroupCommitter:
         rows = [(p.person_id, ping) for p in batch for ping in p.pings]
         received_ms = int(time.time() * 1000)  # no later than the rows' received_at
         try:
-            return [Stored(batch, rows, await lane.insert(rows), received_ms)]
+            return [Stored(batch, rows, await lane.insert(rows, self._ids), received_ms)]
         except DB_ERRORS as exc:
             log.warning("group commit of %d pings failed: %r", len(rows), exc)
             self._fail_all(batch)

@@ -12,3 +12,7 @@ PINGS_REJECTED = PINGS.labels("rejected")
 OVERLOADED = Counter(
     "monitor_ingest_overloaded", "Requests answered 503 (overload or database down)"
 )
+COPY_DUPLICATES = Counter(
+    "monitor_ingest_copy_duplicates",
+    "Flushes stored by INSERT ... ON CONFLICT after COPY met a duplicate ping",
+)

@@ -93,11 +93,14 @@ async def connect(dsn: str) -> asyncpg.Connection:
 async def init_connection(conn: Conn) -> None:
     import orjson
 
+    # binary: COPY (ingest.store.copy_pings) has no text encoders; jsonb's binary form is a
+    # version byte, 1, and the text
     await conn.set_type_codec(
         "jsonb",
-        encoder=lambda v: orjson.dumps(v).decode(),
-        decoder=orjson.loads,
+        encoder=lambda v: b"\x01" + orjson.dumps(v),
+        decoder=lambda b: orjson.loads(b[1:]),
         schema="pg_catalog",
+        format="binary",
     )
     await conn.set_type_codec(
         "json",

@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     # pings older than this are refused, and purged by the workers (monitor/maintenance.py);
     # at least the days partitions are made back at start, or a purge would undo them
     retention_days: int = Field(default=180, ge=3)
-    max_pings_per_request: int = 5000
+    # at most a block of ping ids (migrations/0013): one request's pings are stored together
+    max_pings_per_request: int = Field(default=5000, ge=1, le=65_536)
     max_body_bytes: int = 5 * 1024 * 1024
     # accuracy assumed when an app reports 0 or none (unknown is never perfect)
     unknown_accuracy_m: float = 100.0

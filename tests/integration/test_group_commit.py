@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
 
 from alerts import state_store
 from ingest import store as ingest_store
@@ -107,12 +108,14 @@ async def test_a_poison_request_fails_alone(pool: asyncpg.Pool, redis_url: str) 
     assert isinstance(results[1], set) and len(results[1]) == 3
 
 
+@pytest.mark.parametrize("path", ["copy", "insert"])
 async def test_every_field_is_stored_as_sent_whether_or_not_its_column_is_empty(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool, path: str
 ) -> None:
-    """Columns nobody filled go to PostgreSQL as NULL arrays (ingest.store.unless_empty);
+    """Both ways a flush is stored: COPY (no duplicate) and INSERT (after one). For INSERT,
+    columns nobody filled go to PostgreSQL as NULL arrays (ingest.store.unless_empty);
     checkin, tamper and crs_in still get their defaults and a filled field its value."""
-    device = f"fields-{time.monotonic_ns()}"
+    device = f"fields-{path}-{time.monotonic_ns()}"
     at = datetime.now(UTC).replace(microsecond=0)
     full = Ping(
         device,
@@ -131,21 +134,81 @@ async def test_every_field_is_stored_as_sent_whether_or_not_its_column_is_empty(
         {"alarm": "sos"},
     )
     bare = Ping(device, epoch_us(at + timedelta(seconds=1)), 22.5, 114.0, 10.0)
+    store = ingest_store.copy_pings if path == "copy" else ingest_store.insert_pings
+    ids = ingest_store.PingIds()
     async with pool.acquire() as conn:
         later = replace(bare, ts_us=epoch_us(at + timedelta(seconds=2)))
         for rows in ([(NO_PERSON, full), (NO_PERSON, bare)], [(NO_PERSON, later)]):
-            assert len(await ingest_store.insert_pings(conn, rows=rows)) == len(rows)
+            await store(conn, rows=rows, first_id=await ids.take(conn, len(rows)))
         stored = await conn.fetch(
             "SELECT speed_mps, heading_deg, battery_pct, checkin, tamper, source, seq, crs_in,"
-            " attrs FROM pings WHERE device_id = $1 ORDER BY ts",
+            " attrs, id FROM pings WHERE device_id = $1 ORDER BY ts",
             device,
         )
     empty = (None, None, None, False, False, None, None, "wgs84", None)
-    assert [tuple(r) for r in stored] == [
+    assert [tuple(r)[:-1] for r in stored] == [
         (3.5, 90.0, 55.0, True, True, "wifi", 42, "gcj02", {"alarm": "sos"}),
         empty,
         empty,
     ]
+    first = stored[0]["id"]
+    assert [r["id"] for r in stored] == [first, first + 1, first + 2], "numbered in order"
+
+
+async def test_a_flush_with_a_duplicate_is_stored_once_and_says_which_pings_were_new(
+    pool: asyncpg.Pool,
+) -> None:
+    """COPY refuses the whole flush for one duplicate; the flush goes in again by INSERT,
+    which skips the duplicates (stored before, or repeated within the flush) and names the
+    new pings by their place, with the ids their places give them."""
+    device = f"dup-{time.monotonic_ns()}"
+    start = datetime.now(UTC).replace(microsecond=0)
+    earlier = pings(device, 2, start)
+    ids = ingest_store.PingIds()
+    async with pool.acquire() as conn:
+        first = await ids.take(conn, 2)
+        new = await ingest_store.store_pings(
+            conn, rows=[(NO_PERSON, p) for p in earlier], first_id=first
+        )
+        assert new == {0: first, 1: first + 1}
+        fresh = pings(device, 2, start + timedelta(seconds=10))
+        flush = [earlier[1], fresh[0], fresh[0], fresh[1]]  # stored before; repeated within
+        fallbacks = metric_value("monitor_ingest_copy_duplicates_total")
+        first = await ids.take(conn, len(flush))
+        new = await ingest_store.store_pings(
+            conn, rows=[(NO_PERSON, p) for p in flush], first_id=first
+        )
+        assert new == {1: first + 1, 3: first + 3}
+        assert metric_value("monitor_ingest_copy_duplicates_total") == fallbacks + 1
+        stored = await conn.fetch(
+            "SELECT id, ts FROM pings WHERE device_id = $1 ORDER BY ts", device
+        )
+    assert len(stored) == 4, "each distinct ping stored once"
+    assert [r["id"] for r in stored[2:]] == [first + 1, first + 3]
+
+
+async def test_id_blocks_never_overlap_between_processes(pool: asyncpg.Pool) -> None:
+    """Two API processes (two PingIds, two connections) number their pings from blocks
+    PostgreSQL reserved for each: no id is given twice, and each takes consecutive ids."""
+    a, b = ingest_store.PingIds(), ingest_store.PingIds()
+    taken: list[range] = []
+    async with pool.acquire() as conn_a, pool.acquire() as conn_b:
+        size = await conn_a.fetchval(
+            "SELECT seqincrement FROM pg_sequence WHERE seqrelid = 'pings_id_seq'::regclass"
+        )
+        assert size == 65_536
+        for count in (10, 5000, 1, 60_000, 65_536, 3):  # some cannot fit what is left
+            for ids, conn in ((a, conn_a), (b, conn_b)):
+                taken.append(range(first := await ids.take(conn, count), first + count))
+        with pytest.raises(ValueError, match="an id block holds 65536"):
+            await a.take(conn_a, 65_537)
+    every = [n for r in taken for n in r]
+    assert len(every) == len(set(every))
+
+
+def metric_value(name: str) -> float:
+    value = REGISTRY.get_sample_value(name)
+    return value or 0.0
 
 
 async def test_a_replayed_fix_has_the_fix_time_its_stream_entry_had(pool: asyncpg.Pool) -> None:
@@ -159,7 +222,10 @@ async def test_a_replayed_fix_has_the_fix_time_its_stream_entry_had(pool: asyncp
         for us in (567_800, 999_999, 500, 1_000)
     ]
     async with pool.acquire() as conn:
-        ids = await ingest_store.insert_pings(conn, rows=[(NO_PERSON, p) for p in sent])
+        first = await ingest_store.PingIds().take(conn, len(sent))
+        ids = await ingest_store.store_pings(
+            conn, rows=[(NO_PERSON, p) for p in sent], first_id=first
+        )
         rows = await state_store.replay_page(
             conn,
             since=start - timedelta(minutes=1),
