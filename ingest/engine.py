@@ -208,20 +208,7 @@ class Ingestor:
     async def _with_active_order(
         self, person_id: int, valid: list[tuple[int, Ping]]
     ) -> tuple[list[tuple[int, Ping]], list[ItemError]]:
-        windows = await self._order_windows(person_id)
-        kept, refused = [], []
-        for index, ping in valid:
-            if is_covered(ping.ts_us, windows):
-                kept.append((index, ping))
-            else:
-                refused.append(
-                    ItemError(
-                        index,
-                        "ts: no active monitoring order covers this time; "
-                        "the ping is refused and nothing is tracked",
-                    )
-                )
-        return kept, refused
+        return split_by_order(valid, await self._order_windows(person_id))
 
     async def _order_windows(self, person_id: int) -> OrderWindows:
         hit = self._orders.get(person_id)
@@ -270,6 +257,31 @@ class _Acquire:
         await self.ctx.__aexit__(*exc_info)
         if exc_info[0] is not None and issubclass(exc_info[0], DB_ERRORS):
             raise self.ingestor.overloaded("database unavailable") from exc_info[1]
+
+
+NOT_COVERED = (
+    "ts: no active monitoring order covers this time; the ping is refused and nothing is tracked"
+)
+
+
+def split_by_order(
+    valid: list[tuple[int, Ping]], windows: OrderWindows
+) -> tuple[list[tuple[int, Ping]], list[ItemError]]:
+    """(the pings an order covers, an error for each other one). A request's pings mostly lie
+    within minutes of each other: one window covering the earliest and the latest covers all."""
+    if not valid:
+        return valid, []
+    times = [p.ts_us for _, p in valid]
+    earliest, latest = min(times), max(times)
+    if any(start <= earliest and latest < end for start, end in windows):
+        return valid, []
+    kept, refused = [], []
+    for index, ping in valid:
+        if is_covered(ping.ts_us, windows):
+            kept.append((index, ping))
+        else:
+            refused.append(ItemError(index, NOT_COVERED))
+    return kept, refused
 
 
 def is_covered(ts_us: int, windows: OrderWindows) -> bool:
