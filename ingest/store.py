@@ -138,7 +138,12 @@ async def store_pings(conn: Conn, *, rows: list[tuple[int, Ping]], first_id: int
 
 
 async def copy_pings(conn: Conn, *, rows: list[tuple[int, Ping]], first_id: int) -> None:
-    records = [
+    await conn.copy_records_to_table("pings", records=copy_records(rows, first_id), columns=COLUMNS)
+
+
+def copy_records(rows: list[tuple[int, Ping]], first_id: int) -> list[tuple[Any, ...]]:
+    """COPY's rows, in COLUMNS' order; the fix time as the datetime asyncpg encodes."""
+    return [
         (
             first_id + place,
             p.device_id,
@@ -159,7 +164,6 @@ async def copy_pings(conn: Conn, *, rows: list[tuple[int, Ping]], first_id: int)
         )
         for place, (person_id, p) in enumerate(rows)
     ]
-    await conn.copy_records_to_table("pings", records=records, columns=COLUMNS)
 
 
 async def insert_pings(

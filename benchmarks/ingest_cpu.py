@@ -1,0 +1,96 @@
+"""The API's own CPU per ping on a batched upload, stage by stage, in one process.
+
+    python -m benchmarks.ingest_cpu [--pings 500] [--repeats 7]
+
+End-to-end runs (benchmarks.ingest_bench) share two cores between five processes and vary by
+tens of percent from one minute to the next; this times the pure-Python stages of one
+request of `--pings` pings, as wrk sends them in the batch scenario, with nothing else
+running. Each figure is the median of `--repeats` rounds of 200 requests, in microseconds per
+ping. Not timed: the socket, the COPY itself (asyncpg, C) and the Redis round trip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from alerts import streams
+from benchmarks import machine
+from ingest import engine, group_commit, schemas, store
+from ingest.models import Ping, epoch_us
+
+ROUNDS = 200
+PARTITIONS = 8
+
+
+def body(pings: int, now_ms: int) -> bytes:
+    """What benchmarks/wrk_pings.lua posts in its batch mode."""
+    items = [
+        f'{{"ts":{now_ms - pings + k},"lat":{22.55 + (k % 97) * 0.0001:.6f},'
+        f'"lon":{114.05 + (k % 89) * 0.0001:.6f},"accuracy_m":10}}'
+        for k in range(pings)
+    ]
+    return ('{"pings":[' + ",".join(items) + "]}").encode()
+
+
+def timed(stage: Callable[[], Any], pings: int, repeats: int) -> float:
+    rounds = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        for _ in range(ROUNDS):
+            stage()
+        rounds.append((time.perf_counter() - began) / ROUNDS / pings * 1e6)
+    return statistics.median(rounds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pings", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    now = datetime.now(UTC)
+    raw = body(args.pings, epoch_us(now) // 1000)
+    limits = schemas.Limits(now, 300, 180)
+    items = schemas.parse_body(raw, "application/json")
+    valid, rejected = engine.validate(items, "device-1", limits)
+    assert len(valid) == args.pings and not rejected
+    order = ((epoch_us(now) - 86_400_000_000, epoch_us(now) + 86_400_000_000),)
+    # two orders, neither covering the whole request: the per-ping path
+    middle = valid[len(valid) // 2][1].ts_us
+    split = ((0, middle), (middle, epoch_us(now) + 1))
+    rows: list[tuple[int, Ping]] = [(17, p) for _, p in valid]
+    new_ids = {place: 10**9 + place for place in range(len(rows))}
+
+    def stream() -> None:
+        for pings in group_commit.stream_batches(rows, new_ids, PARTITIONS).values():
+            streams.encode_batch(pings, received_ms=0)
+
+    stages: list[tuple[str, Callable[[], Any]]] = [
+        ("parse the body (orjson)", lambda: schemas.parse_body(raw, "application/json")),
+        ("validate each item", lambda: engine.validate(items, "device-1", limits)),
+        ("monitoring order, one window covers all", lambda: engine.split_by_order(valid, order)),
+        ("monitoring order, checked ping by ping", lambda: engine.split_by_order(valid, split)),
+        ("COPY's records", lambda: store.copy_records(rows, 10**9)),
+        ("stream entries (dicts, orjson)", stream),
+    ]
+    print(
+        f"\n`python -m benchmarks.ingest_cpu --pings {args.pings} --repeats {args.repeats}` "
+        f"({machine.describe()})\n"
+    )
+    print("| stage of one request | µs per ping (median) |")
+    print("|---|---:|")
+    total = 0.0
+    for name, stage in stages:
+        cost = timed(stage, args.pings, args.repeats)
+        if "ping by ping" not in name:
+            total += cost
+        print(f"| {name} | {cost:.2f} |")
+    print(f"| **total** (order: one window) | **{total:.2f}** |")
+
+
+if __name__ == "__main__":
+    main()
