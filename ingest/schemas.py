@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import orjson
 
 from ingest.errors import MalformedBodyError
@@ -26,6 +27,9 @@ class FieldError(ValueError):
 # answers its default)
 PLAIN_KEYS = frozenset({"device_id", "ts", "lat", "lon", "accuracy_m"})
 NUMBER_TYPES = (int, float)  # a tuple: isinstance with `int | float` is slower, per field
+NUMBER_SET = frozenset(NUMBER_TYPES)
+LAT_RANGE, LON_RANGE, ACCURACY_RANGE = (-90.0, 90.0), (-180.0, 180.0), (0.0, 100_000.0)
+PLAIN_RANGES = (LAT_RANGE, LON_RANGE, ACCURACY_RANGE)
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,9 @@ def item_to_ping(item: Any, *, device_id: str, limits: Limits) -> Ping:
     if claimed != device_id:
         raise FieldError("device_id", f"this credential belongs to device {device_id!r}")
     ts_us = parse_ts(item.get("ts"), limits)
-    lat = number(item, "lat", -90.0, 90.0, required=True) or 0.0
-    lon = number(item, "lon", -180.0, 180.0, required=True) or 0.0
-    accuracy_m = number(item, "accuracy_m", 0.0, 100_000.0, required=True) or 0.0
+    lat = number(item, "lat", *LAT_RANGE, required=True) or 0.0
+    lon = number(item, "lon", *LON_RANGE, required=True) or 0.0
+    accuracy_m = number(item, "accuracy_m", *ACCURACY_RANGE, required=True) or 0.0
     if item.keys() <= PLAIN_KEYS:  # most pings: nothing optional to look for, one call each
         return Ping(device_id, ts_us, lat, lon, accuracy_m)
     return Ping(
@@ -100,6 +104,52 @@ def item_to_ping(item: Any, *, device_id: str, limits: Limits) -> Ping:
         crs_in=choice(item, "crs", CRS_NAMES) or "wgs84",
         attrs=attributes(item),
     )
+
+
+# a batch of this many items or more is first tried column by column (plain_batch)
+COLUMNWISE_MIN = 16
+
+
+def plain_batch(items: list[Any], device_id: str, limits: Limits) -> list[Ping] | None:
+    """The Pings of a batch whose every item is plain (only PLAIN_KEYS, each value of its type
+    and in its range), checked a column at a time; None when any item is not, and item by item
+    item_to_ping then names what is wrong. Same answers as item_to_ping, a third of the CPU."""
+    if not all(type(item) is dict and item.keys() <= PLAIN_KEYS for item in items):
+        return None
+    if any(item.get("device_id", device_id) != device_id for item in items):
+        return None
+    try:
+        ts = [item["ts"] for item in items]
+        lat = [item["lat"] for item in items]
+        lon = [item["lon"] for item in items]
+        accuracy = [item["accuracy_m"] for item in items]
+    except KeyError:
+        return None
+    if not set(map(type, ts)) <= {int} or not all(
+        set(map(type, column)) <= NUMBER_SET for column in (lat, lon, accuracy)
+    ):
+        return None  # bool is neither int nor float by type(): refused, as item_to_ping does
+    try:
+        ms = np.array(ts, dtype=np.int64)
+        columns = [np.array(c, dtype=np.float64) for c in (lat, lon, accuracy)]
+    except OverflowError:
+        return None
+    if not (
+        ms.min() >= 0
+        and ms.max() < 10**14
+        and ms.min() * 1000 >= limits.earliest_us
+        and ms.max() * 1000 <= limits.latest_us
+    ):
+        return None
+    for column, (low, high) in zip(columns, PLAIN_RANGES, strict=True):
+        if not (np.isfinite(column).all() and column.min() >= low and column.max() <= high):
+            return None
+    # + 0.0: item_to_ping's `or 0.0` turns -0.0 into 0.0, and so does this
+    lats, lons, accs = ((c + 0.0).tolist() for c in columns)
+    return [
+        Ping(device_id, t, la, lo, ac)
+        for t, la, lo, ac in zip((ms * 1000).tolist(), lats, lons, accs, strict=True)
+    ]
 
 
 def parse_ts(value: Any, limits: Limits) -> int:
