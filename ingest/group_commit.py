@@ -29,6 +29,9 @@ from ingest.models import Ping
 log = logging.getLogger(__name__)
 
 
+ROLLED_BACK_RETRY_S = 0.05
+
+
 class CommitUnavailableError(Exception):
     """The flush could not commit (database down, or shutting down): answer 503."""
 
@@ -170,7 +173,9 @@ class GroupCommitter:
             self._idle.append(lane)
             await self._forward_in_turn(ticket, stored)
 
-    async def _store(self, lane: Lane, batch: list[Pending]) -> list[Stored]:
+    async def _store(
+        self, lane: Lane, batch: list[Pending], *, again: bool = False
+    ) -> list[Stored]:
         rows = [(p.person_id, ping) for p in batch for ping in p.pings]
         received_ms = int(time.time() * 1000)  # no later than the rows' received_at
         try:
@@ -178,6 +183,18 @@ class GroupCommitter:
         except DB_ERRORS as exc:
             log.warning("group commit of %d pings failed: %r", len(rows), exc)
             self._fail_all(batch)
+        except asyncpg.TransactionRollbackError as exc:
+            # a deadlock with a concurrent flush of some of the same pings (a device's retry
+            # while its first upload waits), or the like: nothing was stored. Once more, after
+            # the other transaction has had a moment to go on (an immediate retry can take the
+            # same rows first again), and if that fails too the devices retry (503). Never a
+            # 422: it tells a device to drop pings that nothing was wrong with.
+            if again:
+                log.warning("group commit of %d pings rolled back twice: %s", len(rows), exc)
+                self._fail_all(batch)
+            else:
+                await asyncio.sleep(ROLLED_BACK_RETRY_S)
+                return await self._store(lane, batch, again=True)
         except asyncpg.PostgresError as exc:
             if len(batch) > 1:  # one request's data was refused: commit the others without it
                 return [s for pending in batch for s in await self._store(lane, [pending])]

@@ -240,3 +240,55 @@ async def test_a_replayed_fix_has_the_fix_time_its_stream_entry_had(pool: asyncp
     assert sorted(streamed.values()) == [
         int(start.timestamp()) * 1000 + ms for ms in (0, 1, 567, 999)
     ]
+
+
+# someone waits for this transaction to end (pg_stat_activity would not do: inside a
+# transaction it answers from a snapshot taken at its first use)
+WAITING_ON_US = """
+SELECT count(*) FROM pg_locks
+WHERE NOT granted AND locktype = 'transactionid' AND transactionid = pg_current_xact_id()::xid
+"""
+
+
+async def test_a_flush_that_deadlocks_is_stored_again_not_refused(
+    pool: asyncpg.Pool, redis_url: str
+) -> None:
+    """Two flushes holding some of the same pings in opposite orders (a device's retry while
+    its first upload waits) can deadlock; PostgreSQL then rolls one back. Nothing was wrong
+    with its pings: it is stored again, never answered 422, which tells a device to drop them."""
+    device = f"deadlock-{time.monotonic_ns()}"
+    first, second = pings(device, 2, datetime.now(UTC).replace(microsecond=0))
+    insert = (
+        "INSERT INTO pings (device_id, person_id, ts, lat, lon, accuracy_m)"
+        " VALUES ($1, $2, $3, $4, $5, $6)"
+    )
+
+    def values(p: Ping) -> tuple[object, ...]:
+        return (p.device_id, NO_PERSON, p.ts, p.lat, p.lon, p.accuracy_m)
+
+    redis = aioredis.from_url(redis_url)
+    committer = GroupCommitter(pool, redis, GroupConfig(partitions=1, stream_maxlen=10_000))
+    runner = asyncio.create_task(committer.run())
+    other = await pool.acquire()
+    try:
+        transaction = other.transaction()
+        await transaction.start()
+        # the flush waits first, so its own 1 s deadlock_timeout finds the deadlock
+        await other.execute("SET LOCAL deadlock_timeout = '20s'")
+        await other.execute(insert, *values(first))
+        flush = asyncio.ensure_future(committer.submit(NO_PERSON, [second, first]))
+        for _ in range(200):  # until the flush has stored `second` and waits on `first`
+            if await other.fetchval(WAITING_ON_US):
+                break
+            await asyncio.sleep(0.05)
+        await other.execute(insert, *values(second))  # waits on the flush: a deadlock
+        await transaction.commit()
+        assert await asyncio.wait_for(flush, 10) == set(), "both were stored meanwhile"
+    finally:
+        await pool.release(other)
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await redis.aclose()
+    async with pool.acquire() as conn:
+        stored = await conn.fetchval("SELECT count(*) FROM pings WHERE device_id = $1", device)
+    assert stored == 2
