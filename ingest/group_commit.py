@@ -252,13 +252,9 @@ class GroupCommitter:
 def answer(batch: list[Pending], new_ids: dict[int, int]) -> None:
     """Each request learns which of its pings were new: rows are in batch order."""
     start = 0
-    every = len(new_ids) == sum(len(p.pings) for p in batch)  # no duplicate: nearly always
     for pending in batch:
         end = start + len(pending.pings)
-        if every:
-            ids = {new_ids[n] for n in range(start, end)}
-        else:
-            ids = {new_ids[n] for n in range(start, end) if n in new_ids}
+        ids = {new_ids[n] for n in range(start, end) if n in new_ids}
         start = end
         if not pending.future.done():
             pending.future.set_result(ids)
@@ -269,8 +265,7 @@ def stream_batches(
 ) -> dict[int, list[streams.StreamPing]]:
     """The new pings of a flush by partition, each partition's in the flush's order."""
     by_partition: dict[int, list[streams.StreamPing]] = defaultdict(list)
-    places = range(len(rows)) if len(new_ids) == len(rows) else sorted(new_ids)
-    for place in places:
+    for place in sorted(new_ids):
         person_id, ping = rows[place]
         partition = streams.partition_of(person_id, partitions)
         by_partition[partition].append(to_stream(ping, new_ids[place], person_id))

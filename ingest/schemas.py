@@ -134,12 +134,10 @@ def plain_batch(items: list[Any], device_id: str, limits: Limits) -> list[Ping] 
         columns = [np.array(c, dtype=np.float64) for c in (lat, lon, accuracy)]
     except OverflowError:
         return None
-    if not (
-        ms.min() >= 0
-        and ms.max() < 10**14
-        and ms.min() * 1000 >= limits.earliest_us
-        and ms.max() * 1000 <= limits.latest_us
-    ):
+    earliest, latest = int(ms.min()), int(ms.max())
+    if not (earliest >= 0 and latest < 10**14):
+        return None
+    if not (earliest * 1000 >= limits.earliest_us and latest * 1000 <= limits.latest_us):
         return None
     for column, (low, high) in zip(columns, PLAIN_RANGES, strict=True):
         if not (np.isfinite(column).all() and column.min() >= low and column.max() <= high):
