@@ -13,8 +13,10 @@ from alerts import checkins
 from tests.e2e.test_slice import CENTRE
 from tests.registry_rows import person_in_new_city
 
-# Monday 30 November 2026, 09:00-10:00 in Shanghai (UTC+8), judged 10 minutes after
-OPENS = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+# Monday 2 June 2031, 09:00-10:00 in Shanghai (UTC+8), judged 10 minutes after. Years ahead
+# on purpose: the timers of any service sharing the test database judge due rules at the real
+# now(), so a window already past (as 30 November 2026 became) can be judged before the test.
+OPENS = datetime(2031, 6, 2, 1, 0, tzinfo=UTC)
 CLOSES = OPENS + timedelta(hours=1)
 DUE = CLOSES + timedelta(minutes=10)
 DAY = timedelta(days=1)
@@ -95,12 +97,11 @@ class Person:
 
 @pytest.fixture
 async def person(pool: asyncpg.Pool) -> Person:
-    """A phone user in Shanghai under an information-check order for all of November and
-    December 2026."""
+    """A phone user in Shanghai under an information-check order from May to July 2031."""
     async with pool.acquire() as conn:
         person_id, _ = await person_in_new_city(conn, "checkin")
     someone = Person(pool, person_id)
-    await someone.order(datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    await someone.order(datetime(2031, 5, 1, tzinfo=UTC), datetime(2031, 8, 1, tzinfo=UTC))
     return someone
 
 
