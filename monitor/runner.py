@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import prometheus_client
 import uvicorn
 
 from ingest.one_write import OneWriteProtocol
@@ -146,6 +147,11 @@ async def run_worker(settings: Settings) -> None:
     ctx = await open_context(settings)
     supervisor = Supervisor()
     start_workers(supervisor, ctx)
+    metrics_server = None
+    if settings.worker_metrics_port is not None:
+        metrics_server, _ = prometheus_client.start_http_server(
+            settings.worker_metrics_port, addr=settings.worker_metrics_host
+        )
     # what startup made lives as long as the process: keep it out of every full collection,
     # which would otherwise walk it all again (as `serve` does)
     gc.freeze()
@@ -157,6 +163,8 @@ async def run_worker(settings: Settings) -> None:
     try:
         await stop.wait()
     finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
         await supervisor.stop()
         await close_context(ctx)
 

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     maintenance_interval_s: float = Field(default=3600.0, gt=0)
     # run the evaluator and time-driven loops inside the API process (`monitor up`)
     run_workers: bool = True
+    # `monitor worker` serves its Prometheus metrics here (the API serves its own at /metrics);
+    # off unless set, since each worker on a host needs a port of its own
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65_535)
+    worker_metrics_host: str = "127.0.0.1"
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Self:

@@ -1,0 +1,67 @@
+"""A `monitor worker` on its own serves its Prometheus metrics where it is told to."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+import redis.asyncio as aioredis
+
+from monitor import db
+from tests.conftest import free_port, with_database
+
+
+async def test_a_worker_process_serves_its_metrics(
+    server_urls: tuple[str, str], tmp_path: Path
+) -> None:
+    admin_dsn, redis_base = server_urls
+    name = f"monitor_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(admin_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(admin_dsn, name)
+    conn = await asyncpg.connect(url)
+    await db.migrate(conn)
+    await conn.close()
+    # a Redis db no other test's workers use, so this one leases no partition of theirs
+    redis_url = f"{redis_base}/{1 + (os.getpid() + 7) % 15}"
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "MONITOR_WORKER_METRICS_PORT": str(port),
+    }
+    with (tmp_path / "worker.log").open("wb") as log:
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "monitor", "worker", env=env, stdout=log, stderr=log
+        )
+    try:
+        body = await scrape(f"http://127.0.0.1:{port}/metrics", worker)
+        assert "monitor_evaluation_seconds_count" in body, body[:500]
+        assert "# TYPE monitor_events_total counter" in body
+    finally:
+        worker.terminate()
+        await asyncio.wait_for(worker.wait(), timeout=30)
+        client = aioredis.from_url(redis_url)
+        await client.flushdb()
+        await client.aclose()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def scrape(url: str, worker: asyncio.subprocess.Process) -> str:
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):
+            assert worker.returncode is None, "the worker exited"
+            try:
+                response = await client.get(url)
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+                continue
+            return response.text
+    raise AssertionError(f"nothing answered at {url} in 20 s")
