@@ -17,7 +17,7 @@ import asyncpg
 import numpy as np
 from asyncpg.pool import PoolConnectionProxy
 
-from alerts import judges, rules_store, state_store, store
+from alerts import judges, metrics, rules_store, state_store, store
 from alerts.coalesce import GATHER_S, MAX_PINGS_PER_TRANSACTION, Coalescer
 from alerts.fences import FenceCache, Points, points_of
 from alerts.models import AlertType, EventType, NewEvent
@@ -91,6 +91,7 @@ class Evaluator:
         progress: list[state_store.Progress],
         published_event_ids: list[int],
     ) -> list[int]:
+        metrics.TRANSACTION_PINGS.observe(len(pings))
         by_person: dict[int, list[StreamPing]] = defaultdict(list)
         for ping in pings:
             by_person[ping["person_id"]].append(ping)

@@ -9,3 +9,10 @@ BATCH_SECONDS = Histogram(
     "monitor_evaluation_seconds", "Time to evaluate and commit one stream entry"
 )
 SOCKETS = Gauge("monitor_websockets", "Open officer WebSocket connections")
+# under single-ping load a transaction's fixed cost outweighs its pings' (BENCHMARKS.md,
+# benchmarks.evaluate_cpu): this says how many pings each one carries
+TRANSACTION_PINGS = Histogram(
+    "monitor_evaluation_transaction_pings",
+    "Pings judged per evaluator transaction",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000),
+)

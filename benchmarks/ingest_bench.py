@@ -44,6 +44,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import redis.asyncio as aioredis
+from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks import machine
 from benchmarks.bare_endpoint import BareServer, bare_server
@@ -205,8 +206,10 @@ async def scenario(
     devices_file: Path,
     redis: aioredis.Redis,
     processes: list[subprocess.Popen[bytes]],
+    worker_metrics: str | None = None,
 ) -> dict[str, float]:
     before = await count_pings(env["DATABASE_URL"])
+    transactions_before = await transaction_pings(worker_metrics)
     cpu_before = [cpu_seconds(p.pid) for p in processes]
     pg_before = await postgres_cpu_seconds(env["DATABASE_URL"])
     started = time.monotonic()
@@ -222,6 +225,9 @@ async def scenario(
     pg_api_cpu = postgres_cpu_delta(pg_before, pg_after, API_APP)
     pg_worker_cpu = postgres_cpu_delta(pg_before, pg_after, WORKER_APP)
     stored = await count_pings(env["DATABASE_URL"]) - before
+    result["pings_per_transaction"] = per_transaction(
+        transactions_before, await transaction_pings(worker_metrics)
+    )
     result["pings"] = stored / args.duration
     result["evaluated"] = stored / (finished - started)
     result["api_us_per_req"] = serve_cpu / max(result["requests"], 1) * 1e6
@@ -231,6 +237,38 @@ async def scenario(
     result["pg_api_us_per_ping"] = pg_api_cpu / max(stored, 1) * 1e6
     result["pg_worker_us_per_ping"] = pg_worker_cpu / max(stored, 1) * 1e6
     return result
+
+
+async def transaction_pings(metrics_url: str | None) -> tuple[float, float] | None:
+    """(transactions, pings) the worker's evaluator has judged so far, from its metrics; None
+    where it serves none (code from before it did, under --code-dir)."""
+    if metrics_url is None:
+        return None
+    try:
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(metrics_url)).text
+    except httpx.HTTPError:
+        return None
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "monitor_evaluation_transaction_pings"
+        for sample in family.samples
+    }
+    if not samples:
+        return None
+    return (
+        samples["monitor_evaluation_transaction_pings_count"],
+        samples["monitor_evaluation_transaction_pings_sum"],
+    )
+
+
+def per_transaction(before: tuple[float, float] | None, after: tuple[float, float] | None) -> float:
+    """Pings per evaluator transaction in between: under single-ping load it sets the
+    evaluator's CPU per ping (benchmarks.evaluate_cpu)."""
+    if before is None or after is None or after[0] == before[0]:
+        return math.nan
+    return (after[1] - before[1]) / (after[0] - before[0])
 
 
 def start(
@@ -255,6 +293,7 @@ class BenchCluster:
     work: Path
     devices: list[tuple[str, str]]
     processes: list[subprocess.Popen[bytes]]
+    worker_metrics: str | None = None  # the worker's /metrics
 
 
 @contextlib.asynccontextmanager
@@ -302,12 +341,15 @@ async def bench_cluster(
         port = 18000 + os.getpid() % 1000
         serve = ["serve", "--port", str(port), "--workers", str(api_processes)]
         processes.append(start(serve, named(env, API_APP), work / "serve.log", code_dir))
+        worker_metrics = None
         if worker:
             worker_log = work / "worker.log"
-            processes.append(start(["worker"], named(env, WORKER_APP), worker_log, code_dir))
+            worker_env = named(env, WORKER_APP) | {"MONITOR_WORKER_METRICS_PORT": str(port + 1)}
+            processes.append(start(["worker"], worker_env, worker_log, code_dir))
+            worker_metrics = f"http://127.0.0.1:{port + 1}/metrics"
         url = f"http://127.0.0.1:{port}"
         await wait_ready(url)
-        yield BenchCluster(database_url, url, env, redis, work, enrolled, processes)
+        yield BenchCluster(database_url, url, env, redis, work, enrolled, processes, worker_metrics)
     finally:
         for process in processes:
             process.terminate()
@@ -353,6 +395,7 @@ async def main(args: argparse.Namespace) -> None:
                         devices_file,
                         cluster.redis,
                         cluster.processes,
+                        cluster.worker_metrics,
                     )
                     if calibration is not None:
                         result["bare_rps"] = calibration
@@ -405,6 +448,12 @@ def evaluated(rate: float) -> str:
     return "not evaluated" if math.isnan(rate) else f"{rate:,.0f}"
 
 
+def per_transaction_cell(results: list[dict[str, float]]) -> str:
+    values = [r["pings_per_transaction"] for r in results if "pings_per_transaction" in r]
+    known = [v for v in values if not math.isnan(v)]
+    return f"{statistics.median(known):,.1f}" if known else ""
+
+
 def against(label: str, ratio: float) -> str:
     """A batch request carries 500 pings: its rate against a one-ping endpoint means nothing."""
     return "" if SCENARIOS[label] == "batch" else f"{ratio:.2f}x"
@@ -425,11 +474,11 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Na
     print(
         "| scenario | requests/s | pings/s stored | pings/s evaluated | p50 ms | p99 ms | non-2xx "
         "| API CPU µs/request | API CPU µs/ping | worker CPU µs/ping | PostgreSQL CPU µs/ping "
-        "| of which API's | of which worker's |"
+        "| of which API's | of which worker's | pings per evaluator transaction |"
         + (" bare endpoint req/s | requests/s against it |" if args.calibrate else "")
     )
     print(
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         + "---:|" * 2 * args.calibrate
     )
     for label in chosen(args.scenarios):
@@ -444,7 +493,7 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Na
             f"{med('errors'):.0f} | {med('api_us_per_req'):,.0f} | "
             f"{med('api_us_per_ping'):,.1f} | {med('worker_us_per_ping'):,.1f} | "
             f"{med('pg_us_per_ping'):,.1f} | {med('pg_api_us_per_ping'):,.1f} | "
-            f"{med('pg_worker_us_per_ping'):,.1f} |"
+            f"{med('pg_worker_us_per_ping'):,.1f} | {per_transaction_cell(results)} |"
             + (
                 f" {med('bare_rps'):,.0f} | {against(label, med('against_bare'))} |"
                 if args.calibrate

@@ -1,4 +1,5 @@
-"""A `monitor worker` on its own serves its Prometheus metrics where it is told to."""
+"""A worker's metrics: a `monitor worker` on its own serves them where it is told to, and the
+evaluator says how many pings each transaction carried."""
 
 from __future__ import annotations
 
@@ -12,8 +13,13 @@ import asyncpg
 import httpx
 import redis.asyncio as aioredis
 
+from alerts.evaluator import Evaluator, EvaluatorConfig
 from monitor import db
 from tests.conftest import free_port, with_database
+from tests.e2e.test_slice import CENTRE
+from tests.integration.test_group_commit import metric_value
+from tests.integration.test_person_cache import NOON, pings
+from tests.integration.test_store_and_stream import strict_person
 
 
 async def test_a_worker_process_serves_its_metrics(
@@ -65,3 +71,13 @@ async def scrape(url: str, worker: asyncio.subprocess.Process) -> str:
                 continue
             return response.text
     raise AssertionError(f"nothing answered at {url} in 20 s")
+
+
+async def test_the_evaluator_counts_the_pings_of_each_transaction(pool: asyncpg.Pool) -> None:
+    person_id = await strict_person(pool, "transaction-pings")
+    evaluator = Evaluator(pool, EvaluatorConfig(position_interval_s=3600.0))
+    count = metric_value("monitor_evaluation_transaction_pings_count")
+    total = metric_value("monitor_evaluation_transaction_pings_sum")
+    await evaluator.evaluate(pings(person_id, CENTRE, NOON))  # eight fixes
+    assert metric_value("monitor_evaluation_transaction_pings_count") == count + 1
+    assert metric_value("monitor_evaluation_transaction_pings_sum") == total + 8

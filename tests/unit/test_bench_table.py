@@ -47,6 +47,7 @@ CPU_AND_LATENCY = (
 def run(rps: float, evaluated: float, bare_rps: float | None = None) -> dict[str, float]:
     result = dict.fromkeys(CPU_AND_LATENCY, 1.0)
     result |= {"rps": rps, "requests": rps * 10, "pings": rps, "evaluated": evaluated}
+    result["pings_per_transaction"] = math.nan if math.isnan(evaluated) else 12.0
     if bare_rps is not None:
         result |= {"bare_rps": bare_rps, "against_bare": rps / bare_rps}
     return result
@@ -80,7 +81,8 @@ def test_ingest_alone_says_not_evaluated(capsys: pytest.CaptureFixture[str]) -> 
     header, rule, native = table(capsys, rows, without_worker=True)
     assert native[header.index("pings/s evaluated")] == "not evaluated"
     assert native[header.index("requests/s")] == "6,000"
-    assert len(header) == len(rule) == len(native) == 13
+    assert native[header.index("pings per evaluator transaction")] == ""
+    assert len(header) == len(rule) == len(native) == 14
 
 
 def test_calibrated_runs_carry_their_ratio_and_batches_none(
@@ -92,7 +94,8 @@ def test_calibrated_runs_carry_their_ratio_and_batches_none(
         ("native batch of 500", 1, run(120, 60000, bare_rps=9000)),
     ]
     header, rule, native, batch = table(capsys, rows, calibrate=True)
-    assert len(header) == len(rule) == len(native) == len(batch) == 15
+    assert len(header) == len(rule) == len(native) == len(batch) == 16
+    assert native[header.index("pings per evaluator transaction")] == "12.0"
     against = header.index("requests/s against it")
     assert native[header.index("bare endpoint req/s")] == "8,000"
     assert native[against] == "0.62x"  # the median of 0.50 and 0.75
