@@ -58,9 +58,16 @@ class AreaState:
     horizon_ms: int | None = None  # late fixes at or before this are counted, not judged
 
     def to_json(self) -> dict[str, Any]:
-        # what asdict() gives, without its deep copy of every field (once per person per batch)
-        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        data["excursions"] = tuple(asdict(e) for e in self.excursions)
+        """The fields away from their defaults, and the status always (SQL reads it): a person
+        at rest saves a third of the keys, and PostgreSQL parses and sends a person's state on
+        every evaluation. from_json fills in the rest."""
+        data: dict[str, Any] = {"status": self.status}
+        for name, default in _AREA_DEFAULTS:
+            value = getattr(self, name)
+            if value != default:
+                data[name] = value
+        if self.excursions:
+            data["excursions"] = tuple(asdict(e) for e in self.excursions)
         return data
 
     @classmethod
@@ -73,6 +80,14 @@ class AreaState:
         fields["excursions"] = tuple(Excursion(**e) for e in fields.get("excursions", ()))
         episodes = (fields.get("episode_seq", 0), fields.get("episode", 0))
         return cls(**fields | {"episode_seq": max(episodes)})
+
+
+# (field, default) of every AreaState field to_json may leave out
+_AREA_DEFAULTS = tuple(
+    (name, getattr(AreaState(), name))
+    for name in AreaState.__dataclass_fields__
+    if name not in ("status", "excursions")
+)
 
 
 class EventKind(StrEnum):

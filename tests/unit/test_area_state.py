@@ -81,3 +81,13 @@ def test_new_fields_default_so_existing_callers_keep_working() -> None:
     state, events = advance(AreaState(), [Fix(n, n * 10_000, OUT) for n in range(4)], TH)
     assert [(e.kind, e.late) for e in events] == [(EventKind.EXITED, False)]
     assert state.episode == state.episode_seq == 1
+
+
+def test_saved_state_leaves_out_defaults_but_never_the_status() -> None:
+    """SQL reads state->'area'->>'status' (the map's latest positions): it is always there."""
+    assert AreaState().to_json() == {"status": Status.INSIDE}
+    state, _ = run([(0, OUT), (20, OUT)])  # a run under way, no exit yet
+    saved = state.to_json()
+    assert saved["status"] == "inside" and saved["run_count"] == 2
+    assert "horizon_ms" not in saved and "excursions" not in saved
+    assert AreaState.from_json(saved) == state
