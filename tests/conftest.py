@@ -3,6 +3,7 @@ session. The machine's servers are used when reachable; otherwise embedded ones 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -56,10 +57,9 @@ def with_database(dsn: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-@pytest.fixture(scope="session")
-async def database_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
-    """A fresh, migrated database for this session, dropped afterwards."""
-    admin_dsn = server_urls[0]
+@contextlib.asynccontextmanager
+async def fresh_database(admin_dsn: str) -> AsyncIterator[str]:
+    """A new, migrated database's URL, dropped afterwards."""
     name = f"monitor_test_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(admin_dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -72,6 +72,13 @@ async def database_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
+    """A fresh, migrated database for this session, dropped afterwards."""
+    async with fresh_database(server_urls[0]) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

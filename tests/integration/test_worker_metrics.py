@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import uuid
 from pathlib import Path
 
 import asyncpg
@@ -14,8 +13,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from alerts.evaluator import Evaluator, EvaluatorConfig
-from monitor import db
-from tests.conftest import free_port, with_database
+from tests.conftest import free_port, fresh_database
 from tests.e2e.test_slice import CENTRE
 from tests.integration.test_group_commit import metric_value
 from tests.integration.test_person_cache import NOON, pings
@@ -26,38 +24,30 @@ async def test_a_worker_process_serves_its_metrics(
     server_urls: tuple[str, str], tmp_path: Path
 ) -> None:
     admin_dsn, redis_base = server_urls
-    name = f"monitor_test_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(admin_dsn, name)
-    conn = await asyncpg.connect(url)
-    await db.migrate(conn)
-    await conn.close()
     # a Redis db no other test's workers use, so this one leases no partition of theirs
     redis_url = f"{redis_base}/{1 + (os.getpid() + 7) % 15}"
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": redis_url,
-        "MONITOR_WORKER_METRICS_PORT": str(port),
-    }
-    with (tmp_path / "worker.log").open("wb") as log:
-        worker = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor", "worker", env=env, stdout=log, stderr=log
-        )
-    try:
-        body = await scrape(f"http://127.0.0.1:{port}/metrics", worker)
-        assert "monitor_evaluation_seconds_count" in body, body[:500]
-        assert "# TYPE monitor_events_total counter" in body
-    finally:
-        worker.terminate()
-        await asyncio.wait_for(worker.wait(), timeout=30)
-        client = aioredis.from_url(redis_url)
-        await client.flushdb()
-        await client.aclose()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_database(admin_dsn) as url:
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "REDIS_URL": redis_url,
+            "MONITOR_WORKER_METRICS_PORT": str(port),
+        }
+        with (tmp_path / "worker.log").open("wb") as log:
+            worker = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "monitor", "worker", env=env, stdout=log, stderr=log
+            )
+        try:
+            body = await scrape(f"http://127.0.0.1:{port}/metrics", worker)
+            assert "monitor_evaluation_seconds_count" in body, body[:500]
+            assert "# TYPE monitor_events_total counter" in body
+        finally:
+            worker.terminate()
+            await asyncio.wait_for(worker.wait(), timeout=30)
+            client = aioredis.from_url(redis_url)
+            await client.flushdb()
+            await client.aclose()
 
 
 async def scrape(url: str, worker: asyncio.subprocess.Process) -> str:
