@@ -13,6 +13,9 @@ PostgreSQL's commit_delay does: without it, a transaction starts the moment the 
 ends, when only the consumers left out of it have anything queued, and single-ping load runs
 as many small transactions, each paying its fixed round trips (measured in alternating runs:
 5 ms cut the worker's CPU per ping by 20–34% and its PostgreSQL CPU per ping by 24–50%).
+15 ms instead of 5 cut it by another 11–35%; in four alternating pairs of benchmarks.ws_latency
+the median ping → officer latency rose by 10–20 ms and the p99 fell by 38–55 ms, since the
+worker left the API more of the CPU (BENCHMARKS.md, ninth session).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ log = logging.getLogger(__name__)
 MAX_PINGS_PER_TRANSACTION = 5000
 # how long a busy worker gathers requests before a transaction; busy: its last transaction
 # ended less than BUSY_GATHERS gathers ago
-GATHER_S = 0.005
+GATHER_S = 0.015
 BUSY_GATHERS = 10
 
 Judge = Callable[[list[StreamPing], list[Progress], list[int]], Awaitable[list[int]]]

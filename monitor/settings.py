@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     lease_ttl_ms: int = 10_000
     evaluator_block_ms: int = 1000
     # a busy evaluator gathers reads this long before a transaction: fewer, larger ones
-    evaluator_gather_ms: float = Field(default=5.0, ge=0)
+    evaluator_gather_ms: float = Field(default=15.0, ge=0)
     officer_token_ttl_s: int = 12 * 3600
     # pings whose fix time is further ahead of the server clock are refused
     clock_skew_s: int = 300
