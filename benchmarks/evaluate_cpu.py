@@ -33,8 +33,7 @@ from alerts.state_store import Progress
 from alerts.streams import StreamPing
 from alerts.verdicts import ms_to_dt
 from benchmarks import machine
-from benchmarks.ingest_bench import ADMIN_DSN, seed
-from benchmarks.measure import cpu_seconds
+from benchmarks.ingest_bench import ADMIN_DSN, postgres_cpu_delta, postgres_cpu_seconds, seed
 from geofence.index import TABLE_MIN_POINTS
 from monitor import db
 
@@ -78,19 +77,10 @@ class Walkers:
         return pings
 
 
-async def backends_cpu(conn: asyncpg.Connection) -> float:
-    """CPU so far of every backend on the scratch database but `conn`'s own."""
-    pids = await conn.fetch(
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-        "AND pid <> pg_backend_pid()"
-    )
-    return sum(cpu_seconds(r["pid"]) for r in pids)
-
-
 async def one_run(
     evaluator: Evaluator,
     walkers: Walkers,
-    watch: asyncpg.Connection,
+    database_url: str,
     shape: tuple[int, int],
     count: int,
 ) -> Run:
@@ -99,12 +89,13 @@ async def one_run(
     work = [
         walkers.transaction(persons, per_person) for _ in range(count // (persons * per_person))
     ]
-    pg_before, own_before = await backends_cpu(watch), time.process_time()
+    pg_before, own_before = await postgres_cpu_seconds(database_url), time.process_time()
     events = 0
     for pings in work:
         progress = [Progress(0, pings[-1]["id"], ms_to_dt(int(time.time() * 1000)))]
         events += len(await evaluator.evaluate(pings, progress))
-    own, pg = time.process_time() - own_before, await backends_cpu(watch) - pg_before
+    own = time.process_time() - own_before
+    pg = postgres_cpu_delta(pg_before, await postgres_cpu_seconds(database_url))
     judged = sum(len(p) for p in work)
     return own / judged * 1e6, pg / judged * 1e6, events
 
@@ -137,21 +128,19 @@ async def measure(
         await conn.close()
         await seed(url, persons)
         pool = await db.create_pool(url, min_size=2, max_size=4)
-        watch = await asyncpg.connect(url)
-        person_ids = [r["id"] for r in await watch.fetch("SELECT id FROM persons ORDER BY id")]
+        person_ids = [r["id"] for r in await pool.fetch("SELECT id FROM persons ORDER BY id")]
         walkers = Walkers(person_ids, int(fix_interval_s * 1000), itertools.count(1))
         evaluator = Evaluator(pool, EvaluatorConfig(position_interval_s=5.0, gather_s=0.0))
         # unmeasured: fences loaded, every person's state made, the city's cell table built
         # (wanted after TABLE_MIN_POINTS points, then seconds of CPU in a thread)
         for shape in shapes:
             warm = max(len(person_ids) * shape[1], TABLE_MIN_POINTS)
-            await one_run(evaluator, walkers, watch, shape, warm)
+            await one_run(evaluator, walkers, url, shape, warm)
         await evaluator.fences.tables_built()
         for _ in range(rounds):
             for shape in shapes:
-                run = await one_run(evaluator, walkers, watch, shape, pings)
+                run = await one_run(evaluator, walkers, url, shape, pings)
                 results.setdefault(shape, []).append(run)
-        await watch.close()
         await pool.close()
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
