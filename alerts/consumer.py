@@ -1,4 +1,5 @@
-"""Stream consumers: a loop per partition feeds the evaluator; a relay finishes publishing."""
+"""Stream consumers: one read of a worker's partitions feeds the evaluator; a relay finishes
+publishing."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import socket
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +30,12 @@ RETRY_DELAY_S = 1.0
 # ingest stamps an entry before its rows get received_at; allow for that and for clock skew
 REPLAY_MARGIN = timedelta(seconds=60)
 REPLAY_CHECK_S = 5.0
+# the consumer name of every partition's owner (see StreamConsumer)
+CONSUMER = "evaluator"
+# how long the shared read waits while partitions are still joining it
+JOINING_BLOCK_MS = 20
+
+Entry = tuple[bytes, dict[bytes, bytes]]
 
 
 def worker_name() -> str:
@@ -89,89 +97,181 @@ class Chunk:
         ]
 
 
-class PartitionConsumer:
+class StreamConsumer:
+    """Feeds the evaluator from every partition this worker owns.
+
+    A partition joins when `run_partition` has made its group, replayed from PostgreSQL what
+    a failure may have cost, and claimed the entries read but never acknowledged (by a dead
+    owner, or by this worker before a failure). Then one shared loop reads all joined
+    partitions with one XREADGROUP and acknowledges them in one pipeline: a worker owning 8
+    partitions made 8 blocking reads and 8 acknowledgements for what one of each carries.
+    Each partition's entries are judged as a request of their own (the coalescer puts them in
+    one transaction); a partition whose judgement fails leaves the shared read and starts
+    again with a replay, as does every partition when the read itself fails.
+
+    The consumer name is one constant: a consumer group belongs to one stream, so the name
+    names no more than "this partition's owner", and a new owner claims whatever is pending.
+    """
+
     def __init__(
         self,
         redis: aioredis.Redis,
         pool: asyncpg.Pool,
         evaluator: Evaluator,
         *,
-        partition: int,
         partitions: int,
         batch: int,
         block_ms: int,
-        consumer: str,
         max_pings: int = MAX_PINGS_PER_TRANSACTION,
     ) -> None:
         self.redis, self.pool, self.evaluator = redis, pool, evaluator
-        self.partition, self.partitions = partition, partitions
-        self._checked_at = time.monotonic()
-        self.stream = streams.ping_stream(partition)
-        self.batch, self.block_ms, self.consumer = batch, block_ms, consumer
+        self.partitions, self.batch, self.block_ms = partitions, batch, block_ms
         self.max_pings = max_pings
+        # joined partitions; a partition's future is set when it must leave and start again
+        self.live: dict[int, asyncio.Future[None]] = {}
+        self.starting = 0  # partitions between their lease and joining the shared read
+        self._joined = asyncio.Event()
+        self._checked_at = time.monotonic()
         self._unmarked: list[int] = []  # events published, the watermark not yet past them
 
-    async def run(self) -> None:
-        """Forever: unacknowledged entries first (a restart), then new ones. After any Redis
-        failure, and whenever ingest asks, what was received since the checkpoint is replayed
-        from PostgreSQL: a failure may have cost stream entries, never pings."""
+    async def run_partition(self, partition: int) -> None:
+        """Forever, for one leased partition: start it, then let the shared read serve it
+        until that fails. After any failure, what was received since the checkpoint is
+        replayed from PostgreSQL: a failure may have cost stream entries, never pings."""
         failed = False
-        while True:
-            try:
-                created = await ensure_group(self.redis, self.stream)
-                await self.replay_if_needed(force=created or failed)
-                failed = False
-                await self._drain("0")
-                while True:
-                    await self._drain(">")
-                    await self._replay_when_asked()
-            except Exception:  # a consumer never dies: it retries, then replays what it missed
-                log.exception("consumer of %s failed; retrying", self.stream)
+        stream = streams.ping_stream(partition)
+        try:
+            while True:
+                self.starting += 1
+                try:
+                    created = await ensure_group(self.redis, stream)
+                    await self.replay_if_needed(partition, force=created or failed)
+                    await self._claim_pending(partition)
+                except Exception:  # it never dies: it retries, then replays what it missed
+                    log.exception("starting partition %d failed; retrying", partition)
+                    failed = True
+                    await asyncio.sleep(RETRY_DELAY_S)
+                    continue
+                finally:
+                    self.starting -= 1
+                left = asyncio.get_running_loop().create_future()
+                self.live[partition] = left
+                self._joined.set()
+                await left
                 failed = True
                 await asyncio.sleep(RETRY_DELAY_S)
+        finally:  # the lease is gone: leave the shared read
+            self.live.pop(partition, None)
+
+    async def run(self) -> None:
+        """The shared read, forever."""
+        while True:
+            if not self.live:
+                self._joined.clear()
+                await self._joined.wait()
+                continue
+            partitions = sorted(self.live)
+            try:
+                failed = await self._read(partitions)
+                await self._replay_when_asked()
+            except Exception:
+                log.exception("reading partitions %s failed; each starts again", partitions)
+                failed = set(partitions)
+            for partition in failed:
+                left = self.live.pop(partition, None)
+                if left is not None and not left.done():
+                    left.set_result(None)
+
+    async def _read(self, partitions: list[int]) -> set[int]:
+        # while partitions are still joining, short reads: a long one would keep them waiting
+        block = min(self.block_ms, JOINING_BLOCK_MS) if self.starting else self.block_ms
+        reply: Any = await self.redis.xreadgroup(
+            streams.EVALUATOR_GROUP,
+            CONSUMER,
+            {streams.ping_stream(p): ">" for p in partitions},
+            count=self.batch,
+            block=block,
+        )
+        reads = {streams.partition_of_stream(name): entries for name, entries in reply or []}
+        return await self._handle(reads)
+
+    async def _claim_pending(self, partition: int) -> None:
+        """Take over and judge every entry read but never acknowledged, whoever read it."""
+        stream = streams.ping_stream(partition)
+        cursor: Any = "0-0"
+        while True:
+            reply: Any = await self.redis.xautoclaim(
+                stream, streams.EVALUATOR_GROUP, CONSUMER, 0, cursor, count=self.batch
+            )
+            cursor, entries = reply[0], [e for e in reply[1] if e[1]]
+            if entries and await self._handle({partition: entries}):
+                raise RuntimeError(f"judging the pending entries of {stream} failed")
+            if cursor in (b"0-0", "0-0"):
+                return
 
     async def _replay_when_asked(self) -> None:
         now = time.monotonic()
         if now - self._checked_at >= REPLAY_CHECK_S:
             self._checked_at = now
-            await self.replay_if_needed(force=False)
+            for partition in sorted(self.live):
+                await self.replay_if_needed(partition, force=False)
 
-    async def _drain(self, start: str) -> None:
-        while True:
-            reply: Any = await self.redis.xreadgroup(
-                streams.EVALUATOR_GROUP,
-                self.consumer,
-                {self.stream: start},
-                count=self.batch,
-                block=None if start == "0" else self.block_ms,
-            )
-            entries = reply[0][1] if reply else []
-            if entries:
-                await self._handle(entries)
-            if start == ">" or not entries:
-                return
+    async def _handle(self, reads: dict[int, list[Entry]]) -> set[int]:
+        """Judge each partition's entries, then acknowledge those judged and wake the hubs in
+        one Redis round trip. Answers the partitions whose judgement failed."""
+        judged: list[tuple[int, list[bytes]]] = []
+        event_ids: list[int] = []
+        unmarked, self._unmarked = self._unmarked, []
+        results = await asyncio.gather(
+            *(
+                self._judge(partition, entries, unmarked, judged, event_ids)
+                for partition, entries in reads.items()
+            ),
+            return_exceptions=True,
+        )
+        failed = set()
+        for partition, result in zip(reads, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("judging partition %d failed", partition, exc_info=result)
+                failed.add(partition)
+        if not event_ids:  # the watermark moves with new events only
+            self._unmarked = unmarked + self._unmarked
+        await self._acknowledge(judged, event_ids)
+        return failed
 
-    async def _handle(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+    async def _judge(
+        self,
+        partition: int,
+        entries: list[Entry],
+        unmarked: list[int],
+        judged: list[tuple[int, list[bytes]]],
+        event_ids: list[int],
+    ) -> None:
         """Judge the entries of one read in as few transactions as the cap allows: under load,
         entries are small and a transaction each would make the per-entry overhead the
         bottleneck; the cap keeps one transaction from holding 64 x 500 pings' locks."""
-        for chunk in self._chunks(entries):
-            event_ids: list[int] = []
+        for chunk in self._chunks(partition, entries):
             if chunk.pings:
                 with metrics.BATCH_SECONDS.time():
-                    event_ids = await self.evaluator.evaluate(
-                        chunk.pings, chunk.progress, self._unmarked
+                    event_ids += await self.evaluator.evaluate(
+                        chunk.pings, chunk.progress, unmarked
                     )
-                if event_ids:  # the watermark moves with new events only
-                    self._unmarked = []
-            await self._acknowledge(chunk.entry_ids, event_ids)
+            judged.append((partition, chunk.entry_ids))
 
-    async def _acknowledge(self, entry_ids: list[bytes], event_ids: list[int]) -> None:
+    async def _acknowledge(
+        self, judged: list[tuple[int, list[bytes]]], event_ids: list[int]
+    ) -> None:
         """After commit, in one Redis round trip: acknowledge the entries and wake the hubs.
         The watermark passes them in the next transaction that writes events, not a round
         trip of its own; if none comes soon, the relay wakes the hubs again (harmless)."""
+        if not judged:
+            return
+        by_partition: dict[int, list[bytes]] = defaultdict(list)
+        for partition, entry_ids in judged:
+            by_partition[partition] += entry_ids
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xack(self.stream, streams.EVALUATOR_GROUP, *entry_ids)
+            for partition, entry_ids in by_partition.items():
+                pipe.xack(streams.ping_stream(partition), streams.EVALUATOR_GROUP, *entry_ids)
             if event_ids:
                 pipe.xadd(
                     streams.EVENT_STREAM,
@@ -179,42 +279,44 @@ class PartitionConsumer:
                     maxlen=streams.EVENT_STREAM_MAXLEN,
                     approximate=True,
                 )
-            acked, *woken = await pipe.execute(raise_on_error=False)
-        if isinstance(acked, Exception):
-            raise acked
+            results = await pipe.execute(raise_on_error=False)
+        acked, woken = results[: len(by_partition)], results[len(by_partition) :]
+        for result in acked:
+            if isinstance(result, Exception):
+                raise result
         if woken and isinstance(woken[0], Exception):
             log.warning("could not publish events up to %d; the relay will", max(event_ids))
         else:
             self._unmarked += event_ids
 
-    def _chunks(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> Iterator[Chunk]:
-        chunk = Chunk(self.partition)
+    def _chunks(self, partition: int, entries: list[Entry]) -> Iterator[Chunk]:
+        chunk = Chunk(partition)
         for entry_id, fields in entries:
             try:
                 pings, received = streams.decode_batch(fields), streams.received_ms(fields)
             except (KeyError, ValueError):
-                log.error("dropping unreadable entry %s on %s", entry_id, self.stream)
+                log.error("dropping unreadable entry %s of partition %d", entry_id, partition)
                 pings, received = [], None
             if chunk.pings and len(chunk.pings) + len(pings) > self.max_pings:
                 yield chunk
-                chunk = Chunk(self.partition)
+                chunk = Chunk(partition)
             chunk.add(entry_id, pings, received)
         yield chunk
 
-    async def replay_if_needed(self, *, force: bool) -> None:
+    async def replay_if_needed(self, partition: int, *, force: bool) -> None:
         async with self.pool.acquire() as conn:
-            row = await state_store.checkpoint(conn, partition=self.partition)
+            row = await state_store.checkpoint(conn, partition=partition)
         if row is None:
             return  # never evaluated anything: a first start
         since = (force and row["received_through"]) or row["replay_from"]
         if since is None:
             return
         asked_at = datetime.now(UTC)
-        await self.replay_since(since - REPLAY_MARGIN)
+        await self.replay_since(partition, since - REPLAY_MARGIN)
         async with self.pool.acquire() as conn:
-            await state_store.clear_replay(conn, partition=self.partition, through=asked_at)
+            await state_store.clear_replay(conn, partition=partition, through=asked_at)
 
-    async def replay_since(self, since: datetime) -> None:
+    async def replay_since(self, partition: int, since: datetime) -> None:
         """Judge every ping received since `since`, person by person in fix-time order.
         Pings judged already are late by now and change nothing."""
         after: tuple[int, datetime, int] = (-1, datetime.min.replace(tzinfo=UTC), -1)
@@ -225,7 +327,7 @@ class PartitionConsumer:
                     conn,
                     since=since,
                     partitions=self.partitions,
-                    partition=self.partition,
+                    partition=partition,
                     after=after,
                     limit=self.batch,
                 )
@@ -235,7 +337,7 @@ class PartitionConsumer:
             await publish(self.redis, self.pool, await self.evaluator.evaluate(pings))
             after = (rows[-1]["person_id"], rows[-1]["ts"], rows[-1]["id"])
             replayed += len(rows)
-        log.warning("partition %d: replayed %d pings from PostgreSQL", self.partition, replayed)
+        log.warning("partition %d: replayed %d pings from PostgreSQL", partition, replayed)
 
 
 def record_to_stream(row: asyncpg.Record) -> streams.StreamPing:

@@ -2,8 +2,8 @@
 
 Leases live in Redis with a TTL and are renewed while the owner lives. Workers announce
 themselves so each takes a fair share; a dead worker's partitions are taken over when its
-leases expire. The consumer name is the partition's own, so a new owner re-reads what the
-previous owner read but never acknowledged.
+leases expire. A new owner claims what the previous owner read but never acknowledged
+(alerts.consumer).
 """
 
 from __future__ import annotations
@@ -33,10 +33,6 @@ RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
-
-
-def consumer_for(partition: int) -> str:
-    return f"partition-{partition}"
 
 
 def fair_share(partitions: int, workers: int) -> int:

@@ -18,6 +18,12 @@ def ping_stream(partition: int) -> str:
     return f"{PING_STREAM_PREFIX}{partition}"
 
 
+def partition_of_stream(name: bytes | str) -> int:
+    """The partition a ping stream's name (as Redis answers it) stands for."""
+    text = name.decode() if isinstance(name, bytes) else name
+    return int(text.removeprefix(PING_STREAM_PREFIX))
+
+
 def partition_of(person_id: int, partitions: int) -> int:
     """One person's pings always land in the same partition, so one consumer sees them in order."""
     return person_id % partitions

@@ -18,10 +18,10 @@ from starlette.types import ASGIApp
 
 from alerts import routes as alert_routes
 from alerts import ws
-from alerts.consumer import PartitionConsumer, relay, worker_name
+from alerts.consumer import StreamConsumer, relay, worker_name
 from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.hub import Hub
-from alerts.partitions import PartitionOwner, consumer_for
+from alerts.partitions import PartitionOwner
 from alerts.runtime import AlertsRuntime
 from alerts.streams import connect
 from alerts.timers import TimerConfig, run_timers
@@ -150,25 +150,22 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
         ),
     )
 
-    async def run_partition(partition: int) -> None:
-        await PartitionConsumer(
-            ctx.redis,
-            ctx.pool,
-            evaluator,
-            partition=partition,
-            partitions=s.stream_partitions,
-            batch=s.evaluator_batch,
-            block_ms=s.evaluator_block_ms,
-            consumer=consumer_for(partition),
-        ).run()
-
+    consumer = StreamConsumer(
+        ctx.redis,
+        ctx.pool,
+        evaluator,
+        partitions=s.stream_partitions,
+        batch=s.evaluator_batch,
+        block_ms=s.evaluator_block_ms,
+    )
     owner = PartitionOwner(
         ctx.redis,
         partitions=s.stream_partitions,
         owner=worker_name(),
-        run_partition=run_partition,
+        run_partition=consumer.run_partition,
         ttl_ms=s.lease_ttl_ms,
     )
+    supervisor.start("stream-read", consumer.run)
     supervisor.start("partitions", owner.run)
     supervisor.start("relay", lambda: relay(ctx.redis, ctx.pool, interval_s=s.relay_interval_s))
     timers = TimerConfig(

@@ -11,7 +11,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from alerts import store, streams
-from alerts.consumer import PartitionConsumer, ensure_group, relay
+from alerts.consumer import StreamConsumer, ensure_group, relay
 from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.models import EventType, NewEvent
 from monitor import db
@@ -118,16 +118,9 @@ async def strict_person(pool: asyncpg.Pool, city_name: str) -> int:
     return person_id
 
 
-async def test_consumer_evaluates_acks_and_recovers_pending_entries(
-    pool: asyncpg.Pool, redis_url: str
-) -> None:
-    redis = aioredis.from_url(redis_url)
-    person_id = await strict_person(pool, "stream")
-    stream = streams.ping_stream(99)
-    await redis.delete(stream)
-    await ensure_group(redis, stream)
-    now_ms = int(datetime.now(UTC).timestamp() * 1000)
-    batch = [
+def far_out(person_id: int, now_ms: int, ids: range) -> list[streams.StreamPing]:
+    """Fixes 10 s apart, 5.5 km out of the person's square."""
+    return [
         streams.StreamPing(
             id=n,
             person_id=person_id,
@@ -140,22 +133,84 @@ async def test_consumer_evaluates_acks_and_recovers_pending_entries(
             tamper=False,
             battery_pct=None,
         )
-        for n in range(1, 4)
+        for n in ids
     ]
-    await redis.xadd(stream, streams.encode_batch(batch, received_ms=now_ms))  # type: ignore[arg-type]
-    # a consumer that "crashed": it read the entry but never acknowledged it
-    await redis.xreadgroup(streams.EVALUATOR_GROUP, "c1", {stream: ">"}, count=10)
-    consumer = PartitionConsumer(
-        redis,
-        pool,
-        Evaluator(pool, EvaluatorConfig(5.0)),
-        partition=99,
-        partitions=100,
-        batch=10,
-        block_ms=100,
-        consumer="c1",
+
+
+async def wait_for(check: Any, timeout_s: float = 10.0) -> Any:
+    """Polls `check()` until it answers something true, or the time is up."""
+    deadline = time.monotonic() + timeout_s
+    while not (found := await check()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    return found
+
+
+async def alert_count(pool: asyncpg.Pool, person_id: int) -> int:
+    async with pool.acquire() as conn:
+        found: int = await conn.fetchval(
+            "SELECT count(*) FROM alerts WHERE person_id = $1", person_id
+        )
+    return found
+
+
+async def test_one_read_serves_every_partition_a_worker_owns(
+    pool: asyncpg.Pool, redis_url: str
+) -> None:
+    redis = aioredis.from_url(redis_url)
+    first, second = await strict_person(pool, "shared-a"), await strict_person(pool, "shared-b")
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    partitions = {97: first, 98: second}  # streams no live server in this session reads
+    for partition, person_id in partitions.items():
+        stream = streams.ping_stream(partition)
+        await redis.delete(stream)
+        await ensure_group(redis, stream)
+        for n in range(1, 4):  # an entry per fix: one read takes them all
+            entry = streams.encode_batch(
+                far_out(person_id, now_ms, range(n, n + 1)), received_ms=now_ms
+            )
+            await redis.xadd(stream, entry)  # type: ignore[arg-type]
+    consumer = StreamConsumer(
+        redis, pool, Evaluator(pool, EvaluatorConfig(5.0)), partitions=100, batch=10, block_ms=100
     )
-    task = asyncio.create_task(consumer.run())
+    task = asyncio.gather(consumer.run(), *(consumer.run_partition(p) for p in partitions))
+
+    async def all_alerted() -> bool:
+        return all([await alert_count(pool, person_id) for person_id in partitions.values()])
+
+    try:
+        alerted = await wait_for(all_alerted)
+        assert sorted(consumer.live) == sorted(partitions)
+        for partition in partitions:
+            stream = streams.ping_stream(partition)
+            assert (await redis.xpending(stream, streams.EVALUATOR_GROUP))["pending"] == 0
+            consumers = await redis.xinfo_consumers(stream, streams.EVALUATOR_GROUP)
+            assert [c["name"] for c in consumers] == [b"evaluator"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await redis.aclose()
+    assert alerted
+    assert consumer.live == {}, "a partition whose task ended has left the shared read"
+
+
+async def test_consumer_evaluates_acks_and_recovers_pending_entries(
+    pool: asyncpg.Pool, redis_url: str
+) -> None:
+    redis = aioredis.from_url(redis_url)
+    person_id = await strict_person(pool, "stream")
+    stream = streams.ping_stream(99)
+    await redis.delete(stream)
+    await ensure_group(redis, stream)
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    batch = far_out(person_id, now_ms, ids=range(1, 4))
+    await redis.xadd(stream, streams.encode_batch(batch, received_ms=now_ms))  # type: ignore[arg-type]
+    # a consumer that "crashed": it read the entry but never acknowledged it (under the name
+    # every partition's consumer had before they shared one read)
+    await redis.xreadgroup(streams.EVALUATOR_GROUP, "partition-99", {stream: ">"}, count=10)
+    consumer = StreamConsumer(
+        redis, pool, Evaluator(pool, EvaluatorConfig(5.0)), partitions=100, batch=10, block_ms=100
+    )
+    task = asyncio.gather(consumer.run(), consumer.run_partition(99))
     try:
         for _ in range(50):
             pending = await redis.xpending(stream, streams.EVALUATOR_GROUP)
@@ -199,17 +254,15 @@ async def test_lost_stream_is_replayed_from_postgresql(pool: asyncpg.Pool, redis
         )
     redis = aioredis.from_url(redis_url)
     await redis.delete(streams.ping_stream(partition))
-    consumer = PartitionConsumer(
+    consumer = StreamConsumer(
         redis,
         pool,
         Evaluator(pool, EvaluatorConfig(5.0)),
-        partition=partition,
         partitions=partitions,
         batch=2,
         block_ms=100,
-        consumer="replayer",
     )
-    task = asyncio.create_task(consumer.run())
+    task = asyncio.gather(consumer.run(), consumer.run_partition(partition))
     try:
         for _ in range(50):
             async with pool.acquire() as conn:
@@ -219,6 +272,59 @@ async def test_lost_stream_is_replayed_from_postgresql(pool: asyncpg.Pool, redis
             if found:
                 break
             await asyncio.sleep(0.1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await redis.aclose()
+    assert found == 1
+
+
+async def test_a_stream_lost_while_read_is_replayed_and_read_again(
+    pool: asyncpg.Pool, redis_url: str
+) -> None:
+    """Redis lost a stream under a running worker: its shared read fails, the partition starts
+    again, makes its group anew and judges from PostgreSQL what the stream had carried."""
+    partitions = 1000  # a partition no live server in this session consumes
+    person_id = await strict_person(pool, "lost-midway")
+    partition = person_id % partitions
+    stream = streams.ping_stream(partition)
+    redis = aioredis.from_url(redis_url)
+    await redis.delete(stream)
+    consumer = StreamConsumer(
+        redis,
+        pool,
+        Evaluator(pool, EvaluatorConfig(5.0)),
+        partitions=partitions,
+        batch=2,
+        block_ms=100,
+    )
+    task = asyncio.gather(consumer.run(), consumer.run_partition(partition))
+
+    async def joined() -> bool:
+        return partition in consumer.live
+
+    try:
+        assert await wait_for(joined)
+        now = datetime.now(UTC)
+        async with pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO stream_checkpoints (partition, received_through) VALUES ($1, $2) "
+                "ON CONFLICT (partition) DO UPDATE SET received_through = $2",
+                partition,
+                now - timedelta(minutes=5),
+            )
+            await conn.execute(
+                "INSERT INTO pings (device_id, person_id, ts, lat, lon, accuracy_m) "
+                "SELECT 'midway', $1, $2::timestamptz + n * interval '10 seconds', $3, $4, 10 "
+                "FROM generate_series(0, 4) AS n",
+                person_id,
+                now - timedelta(minutes=2),
+                CENTRE[0] + 0.05,
+                CENTRE[1],
+            )
+        await redis.delete(stream)  # its entries and its group with it
+        found = await wait_for(lambda: alert_count(pool, person_id))
+        assert await wait_for(joined), "the partition joins the shared read again"
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
