@@ -140,8 +140,12 @@ def far_out(person_id: int, now_ms: int, ids: range) -> list[streams.StreamPing]
 async def wait_for(check: Any, timeout_s: float = 10.0) -> Any:
     """Polls `check()` until it answers something true, or the time is up."""
     deadline = time.monotonic() + timeout_s
-    while not (found := await check()) and time.monotonic() < deadline:
+    found = await check()
+    for _ in range(int(timeout_s * 10)):
+        if found or time.monotonic() > deadline:
+            break
         await asyncio.sleep(0.1)
+        found = await check()
     return found
 
 
