@@ -1,21 +1,19 @@
 """Concurrent evaluations gathered into one transaction, one transaction at a time.
 
-A worker runs a consumer per partition it owns. Each used to judge its reads in a transaction
-of its own: under load eight transactions interleaved on one event loop, each waiting for the
-others' turns and all queueing for the event counter's lock, so a ping's judgement took tens
-of milliseconds and every transaction paid its fixed round trips for a handful of pings. Here
-the consumers' requests queue; one task judges everything queued in one transaction, and the
-next transaction takes whatever arrived meanwhile: batches grow with load, and an idle worker
-still judges a lone ping at once.
+A worker reads its partitions without waiting for what it read to be judged
+(alerts.consumer): requests queue here while a transaction runs, and one task judges
+everything queued in the next transaction. Batches grow with load, and an idle worker still
+judges a lone ping at once.
 
-A busy worker (its last transaction ended moments ago) first waits `gather_s` (a few ms), as
-PostgreSQL's commit_delay does: without it, a transaction starts the moment the previous one
-ends, when only the consumers left out of it have anything queued, and single-ping load runs
-as many small transactions, each paying its fixed round trips (measured in alternating runs:
-5 ms cut the worker's CPU per ping by 20–34% and its PostgreSQL CPU per ping by 24–50%).
-15 ms instead of 5 cut it by another 11–35%; in four alternating pairs of benchmarks.ws_latency
-the median ping → officer latency rose by 10–20 ms and the p99 fell by 38–55 ms, since the
-worker left the API more of the CPU (BENCHMARKS.md, ninth session).
+A busy worker (its last transaction ended moments ago) first waits `gather_s`, as
+PostgreSQL's commit_delay does: without it, single-ping load runs as many small transactions,
+each paying its fixed round trips. Measured in alternating runs (BENCHMARKS.md): 5 ms cut the
+worker's CPU per ping by 20–34% and its PostgreSQL CPU per ping by 24–50%; 15 ms instead of 5
+cut it by another 11–35%. With reads that waited for the transaction, 15 ms raised the median
+ping → officer latency by 10–20 ms; with reads that go on meanwhile, the stage from ingest to
+evaluation has a median of about 20 ms at 15 ms (tenth session). Without any gather, reads
+that go on meanwhile made transactions of ~40 pings, and the worker's CPU per ping rose by
+about a third.
 """
 
 from __future__ import annotations

@@ -34,6 +34,8 @@ REPLAY_CHECK_S = 5.0
 CONSUMER = "evaluator"
 # how long the shared read waits while partitions are still joining it
 JOINING_BLOCK_MS = 20
+# while a transaction runs, the shared read collects new entries this often
+READ_PACE_S = 0.005
 
 Entry = tuple[bytes, dict[bytes, bytes]]
 
@@ -104,7 +106,8 @@ class StreamConsumer:
     a failure may have cost, and claimed the entries read but never acknowledged (by a dead
     owner, or by this worker before a failure). Then one shared loop reads all joined
     partitions with one XREADGROUP and acknowledges them in one pipeline: a worker owning 8
-    partitions made 8 blocking reads and 8 acknowledgements for what one of each carries.
+    partitions made 8 blocking reads and 8 acknowledgements for what one of each carries. It
+    does not wait for a read to be judged before the next (see `run`).
     Each partition's entries are judged as a request of their own (the coalescer puts them in
     one transaction); a partition whose judgement fails leaves the shared read and starts
     again with a replay, as does every partition when the read itself fails.
@@ -123,10 +126,13 @@ class StreamConsumer:
         batch: int,
         block_ms: int,
         max_pings: int = MAX_PINGS_PER_TRANSACTION,
+        pace_s: float = READ_PACE_S,
     ) -> None:
         self.redis, self.pool, self.evaluator = redis, pool, evaluator
         self.partitions, self.batch, self.block_ms = partitions, batch, block_ms
-        self.max_pings = max_pings
+        self.max_pings, self.pace_s = max_pings, pace_s
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._queued_pings = 0  # read and not yet judged
         # joined partitions; a partition's future is set when it must leave and start again
         self.live: dict[int, asyncio.Future[None]] = {}
         self.starting = 0  # partitions between their lease and joining the shared read
@@ -164,25 +170,31 @@ class StreamConsumer:
             self.live.pop(partition, None)
 
     async def run(self) -> None:
-        """The shared read, forever."""
-        while True:
-            if not self.live:
-                self._joined.clear()
-                await self._joined.wait()
-                continue
-            partitions = sorted(self.live)
-            try:
-                failed = await self._read(partitions)
-                await self._replay_when_asked()
-            except Exception:
-                log.exception("reading partitions %s failed; each starts again", partitions)
-                failed = set(partitions)
-            for partition in failed:
-                left = self.live.pop(partition, None)
-                if left is not None and not left.done():
-                    left.set_result(None)
+        """The shared read, forever. It does not wait for what it read to be judged: while a
+        transaction runs, it reads again every `pace_s`, so that what arrives meanwhile is
+        queued for the next transaction (as a group commit gathers), up to `max_pings`."""
+        try:
+            while True:
+                if not self.live:
+                    self._joined.clear()
+                    await self._joined.wait()
+                    continue
+                partitions = sorted(self.live)
+                try:
+                    reads = await self._read(partitions)
+                    if reads:
+                        self._start(reads)
+                    await self._replay_when_asked()
+                except Exception:
+                    log.exception("reading partitions %s failed; each starts again", partitions)
+                    self._leave(set(partitions))
+                await self._pace()
+        finally:
+            for task in self._in_flight:
+                task.cancel()
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
 
-    async def _read(self, partitions: list[int]) -> set[int]:
+    async def _read(self, partitions: list[int]) -> dict[int, list[Entry]]:
         # while partitions are still joining, short reads: a long one would keep them waiting
         block = min(self.block_ms, JOINING_BLOCK_MS) if self.starting else self.block_ms
         reply: Any = await self.redis.xreadgroup(
@@ -192,8 +204,38 @@ class StreamConsumer:
             count=self.batch,
             block=block,
         )
-        reads = {streams.partition_of_stream(name): entries for name, entries in reply or []}
-        return await self._handle(reads)
+        return {streams.partition_of_stream(name): entries for name, entries in reply or []}
+
+    def _start(self, reads: dict[int, list[Entry]]) -> None:
+        chunks = {p: list(self._chunks(p, entries)) for p, entries in reads.items()}
+        pings = sum(len(c.pings) for cs in chunks.values() for c in cs)
+        self._queued_pings += pings
+        task = asyncio.create_task(self._judged(chunks, pings))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _judged(self, chunks: dict[int, list[Chunk]], pings: int) -> None:
+        try:
+            failed = await self._handle(chunks)
+        except Exception:
+            log.exception("acknowledging partitions %s failed; each starts again", sorted(chunks))
+            failed = set(chunks)
+        finally:
+            self._queued_pings -= pings
+        self._leave(failed)
+
+    async def _pace(self) -> None:
+        while self._in_flight and self._queued_pings >= self.max_pings:
+            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+        if self._in_flight:
+            await asyncio.sleep(self.pace_s)
+
+    def _leave(self, partitions: set[int]) -> None:
+        """These partitions start again: replay, claim, then join the read anew."""
+        for partition in partitions:
+            left = self.live.pop(partition, None)
+            if left is not None and not left.done():
+                left.set_result(None)
 
     async def _claim_pending(self, partition: int) -> None:
         """Take over and judge every entry read but never acknowledged, whoever read it."""
@@ -204,7 +246,7 @@ class StreamConsumer:
                 stream, streams.EVALUATOR_GROUP, CONSUMER, 0, cursor, count=self.batch
             )
             cursor, entries = reply[0], [e for e in reply[1] if e[1]]
-            if entries and await self._handle({partition: entries}):
+            if entries and await self._handle({partition: list(self._chunks(partition, entries))}):
                 raise RuntimeError(f"judging the pending entries of {stream} failed")
             if cursor in (b"0-0", "0-0"):
                 return
@@ -216,21 +258,21 @@ class StreamConsumer:
             for partition in sorted(self.live):
                 await self.replay_if_needed(partition, force=False)
 
-    async def _handle(self, reads: dict[int, list[Entry]]) -> set[int]:
-        """Judge each partition's entries, then acknowledge those judged and wake the hubs in
+    async def _handle(self, chunks: dict[int, list[Chunk]]) -> set[int]:
+        """Judge each partition's chunks, then acknowledge those judged and wake the hubs in
         one Redis round trip. Answers the partitions whose judgement failed."""
         judged: list[tuple[int, list[bytes]]] = []
         event_ids: list[int] = []
         unmarked, self._unmarked = self._unmarked, []
         results = await asyncio.gather(
             *(
-                self._judge(partition, entries, unmarked, judged, event_ids)
-                for partition, entries in reads.items()
+                self._judge(partition, parts, unmarked, judged, event_ids)
+                for partition, parts in chunks.items()
             ),
             return_exceptions=True,
         )
         failed = set()
-        for partition, result in zip(reads, results, strict=True):
+        for partition, result in zip(chunks, results, strict=True):
             if isinstance(result, BaseException):
                 log.error("judging partition %d failed", partition, exc_info=result)
                 failed.add(partition)
@@ -242,15 +284,16 @@ class StreamConsumer:
     async def _judge(
         self,
         partition: int,
-        entries: list[Entry],
+        chunks: list[Chunk],
         unmarked: list[int],
         judged: list[tuple[int, list[bytes]]],
         event_ids: list[int],
     ) -> None:
-        """Judge the entries of one read in as few transactions as the cap allows: under load,
-        entries are small and a transaction each would make the per-entry overhead the
-        bottleneck; the cap keeps one transaction from holding 64 x 500 pings' locks."""
-        for chunk in self._chunks(partition, entries):
+        """A partition's entries of one read, cut into as few transactions as the cap allows:
+        under load, entries are small and a transaction each would make the per-entry
+        overhead the bottleneck; the cap keeps one transaction from holding 64 x 500 pings'
+        locks."""
+        for chunk in chunks:
             if chunk.pings:
                 with metrics.BATCH_SECONDS.time():
                     event_ids += await self.evaluator.evaluate(

@@ -206,6 +206,20 @@ async def save_progress(
     states: list[SavedState],
     progress: Sequence[Progress],
 ) -> None:
+    """The judged persons' states and the partitions' checkpoints, in one statement. A
+    transaction may hold several reads of one partition: one row each (ON CONFLICT cannot
+    touch a row twice), at the furthest any of them reached."""
+    furthest: dict[int, Progress] = {}
+    for p in progress:
+        seen = furthest.get(p.partition)
+        if seen is not None:
+            p = Progress(
+                p.partition,
+                max(p.last_ping_id, seen.last_ping_id),
+                max(p.received_through, seen.received_through),
+            )
+        furthest[p.partition] = p
+    progress = list(furthest.values())
     await conn.execute(
         SAVE_PROGRESS,
         [s.person_id for s in states],

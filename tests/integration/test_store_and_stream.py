@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 
-from alerts import store, streams
+from alerts import state_store, store, streams
 from alerts.consumer import StreamConsumer, ensure_group, relay
 from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.models import EventType, NewEvent
@@ -334,3 +334,99 @@ async def test_a_stream_lost_while_read_is_replayed_and_read_again(
         await asyncio.gather(task, return_exceptions=True)
         await redis.aclose()
     assert found == 1
+
+
+async def test_a_transaction_with_two_reads_of_a_partition_keeps_the_furthest(
+    pool: asyncpg.Pool,
+) -> None:
+    """The shared read does not wait for a transaction: one may hold several of a partition's
+    reads, and its checkpoint is written once, at the furthest of them."""
+    partition = 1_000_003  # no live server's partition
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn, conn.transaction():
+        await state_store.save_progress(
+            conn,
+            states=[],
+            progress=[
+                state_store.Progress(partition, 20, now - timedelta(seconds=5)),
+                state_store.Progress(partition, 10, now),
+                state_store.Progress(partition + 1, 7, now),
+            ],
+        )
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT partition, last_ping_id, received_through FROM stream_checkpoints "
+            "WHERE partition >= $1 ORDER BY partition",
+            partition,
+        )
+    assert [tuple(r) for r in rows] == [(partition, 20, now), (partition + 1, 7, now)]
+
+
+async def test_the_shared_read_goes_on_while_a_transaction_waits(
+    pool: asyncpg.Pool, redis_url: str
+) -> None:
+    """What arrives while a transaction runs is read at once and queued for the next one,
+    not left in Redis until the transaction ends (that wait was most of a ping's time from
+    ingest to evaluation)."""
+    partitions = 1000  # a partition no live server in this session consumes
+    person_id = await strict_person(pool, "pipelined")
+    partition = person_id % partitions
+    stream = streams.ping_stream(partition)
+    redis = aioredis.from_url(redis_url)
+    await redis.delete(stream)
+    await ensure_group(redis, stream)
+    consumer = StreamConsumer(
+        redis,
+        pool,
+        Evaluator(pool, EvaluatorConfig(5.0, gather_s=0.0)),
+        partitions=partitions,
+        batch=10,
+        block_ms=100,
+    )
+    task = asyncio.gather(consumer.run(), consumer.run_partition(partition))
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+
+    async def add(ids: range) -> None:
+        entry = streams.encode_batch(far_out(person_id, now_ms, ids), received_ms=now_ms)
+        await redis.xadd(stream, entry)  # type: ignore[arg-type]
+
+    def pending(count: int) -> Any:
+        async def check() -> bool:
+            found = await redis.xpending(stream, streams.EVALUATOR_GROUP)
+            return bool(found["pending"] == count)
+
+        return check
+
+    async def has_state() -> bool:
+        async with pool.acquire() as conn:
+            return bool(
+                await conn.fetchval("SELECT 1 FROM person_state WHERE person_id = $1", person_id)
+            )
+
+    blocker = await pool.acquire()
+    try:
+        await add(range(1, 2))
+        assert await wait_for(has_state) and await wait_for(pending(0))
+        # hold the person's state: the next transaction waits for it
+        tx = blocker.transaction()
+        await tx.start()
+        await blocker.execute(
+            "SELECT 1 FROM person_state WHERE person_id = $1 FOR UPDATE", person_id
+        )
+        await add(range(2, 3))
+        assert await wait_for(pending(1)), "read, and its transaction waits"
+        await add(range(3, 5))
+        assert await wait_for(pending(2)), "read while the transaction waits"
+        await tx.rollback()
+        assert await wait_for(pending(0))
+        assert await wait_for(lambda: alert_count(pool, person_id))
+        async with pool.acquire() as conn:
+            through = await conn.fetchval(
+                "SELECT last_ping_id FROM stream_checkpoints WHERE partition = $1", partition
+            )
+    finally:
+        await pool.release(blocker)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await redis.aclose()
+    assert through == 4
