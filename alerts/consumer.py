@@ -133,6 +133,9 @@ class StreamConsumer:
         self.max_pings, self.pace_s = max_pings, pace_s
         self._in_flight: set[asyncio.Task[None]] = set()
         self._queued_pings = 0  # read and not yet judged
+        # acknowledgements asked in this loop turn, sent together
+        self._acks: list[tuple[list[tuple[int, list[bytes]]], list[int], asyncio.Future[None]]] = []
+        self._acking: asyncio.Task[None] | None = None
         # joined partitions; a partition's future is set when it must leave and start again
         self.live: dict[int, asyncio.Future[None]] = {}
         self.starting = 0  # partitions between their lease and joining the shared read
@@ -304,14 +307,42 @@ class StreamConsumer:
     async def _acknowledge(
         self, judged: list[tuple[int, list[bytes]]], event_ids: list[int]
     ) -> None:
-        """After commit, in one Redis round trip: acknowledge the entries and wake the hubs.
-        The watermark passes them in the next transaction that writes events, not a round
-        trip of its own; if none comes soon, the relay wakes the hubs again (harmless)."""
+        """After commit: acknowledge the entries and wake the hubs. The reads judged in one
+        transaction are answered in the same loop turn, and go in one Redis round trip."""
         if not judged:
             return
+        done = asyncio.get_running_loop().create_future()
+        self._acks.append((judged, event_ids, done))
+        if self._acking is None or self._acking.done():
+            self._acking = asyncio.create_task(self._flush_acks())
+        await done
+
+    async def _flush_acks(self) -> None:
+        """One round trip for every acknowledgement asked in this loop turn."""
+        await asyncio.sleep(0)
+        acks, self._acks = self._acks, []
         by_partition: dict[int, list[bytes]] = defaultdict(list)
-        for partition, entry_ids in judged:
-            by_partition[partition] += entry_ids
+        for judged, _, _ in acks:
+            for partition, entry_ids in judged:
+                by_partition[partition] += entry_ids
+        event_ids = [i for _, ids, _ in acks for i in ids]
+        failure: Exception | None = None
+        try:
+            await self._send_acks(by_partition, event_ids)
+        except Exception as exc:
+            failure = exc
+        for _, _, done in acks:
+            if done.done():  # its caller was cancelled
+                continue
+            if failure is None:
+                done.set_result(None)
+            else:
+                done.set_exception(failure)
+
+    async def _send_acks(self, by_partition: dict[int, list[bytes]], event_ids: list[int]) -> None:
+        """Acknowledge and wake the hubs in one pipeline. The watermark passes these events in
+        the next transaction that writes events, not a round trip of its own; if none comes
+        soon, the relay wakes the hubs again (harmless)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for partition, entry_ids in by_partition.items():
                 pipe.xack(streams.ping_stream(partition), streams.EVALUATOR_GROUP, *entry_ids)
@@ -323,11 +354,10 @@ class StreamConsumer:
                     approximate=True,
                 )
             results = await pipe.execute(raise_on_error=False)
-        acked, woken = results[: len(by_partition)], results[len(by_partition) :]
-        for result in acked:
+        for result in results[: len(by_partition)]:
             if isinstance(result, Exception):
                 raise result
-        if woken and isinstance(woken[0], Exception):
+        if event_ids and isinstance(results[-1], Exception):
             log.warning("could not publish events up to %d; the relay will", max(event_ids))
         else:
             self._unmarked += event_ids
