@@ -192,10 +192,11 @@ class StreamConsumer:
                     log.exception("reading partitions %s failed; each starts again", partitions)
                     self._leave(set(partitions))
                 await self._pace()
-        finally:
-            for task in self._in_flight:
+        finally:  # what was read and not acknowledged is claimed again at the next start
+            waiting = [*self._in_flight, *([self._acking] if self._acking else [])]
+            for task in waiting:
                 task.cancel()
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            await asyncio.gather(*waiting, return_exceptions=True)
 
     async def _read(self, partitions: list[int]) -> dict[int, list[Entry]]:
         # while partitions are still joining, short reads: a long one would keep them waiting
