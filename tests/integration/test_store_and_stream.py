@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -137,6 +139,18 @@ def far_out(person_id: int, now_ms: int, ids: range) -> list[streams.StreamPing]
     ]
 
 
+@contextlib.asynccontextmanager
+async def consuming(consumer: StreamConsumer, *partitions: int) -> AsyncIterator[None]:
+    """The consumer's shared read and these partitions run inside; its Redis client closes."""
+    task = asyncio.gather(consumer.run(), *(consumer.run_partition(p) for p in partitions))
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await consumer.redis.aclose()
+
+
 async def wait_for(check: Any, timeout_s: float = 10.0) -> Any:
     """Polls `check()` until it answers something true, or the time is up."""
     deadline = time.monotonic() + timeout_s
@@ -176,12 +190,11 @@ async def test_one_read_serves_every_partition_a_worker_owns(
     consumer = StreamConsumer(
         redis, pool, Evaluator(pool, EvaluatorConfig(5.0)), partitions=100, batch=10, block_ms=100
     )
-    task = asyncio.gather(consumer.run(), *(consumer.run_partition(p) for p in partitions))
 
     async def all_alerted() -> bool:
         return all([await alert_count(pool, person_id) for person_id in partitions.values()])
 
-    try:
+    async with consuming(consumer, *partitions):
         alerted = await wait_for(all_alerted)
         assert sorted(consumer.live) == sorted(partitions)
         for partition in partitions:
@@ -189,10 +202,6 @@ async def test_one_read_serves_every_partition_a_worker_owns(
             assert (await redis.xpending(stream, streams.EVALUATOR_GROUP))["pending"] == 0
             consumers = await redis.xinfo_consumers(stream, streams.EVALUATOR_GROUP)
             assert [c["name"] for c in consumers] == [b"evaluator"]
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await redis.aclose()
     assert alerted
     assert consumer.live == {}, "a partition whose task ended has left the shared read"
 
@@ -214,17 +223,12 @@ async def test_consumer_evaluates_acks_and_recovers_pending_entries(
     consumer = StreamConsumer(
         redis, pool, Evaluator(pool, EvaluatorConfig(5.0)), partitions=100, batch=10, block_ms=100
     )
-    task = asyncio.gather(consumer.run(), consumer.run_partition(99))
-    try:
+    async with consuming(consumer, 99):
         for _ in range(50):
             pending = await redis.xpending(stream, streams.EVALUATOR_GROUP)
             if pending["pending"] == 0:
                 break
             await asyncio.sleep(0.1)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await redis.aclose()
     assert pending["pending"] == 0
     async with pool.acquire() as conn:
         alerts = await conn.fetch(
@@ -235,51 +239,53 @@ async def test_consumer_evaluates_acks_and_recovers_pending_entries(
     assert alerts[0]["evidence_ping_ids"] == [1, 2, 3]
 
 
-async def test_lost_stream_is_replayed_from_postgresql(pool: asyncpg.Pool, redis_url: str) -> None:
-    """Redis restarted without its data: pings that were stored but never judged still are."""
-    partitions = 1000  # a partition no live server in this session consumes
-    person_id = await strict_person(pool, "replay")
+PARTITIONS = 1000  # a person's partition here is one no live server in this session reads
+
+
+async def stored_not_judged(pool: asyncpg.Pool, person_id: int, device: str) -> None:
+    """Five far fixes stored since the partition's checkpoint, as if their stream entry was
+    lost with Redis's data."""
+    now = datetime.now(UTC)
     async with pool.acquire() as conn:
-        partition = person_id % partitions
-        now = datetime.now(UTC)
         await conn.execute(
-            "INSERT INTO stream_checkpoints (partition, received_through) VALUES ($1, $2)",
-            partition,
+            "INSERT INTO stream_checkpoints (partition, received_through) VALUES ($1, $2) "
+            "ON CONFLICT (partition) DO UPDATE SET received_through = $2",
+            person_id % PARTITIONS,
             now - timedelta(minutes=5),
         )
         await conn.execute(
             "INSERT INTO pings (device_id, person_id, ts, lat, lon, accuracy_m) "
-            "SELECT 'lost', $1, $2::timestamptz + n * interval '10 seconds', $3, $4, 10 "
+            "SELECT $5, $1, $2::timestamptz + n * interval '10 seconds', $3, $4, 10 "
             "FROM generate_series(0, 4) AS n",
             person_id,
             now - timedelta(minutes=2),
             CENTRE[0] + 0.05,
             CENTRE[1],
+            device,
         )
-    redis = aioredis.from_url(redis_url)
-    await redis.delete(streams.ping_stream(partition))
-    consumer = StreamConsumer(
+
+
+def replaying_consumer(pool: asyncpg.Pool, redis: aioredis.Redis) -> StreamConsumer:
+    return StreamConsumer(
         redis,
         pool,
         Evaluator(pool, EvaluatorConfig(5.0)),
-        partitions=partitions,
+        partitions=PARTITIONS,
         batch=2,
         block_ms=100,
     )
-    task = asyncio.gather(consumer.run(), consumer.run_partition(partition))
-    try:
-        for _ in range(50):
-            async with pool.acquire() as conn:
-                found = await conn.fetchval(
-                    "SELECT count(*) FROM alerts WHERE person_id = $1", person_id
-                )
-            if found:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await redis.aclose()
+
+
+async def test_lost_stream_is_replayed_from_postgresql(pool: asyncpg.Pool, redis_url: str) -> None:
+    """Redis restarted without its data: pings that were stored but never judged still are."""
+    person_id = await strict_person(pool, "replay")
+    partition = person_id % PARTITIONS
+    await stored_not_judged(pool, person_id, "lost")
+    redis = aioredis.from_url(redis_url)
+    await redis.delete(streams.ping_stream(partition))
+    consumer = replaying_consumer(pool, redis)
+    async with consuming(consumer, partition):
+        found = await wait_for(lambda: alert_count(pool, person_id))
     assert found == 1
 
 
@@ -288,51 +294,22 @@ async def test_a_stream_lost_while_read_is_replayed_and_read_again(
 ) -> None:
     """Redis lost a stream under a running worker: its shared read fails, the partition starts
     again, makes its group anew and judges from PostgreSQL what the stream had carried."""
-    partitions = 1000  # a partition no live server in this session consumes
     person_id = await strict_person(pool, "lost-midway")
-    partition = person_id % partitions
+    partition = person_id % PARTITIONS
     stream = streams.ping_stream(partition)
     redis = aioredis.from_url(redis_url)
     await redis.delete(stream)
-    consumer = StreamConsumer(
-        redis,
-        pool,
-        Evaluator(pool, EvaluatorConfig(5.0)),
-        partitions=partitions,
-        batch=2,
-        block_ms=100,
-    )
-    task = asyncio.gather(consumer.run(), consumer.run_partition(partition))
+    consumer = replaying_consumer(pool, redis)
 
     async def joined() -> bool:
         return partition in consumer.live
 
-    try:
+    async with consuming(consumer, partition):
         assert await wait_for(joined)
-        now = datetime.now(UTC)
-        async with pool.acquire() as conn:
-            await conn.execute(
-                "INSERT INTO stream_checkpoints (partition, received_through) VALUES ($1, $2) "
-                "ON CONFLICT (partition) DO UPDATE SET received_through = $2",
-                partition,
-                now - timedelta(minutes=5),
-            )
-            await conn.execute(
-                "INSERT INTO pings (device_id, person_id, ts, lat, lon, accuracy_m) "
-                "SELECT 'midway', $1, $2::timestamptz + n * interval '10 seconds', $3, $4, 10 "
-                "FROM generate_series(0, 4) AS n",
-                person_id,
-                now - timedelta(minutes=2),
-                CENTRE[0] + 0.05,
-                CENTRE[1],
-            )
+        await stored_not_judged(pool, person_id, "midway")
         await redis.delete(stream)  # its entries and its group with it
         found = await wait_for(lambda: alert_count(pool, person_id))
         assert await wait_for(joined), "the partition joins the shared read again"
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await redis.aclose()
     assert found == 1
 
 
@@ -368,9 +345,8 @@ async def test_the_shared_read_goes_on_while_a_transaction_waits(
     """What arrives while a transaction runs is read at once and queued for the next one,
     not left in Redis until the transaction ends (that wait was most of a ping's time from
     ingest to evaluation)."""
-    partitions = 1000  # a partition no live server in this session consumes
     person_id = await strict_person(pool, "pipelined")
-    partition = person_id % partitions
+    partition = person_id % PARTITIONS
     stream = streams.ping_stream(partition)
     redis = aioredis.from_url(redis_url)
     await redis.delete(stream)
@@ -379,11 +355,10 @@ async def test_the_shared_read_goes_on_while_a_transaction_waits(
         redis,
         pool,
         Evaluator(pool, EvaluatorConfig(5.0, gather_s=0.0)),
-        partitions=partitions,
+        partitions=PARTITIONS,
         batch=10,
         block_ms=100,
     )
-    task = asyncio.gather(consumer.run(), consumer.run_partition(partition))
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
 
     async def add(ids: range) -> None:
@@ -403,8 +378,7 @@ async def test_the_shared_read_goes_on_while_a_transaction_waits(
                 await conn.fetchval("SELECT 1 FROM person_state WHERE person_id = $1", person_id)
             )
 
-    blocker = await pool.acquire()
-    try:
+    async with pool.acquire() as blocker, consuming(consumer, partition):
         await add(range(1, 2))
         assert await wait_for(has_state) and await wait_for(pending(0))
         # hold the person's state: the next transaction waits for it
@@ -424,9 +398,4 @@ async def test_the_shared_read_goes_on_while_a_transaction_waits(
             through = await conn.fetchval(
                 "SELECT last_ping_id FROM stream_checkpoints WHERE partition = $1", partition
             )
-    finally:
-        await pool.release(blocker)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await redis.aclose()
     assert through == 4
