@@ -219,7 +219,9 @@ async def scenario(
     serve_cpu = cpu_seconds(processes[0].pid) - cpu_before[0]
     evaluating = not args.without_worker
     finished = await wait_drained(redis, PARTITIONS) if evaluating else float("nan")
-    worker_cpu = cpu_seconds(processes[1].pid) - cpu_before[1] if evaluating else 0.0
+    # every worker's CPU (processes[0] is the API)
+    workers = zip(processes[1:], cpu_before[1:], strict=True)
+    worker_cpu = sum(cpu_seconds(p.pid) - cpu for p, cpu in workers)
     pg_after = await postgres_cpu_seconds(env["DATABASE_URL"])
     pg_cpu = postgres_cpu_delta(pg_before, pg_after)
     pg_api_cpu = postgres_cpu_delta(pg_before, pg_after, API_APP)
@@ -304,10 +306,11 @@ async def bench_cluster(
     extra_env: dict[str, str] | None = None,
     code_dir: Path | None = None,
     worker: bool = True,
+    worker_processes: int = 1,
 ) -> AsyncIterator[BenchCluster]:
     """A fresh database with `devices` enrolled, `monitor serve` and (unless `worker` is
-    false) `monitor worker` running (from `code_dir` when given); everything is stopped and
-    dropped afterwards."""
+    false) `worker_processes` of `monitor worker` running (from `code_dir` when given);
+    everything is stopped and dropped afterwards. The first worker's metrics are scraped."""
     name = f"bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(ADMIN_DSN)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -342,11 +345,11 @@ async def bench_cluster(
         serve = ["serve", "--port", str(port), "--workers", str(api_processes)]
         processes.append(start(serve, named(env, API_APP), work / "serve.log", code_dir))
         worker_metrics = None
-        if worker:
-            worker_log = work / "worker.log"
-            worker_env = named(env, WORKER_APP) | {"MONITOR_WORKER_METRICS_PORT": str(port + 1)}
+        for n in range(worker_processes if worker else 0):
+            worker_log = work / f"worker-{n}.log"
+            worker_env = named(env, WORKER_APP) | {"MONITOR_WORKER_METRICS_PORT": str(port + 1 + n)}
             processes.append(start(["worker"], worker_env, worker_log, code_dir))
-            worker_metrics = f"http://127.0.0.1:{port + 1}/metrics"
+            worker_metrics = worker_metrics or f"http://127.0.0.1:{port + 1}/metrics"
         url = f"http://127.0.0.1:{port}"
         await wait_ready(url)
         yield BenchCluster(database_url, url, env, redis, work, enrolled, processes, worker_metrics)
@@ -378,6 +381,7 @@ async def main(args: argparse.Namespace) -> None:
         api_processes=args.api_processes,
         code_dir=args.code_dir,
         worker=not args.without_worker,
+        worker_processes=args.worker_processes,
     ) as cluster:
         devices_file = write_devices(cluster.work / "devices.txt", cluster.devices)
         if args.warmup_s:
@@ -467,6 +471,7 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Na
         f"{f' --rate {args.rate:g}' if args.rate else ''}"
         f"{f' --code-dir {args.code_dir}' if args.code_dir else ''}"
         f"{' --without-worker' if args.without_worker else ''}"
+        f"{f' --worker-processes {args.worker_processes}' if args.worker_processes != 1 else ''}"
         f"{' --calibrate' if args.calibrate else ''}` "
         f"({os.cpu_count()} cores; API, worker, PostgreSQL, Redis and wrk on one machine; "
         f"{machine.describe()})\n"
@@ -509,6 +514,9 @@ if __name__ == "__main__":
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--api-processes", type=int, default=1)
+    parser.add_argument(
+        "--worker-processes", type=int, default=1, help="`monitor worker`s sharing the partitions"
+    )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS.values()))
     parser.add_argument("--code-dir", type=Path, default=None)
     # a fixed load instead of as fast as it goes: CPU per ping of two versions compared at
