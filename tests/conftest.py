@@ -81,10 +81,29 @@ async def database_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
         yield url
 
 
+def redis_db(redis_base: str, offset: int) -> str:
+    """A Redis db chosen by process id: offset 0 is the session's (`redis_url`), where the
+    session's live server runs; a test whose own workers or streams must not meet that
+    server's picks another offset."""
+    return f"{redis_base}/{1 + (os.getpid() + offset) % 15}"
+
+
+@contextlib.asynccontextmanager
+async def flushed(url: str) -> AsyncIterator[aioredis.Redis]:
+    """A client of this Redis db, emptied before and after."""
+    client = aioredis.from_url(url)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.flushdb()
+        await client.aclose()
+
+
 @pytest.fixture(scope="session")
 async def redis_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
     """A Redis db of its own (by process id), flushed before and after."""
-    url = f"{server_urls[1]}/{1 + os.getpid() % 15}"
+    url = redis_db(server_urls[1], 0)
     client = aioredis.from_url(url)
     await client.flushdb()
     try:

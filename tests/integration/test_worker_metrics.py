@@ -13,7 +13,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from alerts.evaluator import Evaluator, EvaluatorConfig
-from tests.conftest import free_port, fresh_database
+from tests.conftest import free_port, fresh_database, redis_db
 from tests.e2e.test_slice import CENTRE
 from tests.integration.test_group_commit import metric_value
 from tests.integration.test_person_cache import NOON, pings
@@ -25,7 +25,7 @@ async def test_a_worker_process_serves_its_metrics(
 ) -> None:
     admin_dsn, redis_base = server_urls
     # a Redis db no other test's workers use, so this one leases no partition of theirs
-    redis_url = f"{redis_base}/{1 + (os.getpid() + 7) % 15}"
+    redis_url = redis_db(redis_base, 7)
     port = free_port()
     async with fresh_database(admin_dsn) as url:
         env = {
