@@ -104,13 +104,8 @@ async def flushed(url: str) -> AsyncIterator[aioredis.Redis]:
 async def redis_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
     """A Redis db of its own (by process id), flushed before and after."""
     url = redis_db(server_urls[1], 0)
-    client = aioredis.from_url(url)
-    await client.flushdb()
-    try:
+    async with flushed(url):
         yield url
-    finally:
-        await client.flushdb()
-        await client.aclose()
 
 
 @pytest.fixture(scope="session")
