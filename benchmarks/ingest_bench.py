@@ -344,12 +344,12 @@ async def bench_cluster(
         port = 18000 + os.getpid() % 1000
         serve = ["serve", "--port", str(port), "--workers", str(api_processes)]
         processes.append(start(serve, named(env, API_APP), work / "serve.log", code_dir))
-        worker_metrics = None
-        for n in range(worker_processes if worker else 0):
+        workers = worker_processes if worker else 0
+        for n in range(workers):
             worker_log = work / f"worker-{n}.log"
             worker_env = named(env, WORKER_APP) | {"MONITOR_WORKER_METRICS_PORT": str(port + 1 + n)}
             processes.append(start(["worker"], worker_env, worker_log, code_dir))
-            worker_metrics = worker_metrics or f"http://127.0.0.1:{port + 1}/metrics"
+        worker_metrics = f"http://127.0.0.1:{port + 1}/metrics" if workers else None
         url = f"http://127.0.0.1:{port}"
         await wait_ready(url)
         yield BenchCluster(database_url, url, env, redis, work, enrolled, processes, worker_metrics)

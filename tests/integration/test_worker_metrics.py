@@ -10,10 +10,9 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-import redis.asyncio as aioredis
 
 from alerts.evaluator import Evaluator, EvaluatorConfig
-from tests.conftest import free_port, fresh_database, redis_db
+from tests.conftest import flushed, free_port, fresh_database, redis_db
 from tests.e2e.test_slice import CENTRE
 from tests.integration.test_group_commit import metric_value
 from tests.integration.test_person_cache import NOON, pings
@@ -27,7 +26,7 @@ async def test_a_worker_process_serves_its_metrics(
     # a Redis db no other test's workers use, so this one leases no partition of theirs
     redis_url = redis_db(redis_base, 7)
     port = free_port()
-    async with fresh_database(admin_dsn) as url:
+    async with fresh_database(admin_dsn) as url, flushed(redis_url):
         env = {
             **os.environ,
             "DATABASE_URL": url,
@@ -45,9 +44,6 @@ async def test_a_worker_process_serves_its_metrics(
         finally:
             worker.terminate()
             await asyncio.wait_for(worker.wait(), timeout=30)
-            client = aioredis.from_url(redis_url)
-            await client.flushdb()
-            await client.aclose()
 
 
 async def scrape(url: str, worker: asyncio.subprocess.Process) -> str:

@@ -7,10 +7,11 @@ import contextlib
 
 import pytest
 
-from alerts.coalesce import BUSY_GATHERS, Coalescer
+from alerts.coalesce import BUSY_GATHERS, GATHER_S, Coalescer
 from alerts.state_store import Progress
 from alerts.streams import StreamPing
 from alerts.verdicts import ms_to_dt
+from monitor.settings import Settings
 from tests.stream_pings import stream_ping
 
 
@@ -185,3 +186,9 @@ async def test_an_idle_worker_judges_a_lone_ping_without_gathering() -> None:
     coalescer.last_ended = asyncio.get_running_loop().time() - 60.0 * BUSY_GATHERS
     # a minute-long gather would time this out: an idle worker does not wait for company
     assert await asyncio.wait_for(coalescer.submit([ping(7)]), timeout=10) == [1007]
+
+
+def test_the_services_gather_default_is_the_coalescers() -> None:
+    """monitor.settings and alerts.coalesce each state the default (settings imports nothing
+    of alerts); this keeps them one value."""
+    assert Settings().evaluator_gather_ms == GATHER_S * 1000
