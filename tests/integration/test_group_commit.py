@@ -6,14 +6,18 @@ import asyncio
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from alerts import state_store
 from ingest import store as ingest_store
+from ingest.copy_binary import plain_copy
 from ingest.group_commit import (
     CommitUnavailableError,
     GroupCommitter,
@@ -292,3 +296,58 @@ async def test_a_flush_that_deadlocks_is_stored_again_not_refused(
     async with pool.acquire() as conn:
         stored = await conn.fetchval("SELECT count(*) FROM pings WHERE device_id = $1", device)
     assert stored == 2
+
+
+# every column of a stored ping that the two COPY encoders write, in COPY order
+STORED_AS = "SELECT {columns} FROM {table} ORDER BY id"
+edge_floats = st.sampled_from([0.0, -0.0, 1e-300, 0.1, 1 / 3, 16_777_217.0])
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 2**62),
+            st.builds(
+                Ping,
+                device_id=st.text(alphabet="abc-0123456789", min_size=1, max_size=30),
+                ts_us=st.integers(epoch_us(datetime(2000, 1, 1, tzinfo=UTC)) - 10**9, 4 * 10**15),
+                lat=st.floats(-90, 90) | edge_floats,
+                lon=st.floats(-180, 180) | edge_floats,
+                accuracy_m=st.floats(0, 100_000) | edge_floats,
+            ),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+async def test_plain_pings_are_stored_alike_by_either_copy_encoder(
+    pool: asyncpg.Pool, rows: list[tuple[int, Ping]]
+) -> None:
+    """What PostgreSQL stores from the column-at-a-time binary COPY data equals what it
+    stores from asyncpg's encoder: the same values, to the last bit of each float and real
+    and the last microsecond (on both sides of PostgreSQL's epoch, 2000), and the same
+    defaults and NULLs."""
+    data = plain_copy(rows, 1)
+    assert data is not None
+    columns = ingest_store.COLUMNS
+    async with pool.acquire() as conn, conn.transaction():
+        for table in ("by_asyncpg", "by_columns"):
+            await conn.execute(
+                f"CREATE TEMP TABLE {table} (LIKE pings INCLUDING DEFAULTS) ON COMMIT DROP"
+            )
+        records = ingest_store.copy_records(rows, 1)
+        await conn.copy_records_to_table("by_asyncpg", records=records, columns=columns)
+        source: Any = memoryview(data)
+        await conn.copy_to_table("by_columns", source=source, columns=columns, format="binary")
+        stored = [
+            [
+                tuple(r)
+                for r in await conn.fetch(STORED_AS.format(columns=", ".join(columns), table=t))
+            ]
+            for t in ("by_asyncpg", "by_columns")
+        ]
+    assert stored[0] == stored[1]
+    assert [r[:3] for r in stored[1]] == [
+        (n + 1, p.device_id, person) for n, (person, p) in enumerate(rows)
+    ]
