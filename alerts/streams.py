@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 import redis.asyncio as aioredis
 
@@ -48,14 +50,109 @@ class StreamPing(TypedDict):
     battery_pct: float | None
 
 
+# A stream entry's pings, a column each: fixed-width columns are little-endian numpy bytes
+# (Redis fields are binary-safe), device ids a JSON list. Entries of JSON objects, a ping each,
+# cost ingest 2.9 µs a ping to build and write, most of it formatting three floats as decimal
+# text that the evaluator then parsed back; these cost a fifth of that.
+INT64, FLOAT64, FLAGS = np.dtype("<i8"), np.dtype("<f8"), np.dtype("u1")
+CHECKIN, TAMPER = 1, 2  # bits of the flags column
+Column = npt.NDArray[Any]
+
+
+def encode_columns(
+    *,
+    ids: Column,
+    person_ids: Column,
+    device_ids: list[str],
+    ts_ms: Column,
+    lat: Column,
+    lon: Column,
+    accuracy_m: Column,
+    flags: Column,
+    battery_pct: Column,
+    received_ms: int,
+) -> dict[bytes, bytes]:
+    """One stream entry of a batch of pings given as columns; battery NaN where unknown."""
+    return {
+        b"n": str(len(device_ids)).encode(),
+        b"id": ids.astype(INT64).tobytes(),
+        b"person": person_ids.astype(INT64).tobytes(),
+        b"device": orjson.dumps(device_ids),
+        b"ts": ts_ms.astype(INT64).tobytes(),
+        b"lat": lat.astype(FLOAT64).tobytes(),
+        b"lon": lon.astype(FLOAT64).tobytes(),
+        b"acc": accuracy_m.astype(FLOAT64).tobytes(),
+        b"flags": flags.astype(FLAGS).tobytes(),
+        b"battery": battery_pct.astype(FLOAT64).tobytes(),
+        b"r": str(received_ms).encode(),
+    }
+
+
 def encode_batch(pings: list[StreamPing], *, received_ms: int) -> dict[bytes, bytes]:
     """One stream entry carries a whole batch; `received_ms` is when ingest began storing it."""
-    return {b"b": orjson.dumps(pings), b"r": str(received_ms).encode()}
+    return encode_columns(
+        ids=np.array([p["id"] for p in pings], dtype=INT64),
+        person_ids=np.array([p["person_id"] for p in pings], dtype=INT64),
+        device_ids=[p["device_id"] for p in pings],
+        ts_ms=np.array([p["ts_ms"] for p in pings], dtype=INT64),
+        lat=np.array([p["lat"] for p in pings], dtype=FLOAT64),
+        lon=np.array([p["lon"] for p in pings], dtype=FLOAT64),
+        accuracy_m=np.array([p["accuracy_m"] for p in pings], dtype=FLOAT64),
+        flags=np.array([CHECKIN * p["checkin"] | TAMPER * p["tamper"] for p in pings], dtype=FLAGS),
+        battery_pct=np.array(
+            [np.nan if p["battery_pct"] is None else p["battery_pct"] for p in pings],
+            dtype=FLOAT64,
+        ),
+        received_ms=received_ms,
+    )
 
 
 def decode_batch(fields: dict[bytes, bytes]) -> list[StreamPing]:
-    pings: list[StreamPing] = orjson.loads(fields[b"b"])
-    return pings
+    """The pings of an entry; raises KeyError or ValueError for one that is not readable.
+    Reads the JSON entries of earlier versions too, which a stream may still hold."""
+    if b"b" in fields:
+        pings: list[StreamPing] = orjson.loads(fields[b"b"])
+        return pings
+    count = int(fields[b"n"])
+    flags = np.frombuffer(fields[b"flags"], FLAGS)
+    battery = np.frombuffer(fields[b"battery"], FLOAT64)
+    unknown = np.isnan(battery)
+    batteries: list[float | None] = (
+        [None] * len(battery)
+        if unknown.all()
+        else [None if u else b for u, b in zip(unknown.tolist(), battery.tolist(), strict=True)]
+    )
+    columns = (
+        np.frombuffer(fields[b"id"], INT64).tolist(),
+        np.frombuffer(fields[b"person"], INT64).tolist(),
+        orjson.loads(fields[b"device"]),
+        np.frombuffer(fields[b"ts"], INT64).tolist(),
+        np.frombuffer(fields[b"lat"], FLOAT64).tolist(),
+        np.frombuffer(fields[b"lon"], FLOAT64).tolist(),
+        np.frombuffer(fields[b"acc"], FLOAT64).tolist(),
+        (flags & CHECKIN).astype(bool).tolist(),
+        (flags & TAMPER).astype(bool).tolist(),
+        batteries,
+    )
+    if any(len(column) != count for column in columns):
+        raise ValueError(f"an entry of {count} pings has columns of other lengths")
+    return [
+        {
+            "id": i,
+            "person_id": person,
+            "device_id": device,
+            "ts_ms": ts,
+            "lat": lat,
+            "lon": lon,
+            "accuracy_m": acc,
+            "checkin": checkin,
+            "tamper": tamper,
+            "battery_pct": battery,
+        }
+        for (i, person, device, ts, lat, lon, acc, checkin, tamper, battery) in zip(
+            *columns, strict=True
+        )
+    ]
 
 
 def received_ms(fields: dict[bytes, bytes]) -> int | None:

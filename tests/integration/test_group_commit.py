@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from alerts import state_store
+from alerts import state_store, streams
 from ingest import store as ingest_store
 from ingest.copy_binary import plain_copy
 from ingest.group_commit import (
@@ -23,7 +23,7 @@ from ingest.group_commit import (
     GroupCommitter,
     GroupConfig,
     StorageRefusedError,
-    to_stream,
+    stream_entries,
 )
 from ingest.models import Ping, epoch_us
 from monitor import db
@@ -238,7 +238,8 @@ async def test_a_replayed_fix_has_the_fix_time_its_stream_entry_had(pool: asyncp
             after=(NO_PERSON - 1, start, -1),
             limit=1000,
         )
-    streamed = {ids[n]: to_stream(p, ids[n], NO_PERSON)["ts_ms"] for n, p in enumerate(sent)}
+    entries = stream_entries([(NO_PERSON, p) for p in sent], ids, 1, received_ms=0)
+    streamed = {p["id"]: p["ts_ms"] for p in streams.decode_batch(entries[0])}
     replayed = {r["id"]: r["ts_ms"] for r in rows if r["device_id"] == device}
     assert replayed == streamed
     assert sorted(streamed.values()) == [

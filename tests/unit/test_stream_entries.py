@@ -1,0 +1,118 @@
+"""Stream entries as columns: what ingest writes, the evaluator reads back exactly."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from alerts import streams
+from alerts.streams import StreamPing
+from ingest.group_commit import stream_entries
+from ingest.models import Ping
+
+stream_pings = st.builds(
+    StreamPing,
+    id=st.integers(1, 2**62),
+    person_id=st.integers(1, 2**62),
+    device_id=st.text(min_size=1, max_size=20),
+    ts_ms=st.integers(-(2**50), 2**50),
+    lat=st.floats(-90, 90),
+    lon=st.floats(-180, 180),
+    accuracy_m=st.floats(0, 100_000),
+    checkin=st.booleans(),
+    tamper=st.booleans(),
+    battery_pct=st.none() | st.floats(0, 100),
+)
+
+
+@given(st.lists(stream_pings, max_size=30), st.integers(0, 2**50))
+def test_an_entry_reads_back_as_the_pings_written(
+    pings: list[StreamPing], received_ms: int
+) -> None:
+    entry = streams.encode_batch(pings, received_ms=received_ms)
+    assert streams.decode_batch(entry) == pings
+    assert streams.received_ms(entry) == received_ms
+
+
+def test_an_entry_of_json_objects_written_before_columns_still_reads() -> None:
+    ping = StreamPing(
+        id=1,
+        person_id=2,
+        device_id="d",
+        ts_ms=3,
+        lat=22.5,
+        lon=114.0,
+        accuracy_m=5.0,
+        checkin=False,
+        tamper=True,
+        battery_pct=None,
+    )
+    assert streams.decode_batch({b"b": orjson.dumps([ping]), b"r": b"9"}) == [ping]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {b"lat": b"\x00" * 7},  # not a whole float
+        {b"lat": b"\x00" * 16},  # one float too many
+        {b"device": b'["a", "b"]'},
+        {b"n": b"x"},
+    ],
+)
+def test_a_damaged_entry_is_refused_not_misread(damage: dict[bytes, bytes]) -> None:
+    ping = StreamPing(
+        id=1,
+        person_id=2,
+        device_id="a",
+        ts_ms=3,
+        lat=1.0,
+        lon=2.0,
+        accuracy_m=5.0,
+        checkin=False,
+        tamper=False,
+        battery_pct=50.0,
+    )
+    entry = streams.encode_batch([ping], received_ms=0)
+    with pytest.raises(ValueError):
+        streams.decode_batch(entry | damage)
+    without = dict(entry)
+    del without[b"id"]
+    with pytest.raises(KeyError):
+        streams.decode_batch(without)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 50), st.booleans(), st.none() | st.floats(0, 100)),
+        max_size=40,
+    ),
+    st.integers(1, 8),
+    st.data(),
+)
+def test_a_flush_becomes_an_entry_per_partition_of_its_new_pings_in_order(
+    shape: list[tuple[int, bool, float | None]], partitions: int, data: st.DataObject
+) -> None:
+    rows = [
+        (person, Ping(f"dev-{person}", 10**15 + 999 * n, 22.5, 114.0, 5.0, checkin=checkin,
+                      battery_pct=battery))
+        for n, (person, checkin, battery) in enumerate(shape)
+    ]  # fmt: skip
+    new = data.draw(st.sets(st.sampled_from(range(len(rows))) if rows else st.nothing()))
+    new_ids = {place: 1000 + place for place in new}
+    entries = stream_entries(rows, new_ids, partitions, received_ms=7)
+    read = {partition: streams.decode_batch(entry) for partition, entry in entries.items()}
+    for partition, pings in read.items():
+        assert pings and all(p["person_id"] % partitions == partition for p in pings)
+        assert [p["id"] for p in pings] == sorted(p["id"] for p in pings), "in flush order"
+    expected = {
+        1000 + place: (person, ping.ts_us // 1000, ping.checkin, ping.battery_pct)
+        for place, (person, ping) in enumerate(rows)
+        if place in new
+    }
+    assert {
+        p["id"]: (p["person_id"], p["ts_ms"], p["checkin"], p["battery_pct"])
+        for pings in read.values()
+        for p in pings
+    } == expected
