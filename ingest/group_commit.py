@@ -271,10 +271,10 @@ def stream_entries(
     if not chosen:
         return {}
     pings = [p for _, p in chosen]
-    devices = [p.device_id for p in pings]
+    devices = np.array([p.device_id for p in pings], dtype=object)
     person_ids = np.array([person for person, _ in chosen], dtype=np.int64)
     columns = {
-        "ids": np.array([new_ids[place] for place in places], dtype=np.int64),
+        "ids": np.fromiter(map(new_ids.__getitem__, places), np.int64, len(places)),
         "person_ids": person_ids,
         # floored, as the replay from PostgreSQL floors it
         "ts_ms": np.array([p.ts_us for p in pings], dtype=np.int64) // 1000,
@@ -291,7 +291,7 @@ def stream_entries(
     for chosen_places in np.split(order, np.flatnonzero(np.diff(of_ping[order])) + 1):
         entries[int(of_ping[chosen_places[0]])] = streams.encode_columns(
             **{name: column[chosen_places] for name, column in columns.items()},
-            device_ids=[devices[n] for n in chosen_places.tolist()],
+            device_ids=devices[chosen_places].tolist(),
             received_ms=received_ms,
         )
     return entries
