@@ -20,6 +20,7 @@ from typing import Any
 
 from benchmarks import machine
 from ingest import engine, group_commit, schemas, store
+from ingest.copy_binary import plain_copy
 from ingest.models import Ping, epoch_us
 
 ROUNDS = 200
@@ -77,7 +78,12 @@ def main() -> None:
         ("validate, item by item (any error or optional field)", per_item),
         ("monitoring order, one window covers all", lambda: engine.split_by_order(valid, order)),
         ("monitoring order, checked ping by ping", lambda: engine.split_by_order(valid, split)),
-        ("COPY's records", lambda: store.copy_records(rows, 10**9)),
+        ("COPY data, column by column (plain pings)", lambda: plain_copy(rows, 10**9)),
+        (
+            "COPY's records for asyncpg, ping by ping (a flush with any other ping; "
+            "asyncpg's encoding of them not counted)",
+            lambda: store.copy_records(rows, 10**9),
+        ),
         ("stream entries (columns, one per partition)", stream),
     ]
     print(
