@@ -274,11 +274,12 @@ def per_transaction(before: tuple[float, float] | None, after: tuple[float, floa
 
 
 def start(
-    args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None
+    args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None, *, nice: int = 0
 ) -> subprocess.Popen[bytes]:
+    niced = ["nice", "-n", str(nice)] if nice else []
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "monitor", *args],
+            [*niced, sys.executable, "-m", "monitor", *args],
             env=env,
             cwd=cwd,
             stdout=out,
@@ -307,10 +308,13 @@ async def bench_cluster(
     code_dir: Path | None = None,
     worker: bool = True,
     worker_processes: int = 1,
+    api_nice: int = 0,
 ) -> AsyncIterator[BenchCluster]:
     """A fresh database with `devices` enrolled, `monitor serve` and (unless `worker` is
     false) `worker_processes` of `monitor worker` running (from `code_dir` when given);
-    everything is stopped and dropped afterwards. The first worker's metrics are scraped."""
+    everything is stopped and dropped afterwards. The first worker's metrics are scraped.
+    `api_nice` lowers the API processes' CPU priority: on two shared cores, a worker that gets
+    its fair share of a core evaluates less than the API stores."""
     name = f"bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(ADMIN_DSN)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -343,7 +347,8 @@ async def bench_cluster(
         }
         port = 18000 + os.getpid() % 1000
         serve = ["serve", "--port", str(port), "--workers", str(api_processes)]
-        processes.append(start(serve, named(env, API_APP), work / "serve.log", code_dir))
+        serve_env = named(env, API_APP)
+        processes.append(start(serve, serve_env, work / "serve.log", code_dir, nice=api_nice))
         workers = worker_processes if worker else 0
         for n in range(workers):
             worker_log = work / f"worker-{n}.log"
@@ -382,6 +387,7 @@ async def main(args: argparse.Namespace) -> None:
         code_dir=args.code_dir,
         worker=not args.without_worker,
         worker_processes=args.worker_processes,
+        api_nice=args.api_nice,
     ) as cluster:
         devices_file = write_devices(cluster.work / "devices.txt", cluster.devices)
         if args.warmup_s:
@@ -472,6 +478,7 @@ def print_table(rows: list[tuple[str, int, dict[str, float]]], args: argparse.Na
         f"{f' --code-dir {args.code_dir}' if args.code_dir else ''}"
         f"{' --without-worker' if args.without_worker else ''}"
         f"{f' --worker-processes {args.worker_processes}' if args.worker_processes != 1 else ''}"
+        f"{f' --api-nice {args.api_nice}' if args.api_nice else ''}"
         f"{' --calibrate' if args.calibrate else ''}` "
         f"({os.cpu_count()} cores; API, worker, PostgreSQL, Redis and wrk on one machine; "
         f"{machine.describe()})\n"
@@ -516,6 +523,12 @@ if __name__ == "__main__":
     parser.add_argument("--api-processes", type=int, default=1)
     parser.add_argument(
         "--worker-processes", type=int, default=1, help="`monitor worker`s sharing the partitions"
+    )
+    parser.add_argument(
+        "--api-nice",
+        type=int,
+        default=0,
+        help="run the API processes at this niceness, the workers at 0 (CPU precedence)",
     )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS.values()))
     parser.add_argument("--code-dir", type=Path, default=None)

@@ -60,17 +60,19 @@ def table(
     without_worker: bool = False,
     calibrate: bool = False,
     worker_processes: int = 1,
+    api_nice: int = 0,
 ) -> list[list[str]]:
     scenarios = ",".join(dict.fromkeys(ingest_bench.SCENARIOS[label] for label, _, _ in rows))
     args = argparse.Namespace(
         duration=10, runs=1, devices=1000, connections=64, api_processes=1, warmup_s=5,
         rate=None, code_dir=None, scenarios=scenarios, without_worker=without_worker,
-        calibrate=calibrate, worker_processes=worker_processes,
+        calibrate=calibrate, worker_processes=worker_processes, api_nice=api_nice,
     )  # fmt: skip
     ingest_bench.print_table(rows, args)
     out = capsys.readouterr().out
     command = out.split("`")[1]
     assert ("--worker-processes" in command) == (worker_processes != 1), command
+    assert (f"--api-nice {api_nice}" in command) == bool(api_nice), command
     lines = [line for line in out.splitlines() if line.startswith("|")]
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
 
@@ -107,7 +109,9 @@ def test_calibrated_runs_carry_their_ratio_and_batches_none(
     assert batch[against] == ""  # 500 pings a request: no ratio to a one-ping endpoint
 
 
-def test_the_command_names_more_than_one_worker(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_names_more_than_one_worker_and_the_api_niceness(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     rows = [("native batch of 500", 1, run(120, 60000))]
-    header, _, batch = table(capsys, rows, worker_processes=2)
+    header, _, batch = table(capsys, rows, worker_processes=2, api_nice=8)
     assert batch[header.index("pings/s evaluated")] == "60,000"
