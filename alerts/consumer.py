@@ -36,6 +36,9 @@ CONSUMER = "evaluator"
 JOINING_BLOCK_MS = 20
 # while a transaction runs, the shared read collects new entries this often
 READ_PACE_S = 0.005
+# a partition that leaves (released, or its lease lost) first lets the judgement of what it
+# read finish, this long at most: the next owner would otherwise claim and judge it again
+HANDOVER_WAIT_S = 2.0
 
 Entry = tuple[bytes, dict[bytes, bytes]]
 
@@ -131,7 +134,7 @@ class StreamConsumer:
         self.redis, self.pool, self.evaluator = redis, pool, evaluator
         self.partitions, self.batch, self.block_ms = partitions, batch, block_ms
         self.max_pings, self.pace_s = max_pings, pace_s
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[asyncio.Task[None], set[int]] = {}  # judgements, their partitions
         self._queued_pings = 0  # read and not yet judged
         # acknowledgements asked in this loop turn, sent together
         self._acks: list[tuple[list[tuple[int, list[bytes]]], list[int], asyncio.Future[None]]] = []
@@ -169,8 +172,18 @@ class StreamConsumer:
                 await left
                 failed = True
                 await asyncio.sleep(RETRY_DELAY_S)
-        finally:  # the lease is gone: leave the shared read
+        finally:  # the lease is going: leave the shared read, finish what it read
             self.live.pop(partition, None)
+            await self._finish_judging(partition)
+
+    async def _finish_judging(self, partition: int) -> None:
+        """Wait (a while) for the judgements holding this partition's entries, so that they
+        are acknowledged before the lease passes on. Correct either way (a ping judged twice
+        is late the second time and changes nothing), but a hand-over with reads in flight
+        had the next owner claim and judge again up to `max_pings` pings."""
+        judging = [task for task, parts in self._in_flight.items() if partition in parts]
+        if judging:
+            await asyncio.wait(judging, timeout=HANDOVER_WAIT_S)
 
     async def run(self) -> None:
         """The shared read, forever. It does not wait for what it read to be judged: while a
@@ -215,8 +228,8 @@ class StreamConsumer:
         pings = sum(len(c.pings) for cs in chunks.values() for c in cs)
         self._queued_pings += pings
         task = asyncio.create_task(self._judged(chunks, pings))
-        self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
+        self._in_flight[task] = set(chunks)
+        task.add_done_callback(self._in_flight.pop)
 
     async def _judged(self, chunks: dict[int, list[Chunk]], pings: int) -> None:
         try:

@@ -80,8 +80,8 @@ class PartitionOwner:
             if not await self.redis.eval(RENEW, 1, self._lease(partition), self.owner, self.ttl_ms):
                 log.warning("lost the lease on partition %d", partition)
                 await self.stop(partition)
-        while len(self.tasks) > share:
-            await self.release(max(self.tasks))
+        # together: each may wait a moment for its judgements to end (alerts.consumer)
+        await asyncio.gather(*(self.release(p) for p in sorted(self.tasks)[share:]))
         for partition in range(self.partitions):
             if len(self.tasks) >= share:
                 break

@@ -412,3 +412,66 @@ async def test_the_shared_read_goes_on_while_a_transaction_waits(
                 "SELECT last_ping_id FROM stream_checkpoints WHERE partition = $1", partition
             )
     assert through == 4
+
+
+async def test_a_partition_that_leaves_first_finishes_judging_what_it_read(
+    pool: asyncpg.Pool, redis_url: str
+) -> None:
+    """A partition released (or whose lease was lost) while a read of it is being judged
+    waits for that judgement before the lease passes on: its entries are acknowledged, not
+    left pending for the next owner to claim and judge again."""
+    person_id = await strict_person(pool, "handover")
+    partition = person_id % PARTITIONS
+    stream = streams.ping_stream(partition)
+    redis = aioredis.from_url(redis_url)
+    await redis.delete(stream)
+    await ensure_group(redis, stream)
+    config = EvaluatorConfig(5.0, gather_s=0.0)
+    consumer = StreamConsumer(
+        redis, pool, Evaluator(pool, config), partitions=PARTITIONS, batch=10, block_ms=100
+    )
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+
+    async def add(ids: range) -> None:
+        entry = streams.encode_batch(far_out(person_id, now_ms, ids), received_ms=now_ms)
+        await redis.xadd(stream, entry)  # type: ignore[arg-type]
+
+    async def pending() -> int:
+        found: int = (await redis.xpending(stream, streams.EVALUATOR_GROUP))["pending"]
+        return found
+
+    async def judged_first() -> bool:  # the person has a state row to hold
+        async with pool.acquire() as conn:
+            state = await conn.fetchval(
+                "SELECT 1 FROM person_state WHERE person_id = $1", person_id
+            )
+        return bool(state) and await pending() == 0
+
+    async def in_flight() -> bool:
+        return await pending() == 1 and partition in consumer.live
+
+    shared = asyncio.create_task(consumer.run())
+    owned = asyncio.create_task(consumer.run_partition(partition))
+    try:
+        async with pool.acquire() as blocker:
+            await add(range(1, 2))
+            assert await wait_for(judged_first)
+            tx = blocker.transaction()
+            await tx.start()
+            await blocker.execute(
+                "SELECT 1 FROM person_state WHERE person_id = $1 FOR UPDATE", person_id
+            )
+            await add(range(2, 4))
+            assert await wait_for(in_flight), "read; its judgement waits"
+            owned.cancel()  # the lease is going
+            await asyncio.sleep(0.5)
+            assert not owned.done(), "the partition waits for the judgement it started"
+            await tx.rollback()
+            await asyncio.gather(owned, return_exceptions=True)
+            assert await pending() == 0, "acknowledged before the lease passed on"
+            assert partition not in consumer.live
+    finally:
+        for task in (owned, shared):
+            task.cancel()
+        await asyncio.gather(owned, shared, return_exceptions=True)
+        await redis.aclose()
