@@ -108,13 +108,19 @@ async def redis_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await db.create_pool(database_url, min_size=1, max_size=5)
+@contextlib.asynccontextmanager
+async def db_pool(url: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await db.create_pool(url, min_size=1, max_size=5)
     try:
         yield created
     finally:
         await created.close()
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with db_pool(database_url) as created:
+        yield created
 
 
 def free_port() -> int:

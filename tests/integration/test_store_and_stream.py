@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from alerts.models import EventType, NewEvent
 from monitor import db
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
-from tests.conftest import flushed, fresh_database, redis_db
+from tests.conftest import db_pool, flushed, fresh_database, redis_db
 from tests.e2e.test_slice import CENTRE
 from tests.registry_rows import person_in_new_city
 
@@ -83,15 +84,6 @@ async def test_the_relay_wakes_the_hubs_for_events_their_publisher_never_announc
         last, published = await store_publication(own)
     assert published == last == unannounced[-1]
     assert len(entries) == 1 and int(entries[0][1][b"last"]) == unannounced[-1]
-
-
-@contextlib.asynccontextmanager
-async def db_pool(url: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await db.create_pool(url, min_size=1, max_size=2)
-    try:
-        yield created
-    finally:
-        await created.close()
 
 
 async def store_publication(pool: asyncpg.Pool) -> tuple[int, int]:
@@ -363,64 +355,88 @@ async def test_a_transaction_with_two_reads_of_a_partition_keeps_the_furthest(
     assert [tuple(r) for r in rows] == [(partition, 20, now), (partition + 1, 7, now)]
 
 
+@dataclass
+class OnePartition:
+    """A strict person alone in an emptied partition stream, a consumer of it that judges
+    each read at once (no gather), and the means to hold up the person's next transaction."""
+
+    pool: asyncpg.Pool
+    redis: aioredis.Redis
+    consumer: StreamConsumer
+    person_id: int
+    now_ms: int = field(default_factory=lambda: int(datetime.now(UTC).timestamp() * 1000))
+
+    @property
+    def partition(self) -> int:
+        return self.person_id % PARTITIONS
+
+    @property
+    def stream(self) -> str:
+        return streams.ping_stream(self.partition)
+
+    async def add(self, ids: range) -> None:
+        pings = far_out(self.person_id, self.now_ms, ids)
+        entry = streams.encode_batch(pings, received_ms=self.now_ms)
+        await self.redis.xadd(self.stream, entry)  # type: ignore[arg-type]
+
+    async def pending(self) -> int:
+        found: int = (await self.redis.xpending(self.stream, streams.EVALUATOR_GROUP))["pending"]
+        return found
+
+    def pending_is(self, count: int) -> Any:
+        async def check() -> bool:
+            return await self.pending() == count
+
+        return check
+
+    async def judged(self) -> bool:
+        """Everything read is acknowledged, and the person has a state row to hold."""
+        async with self.pool.acquire() as conn:
+            state = await conn.fetchval(
+                "SELECT 1 FROM person_state WHERE person_id = $1", self.person_id
+            )
+        return bool(state) and await self.pending() == 0
+
+    @contextlib.asynccontextmanager
+    async def state_held(self) -> AsyncIterator[None]:
+        """The person's state row locked: their next transaction waits until the block ends."""
+        async with self.pool.acquire() as blocker, blocker.transaction():
+            await blocker.execute(
+                "SELECT 1 FROM person_state WHERE person_id = $1 FOR UPDATE", self.person_id
+            )
+            yield
+
+
+async def one_partition(pool: asyncpg.Pool, redis_url: str, city_name: str) -> OnePartition:
+    redis = aioredis.from_url(redis_url)
+    evaluator = Evaluator(pool, EvaluatorConfig(5.0, gather_s=0.0))
+    consumer = StreamConsumer(redis, pool, evaluator, partitions=PARTITIONS, batch=10, block_ms=100)
+    one = OnePartition(pool, redis, consumer, await strict_person(pool, city_name))
+    await redis.delete(one.stream)
+    await ensure_group(redis, one.stream)
+    return one
+
+
 async def test_the_shared_read_goes_on_while_a_transaction_waits(
     pool: asyncpg.Pool, redis_url: str
 ) -> None:
     """What arrives while a transaction runs is read at once and queued for the next one,
     not left in Redis until the transaction ends (that wait was most of a ping's time from
     ingest to evaluation)."""
-    person_id = await strict_person(pool, "pipelined")
-    partition = person_id % PARTITIONS
-    stream = streams.ping_stream(partition)
-    redis = aioredis.from_url(redis_url)
-    await redis.delete(stream)
-    await ensure_group(redis, stream)
-    consumer = StreamConsumer(
-        redis,
-        pool,
-        Evaluator(pool, EvaluatorConfig(5.0, gather_s=0.0)),
-        partitions=PARTITIONS,
-        batch=10,
-        block_ms=100,
-    )
-    now_ms = int(datetime.now(UTC).timestamp() * 1000)
-
-    async def add(ids: range) -> None:
-        entry = streams.encode_batch(far_out(person_id, now_ms, ids), received_ms=now_ms)
-        await redis.xadd(stream, entry)  # type: ignore[arg-type]
-
-    def pending(count: int) -> Any:
-        async def check() -> bool:
-            found = await redis.xpending(stream, streams.EVALUATOR_GROUP)
-            return bool(found["pending"] == count)
-
-        return check
-
-    async def has_state() -> bool:
-        async with pool.acquire() as conn:
-            return bool(
-                await conn.fetchval("SELECT 1 FROM person_state WHERE person_id = $1", person_id)
-            )
-
-    async with pool.acquire() as blocker, consuming(consumer, partition):
-        await add(range(1, 2))
-        assert await wait_for(has_state) and await wait_for(pending(0))
-        # hold the person's state: the next transaction waits for it
-        tx = blocker.transaction()
-        await tx.start()
-        await blocker.execute(
-            "SELECT 1 FROM person_state WHERE person_id = $1 FOR UPDATE", person_id
-        )
-        await add(range(2, 3))
-        assert await wait_for(pending(1)), "read, and its transaction waits"
-        await add(range(3, 5))
-        assert await wait_for(pending(2)), "read while the transaction waits"
-        await tx.rollback()
-        assert await wait_for(pending(0))
-        assert await wait_for(lambda: alert_count(pool, person_id))
+    one = await one_partition(pool, redis_url, "pipelined")
+    async with consuming(one.consumer, one.partition):
+        await one.add(range(1, 2))
+        assert await wait_for(one.judged)
+        async with one.state_held():
+            await one.add(range(2, 3))
+            assert await wait_for(one.pending_is(1)), "read, and its transaction waits"
+            await one.add(range(3, 5))
+            assert await wait_for(one.pending_is(2)), "read while the transaction waits"
+        assert await wait_for(one.pending_is(0))
+        assert await wait_for(lambda: alert_count(pool, one.person_id))
         async with pool.acquire() as conn:
             through = await conn.fetchval(
-                "SELECT last_ping_id FROM stream_checkpoints WHERE partition = $1", partition
+                "SELECT last_ping_id FROM stream_checkpoints WHERE partition = $1", one.partition
             )
     assert through == 4
 
@@ -431,58 +447,28 @@ async def test_a_partition_that_leaves_first_finishes_judging_what_it_read(
     """A partition released (or whose lease was lost) while a read of it is being judged
     waits for that judgement before the lease passes on: its entries are acknowledged, not
     left pending for the next owner to claim and judge again."""
-    person_id = await strict_person(pool, "handover")
-    partition = person_id % PARTITIONS
-    stream = streams.ping_stream(partition)
-    redis = aioredis.from_url(redis_url)
-    await redis.delete(stream)
-    await ensure_group(redis, stream)
-    config = EvaluatorConfig(5.0, gather_s=0.0)
-    consumer = StreamConsumer(
-        redis, pool, Evaluator(pool, config), partitions=PARTITIONS, batch=10, block_ms=100
-    )
-    now_ms = int(datetime.now(UTC).timestamp() * 1000)
-
-    async def add(ids: range) -> None:
-        entry = streams.encode_batch(far_out(person_id, now_ms, ids), received_ms=now_ms)
-        await redis.xadd(stream, entry)  # type: ignore[arg-type]
-
-    async def pending() -> int:
-        found: int = (await redis.xpending(stream, streams.EVALUATOR_GROUP))["pending"]
-        return found
-
-    async def judged_first() -> bool:  # the person has a state row to hold
-        async with pool.acquire() as conn:
-            state = await conn.fetchval(
-                "SELECT 1 FROM person_state WHERE person_id = $1", person_id
-            )
-        return bool(state) and await pending() == 0
+    one = await one_partition(pool, redis_url, "handover")
+    consumer = one.consumer
 
     async def in_flight() -> bool:
-        return await pending() == 1 and partition in consumer.live
+        return await one.pending() == 1 and one.partition in consumer.live
 
     shared = asyncio.create_task(consumer.run())
-    owned = asyncio.create_task(consumer.run_partition(partition))
+    owned = asyncio.create_task(consumer.run_partition(one.partition))
     try:
-        async with pool.acquire() as blocker:
-            await add(range(1, 2))
-            assert await wait_for(judged_first)
-            tx = blocker.transaction()
-            await tx.start()
-            await blocker.execute(
-                "SELECT 1 FROM person_state WHERE person_id = $1 FOR UPDATE", person_id
-            )
-            await add(range(2, 4))
+        await one.add(range(1, 2))
+        assert await wait_for(one.judged)
+        async with one.state_held():
+            await one.add(range(2, 4))
             assert await wait_for(in_flight), "read; its judgement waits"
             owned.cancel()  # the lease is going
             await asyncio.sleep(0.5)
             assert not owned.done(), "the partition waits for the judgement it started"
-            await tx.rollback()
-            await asyncio.gather(owned, return_exceptions=True)
-            assert await pending() == 0, "acknowledged before the lease passed on"
-            assert partition not in consumer.live
+        await asyncio.gather(owned, return_exceptions=True)
+        assert await one.pending() == 0, "acknowledged before the lease passed on"
+        assert one.partition not in consumer.live
     finally:
         for task in (owned, shared):
             task.cancel()
         await asyncio.gather(owned, shared, return_exceptions=True)
-        await redis.aclose()
+        await one.redis.aclose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 from hypothesis import given
@@ -36,19 +38,25 @@ def test_an_entry_reads_back_as_the_pings_written(
     assert streams.received_ms(entry) == received_ms
 
 
-def test_an_entry_of_json_objects_written_before_columns_still_reads() -> None:
+def a_ping(**changes: Any) -> StreamPing:
     ping = StreamPing(
         id=1,
         person_id=2,
-        device_id="d",
+        device_id="a",
         ts_ms=3,
-        lat=22.5,
-        lon=114.0,
+        lat=1.0,
+        lon=2.0,
         accuracy_m=5.0,
         checkin=False,
-        tamper=True,
+        tamper=False,
         battery_pct=None,
     )
+    ping.update(changes)  # type: ignore[typeddict-item]  # keys checked by the tests using it
+    return ping
+
+
+def test_an_entry_of_json_objects_written_before_columns_still_reads() -> None:
+    ping = a_ping(tamper=True)
     assert streams.decode_batch({b"b": orjson.dumps([ping]), b"r": b"9"}) == [ping]
 
 
@@ -62,19 +70,7 @@ def test_an_entry_of_json_objects_written_before_columns_still_reads() -> None:
     ],
 )
 def test_a_damaged_entry_is_refused_not_misread(damage: dict[bytes, bytes]) -> None:
-    ping = StreamPing(
-        id=1,
-        person_id=2,
-        device_id="a",
-        ts_ms=3,
-        lat=1.0,
-        lon=2.0,
-        accuracy_m=5.0,
-        checkin=False,
-        tamper=False,
-        battery_pct=50.0,
-    )
-    entry = streams.encode_batch([ping], received_ms=0)
+    entry = streams.encode_batch([a_ping(battery_pct=50.0)], received_ms=0)
     with pytest.raises(ValueError):
         streams.decode_batch(entry | damage)
     without = dict(entry)
