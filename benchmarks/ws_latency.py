@@ -131,7 +131,7 @@ async def main(args: argparse.Namespace) -> None:
         "MONITOR_WS_QUEUE_MAX": "100000",
     }
     async with bench_cluster(
-        devices=args.devices, extra_env=extra, code_dir=args.code_dir
+        devices=args.devices, extra_env=extra, code_dir=args.code_dir, api_nice=args.api_nice
     ) as cluster:
         token = await officer_token(cluster.database_url, cluster.url)
         probe_devices, load_devices = (
@@ -247,7 +247,8 @@ def report(
         f"--duration {args.duration:g} --devices {args.devices} --probes {args.probes} "
         f"--probe-interval-s {args.probe_interval_s:g} "
         f"--position-interval-s {args.position_interval_s:g} --warmup-s {args.warmup_s:g}"
-        f"{'' if args.warm_fleet else ' --no-warm-fleet'}` "
+        f"{'' if args.warm_fleet else ' --no-warm-fleet'}"
+        f"{f' --api-nice {args.api_nice}' if args.api_nice else ''}` "
         f"({machine.describe()})\n"
     )
     print("| background load req/s | probe pings | positions measured | p50 ms | p99 ms | max ms |")
@@ -298,4 +299,7 @@ if __name__ == "__main__":
         help="skip the first pass over every load device (see warm_fleet)",
     )
     parser.add_argument("--code-dir", type=Path, default=None, help="serve from this checkout")
+    parser.add_argument(
+        "--api-nice", type=int, default=0, help="the API (and hub) process at this niceness"
+    )
     asyncio.run(main(parser.parse_args()))
