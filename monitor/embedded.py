@@ -278,8 +278,15 @@ class EmbeddedServices:
             f"logfile {quoted(self.redis_dir / 'redis.log')}\n"
         )
         with (self.redis_dir / "redis.log").open("ab") as output:  # errors before logfile opens
+            # a session of its own, as pg_ctl gives PostgreSQL: a terminal's Ctrl-C reaches the
+            # whole foreground process group, and Redis quit under the evaluators' reads while
+            # `monitor up` was still shutting down (an ERROR traceback at every Ctrl-C);
+            # stop_redis ends it after them
             redis = subprocess.Popen(
-                [str(redis_server_binary()), str(config)], stdout=output, stderr=output
+                [str(redis_server_binary()), str(config)],
+                stdout=output,
+                stderr=output,
+                start_new_session=True,
             )
         self._redis = redis
         if wait_for(lambda: redis.poll() is not None or pong(port)):

@@ -49,6 +49,7 @@ def monitor_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, P
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, as a terminal gives a command
     )
     try:
         yield process, f"127.0.0.1:{port}", tmp_path
@@ -104,6 +105,10 @@ async def test_up_demo_starts_embedded_servers_and_raises_alerts(
     output = read(tmp / "monitor.log")
     assert f"Console: http://{host}/console/" in output and officer["password"] in output
 
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(60) == 0 or process.returncode in (-signal.SIGTERM, 130)
+    # Ctrl-C in a terminal: SIGINT to the whole process group, embedded servers included
+    stopping_at = len(read(tmp / "monitor.log"))
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.wait(60) == 0 or process.returncode in (-signal.SIGINT, 130)
+    stopping = read(tmp / "monitor.log")[stopping_at:]
+    assert "Traceback" not in stopping and " ERROR " not in stopping, stopping[-3000:]
     assert not (tmp / "data" / "postgres" / "postmaster.pid").exists(), "PostgreSQL left running"
