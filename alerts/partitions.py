@@ -105,8 +105,13 @@ class PartitionOwner:
             await task
 
     async def stop_all(self) -> None:
-        for partition in list(self.tasks):
+        """Release every lease, together: each partition may wait a moment for its
+        judgements (alerts.consumer), and those waits must not add up at shutdown."""
+
+        async def release(partition: int) -> None:
             with contextlib.suppress(RedisError):
                 await self.release(partition)
+
+        await asyncio.gather(*(release(p) for p in list(self.tasks)))
         with contextlib.suppress(RedisError):
             await self.redis.delete(WORKER_KEY.format(self.namespace, self.owner))
