@@ -72,18 +72,19 @@ def encode_columns(
     battery_pct: Column,
     received_ms: int,
 ) -> dict[bytes, bytes]:
-    """One stream entry of a batch of pings given as columns; battery NaN where unknown."""
+    """One stream entry of a batch of pings given as columns; battery NaN where unknown.
+    A column already of its entry type (ingest's, on a little-endian host) is not copied."""
     return {
         b"n": str(len(device_ids)).encode(),
-        b"id": ids.astype(INT64).tobytes(),
-        b"person": person_ids.astype(INT64).tobytes(),
+        b"id": ids.astype(INT64, copy=False).tobytes(),
+        b"person": person_ids.astype(INT64, copy=False).tobytes(),
         b"device": orjson.dumps(device_ids),
-        b"ts": ts_ms.astype(INT64).tobytes(),
-        b"lat": lat.astype(FLOAT64).tobytes(),
-        b"lon": lon.astype(FLOAT64).tobytes(),
-        b"acc": accuracy_m.astype(FLOAT64).tobytes(),
-        b"flags": flags.astype(FLAGS).tobytes(),
-        b"battery": battery_pct.astype(FLOAT64).tobytes(),
+        b"ts": ts_ms.astype(INT64, copy=False).tobytes(),
+        b"lat": lat.astype(FLOAT64, copy=False).tobytes(),
+        b"lon": lon.astype(FLOAT64, copy=False).tobytes(),
+        b"acc": accuracy_m.astype(FLOAT64, copy=False).tobytes(),
+        b"flags": flags.astype(FLAGS, copy=False).tobytes(),
+        b"battery": battery_pct.astype(FLOAT64, copy=False).tobytes(),
         b"r": str(received_ms).encode(),
     }
 

@@ -29,11 +29,12 @@ NULL = -1
 # crs_in of every plain ping
 WGS84 = b"wgs84"
 
-# the fields of one row, in ingest.store.COLUMNS order; (name, numpy type) of the value, or
-# None for a column that is NULL in every plain ping. Every field is preceded by its length.
+# the fields of one row, in ingest.store.COLUMNS order: (name, PostgreSQL type, numpy type of
+# the value, or None for a column that is NULL in every plain ping). Every field is preceded by
+# its length.
 ROW: tuple[tuple[str, str, str | None], ...] = (
     ("id", "bigint", ">i8"),
-    ("device_id", "text", None),  # bytes of the device id's length: see row_dtype
+    ("device_id", "text", None),  # bytes of the device id's length: see row_template
     ("person_id", "bigint", ">i8"),
     ("ts", "timestamptz", ">i8"),
     ("lat", "float8", ">f8"),
