@@ -21,6 +21,7 @@ from typing import Any
 from benchmarks import machine
 from ingest import engine, group_commit, schemas, store
 from ingest.copy_binary import plain_copy
+from ingest.flush import Flush
 from ingest.models import Ping, epoch_us
 
 ROUNDS = 200
@@ -63,10 +64,11 @@ def main() -> None:
     middle = valid[len(valid) // 2][1].ts_us
     split = ((0, middle), (middle, epoch_us(now) + 1))
     rows: list[tuple[int, Ping]] = [(17, p) for _, p in valid]
+    flush = Flush.of(rows)
     new_ids = {place: 10**9 + place for place in range(len(rows))}
 
     def stream() -> None:
-        group_commit.stream_entries(rows, new_ids, PARTITIONS, received_ms=0)
+        group_commit.stream_entries(flush, new_ids, PARTITIONS, received_ms=0)
 
     def per_item() -> None:
         for item in items:
@@ -78,7 +80,8 @@ def main() -> None:
         ("validate, item by item (any error or optional field)", per_item),
         ("monitoring order, one window covers all", lambda: engine.split_by_order(valid, order)),
         ("monitoring order, checked ping by ping", lambda: engine.split_by_order(valid, split)),
-        ("COPY data, column by column (plain pings)", lambda: plain_copy(rows, 10**9)),
+        ("the flush's columns, for the COPY and the stream (Flush.of)", lambda: Flush.of(rows)),
+        ("COPY data, column by column (plain pings)", lambda: plain_copy(flush, 10**9)),
         (
             "COPY's records for asyncpg, ping by ping (a flush with any other ping; "
             "asyncpg's encoding of them not counted)",

@@ -7,7 +7,8 @@ so every row of a flush has the same shape: fixed-width fields and NULLs, and on
 the device id. Such rows are a numpy structured array whose fields are the COPY row's bytes in
 order (field count; then each field's length and big-endian value), filled a column at a time:
 2.0 µs a ping, the same bytes PostgreSQL would get from asyncpg. A flush with any other ping
-goes through asyncpg (ingest.store.copy_pings).
+goes through asyncpg (ingest.store.copy_pings). The columns come from ingest.flush.Flush,
+which the stream entries are built from too.
 
 Format: https://www.postgresql.org/docs/current/sql-copy.html ("Binary Format").
 """
@@ -19,7 +20,7 @@ from functools import cache
 
 import numpy as np
 
-from ingest.models import Ping
+from ingest.flush import Flush
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # signature, flags, no extension
 TRAILER = struct.pack(">h", -1)
@@ -74,34 +75,22 @@ def row_template(device_id_bytes: int) -> np.ndarray:
     return row
 
 
-def plain_copy(rows: list[tuple[int, Ping]], first_id: int) -> bytes | None:
-    """COPY ... (FORMAT binary) data for `rows` (person id, ping), numbered from `first_id` by
-    their place; None unless every ping is plain and every device id ASCII."""
-    pings = [p for _, p in rows]
-    if not all(
-        p.speed_mps is None
-        and p.heading_deg is None
-        and p.battery_pct is None
-        and not p.checkin
-        and not p.tamper
-        and p.source is None
-        and p.seq is None
-        and p.crs_in == "wgs84"
-        and p.attrs is None
-        for p in pings
-    ):
+def plain_copy(flush: Flush, first_id: int) -> bytes | None:
+    """COPY ... (FORMAT binary) data for the flush's rows, numbered from `first_id` by their
+    place; None unless every ping is plain and every device id ASCII."""
+    if not flush.plain:
         return None
-    devices = [p.device_id for p in pings]
+    devices = flush.device_ids
     distinct = set(devices)
     if not all(d.isascii() for d in distinct):
         return None  # rare enough to leave to asyncpg: a str's length is its ASCII bytes'
     columns = {
-        "id": np.arange(first_id, first_id + len(rows), dtype=np.int64),
-        "person_id": np.array([person for person, _ in rows], dtype=np.int64),
-        "ts": np.array([p.ts_us for p in pings], dtype=np.int64) - PG_EPOCH_US,
-        "lat": np.array([p.lat for p in pings], dtype=np.float64),
-        "lon": np.array([p.lon for p in pings], dtype=np.float64),
-        "accuracy_m": np.array([p.accuracy_m for p in pings], dtype=np.float64),
+        "id": np.arange(first_id, first_id + len(devices), dtype=np.int64),
+        "person_id": flush.person_ids,
+        "ts": flush.ts_us - PG_EPOCH_US,
+        "lat": flush.lat,
+        "lon": flush.lon,
+        "accuracy_m": flush.accuracy_m,
     }
     lengths = sorted({len(d) for d in distinct})
     if lengths and lengths[0] == 0:

@@ -25,6 +25,7 @@ from alerts import streams
 from alerts.state_store import mark_replay
 from ingest import store
 from ingest.errors import DATABASE_UNAVAILABLE as DB_ERRORS
+from ingest.flush import Flush
 from ingest.models import Ping
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class Stored:
     """One flush's committed rows, waiting for their turn to go to the streams."""
 
     batch: list[Pending]
-    rows: list[tuple[int, Ping]]
+    flush: Flush
     new_ids: dict[int, int]
     received_ms: int
 
@@ -79,14 +80,14 @@ class Lane:
         self.pool = pool
         self.conn: PoolConnectionProxy | None = None
 
-    async def insert(self, rows: list[tuple[int, Ping]], ids: store.PingIds) -> dict[int, int]:
+    async def insert(self, flush: Flush, ids: store.PingIds) -> dict[int, int]:
         if self.conn is not None and self.conn.is_closed():
             await self.release()
         if self.conn is None:
             self.conn = await self.pool.acquire(timeout=5.0)
         try:
-            first_id = await ids.take(self.conn, len(rows))
-            return await store.store_pings(self.conn, rows=rows, first_id=first_id)
+            first_id = await ids.take(self.conn, len(flush))
+            return await store.store_pings(self.conn, flush=flush, first_id=first_id)
         except DB_ERRORS:
             await self.release()
             raise
@@ -177,12 +178,12 @@ class GroupCommitter:
     async def _store(
         self, lane: Lane, batch: list[Pending], *, again: bool = False
     ) -> list[Stored]:
-        rows = [(p.person_id, ping) for p in batch for ping in p.pings]
+        flush = Flush.of([(p.person_id, ping) for p in batch for ping in p.pings])
         received_ms = int(time.time() * 1000)  # no later than the rows' received_at
         try:
-            return [Stored(batch, rows, await lane.insert(rows, self._ids), received_ms)]
+            return [Stored(batch, flush, await lane.insert(flush, self._ids), received_ms)]
         except DB_ERRORS as exc:
-            log.warning("group commit of %d pings failed: %r", len(rows), exc)
+            log.warning("group commit of %d pings failed: %r", len(flush), exc)
             self._fail_all(batch)
         except asyncpg.TransactionRollbackError as exc:
             # a deadlock with a concurrent flush of some of the same pings (a device's retry
@@ -191,7 +192,7 @@ class GroupCommitter:
             # same rows first again), and if that fails too the devices retry (503). Never a
             # 422: it tells a device to drop pings that nothing was wrong with.
             if again:
-                log.warning("group commit of %d pings rolled back twice: %s", len(rows), exc)
+                log.warning("group commit of %d pings rolled back twice: %s", len(flush), exc)
                 self._fail_all(batch)
             else:
                 await asyncio.sleep(ROLLED_BACK_RETRY_S)
@@ -208,17 +209,15 @@ class GroupCommitter:
             await self._turn.wait_for(lambda: self._forwarded == ticket)
         try:
             for flush in stored:
-                await self._forward(flush.rows, flush.new_ids, flush.received_ms)
+                await self._forward(flush.flush, flush.new_ids, flush.received_ms)
                 answer(flush.batch, flush.new_ids)
         finally:
             async with self._turn:
                 self._forwarded += 1
                 self._turn.notify_all()
 
-    async def _forward(
-        self, rows: list[tuple[int, Ping]], new_ids: dict[int, int], received_ms: int
-    ) -> None:
-        by_partition = stream_entries(rows, new_ids, self.config.partitions, received_ms)
+    async def _forward(self, flush: Flush, new_ids: dict[int, int], received_ms: int) -> None:
+        by_partition = stream_entries(flush, new_ids, self.config.partitions, received_ms)
         if not by_partition:
             return
         try:
@@ -233,7 +232,7 @@ class GroupCommitter:
                 await pipe.execute()
         except RedisError:
             # the pings are durable already: ask their evaluators to replay from PostgreSQL
-            log.exception("could not hand %d pings to the evaluators", len(rows))
+            log.exception("could not hand %d pings to the evaluators", len(flush))
             await self._ask_replay(sorted(by_partition), received_ms)
 
     async def _ask_replay(self, partitions: list[int], received_ms: int) -> None:
@@ -262,36 +261,33 @@ def answer(batch: list[Pending], new_ids: dict[int, int]) -> None:
 
 
 def stream_entries(
-    rows: list[tuple[int, Ping]], new_ids: dict[int, int], partitions: int, received_ms: int
+    flush: Flush, new_ids: dict[int, int], partitions: int, received_ms: int
 ) -> dict[int, dict[bytes, bytes]]:
     """The new pings of a flush as one stream entry per partition (alerts.streams), each
-    partition's pings in the flush's order: columns built once for the flush, then cut."""
-    places = sorted(new_ids)
-    chosen = rows if len(places) == len(rows) else [rows[place] for place in places]
-    if not chosen:
+    partition's pings in the flush's order: the flush's columns, cut."""
+    if not new_ids:
         return {}
-    pings = [p for _, p in chosen]
-    devices = np.array([p.device_id for p in pings], dtype=object)
-    person_ids = np.array([person for person, _ in chosen], dtype=np.int64)
-    columns = {
-        "ids": np.fromiter(map(new_ids.__getitem__, places), np.int64, len(places)),
-        "person_ids": person_ids,
-        # floored, as the replay from PostgreSQL floors it
-        "ts_ms": np.array([p.ts_us for p in pings], dtype=np.int64) // 1000,
-        "lat": np.array([p.lat for p in pings], dtype=np.float64),
-        "lon": np.array([p.lon for p in pings], dtype=np.float64),
-        "accuracy_m": np.array([p.accuracy_m for p in pings], dtype=np.float64),
-        "flags": np.array([p.checkin for p in pings], dtype=np.uint8) * streams.CHECKIN
-        | np.array([p.tamper for p in pings], dtype=np.uint8) * streams.TAMPER,
-        "battery_pct": np.array([p.battery_pct for p in pings], dtype=np.float64),  # None: NaN
-    }
+    places = np.fromiter(sorted(new_ids), np.int64, len(new_ids))
+    ids = np.fromiter(map(new_ids.__getitem__, places.tolist()), np.int64, len(places))
+    every = len(places) == len(flush)
+    person_ids = flush.person_ids if every else flush.person_ids[places]
     of_ping = person_ids % partitions  # streams.partition_of, a column at a time
     order = np.argsort(of_ping, kind="stable")
+    # one index per partition into the flush (its places) and into the new pings (order)
+    cuts = np.flatnonzero(np.diff(of_ping[order])) + 1
     entries = {}
-    for chosen_places in np.split(order, np.flatnonzero(np.diff(of_ping[order])) + 1):
-        entries[int(of_ping[chosen_places[0]])] = streams.encode_columns(
-            **{name: column[chosen_places] for name, column in columns.items()},
-            device_ids=devices[chosen_places].tolist(),
+    for chosen in np.split(order, cuts):
+        at = chosen if every else places[chosen]
+        entries[int(of_ping[chosen[0]])] = streams.encode_columns(
+            ids=ids[chosen],
+            person_ids=person_ids[chosen],
+            device_ids=[flush.device_ids[place] for place in at.tolist()],
+            ts_ms=flush.ts_us[at] // 1000,  # floored, as the replay from PostgreSQL floors it
+            lat=flush.lat[at],
+            lon=flush.lon[at],
+            accuracy_m=flush.accuracy_m[at],
+            flags=flush.flags[at],
+            battery_pct=flush.battery_pct[at],
             received_ms=received_ms,
         )
     return entries

@@ -11,6 +11,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from ingest import metrics
 from ingest.copy_binary import plain_copy
+from ingest.flush import Flush
 from ingest.models import EPOCH, MICROSECOND, Device, Ping
 
 Conn = asyncpg.Connection | PoolConnectionProxy
@@ -127,24 +128,24 @@ def unless_empty(column: list[Any]) -> list[Any] | None:
     return column if any(v is not None for v in column) else None
 
 
-async def store_pings(conn: Conn, *, rows: list[tuple[int, Ping]], first_id: int) -> dict[int, int]:
-    """Many persons' pings, numbered from `first_id` by their place in `rows`, in one
-    statement that commits on its own; {place in `rows`: ping id} of the new ones."""
+async def store_pings(conn: Conn, *, flush: Flush, first_id: int) -> dict[int, int]:
+    """Many persons' pings, numbered from `first_id` by their place in the flush, in one
+    statement that commits on its own; {place in the flush: ping id} of the new ones."""
     try:
-        await copy_pings(conn, rows=rows, first_id=first_id)
+        await copy_pings(conn, flush=flush, first_id=first_id)
     except asyncpg.UniqueViolationError:  # a duplicate: nothing of the COPY was stored
         metrics.COPY_DUPLICATES.inc()
-        return await insert_pings(conn, rows=rows, first_id=first_id)
-    return {place: first_id + place for place in range(len(rows))}
+        return await insert_pings(conn, rows=flush.rows, first_id=first_id)
+    return {place: first_id + place for place in range(len(flush))}
 
 
-async def copy_pings(conn: Conn, *, rows: list[tuple[int, Ping]], first_id: int) -> None:
+async def copy_pings(conn: Conn, *, flush: Flush, first_id: int) -> None:
     """Plain pings as binary COPY data built a column at a time (ingest.copy_binary), any
     other flush through asyncpg's row-by-row encoder."""
-    data = plain_copy(rows, first_id)
+    data = plain_copy(flush, first_id)
     if data is None:
         await conn.copy_records_to_table(
-            "pings", records=copy_records(rows, first_id), columns=COLUMNS
+            "pings", records=copy_records(flush.rows, first_id), columns=COLUMNS
         )
     else:  # asyncpg takes bytes for a path, any other buffer as the data (its stub omits it)
         source: Any = memoryview(data)

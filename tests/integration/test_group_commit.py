@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 from alerts import state_store, streams
 from ingest import store as ingest_store
 from ingest.copy_binary import plain_copy
+from ingest.flush import Flush
 from ingest.group_commit import (
     CommitUnavailableError,
     GroupCommitter,
@@ -138,12 +139,15 @@ async def test_every_field_is_stored_as_sent_whether_or_not_its_column_is_empty(
         {"alarm": "sos"},
     )
     bare = Ping(device, epoch_us(at + timedelta(seconds=1)), 22.5, 114.0, 10.0)
-    store = ingest_store.copy_pings if path == "copy" else ingest_store.insert_pings
     ids = ingest_store.PingIds()
     async with pool.acquire() as conn:
         later = replace(bare, ts_us=epoch_us(at + timedelta(seconds=2)))
         for rows in ([(NO_PERSON, full), (NO_PERSON, bare)], [(NO_PERSON, later)]):
-            await store(conn, rows=rows, first_id=await ids.take(conn, len(rows)))
+            first = await ids.take(conn, len(rows))
+            if path == "copy":
+                await ingest_store.copy_pings(conn, flush=Flush.of(rows), first_id=first)
+            else:
+                await ingest_store.insert_pings(conn, rows=rows, first_id=first)
         stored = await conn.fetch(
             "SELECT speed_mps, heading_deg, battery_pct, checkin, tamper, source, seq, crs_in,"
             " attrs, id FROM pings WHERE device_id = $1 ORDER BY ts",
@@ -172,7 +176,7 @@ async def test_a_flush_with_a_duplicate_is_stored_once_and_says_which_pings_were
     async with pool.acquire() as conn:
         first = await ids.take(conn, 2)
         new = await ingest_store.store_pings(
-            conn, rows=[(NO_PERSON, p) for p in earlier], first_id=first
+            conn, flush=Flush.of([(NO_PERSON, p) for p in earlier]), first_id=first
         )
         assert new == {0: first, 1: first + 1}
         fresh = pings(device, 2, start + timedelta(seconds=10))
@@ -180,7 +184,7 @@ async def test_a_flush_with_a_duplicate_is_stored_once_and_says_which_pings_were
         fallbacks = metric_value("monitor_ingest_copy_duplicates_total")
         first = await ids.take(conn, len(flush))
         new = await ingest_store.store_pings(
-            conn, rows=[(NO_PERSON, p) for p in flush], first_id=first
+            conn, flush=Flush.of([(NO_PERSON, p) for p in flush]), first_id=first
         )
         assert new == {1: first + 1, 3: first + 3}
         assert metric_value("monitor_ingest_copy_duplicates_total") == fallbacks + 1
@@ -228,7 +232,7 @@ async def test_a_replayed_fix_has_the_fix_time_its_stream_entry_had(pool: asyncp
     async with pool.acquire() as conn:
         first = await ingest_store.PingIds().take(conn, len(sent))
         ids = await ingest_store.store_pings(
-            conn, rows=[(NO_PERSON, p) for p in sent], first_id=first
+            conn, flush=Flush.of([(NO_PERSON, p) for p in sent]), first_id=first
         )
         rows = await state_store.replay_page(
             conn,
@@ -238,7 +242,7 @@ async def test_a_replayed_fix_has_the_fix_time_its_stream_entry_had(pool: asyncp
             after=(NO_PERSON - 1, start, -1),
             limit=1000,
         )
-    entries = stream_entries([(NO_PERSON, p) for p in sent], ids, 1, received_ms=0)
+    entries = stream_entries(Flush.of([(NO_PERSON, p) for p in sent]), ids, 1, received_ms=0)
     streamed = {p["id"]: p["ts_ms"] for p in streams.decode_batch(entries[0])}
     replayed = {r["id"]: r["ts_ms"] for r in rows if r["device_id"] == device}
     assert replayed == streamed
@@ -329,7 +333,7 @@ async def test_plain_pings_are_stored_alike_by_either_copy_encoder(
     stores from asyncpg's encoder: the same values, to the last bit of each float and real
     and the last microsecond (on both sides of PostgreSQL's epoch, 2000), and the same
     defaults and NULLs."""
-    data = plain_copy(rows, 1)
+    data = plain_copy(Flush.of(rows), 1)
     assert data is not None
     columns = ingest_store.COLUMNS
     async with pool.acquire() as conn, conn.transaction():

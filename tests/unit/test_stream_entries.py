@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from alerts import streams
 from alerts.streams import StreamPing
+from ingest.flush import Flush
 from ingest.group_commit import stream_entries
 from ingest.models import Ping
 
@@ -97,7 +98,7 @@ def test_a_flush_becomes_an_entry_per_partition_of_its_new_pings_in_order(
     ]  # fmt: skip
     new = data.draw(st.sets(st.sampled_from(range(len(rows))) if rows else st.nothing()))
     new_ids = {place: 1000 + place for place in new}
-    entries = stream_entries(rows, new_ids, partitions, received_ms=7)
+    entries = stream_entries(Flush.of(rows), new_ids, partitions, received_ms=7)
     read = {partition: streams.decode_batch(entry) for partition, entry in entries.items()}
     for partition, pings in read.items():
         assert pings and all(p["person_id"] % partitions == partition for p in pings)
