@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import numpy as np
 from asyncpg.pool import PoolConnectionProxy
 
 from alerts import state_store, store
 from alerts.models import AlertType, EventType, NewEvent
 from alerts.streams import StreamPing
 from geofence.models import BoolArray, CodeArray
-from geofence.state import AreaEvent, EventKind, Fix
+from geofence.state import AreaEvent, EventKind, Fix, FixColumns
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
@@ -93,7 +94,20 @@ class Verdicts:
         )
 
 
-def fixes_of(pings: list[StreamPing], codes: CodeArray, far: BoolArray | None = None) -> list[Fix]:
+# from this many fixes, columns: `advance` judges a compliant batch of them without stepping
+# each (500 fixes: 44 µs against 350). Fewer, a Fix each: numpy's cost per call is more than
+# what it saves (1 fix: 15 µs against 6).
+COLUMNS_FROM = 16
+
+
+def fixes_of(
+    pings: list[StreamPing], codes: CodeArray, far: BoolArray | None = None
+) -> list[Fix] | FixColumns:
+    count = len(pings)
+    if count >= COLUMNS_FROM:
+        ids = np.fromiter((p["id"] for p in pings), np.int64, count)
+        times = np.fromiter((p["ts_ms"] for p in pings), np.int64, count)
+        return FixColumns(ids, times, codes, far)
     # tolist() makes Python ints and bools in one go, far cheaper than int() per numpy scalar
     code_list: list[int] = codes.tolist()
     if far is None:

@@ -10,6 +10,10 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
+
+from geofence.models import BoolArray, CodeArray
+
 
 class Status(StrEnum):
     INSIDE = "inside"
@@ -25,6 +29,28 @@ class Fix:
     ts_ms: int
     code: int  # INSIDE / OUTSIDE / UNCERTAIN for the allowed area
     far: bool = False  # certainly outside by more than far_radius_m(accuracy)
+
+
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+
+
+@dataclass(frozen=True, slots=True)
+class FixColumns:
+    """Fixes a column at a time, as the evaluator has them: `advance` judges a batch that
+    changes nothing but the last fix without making a Fix of each."""
+
+    ping_ids: IntArray
+    ts_ms: IntArray
+    codes: CodeArray
+    far: BoolArray | None = None
+
+    def fixes(self) -> list[Fix]:
+        # tolist() makes Python ints and bools in one go, far cheaper than int() per scalar
+        ids, times, codes = self.ping_ids.tolist(), self.ts_ms.tolist(), self.codes.tolist()
+        if self.far is None:
+            return [Fix(i, t, c) for i, t, c in zip(ids, times, codes, strict=True)]
+        far = self.far.tolist()
+        return [Fix(i, t, c, f) for i, t, c, f in zip(ids, times, codes, far, strict=True)]
 
 
 @dataclass(frozen=True)

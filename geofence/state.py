@@ -16,7 +16,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from geofence.area_models import AreaEvent, AreaState, EventKind, Excursion, Fix, Status
+from geofence.area_models import (
+    AreaEvent,
+    AreaState,
+    EventKind,
+    Excursion,
+    Fix,
+    FixColumns,
+    Status,
+)
 from geofence.dwell import (
     DEFAULT_THRESHOLDS,
     EVIDENCE_KEPT,
@@ -29,7 +37,7 @@ from geofence.dwell import (
     flips,
 )
 from geofence.late import EXCURSIONS_KEPT, judge_late, kept_excursions, remember
-from geofence.models import UNCERTAIN
+from geofence.models import INSIDE, OUTSIDE, UNCERTAIN
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -42,6 +50,7 @@ __all__ = [
     "EventKind",
     "Excursion",
     "Fix",
+    "FixColumns",
     "Run",
     "Status",
     "Thresholds",
@@ -55,8 +64,13 @@ __all__ = [
 
 
 def advance(
-    state: AreaState, fixes: Iterable[Fix], thresholds: Thresholds
+    state: AreaState, fixes: Iterable[Fix] | FixColumns, thresholds: Thresholds
 ) -> tuple[AreaState, list[AreaEvent]]:
+    if isinstance(fixes, FixColumns):
+        settled = _settled(state, fixes)
+        if settled is not None:
+            return settled, []
+        fixes = fixes.fixes()
     ordered = [f for f in sorted(fixes, key=_order) if f.code != UNCERTAIN]
     late = [f for f in ordered if _is_late(state, f)]
     if late or not _tidy(state.excursions):
@@ -69,6 +83,44 @@ def advance(
         if event is not None:
             events.append(event)
     return live.frozen(), events
+
+
+def _settled(state: AreaState, fixes: FixColumns) -> AreaState | None:
+    """What stepping `fixes` one by one gives when none of them can change more than the last
+    judged fix: every certain one agrees with the status and comes after the last judged fix
+    (a compliant person's batch, nearly every one). None when they may change more."""
+    if not _tidy(state.excursions):
+        return None
+    certain = fixes.codes != UNCERTAIN
+    if not certain.any():
+        return state
+    against = OUTSIDE if state.status is Status.INSIDE else INSIDE
+    if (fixes.codes == against).any():
+        return None
+    open_late = bool(state.excursions) and state.excursions[-1].until_ms is None
+    if open_late and state.status is Status.INSIDE:
+        return None  # the first inside fix after its evidence closes it: step them
+    ts, ids = fixes.ts_ms[certain], fixes.ping_ids[certain]
+    first_ts = int(ts.min())
+    first = (first_ts, int(ids[ts == first_ts].min()))
+    if state.last_ts_ms is not None:
+        if state.last_ping_id is None:
+            if first_ts <= state.last_ts_ms:
+                return None  # late, by times alone (see _is_late)
+        elif first <= (state.last_ts_ms, state.last_ping_id):
+            return None  # late
+    last_ts = int(ts.max())
+    last_id = int(ids[ts == last_ts].max())
+    return replace(
+        state,
+        last_ts_ms=last_ts,
+        last_ping_id=last_id,
+        run_count=0,
+        run_start_ms=0,
+        run_far=0,
+        run_ping_ids=(),
+        inside_ms=last_ts if state.status is Status.INSIDE else state.inside_ms,
+    )
 
 
 def _order(fix: Fix) -> tuple[int, int]:

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geofence.models import INSIDE, OUTSIDE, UNCERTAIN
-from geofence.state import AreaState, EventKind, Fix, Status, Thresholds, advance
+from geofence.state import (
+    DEFAULT_THRESHOLDS,
+    AreaState,
+    EventKind,
+    Excursion,
+    Fix,
+    FixColumns,
+    Status,
+    Thresholds,
+    _settled,
+    advance,
+)
 
 TH = Thresholds(exit_pings=3, exit_min_s=30.0, return_pings=2)
 IN, OUT, UNC = int(INSIDE), int(OUTSIDE), int(UNCERTAIN)
@@ -91,3 +105,145 @@ def test_saved_state_leaves_out_defaults_but_never_the_status() -> None:
     assert saved["status"] == "inside" and saved["run_count"] == 2
     assert "horizon_ms" not in saved and "excursions" not in saved
     assert AreaState.from_json(saved) == state
+
+
+# (fix time, code, far) of fixes, numbered in the order given
+fix_rows = st.lists(
+    st.tuples(st.integers(0, 900_000), st.sampled_from([IN, OUT, UNC]), st.booleans()),
+    max_size=25,
+)
+# a batch of one certain code among uncertain fixes: the fast path's case, when in order
+agreeing = st.sampled_from([IN, OUT]).flatmap(
+    lambda code: st.lists(
+        st.tuples(st.integers(0, 900_000), st.sampled_from([code, UNC]), st.booleans()),
+        max_size=25,
+    )
+)
+
+
+def numbered(rows: list[tuple[int, int, bool]], first_id: int) -> list[Fix]:
+    return [Fix(first_id + n, ts, code, far) for n, (ts, code, far) in enumerate(rows)]
+
+
+@given(
+    fix_rows,
+    fix_rows,
+    st.one_of(fix_rows, agreeing),
+    st.booleans(),
+    st.sampled_from(sorted(DEFAULT_THRESHOLDS)),
+)
+def test_fixes_given_as_columns_are_judged_as_one_by_one(
+    before: list[tuple[int, int, bool]],
+    then: list[tuple[int, int, bool]],
+    batch: list[tuple[int, int, bool]],
+    after_all: bool,
+    level: str,
+) -> None:
+    """Whatever the state (runs under way, late excursions remembered, either status), a
+    batch given as columns ends in the same state with the same events as its Fixes stepped
+    one by one, whether or not it can take the shortcut."""
+    th = DEFAULT_THRESHOLDS[level]
+    state, _ = advance(AreaState(), numbered(before, 1), th)
+    state, _ = advance(state, numbered(then, 1 + len(before)), th)  # some of them late
+    if after_all:  # a batch that follows what was judged (most batches), else some are late
+        batch = [(ts + 900_001, code, far) for ts, code, far in batch]
+    fixes = numbered(batch, 1 + len(before) + len(then))
+    columns = FixColumns(
+        np.array([f.ping_id for f in fixes], dtype=np.int64),
+        np.array([f.ts_ms for f in fixes], dtype=np.int64),
+        np.array([f.code for f in fixes], dtype=np.int8),
+        np.array([f.far for f in fixes], dtype=np.bool_),
+    )
+    assert advance(state, columns, th) == advance(state, fixes, th)
+
+
+times = st.integers(0, 40).map(lambda k: k * 25_000)  # coarse: equal times are common
+maybe_time = st.none() | times
+ids = st.integers(0, 40)  # few: a batch may hold a fix judged before (a redelivered entry)
+excursions = st.lists(
+    st.builds(Excursion, st.integers(0, 5), maybe_time, maybe_time, times, st.booleans()),
+    max_size=3,
+).map(tuple)
+# any saved state, also those `advance` would not leave (states saved by earlier versions:
+# no ping ids, excursions out of order)
+saved_states = st.builds(
+    AreaState,
+    status=st.sampled_from(Status),
+    last_ts_ms=maybe_time,
+    run_count=st.integers(0, 3),
+    run_start_ms=times,
+    run_ping_ids=st.lists(ids, max_size=3).map(tuple),
+    episode=st.integers(0, 5),
+    late_count=st.integers(0, 3),
+    run_far=st.integers(0, 3),
+    last_ping_id=st.none() | ids,
+    inside_ms=maybe_time,
+    episode_seq=st.integers(0, 5),
+    excursions=excursions,
+    horizon_ms=maybe_time,
+)
+columns_batch = st.lists(
+    st.tuples(ids, times, st.sampled_from([IN, OUT, UNC]), st.booleans()), max_size=12
+) | st.sampled_from([IN, OUT]).flatmap(
+    lambda code: st.lists(
+        st.tuples(ids, times, st.sampled_from([code, UNC]), st.booleans()), max_size=12
+    )
+)
+
+
+@settings(max_examples=400)  # a few of its cases (an open late excursion, a redelivery) are rare
+@given(saved_states, columns_batch, st.booleans(), st.sampled_from(sorted(DEFAULT_THRESHOLDS)))
+def test_any_saved_state_judges_columns_as_one_by_one(
+    state: AreaState, batch: list[tuple[int, int, int, bool]], again: bool, level: str
+) -> None:
+    """The shortcut is taken only where it ends as stepping each fix would: for any saved
+    state, a batch given as columns gives the same state and events as its Fixes."""
+    th = DEFAULT_THRESHOLDS[level]
+    fixes = [Fix(*row) for row in batch]
+    if again and state.last_ts_ms is not None and state.last_ping_id is not None and fixes:
+        # the last judged fix, delivered again with the rest (a claimed entry)
+        fixes.append(replace(fixes[0], ping_id=state.last_ping_id, ts_ms=state.last_ts_ms))
+    columns = FixColumns(
+        np.array([f.ping_id for f in fixes], dtype=np.int64),
+        np.array([f.ts_ms for f in fixes], dtype=np.int64),
+        np.array([f.code for f in fixes], dtype=np.int8),
+        np.array([f.far for f in fixes], dtype=np.bool_),
+    )
+    assert advance(state, columns, th) == advance(state, fixes, th)
+
+
+def test_a_compliant_batch_takes_the_shortcut() -> None:
+    """Inside, and every certain fix of the batch inside and new: no Fix is stepped."""
+    th = DEFAULT_THRESHOLDS["normal"]
+    state, _ = advance(AreaState(), [Fix(1, 1_000, IN), Fix(2, 2_000, OUT)], th)
+    columns = FixColumns(
+        np.array([3, 4, 5], dtype=np.int64),
+        np.array([5_000, 4_000, 6_000], dtype=np.int64),
+        np.array([IN, UNC, IN], dtype=np.int8),
+    )
+    settled = _settled(state, columns)
+    assert settled == replace(
+        state, last_ts_ms=6_000, last_ping_id=5, inside_ms=6_000, run_count=0, run_start_ms=0,
+        run_far=0, run_ping_ids=(),
+    )  # fmt: skip
+    late = replace(columns, ts_ms=np.array([1_500, 4_000, 6_000], dtype=np.int64))
+    assert _settled(state, late) is None
+    assert _settled(state, replace(columns, codes=np.array([IN, OUT, IN], dtype=np.int8))) is None
+
+
+def test_a_fix_judged_before_is_late_again_and_takes_the_long_way() -> None:
+    """A redelivered entry holds the last judged fix itself: it is counted as late, as
+    stepping it would, so the batch does not take the shortcut. Nor, for a state saved without
+    ping ids, does a fix at the last judged time."""
+    th = DEFAULT_THRESHOLDS["normal"]
+    state, _ = advance(AreaState(), [Fix(1, 1_000, IN)], th)
+    again = FixColumns(
+        np.array([1, 2], dtype=np.int64),
+        np.array([1_000, 3_000], dtype=np.int64),
+        np.array([IN, IN], dtype=np.int8),
+    )
+    assert _settled(state, again) is None
+    after, _ = advance(state, again, th)
+    assert (after.late_count, after.last_ts_ms, after.last_ping_id) == (1, 3_000, 2)
+    unnumbered = replace(state, last_ping_id=None)
+    assert _settled(unnumbered, replace(again, ping_ids=np.array([7, 8], dtype=np.int64))) is None
