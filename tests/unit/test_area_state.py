@@ -125,6 +125,15 @@ def numbered(rows: list[tuple[int, int, bool]], first_id: int) -> list[Fix]:
     return [Fix(first_id + n, ts, code, far) for n, (ts, code, far) in enumerate(rows)]
 
 
+def as_columns(fixes: list[Fix]) -> FixColumns:
+    return FixColumns(
+        np.array([f.ping_id for f in fixes], dtype=np.int64),
+        np.array([f.ts_ms for f in fixes], dtype=np.int64),
+        np.array([f.code for f in fixes], dtype=np.int8),
+        np.array([f.far for f in fixes], dtype=np.bool_),
+    )
+
+
 @given(
     fix_rows,
     fix_rows,
@@ -148,13 +157,7 @@ def test_fixes_given_as_columns_are_judged_as_one_by_one(
     if after_all:  # a batch that follows what was judged (most batches), else some are late
         batch = [(ts + 900_001, code, far) for ts, code, far in batch]
     fixes = numbered(batch, 1 + len(before) + len(then))
-    columns = FixColumns(
-        np.array([f.ping_id for f in fixes], dtype=np.int64),
-        np.array([f.ts_ms for f in fixes], dtype=np.int64),
-        np.array([f.code for f in fixes], dtype=np.int8),
-        np.array([f.far for f in fixes], dtype=np.bool_),
-    )
-    assert advance(state, columns, th) == advance(state, fixes, th)
+    assert advance(state, as_columns(fixes), th) == advance(state, fixes, th)
 
 
 times = st.integers(0, 40).map(lambda k: k * 25_000)  # coarse: equal times are common
@@ -203,13 +206,7 @@ def test_any_saved_state_judges_columns_as_one_by_one(
     if again and state.last_ts_ms is not None and state.last_ping_id is not None and fixes:
         # the last judged fix, delivered again with the rest (a claimed entry)
         fixes.append(replace(fixes[0], ping_id=state.last_ping_id, ts_ms=state.last_ts_ms))
-    columns = FixColumns(
-        np.array([f.ping_id for f in fixes], dtype=np.int64),
-        np.array([f.ts_ms for f in fixes], dtype=np.int64),
-        np.array([f.code for f in fixes], dtype=np.int8),
-        np.array([f.far for f in fixes], dtype=np.bool_),
-    )
-    assert advance(state, columns, th) == advance(state, fixes, th)
+    assert advance(state, as_columns(fixes), th) == advance(state, fixes, th)
 
 
 def test_a_compliant_batch_takes_the_shortcut() -> None:
