@@ -60,17 +60,32 @@ __all__ = [
     "far_radius_m",
     "flips",
     "remember",
+    "step_each",
 ]
 
 
 def advance(
     state: AreaState, fixes: Iterable[Fix] | FixColumns, thresholds: Thresholds
 ) -> tuple[AreaState, list[AreaEvent]]:
+    """The state after `fixes` (in any order, some maybe late or judged before) and the events
+    they make. Fixes that cannot change more than the last judged fix take a shortcut
+    (`_settled`); the rest are stepped one by one (`step_each`), the rule itself."""
     if isinstance(fixes, FixColumns):
-        settled = _settled(state, fixes)
+        settled = _settled(state, *_column_span(state, fixes))
         if settled is not None:
             return settled, []
-        fixes = fixes.fixes()
+        return step_each(state, fixes.fixes(), thresholds)
+    listed = list(fixes)
+    settled = _settled(state, *_span(state, listed))
+    if settled is not None:
+        return settled, []
+    return step_each(state, listed, thresholds)
+
+
+def step_each(
+    state: AreaState, fixes: list[Fix], thresholds: Thresholds
+) -> tuple[AreaState, list[AreaEvent]]:
+    """Every fix stepped through the state machine in (time, id) order."""
     ordered = [f for f in sorted(fixes, key=_order) if f.code != UNCERTAIN]
     late = [f for f in ordered if _is_late(state, f)]
     if late or not _tidy(state.excursions):
@@ -85,42 +100,62 @@ def advance(
     return live.frozen(), events
 
 
-def _settled(state: AreaState, fixes: FixColumns) -> AreaState | None:
-    """What stepping `fixes` one by one gives when none of them can change more than the last
-    judged fix: every certain one agrees with the status and comes after the last judged fix
-    (a compliant person's batch, nearly every one). None when they may change more."""
-    if not _tidy(state.excursions):
-        return None
+Span = tuple[bool, tuple[int, int] | None, tuple[int, int] | None]
+
+
+def _span(state: AreaState, fixes: list[Fix]) -> Span:
+    """(any certain fix against the status, the first and the last certain fix by (time, id))."""
+    against = _against(state.status)
+    if any(f.code == against for f in fixes):
+        return True, None, None
+    certain = [(f.ts_ms, f.ping_id) for f in fixes if f.code != UNCERTAIN]
+    if not certain:
+        return False, None, None
+    return False, min(certain), max(certain)
+
+
+def _column_span(state: AreaState, fixes: FixColumns) -> Span:
+    """`_span` of columns, by numpy."""
+    if (fixes.codes == _against(state.status)).any():
+        return True, None, None
     certain = fixes.codes != UNCERTAIN
     if not certain.any():
-        return state
-    against = OUTSIDE if state.status is Status.INSIDE else INSIDE
-    if (fixes.codes == against).any():
+        return False, None, None
+    ts, ids = fixes.ts_ms[certain], fixes.ping_ids[certain]
+    first_ts, last_ts = int(ts.min()), int(ts.max())
+    first = (first_ts, int(ids[ts == first_ts].min()))
+    return False, first, (last_ts, int(ids[ts == last_ts].max()))
+
+
+def _against(status: Status) -> int:
+    return int(OUTSIDE) if status is Status.INSIDE else int(INSIDE)
+
+
+def _settled(
+    state: AreaState, against: bool, first: tuple[int, int] | None, last: tuple[int, int] | None
+) -> AreaState | None:
+    """What stepping the fixes one by one gives when none of them can change more than the
+    last judged fix: every certain one agrees with the status and comes after the last judged
+    fix (a compliant person's fixes, nearly always). None when they may change more."""
+    if against or not _tidy(state.excursions):
         return None
+    if first is None or last is None:
+        return state  # nothing certain: nothing changes
     open_late = bool(state.excursions) and state.excursions[-1].until_ms is None
     if open_late and state.status is Status.INSIDE:
         return None  # the first inside fix after its evidence closes it: step them
-    ts, ids = fixes.ts_ms[certain], fixes.ping_ids[certain]
-    first_ts = int(ts.min())
-    first = (first_ts, int(ids[ts == first_ts].min()))
     if state.last_ts_ms is not None:
         if state.last_ping_id is None:
-            if first_ts <= state.last_ts_ms:
+            if first[0] <= state.last_ts_ms:
                 return None  # late, by times alone (see _is_late)
         elif first <= (state.last_ts_ms, state.last_ping_id):
             return None  # late
-    last_ts = int(ts.max())
-    last_id = int(ids[ts == last_ts].max())
-    return replace(
-        state,
-        last_ts_ms=last_ts,
-        last_ping_id=last_id,
-        run_count=0,
-        run_start_ms=0,
-        run_far=0,
-        run_ping_ids=(),
-        inside_ms=last_ts if state.status is Status.INSIDE else state.inside_ms,
-    )
+    s = state  # the run cleared, the last fix moved on; by position: replace() costs 3 µs
+    inside_ms = last[0] if s.status is Status.INSIDE else s.inside_ms
+    return AreaState(
+        s.status, last[0], 0, 0, (), s.episode, s.late_count, 0, last[1], inside_ms,
+        s.episode_seq, s.excursions, s.horizon_ms,
+    )  # fmt: skip
 
 
 def _order(fix: Fix) -> tuple[int, int]:

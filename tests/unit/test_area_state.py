@@ -19,8 +19,11 @@ from geofence.state import (
     FixColumns,
     Status,
     Thresholds,
+    _column_span,
     _settled,
+    _span,
     advance,
+    step_each,
 )
 
 TH = Thresholds(exit_pings=3, exit_min_s=30.0, return_pings=2)
@@ -125,6 +128,13 @@ def numbered(rows: list[tuple[int, int, bool]], first_id: int) -> list[Fix]:
     return [Fix(first_id + n, ts, code, far) for n, (ts, code, far) in enumerate(rows)]
 
 
+def shortcut(state: AreaState, fixes: FixColumns) -> AreaState | None:
+    """What the shortcut makes of the fixes (None: they are stepped), as columns and as Fixes."""
+    by_columns = _settled(state, *_column_span(state, fixes))
+    assert _settled(state, *_span(state, fixes.fixes())) == by_columns
+    return by_columns
+
+
 def as_columns(fixes: list[Fix]) -> FixColumns:
     return FixColumns(
         np.array([f.ping_id for f in fixes], dtype=np.int64),
@@ -149,15 +159,17 @@ def test_fixes_given_as_columns_are_judged_as_one_by_one(
     level: str,
 ) -> None:
     """Whatever the state (runs under way, late excursions remembered, either status), a
-    batch given as columns ends in the same state with the same events as its Fixes stepped
-    one by one, whether or not it can take the shortcut."""
+    batch, given as columns or as Fixes, ends in the same state with the same events as its
+    Fixes stepped one by one, whether or not it can take the shortcut."""
     th = DEFAULT_THRESHOLDS[level]
     state, _ = advance(AreaState(), numbered(before, 1), th)
     state, _ = advance(state, numbered(then, 1 + len(before)), th)  # some of them late
     if after_all:  # a batch that follows what was judged (most batches), else some are late
         batch = [(ts + 900_001, code, far) for ts, code, far in batch]
     fixes = numbered(batch, 1 + len(before) + len(then))
-    assert advance(state, as_columns(fixes), th) == advance(state, fixes, th)
+    stepped = step_each(state, fixes, th)
+    assert advance(state, as_columns(fixes), th) == stepped
+    assert advance(state, fixes, th) == stepped
 
 
 times = st.integers(0, 40).map(lambda k: k * 25_000)  # coarse: equal times are common
@@ -200,13 +212,16 @@ def test_any_saved_state_judges_columns_as_one_by_one(
     state: AreaState, batch: list[tuple[int, int, int, bool]], again: bool, level: str
 ) -> None:
     """The shortcut is taken only where it ends as stepping each fix would: for any saved
-    state, a batch given as columns gives the same state and events as its Fixes."""
+    state, a batch given as columns or as Fixes gives the same state and events as its Fixes
+    stepped one by one."""
     th = DEFAULT_THRESHOLDS[level]
     fixes = [Fix(*row) for row in batch]
     if again and state.last_ts_ms is not None and state.last_ping_id is not None and fixes:
         # the last judged fix, delivered again with the rest (a claimed entry)
         fixes.append(replace(fixes[0], ping_id=state.last_ping_id, ts_ms=state.last_ts_ms))
-    assert advance(state, as_columns(fixes), th) == advance(state, fixes, th)
+    stepped = step_each(state, fixes, th)
+    assert advance(state, as_columns(fixes), th) == stepped
+    assert advance(state, fixes, th) == stepped
 
 
 def test_a_compliant_batch_takes_the_shortcut() -> None:
@@ -218,14 +233,14 @@ def test_a_compliant_batch_takes_the_shortcut() -> None:
         np.array([5_000, 4_000, 6_000], dtype=np.int64),
         np.array([IN, UNC, IN], dtype=np.int8),
     )
-    settled = _settled(state, columns)
+    settled = shortcut(state, columns)
     assert settled == replace(
         state, last_ts_ms=6_000, last_ping_id=5, inside_ms=6_000, run_count=0, run_start_ms=0,
         run_far=0, run_ping_ids=(),
     )  # fmt: skip
     late = replace(columns, ts_ms=np.array([1_500, 4_000, 6_000], dtype=np.int64))
-    assert _settled(state, late) is None
-    assert _settled(state, replace(columns, codes=np.array([IN, OUT, IN], dtype=np.int8))) is None
+    assert shortcut(state, late) is None
+    assert shortcut(state, replace(columns, codes=np.array([IN, OUT, IN], dtype=np.int8))) is None
 
 
 def test_a_fix_judged_before_is_late_again_and_takes_the_long_way() -> None:
@@ -239,8 +254,20 @@ def test_a_fix_judged_before_is_late_again_and_takes_the_long_way() -> None:
         np.array([1_000, 3_000], dtype=np.int64),
         np.array([IN, IN], dtype=np.int8),
     )
-    assert _settled(state, again) is None
+    assert shortcut(state, again) is None
     after, _ = advance(state, again, th)
     assert (after.late_count, after.last_ts_ms, after.last_ping_id) == (1, 3_000, 2)
     unnumbered = replace(state, last_ping_id=None)
-    assert _settled(unnumbered, replace(again, ping_ids=np.array([7, 8], dtype=np.int64))) is None
+    assert shortcut(unnumbered, replace(again, ping_ids=np.array([7, 8], dtype=np.int64))) is None
+
+
+def test_an_open_late_excursion_is_closed_by_the_next_inside_fix_not_skipped() -> None:
+    """Late fixes proved an excursion whose return nobody saw: the first certain-inside fix
+    after its evidence ends it, so an inside batch is stepped, not skipped."""
+    th = DEFAULT_THRESHOLDS["normal"]
+    proved = Excursion(1, 1_000, None, 5_000, late=True)
+    state = AreaState(last_ts_ms=8_000, last_ping_id=9, episode_seq=1, excursions=(proved,))
+    batch = as_columns([Fix(10, 9_000, IN), Fix(11, 10_000, IN)])
+    assert shortcut(state, batch) is None
+    after, events = advance(state, batch, th)
+    assert (after.excursions[-1].until_ms, events) == (9_000, [])
