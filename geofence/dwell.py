@@ -67,10 +67,12 @@ class Run:
         )
 
 
+# the certain code that contradicts each status (uncertain fixes contradict none)
+AGAINST = {Status.INSIDE: int(OUTSIDE), Status.OUTSIDE: int(INSIDE)}
+
+
 def contradicts(status: Status, code: int) -> bool:
-    return (status is Status.INSIDE and code == OUTSIDE) or (
-        status is Status.OUTSIDE and code == INSIDE
-    )
+    return code == AGAINST[status]
 
 
 def flips(status: Status, run: Run, ts_ms: int, th: Thresholds) -> bool:

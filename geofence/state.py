@@ -26,6 +26,7 @@ from geofence.area_models import (
     Status,
 )
 from geofence.dwell import (
+    AGAINST,
     DEFAULT_THRESHOLDS,
     EVIDENCE_KEPT,
     FAR_ACCURACY_FACTOR,
@@ -37,7 +38,7 @@ from geofence.dwell import (
     flips,
 )
 from geofence.late import EXCURSIONS_KEPT, judge_late, kept_excursions, remember
-from geofence.models import INSIDE, OUTSIDE, UNCERTAIN
+from geofence.models import UNCERTAIN
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -105,7 +106,7 @@ Span = tuple[bool, tuple[int, int] | None, tuple[int, int] | None]
 
 def _span(state: AreaState, fixes: list[Fix]) -> Span:
     """(any certain fix against the status, the first and the last certain fix by (time, id))."""
-    against = _against(state.status)
+    against = AGAINST[state.status]
     if any(f.code == against for f in fixes):
         return True, None, None
     certain = [(f.ts_ms, f.ping_id) for f in fixes if f.code != UNCERTAIN]
@@ -116,7 +117,7 @@ def _span(state: AreaState, fixes: list[Fix]) -> Span:
 
 def _column_span(state: AreaState, fixes: FixColumns) -> Span:
     """`_span` of columns, by numpy."""
-    if (fixes.codes == _against(state.status)).any():
+    if (fixes.codes == AGAINST[state.status]).any():
         return True, None, None
     certain = fixes.codes != UNCERTAIN
     if not certain.any():
@@ -125,10 +126,6 @@ def _column_span(state: AreaState, fixes: FixColumns) -> Span:
     first_ts, last_ts = int(ts.min()), int(ts.max())
     first = (first_ts, int(ids[ts == first_ts].min()))
     return False, first, (last_ts, int(ids[ts == last_ts].max()))
-
-
-def _against(status: Status) -> int:
-    return int(OUTSIDE) if status is Status.INSIDE else int(INSIDE)
 
 
 def _settled(
