@@ -10,9 +10,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import numpy as np
-
-from geofence.models import BoolArray, CodeArray
+from geofence.models import BoolArray, CodeArray, IntArray
 
 
 class Status(StrEnum):
@@ -29,9 +27,6 @@ class Fix:
     ts_ms: int
     code: int  # INSIDE / OUTSIDE / UNCERTAIN for the allowed area
     far: bool = False  # certainly outside by more than far_radius_m(accuracy)
-
-
-IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
 
 @dataclass(frozen=True, slots=True)

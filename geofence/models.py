@@ -14,6 +14,7 @@ UNCERTAIN = np.int8(0)  # it straddles the boundary: changes no state
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
 CodeArray = np.ndarray[Any, np.dtype[np.int8]]
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
 
 class Crs(StrEnum):

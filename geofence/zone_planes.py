@@ -14,7 +14,7 @@ from pyproj import Transformer
 
 from geofence.geometry import M_PER_DEG
 from geofence.index import ON_BOUNDARY_M, RESTRETCH_ABOVE, FenceIndex
-from geofence.models import INSIDE, OUTSIDE, UNCERTAIN, CodeArray, FloatArray
+from geofence.models import INSIDE, OUTSIDE, UNCERTAIN, CodeArray, FloatArray, IntArray
 from geofence.projection import LocalProjection, aeqd_pipeline, stretch_bound
 
 RESOLUTION = 11  # cells ~57 m across: a ping is judged from its offset to its cell's centre
@@ -26,7 +26,6 @@ QUAD_SEGS = 8
 WGS84_A, WGS84_E2 = 6_378_137.0, 0.00669437999014
 PLANE_RESOLUTION = 2  # zones whose centres share an H3 cell this coarse (~160 km) share a plane
 
-IntArray = np.ndarray[Any, np.dtype[np.int64]]
 Zone = tuple[int, dict[str, Any], str]
 Objects = np.ndarray[Any, np.dtype[np.object_]]
 

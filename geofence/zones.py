@@ -24,12 +24,11 @@ from geofence.crs import parse_crs
 from geofence.errors import GeofenceError, InvalidGeometryError, InvalidInputError
 from geofence.geometry import area_from_geojson
 from geofence.index import wgs84_inputs
-from geofence.models import OUTSIDE, UNCERTAIN, BoolArray, CodeArray, FloatArray
+from geofence.models import OUTSIDE, UNCERTAIN, BoolArray, CodeArray, FloatArray, IntArray
 from geofence.zone_planes import (
     MARGIN_M,
     MAX_STRETCH,
     RESOLUTION,
-    IntArray,
     Plane,
     Zone,
     local_m,

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from alerts import streams
+from geofence.models import FloatArray, IntArray
 from ingest.models import Ping
-
-IntArray = np.ndarray
-FloatArray = np.ndarray
 
 
 def is_plain(p: Ping) -> bool:
@@ -39,12 +37,12 @@ class Flush:
 
     rows: list[tuple[int, Ping]]
     device_ids: list[str]
-    person_ids: IntArray  # int64
-    ts_us: IntArray  # int64, epoch microseconds
-    lat: FloatArray  # float64
+    person_ids: IntArray
+    ts_us: IntArray  # epoch microseconds
+    lat: FloatArray
     lon: FloatArray
     accuracy_m: FloatArray
-    flags: IntArray  # uint8, alerts.streams.CHECKIN | TAMPER
+    flags: np.ndarray  # uint8, alerts.streams.CHECKIN | TAMPER
     battery_pct: FloatArray  # NaN where unknown
     plain: bool  # every ping is (is_plain)
 
