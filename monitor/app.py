@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from importlib import resources
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -35,6 +36,7 @@ from monitor import db, health
 from monitor.auth import routes as auth_routes
 from monitor.context import AppContext
 from monitor.deps import officer_from_token
+from monitor.error_responses import DEVICE_ERRORS, OFFICER_ERRORS, add_bound_handlers
 from monitor.errors import MonitorError
 from monitor.maintenance import run_maintenance
 from monitor.registry import device_routes, rules
@@ -45,16 +47,21 @@ from monitor.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 5.0
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "Not ready: the body names the check that failed"}
+}
 
 
 def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Electronic-fence monitor", version="0.1.0", lifespan=lifespan(settings))
-    for module in (health, auth_routes, registry_routes, ingest_routes, alert_routes, ws):
-        app.include_router(module.router)
-    app.include_router(auth_routes.officers)
-    app.include_router(device_routes.router)
-    app.include_router(rules.router)
-    app.include_router(app_routes.router)
+    app.include_router(health.router, responses=NOT_READY)
+    app.include_router(ws.router)
+    for officer_api in (auth_routes.router, auth_routes.officers, registry_routes.router):
+        app.include_router(officer_api, responses=OFFICER_ERRORS)
+    for officer_api in (device_routes.router, rules.router, alert_routes.router):
+        app.include_router(officer_api, responses=OFFICER_ERRORS)
+    app.include_router(ingest_routes.router, responses=DEVICE_ERRORS)
+    app.include_router(app_routes.router, responses=DEVICE_ERRORS)
     app.mount("/metrics", make_asgi_app())
     app.add_middleware(PingsFastPath)  # every device's hot path skips FastAPI's routing
     console = resources.files("monitor") / "static"
@@ -184,6 +191,7 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
 
 
 def add_error_handlers(app: FastAPI, settings: Settings) -> None:
+    add_bound_handlers(app)
     retry = {"Retry-After": str(settings.retry_after_s)}
 
     @app.exception_handler(MonitorError)

@@ -1,0 +1,100 @@
+"""The shape of every error answer, as the OpenAPI documents it, and the answers for what no
+route raises on purpose: invalid requests, values PostgreSQL cannot store, and bugs.
+
+Bodies are `{"detail": ..., "field": ...}`: `detail` a sentence naming the field (a list of
+issues, one a field, when the request does not match its schema), `field` the field alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+log = logging.getLogger(__name__)
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    detail: str | list[ValidationIssue]
+    field: str | None = None
+
+
+def documented(*statuses: int, text: tuple[int, ...] = ()) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses: ErrorOut bodies, and plain text too for
+    `text` (how the OsmAnd and OwnTracks apps are answered)."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        responses[status] = {"model": ErrorOut, "description": DESCRIPTIONS[status]}
+        if status in text:
+            responses[status]["content"] = {"text/plain": {"schema": {"type": "string"}}}
+    return responses
+
+
+DESCRIPTIONS = {
+    400: "The body as a whole cannot be read",
+    401: "Missing, wrong or expired credential",
+    403: "Not allowed to this account",
+    404: "Not found, or outside the officer's jurisdiction",
+    409: "Conflicts with the record as it stands",
+    413: "Body larger than the limit",
+    422: "A field is invalid; `field` or each issue's `loc` names it",
+    429: "Too many attempts: retry after `Retry-After` seconds",
+    503: "Database unavailable or overloaded: retry after `Retry-After` seconds",
+}
+OFFICER_ERRORS = documented(400, 401, 403, 404, 409, 422, 429, 503)
+DEVICE_ERRORS = documented(400, 401, 404, 413, 422, 503, text=(400, 404))
+
+
+def add_bound_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(asyncpg.DataError, unstorable)  # type: ignore[arg-type]
+    app.add_exception_handler(
+        asyncpg.IntegrityConstraintViolationError,
+        conflicting,  # type: ignore[arg-type]
+    )
+    app.add_exception_handler(Exception, unexpected)
+
+
+async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's answer without the `input` it echoes: a body with an unpaired surrogate
+    could not be encoded back (a 500), and an echo can carry a password."""
+    issues = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    field = ".".join(str(p) for p in issues[0]["loc"][1:]) if issues else None
+    return JSONResponse({"detail": issues, "field": field or None}, status_code=422)
+
+
+async def unstorable(request: Request, exc: asyncpg.DataError) -> JSONResponse:
+    """A value PostgreSQL cannot take (out of range, NUL in text) that no input bound
+    caught: the request's fault, so 422, never a 500."""
+    log.warning("unstorable value reached the database: %s", exc)
+    problem = str(exc).splitlines()[0]
+    return JSONResponse({"detail": f"a value cannot be stored: {problem}"}, status_code=422)
+
+
+async def conflicting(
+    request: Request, exc: asyncpg.IntegrityConstraintViolationError
+) -> JSONResponse:
+    log.warning("constraint violation reached the handler: %s", exc)
+    detail = f"conflicts with stored data: {str(exc).splitlines()[0]}"
+    return JSONResponse({"detail": detail}, status_code=409)
+
+
+async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A bug. Starlette then re-raises it, uvicorn logs it and closes the connection: the
+    answer says so, or a keep-alive client sends its next request into a reset."""
+    return JSONResponse(
+        {"detail": "internal error: it has been logged"},
+        status_code=500,
+        headers={"Connection": "close"},
+    )
