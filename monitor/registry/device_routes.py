@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import asyncpg
-from fastapi import APIRouter, status
+from typing import Annotated
 
+import asyncpg
+from fastapi import APIRouter, Path, status
+
+from alerts.bounds import DbId, Text
 from monitor.auth import security
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
@@ -13,6 +16,8 @@ from monitor.registry import schemas, store
 from monitor.registry.routes import Conn, person_in_reach
 
 router = APIRouter(prefix="/v1", tags=["registry"])
+
+DeviceId = Annotated[Text, Path(max_length=100)]
 
 
 @router.post("/devices", status_code=status.HTTP_201_CREATED)
@@ -44,7 +49,7 @@ async def enroll_device(ctx: Ctx, officer: Writer, data: schemas.DeviceIn) -> sc
 
 @router.get("/persons/{person_id}/devices")
 async def list_devices(
-    ctx: Ctx, officer: CurrentOfficer, person_id: int
+    ctx: Ctx, officer: CurrentOfficer, person_id: DbId
 ) -> list[schemas.DeviceOut]:
     async with ctx.pool.acquire() as conn:
         await person_in_reach(conn, officer, person_id)
@@ -60,7 +65,7 @@ async def device_in_reach(conn: Conn, officer: Officer, device_id: str) -> None:
 
 
 @router.post("/devices/{device_id}/rotate")
-async def rotate_token(ctx: Ctx, officer: Writer, device_id: str) -> schemas.DeviceOut:
+async def rotate_token(ctx: Ctx, officer: Writer, device_id: DeviceId) -> schemas.DeviceOut:
     """A new token, shown once; the old one is refused once ingest's short cache expires."""
     token = security.new_token()
     async with ctx.pool.acquire() as conn:
@@ -74,7 +79,7 @@ async def rotate_token(ctx: Ctx, officer: Writer, device_id: str) -> schemas.Dev
 
 
 @router.post("/devices/{device_id}/revoke")
-async def revoke(ctx: Ctx, officer: Writer, device_id: str) -> schemas.DeviceOut:
+async def revoke(ctx: Ctx, officer: Writer, device_id: DeviceId) -> schemas.DeviceOut:
     async with ctx.pool.acquire() as conn:
         await device_in_reach(conn, officer, device_id)
         row = await store.revoke_device(conn, device_id=device_id)

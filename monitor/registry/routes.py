@@ -10,6 +10,7 @@ from asyncpg.pool import PoolConnectionProxy
 from fastapi import APIRouter, Query, status
 
 from alerts import orders
+from alerts.bounds import DbId, Offset
 from geofence.errors import InvalidInputError
 from geofence.rules import zone_info
 from monitor.auth.models import Officer
@@ -58,7 +59,12 @@ async def create_jurisdiction(
                 raise ForbiddenError("parent_id: only a city admin may create a root jurisdiction")
         else:
             await jurisdiction_in_reach(conn, officer, data.parent_id, field="parent_id")
-        return await store.insert_jurisdiction(conn, data=data)
+        try:
+            return await store.insert_jurisdiction(conn, data=data)
+        except asyncpg.UniqueViolationError:
+            raise ConflictError(
+                f"code: {data.code!r} is already another jurisdiction's", field="code"
+            ) from None
 
 
 @router.get("/jurisdictions")
@@ -98,7 +104,7 @@ async def list_persons(
     ctx: Ctx,
     officer: CurrentOfficer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[schemas.PersonOut]:
     async with ctx.pool.acquire() as conn:
         return await store.list_persons(
@@ -107,14 +113,14 @@ async def list_persons(
 
 
 @router.get("/persons/{person_id}")
-async def get_person(ctx: Ctx, officer: CurrentOfficer, person_id: int) -> schemas.PersonOut:
+async def get_person(ctx: Ctx, officer: CurrentOfficer, person_id: DbId) -> schemas.PersonOut:
     async with ctx.pool.acquire() as conn:
         return await person_in_reach(conn, officer, person_id)
 
 
 @router.post("/persons/{person_id}/orders", status_code=status.HTTP_201_CREATED)
 async def create_order(
-    ctx: Ctx, officer: Writer, person_id: int, data: schemas.OrderIn
+    ctx: Ctx, officer: Writer, person_id: DbId, data: schemas.OrderIn
 ) -> schemas.OrderOut:
     if data.starts_at.tzinfo is None or data.ends_at.tzinfo is None:
         raise BadRequestError(
@@ -136,7 +142,7 @@ async def create_order(
 
 
 @router.get("/persons/{person_id}/orders")
-async def list_orders(ctx: Ctx, officer: CurrentOfficer, person_id: int) -> list[schemas.OrderOut]:
+async def list_orders(ctx: Ctx, officer: CurrentOfficer, person_id: DbId) -> list[schemas.OrderOut]:
     async with ctx.pool.acquire() as conn:
         await person_in_reach(conn, officer, person_id)
         return await store.list_orders(conn, person_id=person_id)
@@ -185,7 +191,7 @@ async def list_fences(ctx: Ctx, officer: CurrentOfficer) -> list[schemas.FenceOu
 
 
 @router.get("/fences/{fence_id}")
-async def get_fence(ctx: Ctx, officer: CurrentOfficer, fence_id: int) -> schemas.FenceOut:
+async def get_fence(ctx: Ctx, officer: CurrentOfficer, fence_id: DbId) -> schemas.FenceOut:
     async with ctx.pool.acquire() as conn:
         fence = await store.get_fence(
             conn, fence_id=fence_id, viewer_path=officer.jurisdiction_path
