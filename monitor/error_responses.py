@@ -8,13 +8,17 @@ issues, one a field, when the request does not match its schema), `field` the fi
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ DEVICE_ERRORS = documented(400, 401, 404, 413, 422, 503, text=(400, 404))
 
 
 def add_bound_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(asyncpg.DataError, unstorable)  # type: ignore[arg-type]
     app.add_exception_handler(
@@ -64,6 +69,27 @@ def add_bound_handlers(app: FastAPI) -> None:
         conflicting,  # type: ignore[arg-type]
     )
     app.add_exception_handler(Exception, unexpected)
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """FastAPI's answer, but a 405 lists every method of the path (RFC 9110): Starlette lists
+    those of the first route matching it, and FastAPI makes one route per method."""
+    if exc.status_code == 405:
+        allowed = allowed_methods(request.app, request.url.path)
+        if allowed:
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(allowed))}
+    return await http_exception_handler(request, exc)
+
+
+def allowed_methods(app: FastAPI, path: str) -> set[str]:
+    """The methods /openapi.json documents for `path`."""
+    if not hasattr(app.state, "path_methods"):
+        app.state.path_methods = [
+            (compile_path(template)[0], {method.upper() for method in operations})
+            for template, operations in app.openapi()["paths"].items()
+        ]
+    table: list[tuple[re.Pattern[str], set[str]]] = app.state.path_methods
+    return set().union(*(methods for regex, methods in table if regex.match(path)))
 
 
 async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

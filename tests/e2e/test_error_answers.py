@@ -33,6 +33,16 @@ async def test_a_body_that_cannot_be_echoed_back_still_gets_its_422(
     assert "input" not in reply.text  # nor does it echo what was sent (a password, say)
 
 
+async def test_a_405_lists_every_method_of_the_path(live: Live) -> None:
+    """Starlette listed only the first route's: `Allow: POST` for /v1/fences, whose GET is
+    as real."""
+    async with httpx.AsyncClient(base_url=live.base_url) as client:
+        fences = await client.delete("/v1/fences")
+        osmand = await client.put("/osmand/some-token")
+    assert (fences.status_code, fences.headers["allow"]) == (405, "GET, POST")
+    assert (osmand.status_code, osmand.headers["allow"]) == (405, "GET, POST")
+
+
 @contextlib.asynccontextmanager
 async def serving(app: FastAPI, port: int) -> AsyncIterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
