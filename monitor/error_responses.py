@@ -12,12 +12,13 @@ import re
 from typing import Any
 
 import asyncpg
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 from starlette.routing import compile_path
 
 log = logging.getLogger(__name__)
@@ -100,20 +101,26 @@ async def invalid_request(request: Request, exc: RequestValidationError) -> JSON
     return JSONResponse({"detail": issues, "field": field or None}, status_code=422)
 
 
-async def unstorable(request: Request, exc: asyncpg.DataError) -> JSONResponse:
+async def unstorable(conn: HTTPConnection, exc: asyncpg.DataError) -> Response | None:
     """A value PostgreSQL cannot take (out of range, NUL in text) that no input bound
     caught: the request's fault, so 422, never a 500."""
     log.warning("unstorable value reached the database: %s", exc)
-    problem = str(exc).splitlines()[0]
-    return JSONResponse({"detail": f"a value cannot be stored: {problem}"}, status_code=422)
+    return await refuse(conn, 422, f"a value cannot be stored: {str(exc).splitlines()[0]}")
 
 
 async def conflicting(
-    request: Request, exc: asyncpg.IntegrityConstraintViolationError
-) -> JSONResponse:
+    conn: HTTPConnection, exc: asyncpg.IntegrityConstraintViolationError
+) -> Response | None:
     log.warning("constraint violation reached the handler: %s", exc)
-    detail = f"conflicts with stored data: {str(exc).splitlines()[0]}"
-    return JSONResponse({"detail": detail}, status_code=409)
+    return await refuse(conn, 409, f"conflicts with stored data: {str(exc).splitlines()[0]}")
+
+
+async def refuse(conn: HTTPConnection, status: int, detail: str) -> Response | None:
+    """The error as an answer; a WebSocket is closed with it instead (1008: policy)."""
+    if isinstance(conn, WebSocket):
+        await conn.close(code=1008, reason=detail[:120])
+        return None
+    return JSONResponse({"detail": detail}, status_code=status)
 
 
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:

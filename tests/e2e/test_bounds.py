@@ -3,6 +3,7 @@ counts beyond integer, NUL in text, JSON beyond jsonb, instants beyond timestamp
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -10,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
 
 from monitor.error_responses import ErrorOut
 from tests.e2e.conftest import Live, Officer
@@ -244,3 +247,14 @@ async def test_a_device_field_with_nul_is_refused_alone(live: Live, officer: Off
         assert rejected["index"] == 0 and rejected["error"].startswith("attrs.note: ")
         osmand = await client.get("/osmand", params={"id": NUL, "lat": 22.5, "lon": 114.0})
         assert osmand.status_code == 400 and "NUL" in osmand.text
+
+
+async def test_a_resume_point_beyond_bigint_is_refused_at_the_handshake(
+    live: Live, officer: Officer
+) -> None:
+    """It reached the hub's query: the socket was dropped without a close frame."""
+    url = f"{live.ws_url}/v1/stream?token={officer.token}&since={2**70}"
+    with pytest.raises(InvalidStatus) as refusal:
+        async with websockets.connect(url) as socket:
+            await asyncio.wait_for(socket.recv(), 10)
+    assert refusal.value.response.status_code == 403
