@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -96,9 +97,17 @@ def allowed_methods(app: FastAPI, path: str) -> set[str]:
 async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
     """FastAPI's answer without the `input` it echoes: a body with an unpaired surrogate
     could not be encoded back (a 500), and an echo can carry a password."""
-    issues = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-    field = ".".join(str(p) for p in issues[0]["loc"][1:]) if issues else None
-    return JSONResponse({"detail": issues, "field": field or None}, status_code=422)
+    errors = exc.errors()
+    issues = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+    return JSONResponse({"detail": issues, "field": field_of(errors)}, status_code=422)
+
+
+def field_of(errors: Sequence[Any]) -> str | None:
+    """The first invalid field as `a.b.0`, without where it came from (body, query, path);
+    None when the body is not JSON at all (its `loc` is a character offset)."""
+    if not errors or errors[0]["type"] == "json_invalid":
+        return None
+    return ".".join(str(part) for part in errors[0]["loc"][1:]) or None
 
 
 async def unstorable(conn: HTTPConnection, exc: asyncpg.DataError) -> Response | None:
