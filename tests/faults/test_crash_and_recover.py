@@ -36,6 +36,7 @@ from monitor.registry.enrol import enrol_person
 from simulators.fleet import Fleet, Route, SimDevice, offset
 from tests.conftest import free_port
 from tests.e2e.test_slice import square
+from tests.faults.officer import Listener, log_in, make_officer
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +47,8 @@ SETTLE_S = 45.0
 # once PostgreSQL is back, ingest must commit again by itself within this long (it used to
 # answer 503 until the process was restarted)
 RECOVERY_S = 15.0
+
+Login = tuple[str, str]
 
 
 class PrivateRedis:
@@ -156,8 +159,9 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         pg.stop()
 
 
-async def seed(database_url: str, persons: int = PERSONS) -> list[SimDevice]:
-    """Persons with a 1 km square allowed area; half of them walk out and back every minute."""
+async def seed(database_url: str, persons: int = PERSONS) -> tuple[list[SimDevice], Login]:
+    """Persons with a 1 km square allowed area; half of them walk out and back every minute;
+    and their duty officer."""
     conn = await db.connect(database_url)
     try:
         city = await registry_store.insert_jurisdiction(
@@ -187,7 +191,7 @@ async def seed(database_url: str, persons: int = PERSONS) -> list[SimDevice]:
                 phase_s=n * 7.0,
             )
             devices.append(SimDevice(f"f-{n}", token, person_id, route))
-        return devices
+        return devices, await make_officer(conn, city.id)
     finally:
         await conn.close()
 
@@ -296,11 +300,23 @@ async def test_no_ping_lost_and_no_alert_missed_or_doubled(cluster: Cluster) -> 
 
 
 async def run_and_check(cluster: Cluster) -> None:
-    devices = await seed(cluster.database_url, PERSONS + 1)
+    devices, login = await seed(cluster.database_url, PERSONS + 1)
     probe = devices.pop()  # stays at home; posts only to see when ingest is back
     await wait_ready(cluster.base_url)
+    ws_url = cluster.base_url.replace("http", "ws", 1)
+    officer = Listener(ws_url, await log_in(cluster.base_url, *login))
+    listening = asyncio.create_task(officer.run())
     fleet = Fleet(cluster.base_url, devices, interval_s=1.0, retry_for_s=30.0)
-    await asyncio.gather(fleet.run(duration_s=RUN_S), inflict_faults(cluster, probe))
+    try:
+        await asyncio.gather(fleet.run(duration_s=RUN_S), inflict_faults(cluster, probe))
+        await check_stored_and_judged(cluster, fleet, devices)
+        await check_officer_saw_every_event(cluster, officer)
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+
+
+async def check_stored_and_judged(cluster: Cluster, fleet: Fleet, devices: list[SimDevice]) -> None:
     assert fleet.sent > PERSONS * RUN_S * 0.5, f"too few pings went through: {fleet.sent}"
 
     conn = await db.connect(cluster.database_url)
@@ -340,3 +356,23 @@ async def run_and_check(cluster: Cluster) -> None:
         )
     finally:
         await conn.close()
+
+
+async def check_officer_saw_every_event(cluster: Cluster, officer: Listener) -> None:
+    """Every alert event committed reached the officer's socket, once and in order, though
+    PostgreSQL went away twice under it."""
+    conn = await db.connect(cluster.database_url)
+    try:
+        committed = [r["id"] for r in await conn.fetch(EVENTS_FOR_OFFICERS)]
+    finally:
+        await conn.close()
+    assert committed, "the test must include alert events"
+    for _ in range(50):  # the last events may still be on their way
+        if officer.ids[-1:] >= committed[-1:]:
+            break
+        await asyncio.sleep(0.2)
+    assert officer.ids == committed, "the officer's socket missed or repeated events"
+    print(f"the officer's socket got all {len(committed)} events ({officer.reconnects} reconnects)")
+
+
+EVENTS_FOR_OFFICERS = "SELECT id FROM events WHERE type <> 'position' ORDER BY id"
