@@ -37,6 +37,7 @@ from monitor.context import AppContext
 from monitor.deps import officer_from_token
 from monitor.errors import MonitorError
 from monitor.maintenance import run_maintenance
+from monitor.redact import install_log_redaction
 from monitor.registry import device_routes, rules
 from monitor.registry import routes as registry_routes
 from monitor.settings import Settings
@@ -48,6 +49,7 @@ CLOSE_TIMEOUT_S = 5.0
 
 
 def create_app(settings: Settings) -> FastAPI:
+    install_log_redaction()  # here, so every launcher of uvicorn gets it, in every process
     app = FastAPI(title="Electronic-fence monitor", version="0.1.0", lifespan=lifespan(settings))
     for module in (health, auth_routes, registry_routes, ingest_routes, alert_routes, ws):
         app.include_router(module.router)

@@ -104,6 +104,8 @@ async def test_up_demo_starts_embedded_servers_and_raises_alerts(
                 wanted.discard(message["alert"]["type"])
     output = read(tmp / "monitor.log")
     assert f"Console: http://{host}/console/" in output and officer["password"] in output
+    # the socket above was logged, its token was not
+    assert "/v1/stream?token=[redacted]" in output and token not in output
 
     # Ctrl-C in a terminal: SIGINT to the whole process group, embedded servers included
     stopping_at = len(read(tmp / "monitor.log"))
