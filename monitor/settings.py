@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("monitor-data")
     host: str = "127.0.0.1"
     port: int = 8080
-    # signs nothing yet but salts officer session tokens; must be set in production
+    # key of the HMAC officer sessions are stored under: changing it ends every session
     secret_key: str = INSECURE_SECRET
     # 0: start even while the database is down (/readyz and ingest answer 503 meanwhile)
     db_pool_min: int = 0

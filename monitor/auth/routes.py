@@ -52,7 +52,7 @@ async def issue_token(ctx: Ctx, form: Annotated[OAuth2PasswordRequestForm, Depen
         ttl_s = ctx.settings.officer_token_ttl_s
         await store.insert_session(
             conn,
-            token_hash=security.hash_token(token),
+            token_hash=security.hash_session_token(ctx.settings.secret_key, token),
             officer_id=found[0].id,
             expires_at=datetime.now(UTC) + timedelta(seconds=ttl_s),
         )
@@ -67,7 +67,9 @@ async def logout(
     console's next officer must not inherit it for the rest of its lifetime)."""
     assert token is not None  # CurrentOfficer has checked it
     async with ctx.pool.acquire() as conn:
-        await store.delete_session(conn, token_hash=security.hash_token(token))
+        await store.delete_session(
+            conn, token_hash=security.hash_session_token(ctx.settings.secret_key, token)
+        )
 
 
 @officers.post("", status_code=status.HTTP_201_CREATED)
