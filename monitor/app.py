@@ -36,6 +36,7 @@ from monitor.auth import routes as auth_routes
 from monitor.context import AppContext
 from monitor.deps import officer_from_token
 from monitor.errors import MonitorError
+from monitor.headers import SecurityHeaders
 from monitor.maintenance import run_maintenance
 from monitor.redact import install_log_redaction
 from monitor.registry import device_routes, rules
@@ -58,6 +59,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(rules.router)
     app.include_router(app_routes.router)
     app.mount("/metrics", make_asgi_app())
+    # added first, so it runs inside PingsFastPath: device answers never pass through it
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(PingsFastPath)  # every device's hot path skips FastAPI's routing
     console = resources.files("monitor") / "static"
     app.mount("/console", StaticFiles(directory=str(console), html=True), name="console")
