@@ -35,7 +35,7 @@ from monitor import db, health
 from monitor.auth import routes as auth_routes
 from monitor.context import AppContext
 from monitor.deps import officer_from_token
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, TooManyRequestsError
 from monitor.headers import SecurityHeaders
 from monitor.maintenance import run_maintenance
 from monitor.redact import install_log_redaction
@@ -195,6 +195,8 @@ def add_error_handlers(app: FastAPI, settings: Settings) -> None:
     async def monitor_error(request: Request, exc: MonitorError) -> JSONResponse:
         body = {"detail": exc.message, **({"field": exc.field} if exc.field else {})}
         headers = retry if exc.status_code == 503 else None
+        if isinstance(exc, TooManyRequestsError):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(IngestError)

@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     # a busy evaluator gathers reads this long before a transaction: fewer, larger ones
     evaluator_gather_ms: float = Field(default=15.0, ge=0)
     officer_token_ttl_s: int = 12 * 3600
+    # failed logins from one client address within the window before it must wait it out
+    login_address_failures: int = Field(default=20, ge=1)
+    login_address_window_s: int = Field(default=600, ge=1)
+    # failed logins for one username from one address, then from all addresses together,
+    # within the window before that username must wait it out (from there, or everywhere)
+    login_user_failures: int = Field(default=5, ge=1)
+    login_user_all_addresses_failures: int = Field(default=50, ge=1)
+    login_user_window_s: int = Field(default=900, ge=1)
     # pings whose fix time is further ahead of the server clock are refused
     clock_skew_s: int = 300
     # pings older than this are refused, and purged by the workers (monitor/maintenance.py);
