@@ -13,8 +13,9 @@ SECRETS = (
     # OsmAnd apps have no field for a secret, so the device token is the path's last segment
     re.compile(r"(?<=/osmand/)[^/?#\s\"']+"),
 )
-# every line uvicorn and the websockets library write about a request goes through these
-LOGGERS = ("uvicorn.access", "uvicorn.error")
+# every line uvicorn and the websockets library write about a request goes through the first
+# two; httpx logs each request's URL at INFO (the demo fleet and simulators are its clients)
+LOGGERS = ("uvicorn.access", "uvicorn.error", "httpx")
 
 
 def redact(text: str) -> str:
@@ -37,7 +38,12 @@ class RedactSecrets(logging.Filter):
 
 
 def redact_value(value: object) -> object:
-    return redact(value) if isinstance(value, str) else value
+    """A URL object (httpx's) is formatted with %s like a string, so it may become one."""
+    if isinstance(value, int | float | bool | None):
+        return value
+    text = str(value)
+    redacted = redact(text)
+    return value if redacted == text else redacted
 
 
 def install_log_redaction() -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import websockets
 
-from monitor.redact import redact
+from monitor.redact import install_log_redaction, redact
 from tests.e2e.conftest import Officer, running, settings_for
 from tests.e2e.test_slice import enrol
 
@@ -73,3 +73,18 @@ def test_redaction_keeps_the_rest_of_the_line() -> None:
         '1.2.3.4 - "GET /osmand/[redacted]?id=7&token=[redacted] HTTP/1.1" 200; '
         "/v1/stream?Token=[redacted]#f"
     )
+
+
+def test_a_client_request_logged_with_a_url_object_is_redacted() -> None:
+    install_log_redaction()
+    logger = logging.getLogger("httpx")
+    handler, level = Lines(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        url = httpx.URL("http://h/osmand/s3cret?id=1")
+        logger.info('HTTP Request: %s %s "%s %d %s"', "POST", url, "HTTP/1.1", 200, "OK")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert handler.lines == ['HTTP Request: POST http://h/osmand/[redacted]?id=1 "HTTP/1.1 200 OK"']
