@@ -15,10 +15,6 @@ from argon2 import PasswordHasher
 
 from tests.e2e.conftest import Live, Officer
 
-USER_FAILURES = 5  # the settings' defaults, which the live server runs with
-ADDRESS_FAILURES = 20
-ALL_ADDRESSES_FAILURES = 50
-
 
 def new_address() -> str:
     return f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{1 + secrets.randbelow(254)}"
@@ -62,9 +58,10 @@ async def test_wrong_passwords_lock_that_username_from_that_address(
     attacker, elsewhere = new_address(), new_address()
     async with httpx.AsyncClient(base_url=live.base_url) as client:
         other, other_password = await second_officer(client, officer)
-        for _ in range(USER_FAILURES):
+        for _ in range(live.settings.login_user_failures):
             assert (await login(client, officer.username, "wrong", attacker)).status_code == 401
-        assert_locked(await login(client, officer.username, officer.password, attacker), 900)
+        locked = await login(client, officer.username, officer.password, attacker)
+        assert_locked(locked, live.settings.login_user_window_s)
         # the officer at their own desk, and a colleague at the attacker's, are not locked out
         assert (await login(client, officer.username, officer.password, elsewhere)).is_success
         assert (await login(client, other, other_password, attacker)).is_success
@@ -73,10 +70,11 @@ async def test_wrong_passwords_lock_that_username_from_that_address(
 async def test_failures_across_usernames_lock_the_address(live: Live, officer: Officer) -> None:
     sprayer = new_address()
     async with httpx.AsyncClient(base_url=live.base_url) as client:
-        for n in range(ADDRESS_FAILURES):
+        for n in range(live.settings.login_address_failures):
             # unknown usernames count like known ones, so a 429 tells no username apart
             assert (await login(client, f"nobody-{n}", "guess", sprayer)).status_code == 401
-        assert_locked(await login(client, officer.username, officer.password, sprayer), 600)
+        locked = await login(client, officer.username, officer.password, sprayer)
+        assert_locked(locked, live.settings.login_address_window_s)
         assert (await login(client, officer.username, officer.password, new_address())).is_success
 
 
@@ -84,18 +82,19 @@ async def test_failures_from_many_addresses_lock_the_username_everywhere(
     live: Live, officer: Officer
 ) -> None:
     async with httpx.AsyncClient(base_url=live.base_url) as client:
-        for _ in range(ALL_ADDRESSES_FAILURES):
+        for _ in range(live.settings.login_user_all_addresses_failures):
             assert (
                 await login(client, officer.username, "wrong", new_address())
             ).status_code == 401
-        assert_locked(await login(client, officer.username, officer.password, new_address()), 900)
+        locked = await login(client, officer.username, officer.password, new_address())
+        assert_locked(locked, live.settings.login_user_window_s)
 
 
 async def test_a_successful_login_forgives_the_username(live: Live, officer: Officer) -> None:
     desk = new_address()
     async with httpx.AsyncClient(base_url=live.base_url) as client:
         for _ in range(2):
-            for _ in range(USER_FAILURES - 1):
+            for _ in range(live.settings.login_user_failures - 1):
                 assert (await login(client, officer.username, "typo", desk)).status_code == 401
             assert (await login(client, officer.username, officer.password, desk)).is_success
 
