@@ -9,6 +9,8 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INSECURE_SECRET = "change-me"
+# the key of an HMAC (officer sessions): guessable from a stolen row and token if short
+MIN_SECRET_CHARS = 32
 
 
 class Settings(BaseSettings):
@@ -91,6 +93,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Self:
-        if self.environment != "development" and self.secret_key == INSECURE_SECRET:
+        if self.environment == "development":
+            return self
+        if self.secret_key == INSECURE_SECRET:
             raise ValueError("MONITOR_SECRET_KEY must be set outside development")
+        if len(self.secret_key) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"MONITOR_SECRET_KEY: use at least {MIN_SECRET_CHARS} random characters, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         return self
