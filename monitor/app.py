@@ -35,8 +35,10 @@ from monitor import db, health
 from monitor.auth import routes as auth_routes
 from monitor.context import AppContext
 from monitor.deps import officer_from_token
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, TooManyRequestsError
+from monitor.headers import SecurityHeaders
 from monitor.maintenance import run_maintenance
+from monitor.redact import install_log_redaction
 from monitor.registry import device_routes, rules
 from monitor.registry import routes as registry_routes
 from monitor.settings import Settings
@@ -48,6 +50,7 @@ CLOSE_TIMEOUT_S = 5.0
 
 
 def create_app(settings: Settings) -> FastAPI:
+    install_log_redaction()  # here, so every launcher of uvicorn gets it, in every process
     app = FastAPI(title="Electronic-fence monitor", version="0.1.0", lifespan=lifespan(settings))
     for module in (health, auth_routes, registry_routes, ingest_routes, alert_routes, ws):
         app.include_router(module.router)
@@ -56,6 +59,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(rules.router)
     app.include_router(app_routes.router)
     app.mount("/metrics", make_asgi_app())
+    # added first, so it runs inside PingsFastPath: device answers never pass through it
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(PingsFastPath)  # every device's hot path skips FastAPI's routing
     console = resources.files("monitor") / "static"
     app.mount("/console", StaticFiles(directory=str(console), html=True), name="console")
@@ -190,6 +195,8 @@ def add_error_handlers(app: FastAPI, settings: Settings) -> None:
     async def monitor_error(request: Request, exc: MonitorError) -> JSONResponse:
         body = {"detail": exc.message, **({"field": exc.field} if exc.field else {})}
         headers = retry if exc.status_code == 503 else None
+        if isinstance(exc, TooManyRequestsError):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(IngestError)

@@ -7,6 +7,7 @@ import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import httpx
@@ -31,10 +32,14 @@ class Live:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Live]:
-    """The app served by uvicorn on settings.port, in this event loop."""
+async def running(settings: Settings, **options: Any) -> AsyncIterator[Live]:
+    """The app served by uvicorn on settings.port, in this event loop; `options` go to
+    uvicorn.Config."""
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning"
+        create_app(settings),
+        host="127.0.0.1",
+        port=settings.port,
+        **{"log_level": "warning", **options},
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
