@@ -26,6 +26,11 @@ router = APIRouter(prefix="/v1", tags=["registry"])
 MAX_POSITIONING_ORDER = timedelta(days=92)
 
 
+def is_city_admin(officer: Officer) -> bool:
+    """An admin of a root jurisdiction ('/1/'): only they act for the whole city."""
+    return officer.role == "admin" and officer.jurisdiction_path.count("/") <= 2
+
+
 async def jurisdiction_in_reach(
     conn: Conn, officer: Officer, jurisdiction_id: int, *, field: str
 ) -> str:
@@ -52,9 +57,11 @@ async def person_in_reach(conn: Conn, officer: Officer, person_id: int) -> schem
 async def create_jurisdiction(
     ctx: Ctx, officer: Writer, data: schemas.JurisdictionIn
 ) -> schemas.JurisdictionOut:
+    if officer.role != "admin":
+        raise ForbiddenError("only an admin creates jurisdictions")
     async with ctx.pool.acquire() as conn:
         if data.parent_id is None:
-            if officer.role != "admin" or officer.jurisdiction_path.count("/") > 2:
+            if not is_city_admin(officer):
                 raise ForbiddenError("parent_id: only a city admin may create a root jurisdiction")
         else:
             await jurisdiction_in_reach(conn, officer, data.parent_id, field="parent_id")
@@ -75,9 +82,11 @@ async def create_person(ctx: Ctx, officer: Writer, data: schemas.PersonIn) -> sc
     except InvalidInputError as error:
         raise BadRequestError(str(error), field="timezone") from None
     async with ctx.pool.acquire() as conn, conn.transaction():
-        await jurisdiction_in_reach(conn, officer, jurisdiction_id, field="jurisdiction_id")
-        await check_fences(conn, data.allowed_fence_ids, "allowed", field="allowed_fence_ids")
-        await check_fences(conn, data.exclusion_fence_ids, "exclusion", field="exclusion_fence_ids")
+        path = await jurisdiction_in_reach(conn, officer, jurisdiction_id, field="jurisdiction_id")
+        await check_fences(conn, data.allowed_fence_ids, "allowed", path, field="allowed_fence_ids")
+        await check_fences(
+            conn, data.exclusion_fence_ids, "exclusion", path, field="exclusion_fence_ids"
+        )
         try:
             person_id = await store.insert_person(conn, data=data, jurisdiction_id=jurisdiction_id)
         except asyncpg.UniqueViolationError:
@@ -87,10 +96,22 @@ async def create_person(ctx: Ctx, officer: Writer, data: schemas.PersonIn) -> sc
         return await person_in_reach(conn, officer, person_id)
 
 
-async def check_fences(conn: Conn, fence_ids: list[int], role: str, *, field: str) -> None:
+async def check_fences(
+    conn: Conn, fence_ids: list[int], role: str, person_path: str, *, field: str
+) -> None:
+    """Every fence must be one the person's officers see (shared, or of the person's
+    jurisdiction, its ancestors or subtree); otherwise a person would be an oracle for
+    whether a point lies in another district's exclusion zone. A fence out of reach is
+    answered exactly as one that does not exist."""
     unique = sorted(set(fence_ids))
-    if await store.count_fences(conn, fence_ids=unique, role=role) != len(unique):
-        raise BadRequestError(f"{field}: every id must name an existing {role} fence", field=field)
+    found = await store.visible_fence_ids(
+        conn, fence_ids=unique, role=role, viewer_path=person_path
+    )
+    for fence_id in unique:
+        if fence_id not in found:
+            raise BadRequestError(
+                f"{field}: no {role} fence {fence_id} in this person's reach", field=field
+            )
 
 
 @router.get("/persons")
@@ -157,6 +178,12 @@ async def lapsing_orders(ctx: Ctx, officer: CurrentOfficer) -> list[schemas.Laps
 
 @router.post("/fences", status_code=status.HTTP_201_CREATED)
 async def create_fence(ctx: Ctx, officer: Writer, data: schemas.FenceIn) -> schemas.FenceOut:
+    if data.jurisdiction_id is None and not is_city_admin(officer):
+        raise ForbiddenError(
+            "jurisdiction_id: a fence without a jurisdiction is shared by the whole city; only "
+            "a city admin creates one. Give your jurisdiction's id",
+            field="jurisdiction_id",
+        )
     geometry, warnings = to_fence_geometry(data.geometry, data.crs)
     data = data.model_copy(update={"geometry": geometry})
     async with ctx.pool.acquire() as conn:

@@ -107,14 +107,6 @@ def row_to_person(row: asyncpg.Record) -> schemas.PersonOut:
     return schemas.PersonOut(**data)
 
 
-COUNT_FENCES = "SELECT count(*) FROM fences WHERE id = ANY($1::bigint[]) AND role = $2"
-
-
-async def count_fences(conn: Conn, *, fence_ids: list[int], role: str) -> int:
-    found: int = await conn.fetchval(COUNT_FENCES, fence_ids, role)
-    return found
-
-
 INSERT_ORDER = """
 INSERT INTO monitoring_orders (person_id, kind, starts_at, ends_at, basis, approved_by, created_by)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -244,3 +236,16 @@ async def list_fences(conn: Conn, *, viewer_path: str) -> list[schemas.FenceOut]
 async def get_fence(conn: Conn, *, fence_id: int, viewer_path: str) -> schemas.FenceOut | None:
     row = await conn.fetchrow(GET_FENCE, viewer_path, fence_id)
     return None if row is None else schemas.FenceOut(**dict(row))
+
+
+VISIBLE_FENCE_IDS = f"""
+SELECT f.id FROM fences f WHERE {FENCE_VISIBLE} AND f.id = ANY($2::bigint[]) AND f.role = $3
+"""
+
+
+async def visible_fence_ids(
+    conn: Conn, *, fence_ids: list[int], role: str, viewer_path: str
+) -> set[int]:
+    """Those of `fence_ids` that are fences of `role` visible from `viewer_path`."""
+    rows = await conn.fetch(VISIBLE_FENCE_IDS, viewer_path, fence_ids, role)
+    return {r["id"] for r in rows}
