@@ -9,21 +9,18 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from fastapi import APIRouter, Query, status
 
-from alerts import orders
+from alerts import orders as lapse
 from geofence.errors import InvalidInputError
 from geofence.rules import zone_info
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
-from monitor.registry import schemas, store
+from monitor.registry import orders, schemas, store
 from monitor.registry.geometry import to_fence_geometry
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
 router = APIRouter(prefix="/v1", tags=["registry"])
-
-# Community Corrections Law art. 29: one approval covers at most three months
-MAX_POSITIONING_ORDER = timedelta(days=92)
 
 
 def is_city_admin(officer: Officer) -> bool:
@@ -137,23 +134,31 @@ async def get_person(ctx: Ctx, officer: CurrentOfficer, person_id: int) -> schem
 async def create_order(
     ctx: Ctx, officer: Writer, person_id: int, data: schemas.OrderIn
 ) -> schemas.OrderOut:
-    if data.starts_at.tzinfo is None or data.ends_at.tzinfo is None:
-        raise BadRequestError(
-            "starts_at/ends_at: give a time zone offset, e.g. 2026-01-01T00:00:00+08:00"
-        )
-    if data.ends_at <= data.starts_at:
-        raise BadRequestError("ends_at: must be after starts_at", field="ends_at")
-    if (
-        data.kind == "electronic_positioning"
-        and data.ends_at - data.starts_at > MAX_POSITIONING_ORDER
-    ):
-        raise BadRequestError(
-            "ends_at: an electronic positioning order covers at most three months; renew it",
-            field="ends_at",
-        )
+    """One live order per person and kind at a time: an overlap answers 409 naming the order
+    in force (a renewal starts when it ends). Grounds, span and start: see `basis`."""
     async with ctx.pool.acquire() as conn:
         await person_in_reach(conn, officer, person_id)
-        return await store.insert_order(conn, person_id=person_id, data=data, officer_id=officer.id)
+        orders.check_order(data, now=await store.database_now(conn))
+        try:
+            return await store.insert_order(
+                conn, person_id=person_id, data=data, officer_id=officer.id
+            )
+        except asyncpg.ExclusionViolationError:
+            current = await store.overlapping_order(conn, person_id=person_id, data=data)
+        raise overlap_error(person_id, data, current)
+
+
+def overlap_error(
+    person_id: int, data: schemas.OrderIn, current: schemas.OrderOut | None
+) -> ConflictError:
+    if current is None:  # revoked between the insert and the look-up
+        return ConflictError(f"starts_at: an order of person {person_id} was changed; retry")
+    return ConflictError(
+        f"starts_at: person {person_id} has {data.kind} order {current.id} in force from "
+        f"{current.starts_at.isoformat()} to {current.ends_at.isoformat()}; one order of a "
+        "kind at a time: a renewal starts when it ends",
+        field="starts_at",
+    )
 
 
 @router.get("/persons/{person_id}/orders")
@@ -170,7 +175,7 @@ async def lapsing_orders(ctx: Ctx, officer: CurrentOfficer) -> list[schemas.Laps
     notice = timedelta(days=ctx.settings.order_notice_days)
     async with ctx.pool.acquire() as conn:
         now = await conn.fetchval("SELECT now()")
-        rows = await orders.lapsing(
+        rows = await lapse.lapsing(
             conn, now=now, notice=notice, under_path=officer.jurisdiction_path
         )
     return [schemas.LapsingOrderOut(**r) for r in rows]

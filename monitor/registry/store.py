@@ -107,16 +107,29 @@ def row_to_person(row: asyncpg.Record) -> schemas.PersonOut:
     return schemas.PersonOut(**data)
 
 
-INSERT_ORDER = """
+NOW = "SELECT now()"
+
+
+async def database_now(conn: Conn) -> datetime:
+    """The database's clock: the one ingest's order windows are judged by."""
+    now: datetime = await conn.fetchval(NOW)
+    return now
+
+
+ORDER_COLUMNS = (
+    "id, person_id, kind, starts_at, ends_at, basis, approved_by, revoked_at, created_at"
+)
+INSERT_ORDER = f"""
 INSERT INTO monitoring_orders (person_id, kind, starts_at, ends_at, basis, approved_by, created_by)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, person_id, kind, starts_at, ends_at, basis, approved_by, revoked_at, created_at
+RETURNING {ORDER_COLUMNS}
 """
 
 
 async def insert_order(
     conn: Conn, *, person_id: int, data: schemas.OrderIn, officer_id: int | None
 ) -> schemas.OrderOut:
+    """Raises asyncpg.ExclusionViolationError when a live order of the kind overlaps."""
     row = await conn.fetchrow(
         INSERT_ORDER,
         person_id,
@@ -131,14 +144,26 @@ async def insert_order(
     return schemas.OrderOut(**dict(row))
 
 
-LIST_ORDERS = """
-SELECT id, person_id, kind, starts_at, ends_at, basis, approved_by, revoked_at, created_at
-FROM monitoring_orders WHERE person_id = $1 ORDER BY starts_at
+LIST_ORDERS = f"""
+SELECT {ORDER_COLUMNS} FROM monitoring_orders WHERE person_id = $1 ORDER BY starts_at, id
+"""
+# the live order of the kind that a new [starts_at, ends_at) would overlap
+OVERLAPPING_ORDER = f"""
+SELECT {ORDER_COLUMNS} FROM monitoring_orders
+WHERE person_id = $1 AND kind = $2 AND revoked_at IS NULL AND starts_at < $4 AND ends_at > $3
+ORDER BY starts_at LIMIT 1
 """
 
 
 async def list_orders(conn: Conn, *, person_id: int) -> list[schemas.OrderOut]:
     return [schemas.OrderOut(**dict(r)) for r in await conn.fetch(LIST_ORDERS, person_id)]
+
+
+async def overlapping_order(
+    conn: Conn, *, person_id: int, data: schemas.OrderIn
+) -> schemas.OrderOut | None:
+    row = await conn.fetchrow(OVERLAPPING_ORDER, person_id, data.kind, data.starts_at, data.ends_at)
+    return None if row is None else schemas.OrderOut(**dict(row))
 
 
 INSERT_DEVICE = """
