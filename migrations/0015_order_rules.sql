@@ -12,6 +12,8 @@
 CREATE EXTENSION IF NOT EXISTS btree_gist;
 
 ALTER TABLE monitoring_orders
+    ADD COLUMN revoked_by bigint REFERENCES officers (id),
+    ADD COLUMN revoke_reason text,
     ADD CONSTRAINT monitoring_orders_one_live EXCLUDE USING gist (
         person_id WITH =, kind WITH =, tstzrange(starts_at, ends_at) WITH &&
     ) WHERE (revoked_at IS NULL);

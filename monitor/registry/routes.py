@@ -7,9 +7,10 @@ from typing import Annotated
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from alerts import orders as lapse
+from alerts import store as alert_store
 from geofence.errors import InvalidInputError
 from geofence.rules import zone_info
 from monitor.auth.models import Officer
@@ -21,6 +22,9 @@ from monitor.registry.geometry import to_fence_geometry
 Conn = asyncpg.Connection | PoolConnectionProxy
 
 router = APIRouter(prefix="/v1", tags=["registry"])
+
+MAX_ID = 2**63 - 1  # ids are bigint: a larger one can name nothing
+OrderId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def is_city_admin(officer: Officer) -> bool:
@@ -159,6 +163,37 @@ def overlap_error(
         "kind at a time: a renewal starts when it ends",
         field="starts_at",
     )
+
+
+@router.post("/orders/{order_id}/revoke")
+async def revoke_order(
+    ctx: Ctx, officer: Writer, order_id: OrderId, data: schemas.RevokeIn
+) -> schemas.OrderOut:
+    """解除: the order ends now, with the reason on record (audited). Pings fixed after it are
+    refused within about a second; positions fixed while it was in force are still taken."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        order = await order_in_reach(conn, officer, order_id)
+        if order.revoked_at is not None:
+            raise ConflictError(f"order {order_id} was revoked at {order.revoked_at.isoformat()}")
+        if order.ends_at <= await store.database_now(conn):
+            raise ConflictError(f"order {order_id} ended at {order.ends_at.isoformat()}")
+        revoked = await store.revoke_order(
+            conn, order_id=order_id, officer_id=officer.id, reason=data.reason
+        )
+        await alert_store.audit(
+            conn, officer_id=officer.id, action="order.revoke",
+            subject=f"person:{order.person_id}",
+            details={"order_id": order_id, "kind": order.kind, "reason": data.reason},
+        )  # fmt: skip
+    return revoked
+
+
+async def order_in_reach(conn: Conn, officer: Officer, order_id: int) -> schemas.OrderOut:
+    """The order, locked; another jurisdiction's answers as a missing one."""
+    found = await store.lock_order(conn, order_id=order_id)
+    if found is None or not officer.sees(found[1]):
+        raise NotFoundError(f"order {order_id} not found")
+    return found[0]
 
 
 @router.get("/persons/{person_id}/orders")

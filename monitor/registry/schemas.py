@@ -94,7 +94,17 @@ class OrderOut(BaseModel):
     basis: str  # orders made before the grounds were checked keep what was written
     approved_by: str
     revoked_at: datetime | None
+    revoked_by: int | None = None
+    revoke_reason: str | None = None
     created_at: datetime
+
+
+class RevokeIn(BaseModel):
+    """解除: the order ends now; pings fixed after it are refused."""
+
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=NO_NUL)
+    ]
 
 
 class LapsingOrderOut(BaseModel):

@@ -116,9 +116,8 @@ async def database_now(conn: Conn) -> datetime:
     return now
 
 
-ORDER_COLUMNS = (
-    "id, person_id, kind, starts_at, ends_at, basis, approved_by, revoked_at, created_at"
-)
+ORDER_COLUMNS = """id, person_id, kind, starts_at, ends_at, basis, approved_by, revoked_at,
+revoked_by, revoke_reason, created_at"""
 INSERT_ORDER = f"""
 INSERT INTO monitoring_orders (person_id, kind, starts_at, ends_at, basis, approved_by, created_by)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -153,6 +152,18 @@ SELECT {ORDER_COLUMNS} FROM monitoring_orders
 WHERE person_id = $1 AND kind = $2 AND revoked_at IS NULL AND starts_at < $4 AND ends_at > $3
 ORDER BY starts_at LIMIT 1
 """
+# the order, locked, and the path of its person's jurisdiction (for the access check)
+GET_ORDER_FOR_UPDATE = f"""
+SELECT {", ".join("o." + c.strip() for c in ORDER_COLUMNS.split(","))},
+       j.path AS jurisdiction_path
+FROM monitoring_orders o
+JOIN persons p ON p.id = o.person_id JOIN jurisdictions j ON j.id = p.jurisdiction_id
+WHERE o.id = $1 FOR UPDATE OF o
+"""
+REVOKE_ORDER = f"""
+UPDATE monitoring_orders SET revoked_at = now(), revoked_by = $2, revoke_reason = $3
+WHERE id = $1 RETURNING {ORDER_COLUMNS}
+"""
 
 
 async def list_orders(conn: Conn, *, person_id: int) -> list[schemas.OrderOut]:
@@ -164,6 +175,25 @@ async def overlapping_order(
 ) -> schemas.OrderOut | None:
     row = await conn.fetchrow(OVERLAPPING_ORDER, person_id, data.kind, data.starts_at, data.ends_at)
     return None if row is None else schemas.OrderOut(**dict(row))
+
+
+async def lock_order(conn: Conn, *, order_id: int) -> tuple[schemas.OrderOut, str] | None:
+    """The order, locked until the transaction ends, and its person's jurisdiction path."""
+    row = await conn.fetchrow(GET_ORDER_FOR_UPDATE, order_id)
+    if row is None:
+        return None
+    data = dict(row)
+    path: str = data.pop("jurisdiction_path")
+    return schemas.OrderOut(**data), path
+
+
+async def revoke_order(
+    conn: Conn, *, order_id: int, officer_id: int, reason: str
+) -> schemas.OrderOut:
+    """Ends the order now. The UPDATE stamps changed_at, which ingest's change feed reads."""
+    row = await conn.fetchrow(REVOKE_ORDER, order_id, officer_id, reason)
+    assert row is not None
+    return schemas.OrderOut(**dict(row))
 
 
 INSERT_DEVICE = """

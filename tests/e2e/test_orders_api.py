@@ -1,4 +1,5 @@
-"""Monitoring orders over HTTP (ARCHITECTURE §8): one live order per person and kind, race-safe."""
+"""Monitoring orders over HTTP (ARCHITECTURE §8): one live order per person and kind, race-safe;
+revocation (解除) with a reason, audited, within the officer's reach, and honoured by ingest."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
 from tests.e2e.conftest import Live, Officer
-from tests.e2e.test_registry import bearer, fence
+from tests.e2e.test_order_notices_api import person_with_lapsing_order
+from tests.e2e.test_registry import account, bearer, district, fence
+from tests.e2e.test_slice import CENTRE, enrol
 
 pytestmark = pytest.mark.slow
 
@@ -89,3 +93,105 @@ async def test_concurrent_overlapping_orders_make_one(live: Live, officer: Offic
         listed = await client.get(f"/v1/persons/{person_id}/orders")
     assert Counter(r.status_code for r in replies) == {201: 1, 409: 5}, [r.text for r in replies]
     assert len(listed.json()) == 1
+
+
+async def ping(client: httpx.AsyncClient, token: str, at: datetime) -> dict[str, Any]:
+    fix = {"ts": int(at.timestamp() * 1000), "lat": CENTRE[0], "lon": CENTRE[1], "accuracy_m": 5}
+    reply = await client.post("/v1/pings", json=fix, headers=bearer(token))
+    assert reply.status_code == 202, reply.text
+    result: dict[str, Any] = reply.json()
+    return result
+
+
+async def test_a_revoked_order_stops_the_pings_within_a_second(
+    live: Live, officer: Officer, pool: asyncpg.Pool
+) -> None:
+    async with httpx.AsyncClient(base_url=live.base_url) as client:
+        device = await enrol(client, officer, f"REVOKE-{time.monotonic_ns()}")
+        assert (await ping(client, device.token, datetime.now(UTC)))["accepted"] == 1
+        [order] = (
+            await client.get(
+                f"/v1/persons/{device.person_id}/orders", headers=bearer(officer.token)
+            )
+        ).json()
+        revoked = await client.post(
+            f"/v1/orders/{order['id']}/revoke",
+            headers=bearer(officer.token),
+            json={"reason": "解除: no longer needed"},
+        )
+        assert revoked.status_code == 200, revoked.text
+        revoked_at = datetime.fromisoformat(revoked.json()["revoked_at"])
+        deadline = time.monotonic() + 3.0
+        while (await ping(client, device.token, datetime.now(UTC)))["accepted"]:
+            assert time.monotonic() < deadline, "pings still taken 3 s after the revocation"
+            await asyncio.sleep(0.1)
+        refused = await ping(client, device.token, datetime.now(UTC))
+        assert "no active monitoring order" in refused["rejected"][0]["error"]
+        buffered = await ping(client, device.token, revoked_at - timedelta(seconds=5))
+        assert buffered["accepted"] == 1, "fixed while the order was in force"
+        again = await client.post(
+            f"/v1/orders/{order['id']}/revoke",
+            headers=bearer(officer.token),
+            json={"reason": "twice"},
+        )
+        assert again.status_code == 409
+    assert revoked.json()["revoke_reason"] == "解除: no longer needed"
+    async with pool.acquire() as conn:
+        audit = await conn.fetchrow(
+            "SELECT officer_id, subject, details FROM audit_log WHERE action = 'order.revoke' "
+            "AND (details->>'order_id')::bigint = $1",
+            order["id"],
+        )
+    assert audit is not None and audit["subject"] == f"person:{device.person_id}"
+    assert audit["details"]["reason"] == "解除: no longer needed"
+    assert audit["officer_id"] == revoked.json()["revoked_by"]
+
+
+async def test_revoking_is_within_reach_and_needs_a_reason(
+    live: Live, officer: Officer, pool: asyncpg.Pool
+) -> None:
+    async with httpx.AsyncClient(base_url=live.base_url, headers=bearer(officer.token)) as client:
+        north, south = (
+            await district(client, officer, "north"),
+            await district(client, officer, "south"),
+        )
+        north_officer = await account(client, officer, north, "officer")
+        south_officer = await account(client, officer, south, "officer")
+        person_id = await new_person(client, north_officer)
+        now = datetime.now(UTC)
+        made = await client.post(
+            f"/v1/persons/{person_id}/orders",
+            headers=north_officer,
+            json=positioning(now, now + 30 * DAY),
+        )
+        order_id = made.json()["id"]
+        async with pool.acquire() as conn:
+            missing = await conn.fetchval("SELECT max(id) + 1000 FROM monitoring_orders")
+
+        async def revoke(headers: dict[str, str], target: int, body: Any) -> httpx.Response:
+            return await client.post(f"/v1/orders/{target}/revoke", headers=headers, json=body)
+
+        reason = {"reason": "released"}
+        hidden = await revoke(south_officer, order_id, reason)
+        absent = await revoke(south_officer, missing, reason)
+        assert hidden.status_code == absent.status_code == 404
+        assert hidden.text.replace(str(order_id), "ID") == absent.text.replace(str(missing), "ID")
+        oversight = await account(client, officer, north, "oversight")
+        assert (await revoke(oversight, order_id, reason)).status_code == 403
+        for body in ({}, {"reason": ""}, {"reason": "  "}, {"reason": "a\x00b"}):
+            assert (await revoke(north_officer, order_id, body)).status_code == 422, body
+        assert (await revoke(north_officer, 2**63, reason)).status_code == 422
+        assert (await revoke(north_officer, order_id, reason)).status_code == 200
+
+
+async def test_a_revoked_order_is_not_listed_as_lapsing(live: Live, officer: Officer) -> None:
+    async with httpx.AsyncClient(base_url=live.base_url, headers=bearer(officer.token)) as client:
+        _, order = await person_with_lapsing_order(client)
+        lapsing = [o["order_id"] for o in (await client.get("/v1/orders/lapsing")).json()]
+        assert order["id"] in lapsing
+        revoked = await client.post(
+            f"/v1/orders/{order['id']}/revoke", json={"reason": "released early"}
+        )
+        assert revoked.status_code == 200, revoked.text
+        lapsing = [o["order_id"] for o in (await client.get("/v1/orders/lapsing")).json()]
+    assert order["id"] not in lapsing
