@@ -43,7 +43,8 @@ def check_basis(data: schemas.OrderIn) -> None:
     allowed = BASES[data.kind]
     if data.basis not in allowed:
         raise BadRequestError(
-            f"basis: a {data.kind} order rests on one of {', '.join(allowed)}", field="basis"
+            f"basis: an order of kind {data.kind} rests on one of {', '.join(allowed)}",
+            field="basis",
         )
 
 

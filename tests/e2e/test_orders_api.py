@@ -64,11 +64,19 @@ async def test_one_live_order_per_kind_and_renewals_carry_on(live: Live, officer
         end = datetime.fromisoformat(first.json()["ends_at"])
         renewal = await client.post(url, json=positioning(end, end + 90 * DAY))
         assert renewal.status_code == 201, renewal.text
-        other_kind = {**positioning(now, now + 365 * DAY), "kind": "information_check"}
-        check = await client.post(url, json={**other_kind, "basis": "supervision_term"})
+        other_kind = {
+            **positioning(now, now + 365 * DAY),
+            "kind": "information_check",
+            "basis": "supervision_term",
+        }
+        check = await client.post(url, json=other_kind)
         assert check.status_code == 201, check.text
         backdated = await client.post(url, json=positioning(now - 3 * DAY, now + DAY))
         assert backdated.status_code == 422 and backdated.json()["field"] == "starts_at"
+        endless = await client.post(
+            url, json={**other_kind, "ends_at": "9999-12-31T23:59:59-14:00"}
+        )
+        assert endless.status_code == 422 and endless.json()["field"] == "ends_at", endless.text
         listed = await client.get(url)
     assert [o["id"] for o in listed.json()] == [
         first.json()["id"],

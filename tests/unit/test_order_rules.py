@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pydantic
@@ -12,6 +12,7 @@ from monitor.errors import BadRequestError
 from monitor.registry import orders, schemas
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+FAR_WEST = timezone(timedelta(hours=-14))  # year 9999 there is past the end of UTC's
 DAY = timedelta(days=1)
 GOOD: dict[str, Any] = {
     "kind": "electronic_positioning",
@@ -51,6 +52,7 @@ def test_lawful_orders_pass(data: schemas.OrderIn) -> None:
         (order(starts_at=NOW.replace(tzinfo=None)), "starts_at", "time zone"),
         (order(ends_at=NOW), "ends_at", "after starts_at"),
         (order(ends_at=NOW + 93 * DAY), "ends_at", "three months"),
+        (order(ends_at=datetime(9999, 12, 31, 23, 59, 59, tzinfo=FAR_WEST)), "ends_at", "three"),
         (schemas.OrderIn(**{**CHECK, "ends_at": NOW + 6 * 365 * DAY}), "ends_at", "five years"),
         (order(basis="supervision_term"), "basis", "left_residence_without_approval"),
         (schemas.OrderIn(**{**CHECK, "basis": "pending_revocation"}), "basis", "supervision_term"),
