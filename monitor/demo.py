@@ -116,7 +116,11 @@ async def seed_person(
         created = await registry_store.insert_fence(
             conn,
             data=schemas.FenceIn(
-                name=f"禁入区 school {n + 1}", role="exclusion", crs="wgs84", geometry=zone
+                name=f"禁入区 school {n + 1}",
+                role="exclusion",
+                crs="wgs84",
+                geometry=zone,
+                jurisdiction_id=street_id,  # a person's own zone: their street's, not shared
             ),
         )
         zones.append(created["id"])
