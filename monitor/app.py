@@ -32,6 +32,7 @@ from ingest.errors import DATABASE_UNAVAILABLE as DB_DOWN
 from ingest.errors import IngestError, OverloadedError
 from ingest.pings_asgi import PingsFastPath, in_front_of
 from monitor import db, health
+from monitor.audit.anchors import run_anchoring
 from monitor.auth import routes as auth_routes
 from monitor.context import AppContext
 from monitor.deps import officer_from_token
@@ -172,6 +173,12 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
         interval_s=s.timer_interval_s, order_notice=timedelta(days=s.order_notice_days)
     )
     supervisor.start("timers", lambda: run_timers(ctx.pool, ctx.redis, timers))
+    supervisor.start(
+        "audit-anchors",
+        lambda: run_anchoring(
+            ctx.pool, ctx.redis, s.anchor_file, interval_s=s.audit_anchor_interval_s
+        ),
+    )
     supervisor.start(
         "maintenance",
         lambda: run_maintenance(
