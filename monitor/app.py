@@ -32,6 +32,7 @@ from ingest.errors import DATABASE_UNAVAILABLE as DB_DOWN
 from ingest.errors import IngestError, OverloadedError
 from ingest.pings_asgi import PingsFastPath, in_front_of
 from monitor import db, health
+from monitor.audit import routes as audit_routes
 from monitor.audit.anchors import run_anchoring
 from monitor.auth import routes as auth_routes
 from monitor.context import AppContext
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth_routes.officers)
     app.include_router(device_routes.router)
     app.include_router(rules.router)
+    app.include_router(audit_routes.router)
     app.include_router(app_routes.router)
     app.mount("/metrics", make_asgi_app())
     app.add_middleware(PingsFastPath)  # every device's hot path skips FastAPI's routing
