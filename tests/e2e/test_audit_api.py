@@ -33,7 +33,7 @@ async def test_oversight_reads_its_subtree_and_other_roles_are_refused(
             for path in ("/v1/audit", "/v1/audit/verify"):
                 answer = await client.get(path, headers=refused)
                 assert answer.status_code == 403 and "oversight" in answer.json()["detail"]
-        query = {"action": "read_latest_positions", "limit": 1000}
+        query: dict[str, str | int] = {"action": "read_latest_positions", "limit": 1000}
         seen = await client.get("/v1/audit", params=query, headers=oversight)
         assert seen.status_code == 200, seen.text
         assert {e["officer_id"] for e in seen.json()} == {local_id}, "not another district's"
