@@ -10,6 +10,7 @@ from asyncpg.pool import PoolConnectionProxy
 from fastapi import APIRouter, Query, status
 
 from alerts import orders
+from alerts import store as alert_store
 from geofence.errors import InvalidInputError
 from geofence.rules import zone_info
 from monitor.auth.models import Officer
@@ -52,13 +53,18 @@ async def person_in_reach(conn: Conn, officer: Officer, person_id: int) -> schem
 async def create_jurisdiction(
     ctx: Ctx, officer: Writer, data: schemas.JurisdictionIn
 ) -> schemas.JurisdictionOut:
-    async with ctx.pool.acquire() as conn:
+    async with ctx.pool.acquire() as conn, conn.transaction():
         if data.parent_id is None:
             if officer.role != "admin" or officer.jurisdiction_path.count("/") > 2:
                 raise ForbiddenError("parent_id: only a city admin may create a root jurisdiction")
         else:
             await jurisdiction_in_reach(conn, officer, data.parent_id, field="parent_id")
-        return await store.insert_jurisdiction(conn, data=data)
+        made = await store.insert_jurisdiction(conn, data=data)
+        await alert_store.audit(
+            conn, officer_id=officer.id, action="jurisdiction.create",
+            subject=f"jurisdiction:{made.id}", details={"parent_id": data.parent_id},
+        )  # fmt: skip
+        return made
 
 
 @router.get("/jurisdictions")
@@ -84,6 +90,10 @@ async def create_person(ctx: Ctx, officer: Writer, data: schemas.PersonIn) -> sc
             raise ConflictError(
                 f"case_number: {data.case_number!r} is already registered", field="case_number"
             ) from None
+        await alert_store.audit(
+            conn, officer_id=officer.id, action="person.create", subject=f"person:{person_id}",
+            details={"jurisdiction_id": jurisdiction_id},
+        )  # fmt: skip
         return await person_in_reach(conn, officer, person_id)
 
 
@@ -130,9 +140,16 @@ async def create_order(
             "ends_at: an electronic positioning order covers at most three months; renew it",
             field="ends_at",
         )
-    async with ctx.pool.acquire() as conn:
+    async with ctx.pool.acquire() as conn, conn.transaction():
         await person_in_reach(conn, officer, person_id)
-        return await store.insert_order(conn, person_id=person_id, data=data, officer_id=officer.id)
+        order = await store.insert_order(
+            conn, person_id=person_id, data=data, officer_id=officer.id
+        )
+        await alert_store.audit(
+            conn, officer_id=officer.id, action="order.create", subject=f"person:{person_id}",
+            details={"order_id": order.id, "kind": data.kind},
+        )  # fmt: skip
+        return order
 
 
 @router.get("/persons/{person_id}/orders")
@@ -159,12 +176,16 @@ async def lapsing_orders(ctx: Ctx, officer: CurrentOfficer) -> list[schemas.Laps
 async def create_fence(ctx: Ctx, officer: Writer, data: schemas.FenceIn) -> schemas.FenceOut:
     geometry, warnings = to_fence_geometry(data.geometry, data.crs)
     data = data.model_copy(update={"geometry": geometry})
-    async with ctx.pool.acquire() as conn:
+    async with ctx.pool.acquire() as conn, conn.transaction():
         if data.jurisdiction_id is not None:
             await jurisdiction_in_reach(
                 conn, officer, data.jurisdiction_id, field="jurisdiction_id"
             )
         row = await store.insert_fence(conn, data=data)
+        await alert_store.audit(
+            conn, officer_id=officer.id, action="fence.create", subject=f"fence:{row['id']}",
+            details={"role": data.role, "jurisdiction_id": data.jurisdiction_id},
+        )  # fmt: skip
     return schemas.FenceOut(
         id=row["id"],
         name=data.name,
