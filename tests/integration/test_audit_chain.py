@@ -207,3 +207,35 @@ async def test_the_cli_verifies_and_names_the_first_bad_row(
     broken = await asyncio.to_thread(cli.invoke, app, args)
     assert broken.exit_code == 1
     assert f"broken at row {second}" in broken.output
+
+
+async def anchored(path: Path, lines: int) -> None:
+    for _ in range(500):
+        if len(await asyncio.to_thread(anchors.read_file, path)) >= lines:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{path}: fewer than {lines} anchors after 10 s")
+
+
+async def test_the_workers_loop_anchors_the_head_once_it_moves(
+    own_db: asyncpg.Connection, server_urls: tuple[str, str], tmp_path: Path
+) -> None:
+    name = await own_db.fetchval("SELECT current_database()")
+    anchor_file = tmp_path / "deep" / "anchors.jsonl"
+    await write_rows(own_db, 2)
+    pool = await db.create_pool(with_database(server_urls[0], name), min_size=1, max_size=1)
+    async with flushed(redis_db(server_urls[1], 9)) as redis:
+        loop = asyncio.create_task(anchors.run_anchoring(pool, redis, anchor_file, interval_s=0.05))
+        try:
+            await anchored(anchor_file, 1)
+            await asyncio.sleep(0.2)  # rounds with nothing new write nothing
+            await write_rows(own_db, 1)
+            await anchored(anchor_file, 2)
+        finally:
+            loop.cancel()
+            await asyncio.gather(loop, return_exceptions=True)
+            await pool.close()
+        found = await anchors.read_all(anchor_file, redis)
+    head = await own_db.fetchval("SELECT last_id FROM audit_chain")
+    assert [a.id for a in found if a.source.startswith("file")] == [head - 1, head]
+    assert len(found) == 4 and (await verify(own_db, found)).ok
