@@ -32,6 +32,8 @@ from ingest.errors import DATABASE_UNAVAILABLE as DB_DOWN
 from ingest.errors import IngestError, OverloadedError
 from ingest.pings_asgi import PingsFastPath, in_front_of
 from monitor import db, health
+from monitor.audit import routes as audit_routes
+from monitor.audit.anchors import run_anchoring
 from monitor.auth import routes as auth_routes
 from monitor.context import AppContext
 from monitor.deps import officer_from_token
@@ -57,6 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth_routes.officers)
     app.include_router(device_routes.router)
     app.include_router(rules.router)
+    app.include_router(audit_routes.router)
     app.include_router(app_routes.router)
     app.mount("/metrics", make_asgi_app())
     # added first, so it runs inside PingsFastPath: device answers never pass through it
@@ -177,6 +180,12 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
         interval_s=s.timer_interval_s, order_notice=timedelta(days=s.order_notice_days)
     )
     supervisor.start("timers", lambda: run_timers(ctx.pool, ctx.redis, timers))
+    supervisor.start(
+        "audit-anchors",
+        lambda: run_anchoring(
+            ctx.pool, ctx.redis, s.anchor_file, interval_s=s.audit_anchor_interval_s
+        ),
+    )
     supervisor.start(
         "maintenance",
         lambda: run_maintenance(

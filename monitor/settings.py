@@ -84,12 +84,21 @@ class Settings(BaseSettings):
     position_events_keep_h: float = Field(default=24.0, gt=0)
     # how often the workers make ping partitions ahead and purge pings past retention_days
     maintenance_interval_s: float = Field(default=3600.0, gt=0)
+    # where the workers append the audit chain's head (also to a Redis stream): a copy outside
+    # the database that verification holds the chain to; None: data_dir/audit-anchors.jsonl
+    audit_anchor_file: Path | None = None
+    # how often the workers write that anchor (only when the chain has grown)
+    audit_anchor_interval_s: float = Field(default=60.0, gt=0)
     # run the evaluator and time-driven loops inside the API process (`monitor up`)
     run_workers: bool = True
     # `monitor worker` serves its Prometheus metrics here (the API serves its own at /metrics);
     # off unless set, since each worker on a host needs a port of its own
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65_535)
     worker_metrics_host: str = "127.0.0.1"
+
+    @property
+    def anchor_file(self) -> Path:
+        return self.audit_anchor_file or self.data_dir / "audit-anchors.jsonl"
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Self:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
+from alerts import store as alert_store
 from monitor.auth import login, security, store
 from monitor.auth.models import Officer, Role
 from monitor.auth.throttle import Limits, LoginThrottle
@@ -108,7 +109,7 @@ async def create_officer(ctx: Ctx, admin: Writer, data: OfficerIn) -> MeOut:
     """Admins create accounts within their own jurisdiction subtree."""
     if admin.role is not Role.ADMIN:
         raise ForbiddenError("only an admin creates officer accounts")
-    async with ctx.pool.acquire() as conn:
+    async with ctx.pool.acquire() as conn, conn.transaction():
         path = await registry_store.get_jurisdiction_path(
             conn, jurisdiction_id=data.jurisdiction_id
         )
@@ -128,6 +129,10 @@ async def create_officer(ctx: Ctx, admin: Writer, data: OfficerIn) -> MeOut:
             )
         except asyncpg.UniqueViolationError:
             raise ConflictError(f"username: {data.username!r} is taken", field="username") from None
+        await alert_store.audit(
+            conn, officer_id=admin.id, action="officer.create", subject=f"officer:{officer_id}",
+            details={"role": data.role.value, "jurisdiction_id": data.jurisdiction_id},
+        )  # fmt: skip
     return MeOut(
         id=officer_id,
         username=data.username,

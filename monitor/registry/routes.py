@@ -60,13 +60,18 @@ async def create_jurisdiction(
 ) -> schemas.JurisdictionOut:
     if officer.role != "admin":
         raise ForbiddenError("only an admin creates jurisdictions")
-    async with ctx.pool.acquire() as conn:
+    async with ctx.pool.acquire() as conn, conn.transaction():
         if data.parent_id is None:
             if not is_city_admin(officer):
                 raise ForbiddenError("parent_id: only a city admin may create a root jurisdiction")
         else:
             await jurisdiction_in_reach(conn, officer, data.parent_id, field="parent_id")
-        return await store.insert_jurisdiction(conn, data=data)
+        made = await store.insert_jurisdiction(conn, data=data)
+        await alert_store.audit(
+            conn, officer_id=officer.id, action="jurisdiction.create",
+            subject=f"jurisdiction:{made.id}", details={"parent_id": data.parent_id},
+        )  # fmt: skip
+        return made
 
 
 @router.get("/jurisdictions")
@@ -94,6 +99,10 @@ async def create_person(ctx: Ctx, officer: Writer, data: schemas.PersonIn) -> sc
             raise ConflictError(
                 f"case_number: {data.case_number!r} is already registered", field="case_number"
             ) from None
+        await alert_store.audit(
+            conn, officer_id=officer.id, action="person.create", subject=f"person:{person_id}",
+            details={"jurisdiction_id": jurisdiction_id},
+        )  # fmt: skip
         return await person_in_reach(conn, officer, person_id)
 
 
@@ -144,9 +153,16 @@ async def create_order(
         await person_in_reach(conn, officer, person_id)
         orders.check_order(data, now=await store.database_now(conn))
         try:
-            return await store.insert_order(
-                conn, person_id=person_id, data=data, officer_id=officer.id
-            )
+            async with conn.transaction():
+                order = await store.insert_order(
+                    conn, person_id=person_id, data=data, officer_id=officer.id
+                )
+                await alert_store.audit(
+                    conn, officer_id=officer.id, action="order.create",
+                    subject=f"person:{person_id}",
+                    details={"order_id": order.id, "kind": data.kind},
+                )  # fmt: skip
+            return order
         except asyncpg.ExclusionViolationError:
             current = await store.overlapping_order(conn, person_id=person_id, data=data)
         raise overlap_error(person_id, data, current)
@@ -226,12 +242,16 @@ async def create_fence(ctx: Ctx, officer: Writer, data: schemas.FenceIn) -> sche
         )
     geometry, warnings = to_fence_geometry(data.geometry, data.crs)
     data = data.model_copy(update={"geometry": geometry})
-    async with ctx.pool.acquire() as conn:
+    async with ctx.pool.acquire() as conn, conn.transaction():
         if data.jurisdiction_id is not None:
             await jurisdiction_in_reach(
                 conn, officer, data.jurisdiction_id, field="jurisdiction_id"
             )
         row = await store.insert_fence(conn, data=data)
+        await alert_store.audit(
+            conn, officer_id=officer.id, action="fence.create", subject=f"fence:{row['id']}",
+            details={"role": data.role, "jurisdiction_id": data.jurisdiction_id},
+        )  # fmt: skip
     return schemas.FenceOut(
         id=row["id"],
         name=data.name,

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -66,6 +69,8 @@ def settings_for(database_url: str, redis_url: str) -> Settings:
         hub_poll_s=0.5,
         relay_interval_s=0.5,
         ws_heartbeat_s=5.0,
+        # anchors of this session's database only, never a developer's monitor-data/
+        audit_anchor_file=Path(tempfile.gettempdir()) / f"audit-anchors-{uuid.uuid4().hex}.jsonl",
     )
 
 
