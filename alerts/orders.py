@@ -20,7 +20,9 @@ from alerts.models import EventType, NewEvent
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
-# live orders ending within the notice, with no live order that carries on from their end
+# live orders ending within the notice, with no live order of the kind that carries on from
+# their end (an information check carrying on is no renewal of a positioning order: each kind
+# is its own approval)
 LAPSING = """
 SELECT o.id, o.person_id, o.kind, o.starts_at, o.ends_at, p.case_number, p.jurisdiction_id,
        j.path AS jurisdiction_path
@@ -30,7 +32,8 @@ JOIN jurisdictions j ON j.id = p.jurisdiction_id
 WHERE o.revoked_at IS NULL AND o.ends_at > $1 AND o.ends_at <= $1 + $2::interval
   AND j.path LIKE $3 || '%'
   AND NOT EXISTS (SELECT 1 FROM monitoring_orders r
-                  WHERE r.person_id = o.person_id AND r.id <> o.id AND r.revoked_at IS NULL
+                  WHERE r.person_id = o.person_id AND r.kind = o.kind AND r.id <> o.id
+                    AND r.revoked_at IS NULL
                     AND r.starts_at <= o.ends_at AND r.ends_at > o.ends_at)
 """
 UNNOTICED = (

@@ -50,7 +50,11 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> list[schemas.AlertOut]:
-    async with runtime.pool.acquire() as conn:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await store.audit(  # alerts carry the positions that raised them
+            conn, officer_id=viewer.id, action="read_alerts", subject=viewer.jurisdiction_path,
+            details={"status": status, "type": type, "person_id": person_id, "offset": offset},
+        )  # fmt: skip
         alerts = await store.list_alerts(
             conn,
             under_path=viewer.jurisdiction_path,
@@ -72,8 +76,13 @@ async def alert_in_reach(conn: Conn, viewer: Viewer, alert_id: int, *, lock: boo
 
 @router.get("/alerts/{alert_id}")
 async def get_alert(runtime: Runtime, viewer: CurrentViewer, alert_id: DbId) -> schemas.AlertOut:
-    async with runtime.pool.acquire() as conn:
-        return alert_out(await alert_in_reach(conn, viewer, alert_id))
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        alert = await alert_in_reach(conn, viewer, alert_id)
+        await store.audit(
+            conn, officer_id=viewer.id, action="read_alert", subject=f"alert:{alert_id}",
+            details={"person_id": alert.person_id},
+        )  # fmt: skip
+        return alert_out(alert)
 
 
 @router.get("/alerts/{alert_id}/actions")
@@ -145,6 +154,10 @@ async def change(
                 note=note,
             )
         changed = await alert_in_reach(conn, viewer, alert_id)
+        await store.audit(
+            conn, officer_id=viewer.id, action=f"alert.{target.value}", subject=f"alert:{alert_id}",
+            details={"person_id": changed.person_id, "disposition": disposition},
+        )  # fmt: skip
         event_type = (
             EventType.ALERT_ACKNOWLEDGED
             if target is AlertStatus.ACKNOWLEDGED

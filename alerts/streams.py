@@ -14,6 +14,9 @@ EVALUATOR_GROUP = "evaluators"
 # wake-up feed for hubs: entries name the newest committed event id
 EVENT_STREAM = "events"
 EVENT_STREAM_MAXLEN = 10_000
+# the audit chain's head, now and then (monitor/audit/anchors.py); a copy beside the file
+AUDIT_ANCHOR_STREAM = "audit:anchors"
+AUDIT_ANCHOR_MAXLEN = 100_000
 
 
 def ping_stream(partition: int) -> str:

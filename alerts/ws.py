@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
-from alerts import metrics
+from alerts import metrics, store
 from alerts.bounds import INT64_MAX
 from alerts.hub import Hub, Message, Subscription
 from alerts.runtime import runtime_of
@@ -45,6 +45,13 @@ async def stream(
     except Exception as exc:  # the app's auth error: refuse the socket with its message
         await websocket.close(code=4401, reason=str(exc)[:120])
         return
+    # one audit row a socket, not one a message: it says who watched which subtree from when
+    # (`since`: the replay asked for); a socket that cannot be audited is not opened
+    async with runtime.pool.acquire() as conn:
+        await store.audit(
+            conn, officer_id=viewer.id, action="read_stream", subject=viewer.jurisdiction_path,
+            details={"since": since, "positions": positions},
+        )  # fmt: skip
     await websocket.accept(subprotocol=SUBPROTOCOL if from_subprotocol and not token else None)
     sub = runtime.hub.subscribe(
         jurisdiction_path=viewer.jurisdiction_path, since=since, positions=positions

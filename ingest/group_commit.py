@@ -8,7 +8,6 @@ The queue is bounded: past it, requests are told to retry (503), never dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -18,7 +17,6 @@ from datetime import UTC, datetime
 import asyncpg
 import numpy as np
 import redis.asyncio as aioredis
-from asyncpg.pool import PoolConnectionProxy
 from redis.exceptions import RedisError
 
 from alerts import streams
@@ -26,6 +24,7 @@ from alerts.state_store import mark_replay
 from ingest import store
 from ingest.errors import DATABASE_UNAVAILABLE as DB_ERRORS
 from ingest.flush import Flush
+from ingest.lanes import Lane
 from ingest.models import Ping
 
 log = logging.getLogger(__name__)
@@ -72,38 +71,6 @@ class Stored:
     received_ms: int
 
 
-class Lane:
-    """One flush at a time on a connection kept between flushes: acquiring and resetting one
-    per flush costs a round trip and shows in the single-ping profile."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-        self.conn: PoolConnectionProxy | None = None
-
-    async def insert(self, flush: Flush, ids: store.PingIds) -> dict[int, int]:
-        if self.conn is not None and self.conn.is_closed():
-            await self.release()
-        if self.conn is None:
-            self.conn = await self.pool.acquire(timeout=5.0)
-        try:
-            first_id = await ids.take(self.conn, len(flush))
-            return await store.store_pings(self.conn, flush=flush, first_id=first_id)
-        except DB_ERRORS:
-            await self.release()
-            raise
-        except asyncpg.PostgresError as exc:
-            if not self.conn.is_closed():
-                raise  # the data was refused, not the connection
-            await self.release()  # e.g. the server shutting down: 503, not 422
-            raise ConnectionResetError("database connection lost") from exc
-
-    async def release(self) -> None:
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            with contextlib.suppress(*DB_ERRORS):
-                await self.pool.release(conn, timeout=5.0)
-
-
 class GroupCommitter:
     def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis, config: GroupConfig) -> None:
         self.pool, self.redis, self.config = pool, redis, config
@@ -115,8 +82,24 @@ class GroupCommitter:
         self._taken = 0
         self._forwarded = 0
         self._turn = asyncio.Condition()
-        self._idle: list[Lane] = []
+        # lanes not flushing; readiness borrows one for a moment to check its connection
+        self._idle: asyncio.Queue[Lane] = asyncio.Queue()
+        self._failing = False  # the last flush could not reach the database
         self._ids = store.PingIds()
+
+    async def check(self) -> None:
+        """Raise unless a flush could commit now: an idle lane's own connection must answer
+        (a dead one is replaced), so readiness fails exactly while ingest cannot commit."""
+        try:
+            lane = self._idle.get_nowait()
+        except asyncio.QueueEmpty:  # every lane is flushing: the last outcome says it
+            if self._failing:
+                raise CommitUnavailableError("ingest's last flush could not commit") from None
+            return
+        try:
+            await lane.check()
+        finally:
+            self._idle.put_nowait(lane)
 
     def has_room(self, count: int) -> bool:
         return self._queued + count <= self.config.max_queued_pings
@@ -130,7 +113,8 @@ class GroupCommitter:
         return await pending.future
 
     async def run(self) -> None:
-        self._idle = [Lane(self.pool) for _ in range(self.config.lanes)]
+        for _ in range(self.config.lanes):
+            self._idle.put_nowait(Lane(self.pool))
         runners = [asyncio.create_task(self._run_lane()) for _ in range(self.config.lanes)]
         try:
             await asyncio.gather(*runners)
@@ -139,8 +123,8 @@ class GroupCommitter:
                 runner.cancel()
             await asyncio.gather(*runners, return_exceptions=True)
             self._fail_all(list(self._queue))
-            for lane in self._idle:
-                await lane.release()
+            while not self._idle.empty():
+                await self._idle.get_nowait().release()
 
     async def _run_lane(self) -> None:
         batch: list[Pending] = []
@@ -167,12 +151,12 @@ class GroupCommitter:
     async def _flush(self, batch: list[Pending]) -> None:
         ticket = self._taken  # taken before any await: tickets follow the order of _take
         self._taken += 1
-        lane = self._idle.pop()
+        lane = await self._idle.get()
         stored: list[Stored] = []
         try:
             stored = await self._store(lane, batch)
         finally:  # whatever happened, the turn passes on: a later flush never waits forever
-            self._idle.append(lane)
+            self._idle.put_nowait(lane)
             await self._forward_in_turn(ticket, stored)
 
     async def _store(
@@ -181,9 +165,12 @@ class GroupCommitter:
         flush = Flush.of([(p.person_id, ping) for p in batch for ping in p.pings])
         received_ms = int(time.time() * 1000)  # no later than the rows' received_at
         try:
-            return [Stored(batch, flush, await lane.insert(flush, self._ids), received_ms)]
+            new_ids = await lane.insert(flush, self._ids)
+            self._failing = False
+            return [Stored(batch, flush, new_ids, received_ms)]
         except DB_ERRORS as exc:
             log.warning("group commit of %d pings failed: %r", len(flush), exc)
+            self._failing = True
             self._fail_all(batch)
         except asyncpg.TransactionRollbackError as exc:
             # a deadlock with a concurrent flush of some of the same pings (a device's retry

@@ -51,9 +51,11 @@ async def changes(conn: Conn, *, since: datetime | None) -> tuple[datetime, list
     return row["now"], list(row["device_ids"]), list(row["person_ids"])
 
 
+# a revoked order (解除) covers up to its revocation: a band's buffered upload of positions
+# fixed while it was in force is still taken, nothing fixed after it (least() skips a NULL)
 ORDER_WINDOWS = """
-SELECT starts_at, ends_at FROM monitoring_orders
-WHERE person_id = $1 AND revoked_at IS NULL AND ends_at > now() - interval '400 days'
+SELECT starts_at, least(ends_at, revoked_at) AS ends_at FROM monitoring_orders
+WHERE person_id = $1 AND ends_at > now() - interval '400 days'
 """
 
 

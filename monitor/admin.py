@@ -9,7 +9,10 @@ from typing import Any
 
 import asyncpg
 
+from alerts.streams import connect as connect_redis
 from monitor import db
+from monitor.audit import anchors
+from monitor.audit.verify import Verdict, verify
 from monitor.auth import security
 from monitor.auth import store as auth_store
 from monitor.auth.models import Role
@@ -93,3 +96,20 @@ async def import_fence(
     finally:
         await conn.close()
     return {"id": row["id"], "name": name, "warnings": warnings}
+
+
+async def verify_audit(settings: Settings) -> Verdict:
+    """Anchors from the file and, when REDIS_URL is set, the Redis stream."""
+    redis = connect_redis(settings.redis_url) if settings.redis_url else None
+    try:
+        found = await anchors.read_all(settings.anchor_file, redis)
+    except anchors.AnchorFileError as exc:
+        raise SystemExit(str(exc)) from None
+    finally:
+        if redis is not None:
+            await redis.aclose()
+    conn = await connect(settings)
+    try:
+        return await verify(conn, found)
+    finally:
+        await conn.close()

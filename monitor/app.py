@@ -33,12 +33,16 @@ from ingest.errors import DATABASE_UNAVAILABLE as DB_DOWN
 from ingest.errors import IngestError, OverloadedError
 from ingest.pings_asgi import PingsFastPath, in_front_of
 from monitor import db, health
+from monitor.audit import routes as audit_routes
+from monitor.audit.anchors import run_anchoring
 from monitor.auth import routes as auth_routes
 from monitor.context import AppContext
 from monitor.deps import officer_from_token
 from monitor.error_responses import DEVICE_ERRORS, OFFICER_ERRORS, add_bound_handlers
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, TooManyRequestsError
+from monitor.headers import SecurityHeaders
 from monitor.maintenance import run_maintenance
+from monitor.redact import install_log_redaction
 from monitor.registry import device_routes, rules
 from monitor.registry import routes as registry_routes
 from monitor.settings import Settings
@@ -53,6 +57,7 @@ NOT_READY: dict[int | str, dict[str, Any]] = {
 
 
 def create_app(settings: Settings) -> FastAPI:
+    install_log_redaction()  # here, so every launcher of uvicorn gets it, in every process
     app = FastAPI(title="Electronic-fence monitor", version="0.1.0", lifespan=lifespan(settings))
     app.include_router(health.router, responses=NOT_READY)
     app.include_router(ws.router)
@@ -60,9 +65,12 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(officer_api, responses=OFFICER_ERRORS)
     for officer_api in (device_routes.router, rules.router, alert_routes.router):
         app.include_router(officer_api, responses=OFFICER_ERRORS)
+    app.include_router(audit_routes.router, responses=OFFICER_ERRORS)
     app.include_router(ingest_routes.router, responses=DEVICE_ERRORS)
     app.include_router(app_routes.router, responses=DEVICE_ERRORS)
     app.mount("/metrics", make_asgi_app())
+    # added first, so it runs inside PingsFastPath: device answers never pass through it
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(PingsFastPath)  # every device's hot path skips FastAPI's routing
     console = resources.files("monitor") / "static"
     app.mount("/console", StaticFiles(directory=str(console), html=True), name="console")
@@ -180,6 +188,12 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
     )
     supervisor.start("timers", lambda: run_timers(ctx.pool, ctx.redis, timers))
     supervisor.start(
+        "audit-anchors",
+        lambda: run_anchoring(
+            ctx.pool, ctx.redis, s.anchor_file, interval_s=s.audit_anchor_interval_s
+        ),
+    )
+    supervisor.start(
         "maintenance",
         lambda: run_maintenance(
             ctx.pool,
@@ -198,6 +212,8 @@ def add_error_handlers(app: FastAPI, settings: Settings) -> None:
     async def monitor_error(request: Request, exc: MonitorError) -> JSONResponse:
         body = {"detail": exc.message, **({"field": exc.field} if exc.field else {})}
         headers = retry if exc.status_code == 503 else None
+        if isinstance(exc, TooManyRequestsError):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(IngestError)

@@ -160,6 +160,29 @@ def import_fence(
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 
+audit = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(audit, name="audit")
+
+
+@audit.command("verify")
+def audit_verify(
+    anchor_file: Annotated[
+        Path | None, typer.Option(help="Anchors file (default: the settings').")
+    ] = None,
+) -> None:
+    """Recompute the whole chain and hold it to every anchor; exit 1 naming the first bad row."""
+    verdict = asyncio.run(admin.verify_audit(settings_from(audit_anchor_file=anchor_file)))
+    if verdict.broken is not None:
+        typer.echo(
+            f"audit chain broken at row {verdict.broken.id}: {verdict.broken.reason}", err=True
+        )
+        raise typer.Exit(1)
+    typer.echo(
+        f"audit chain intact: {verdict.rows} rows through id {verdict.head_id}, "
+        f"{verdict.anchors} anchors match"
+    )
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

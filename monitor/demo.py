@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import secrets
 import time
@@ -115,7 +116,11 @@ async def seed_person(
         created = await registry_store.insert_fence(
             conn,
             data=schemas.FenceIn(
-                name=f"禁入区 school {n + 1}", role="exclusion", crs="wgs84", geometry=zone
+                name=f"禁入区 school {n + 1}",
+                role="exclusion",
+                crs="wgs84",
+                geometry=zone,
+                jurisdiction_id=street_id,  # a person's own zone: their street's, not shared
             ),
         )
         zones.append(created["id"])
@@ -196,10 +201,23 @@ async def ensure_demo(conn: Conn, data_dir: Path, *, persons: int) -> dict[str, 
     path = data_dir / "demo-credentials.json"
     exists = await conn.fetchval("SELECT 1 FROM officers WHERE username = $1", DEMO_USER)
     if exists and path.exists():
+        if path.stat().st_mode & 0o077:  # written by a version before 0600
+            path.chmod(0o600)
         loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return loaded
     if exists:
         raise RuntimeError(f"demo data exists but {path} is missing; use a fresh --data-dir")
     credentials = await seed(conn, persons=persons)
-    path.write_text(json.dumps(credentials, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_private(path, json.dumps(credentials, indent=2, ensure_ascii=False))
     return credentials
+
+
+def write_private(path: Path, text: str) -> None:
+    """Owner-only from the moment it exists (an admin password and every device's token are
+    in it): created 0600, never widened and narrowed after, and swapped in whole."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)  # a leftover could have any mode; O_EXCL makes a new one
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(partial, path)

@@ -27,7 +27,8 @@ async def officer_from_token(ctx: AppContext, token: str | None) -> Officer:
     if not token:
         raise AuthError("missing bearer token: log in at POST /v1/auth/token")
     async with ctx.pool.acquire() as conn:
-        officer = await store.get_session_officer(conn, token_hash=security.hash_token(token))
+        token_hash = security.hash_session_token(ctx.settings.secret_key, token)
+        officer = await store.get_session_officer(conn, token_hash=token_hash)
     if officer is None:
         raise AuthError("invalid or expired token: log in again at POST /v1/auth/token")
     return officer

@@ -232,11 +232,12 @@ class EmbeddedServices:
         if done.returncode != 0:
             raise EmbeddedError(f"psql failed on embedded PostgreSQL:\n{done.stderr.strip()}")
 
-    def stop_postgres(self) -> None:
-        """Fast shutdown (clients are disconnected); start_postgres() brings it back."""
+    def stop_postgres(self, *, mode: str = "fast") -> None:
+        """Shut PostgreSQL down (`fast`: clients are disconnected; `immediate`: as a crash,
+        recovered from the WAL at the next start); start_postgres() brings it back."""
         if self._pg is None:
             return
-        pg_ctl = [pg_bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"]
+        pg_ctl = [pg_bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-m", mode, "stop"]
         done = run([*pg_ctl, "-t", str(int(STOP_TIMEOUT_S))], user=self._pg.system_user)
         if done.returncode != 0 and (self.pgdata / "postmaster.pid").exists():
             log.warning("pg_ctl stop: %s", done.stderr.strip())

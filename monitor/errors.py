@@ -6,6 +6,7 @@ MonitorError
 ├── ForbiddenError (PermissionError)     403
 ├── AuthError                            401
 ├── BadRequestError (ValueError)         400 / 422 with the field named
+├── TooManyRequestsError                 429 with Retry-After
 └── UnavailableError                     503 with Retry-After
 """
 
@@ -39,6 +40,14 @@ class AuthError(MonitorError):
 
 class BadRequestError(MonitorError, ValueError):
     status_code = 422
+
+
+class TooManyRequestsError(MonitorError):
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class UnavailableError(MonitorError):

@@ -1,4 +1,5 @@
-"""Health endpoints: /healthz (process up), /readyz (PostgreSQL and Redis reachable)."""
+"""Health endpoints: /healthz (process up), /readyz (PostgreSQL and Redis reachable, and
+ingest able to commit on the connections it keeps)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(ctx: Ctx) -> JSONResponse:
-    checks = {"database": await _check(_ping_db(ctx)), "redis": await _check(_ping_redis(ctx))}
+    checks = {
+        "database": await _check(_ping_db(ctx)),
+        "redis": await _check(_ping_redis(ctx)),
+        "ingest": await _check(ctx.ingestor.committer.check()),
+    }
     ready = all(v == "ok" for v in checks.values())
     headers = {} if ready else {"Retry-After": str(ctx.settings.retry_after_s)}
     return JSONResponse(

@@ -9,6 +9,8 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INSECURE_SECRET = "change-me"
+# the key of an HMAC (officer sessions): guessable from a stolen row and token if short
+MIN_SECRET_CHARS = 32
 
 
 class Settings(BaseSettings):
@@ -26,7 +28,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("monitor-data")
     host: str = "127.0.0.1"
     port: int = 8080
-    # signs nothing yet but salts officer session tokens; must be set in production
+    # key of the HMAC officer sessions are stored under: changing it ends every session
     secret_key: str = INSECURE_SECRET
     # 0: start even while the database is down (/readyz and ingest answer 503 meanwhile)
     db_pool_min: int = 0
@@ -43,6 +45,14 @@ class Settings(BaseSettings):
     # a busy evaluator gathers reads this long before a transaction: fewer, larger ones
     evaluator_gather_ms: float = Field(default=15.0, ge=0)
     officer_token_ttl_s: int = 12 * 3600
+    # failed logins from one client address within the window before it must wait it out
+    login_address_failures: int = Field(default=20, ge=1)
+    login_address_window_s: int = Field(default=600, ge=1)
+    # failed logins for one username from one address, then from all addresses together,
+    # within the window before that username must wait it out (from there, or everywhere)
+    login_user_failures: int = Field(default=5, ge=1)
+    login_user_all_addresses_failures: int = Field(default=50, ge=1)
+    login_user_window_s: int = Field(default=900, ge=1)
     # pings whose fix time is further ahead of the server clock are refused
     clock_skew_s: int = 300
     # pings older than this are refused, and purged by the workers (monitor/maintenance.py);
@@ -74,6 +84,11 @@ class Settings(BaseSettings):
     position_events_keep_h: float = Field(default=24.0, gt=0)
     # how often the workers make ping partitions ahead and purge pings past retention_days
     maintenance_interval_s: float = Field(default=3600.0, gt=0)
+    # where the workers append the audit chain's head (also to a Redis stream): a copy outside
+    # the database that verification holds the chain to; None: data_dir/audit-anchors.jsonl
+    audit_anchor_file: Path | None = None
+    # how often the workers write that anchor (only when the chain has grown)
+    audit_anchor_interval_s: float = Field(default=60.0, gt=0)
     # run the evaluator and time-driven loops inside the API process (`monitor up`)
     run_workers: bool = True
     # `monitor worker` serves its Prometheus metrics here (the API serves its own at /metrics);
@@ -81,8 +96,19 @@ class Settings(BaseSettings):
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65_535)
     worker_metrics_host: str = "127.0.0.1"
 
+    @property
+    def anchor_file(self) -> Path:
+        return self.audit_anchor_file or self.data_dir / "audit-anchors.jsonl"
+
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Self:
-        if self.environment != "development" and self.secret_key == INSECURE_SECRET:
+        if self.environment == "development":
+            return self
+        if self.secret_key == INSECURE_SECRET:
             raise ValueError("MONITOR_SECRET_KEY must be set outside development")
+        if len(self.secret_key) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"MONITOR_SECRET_KEY: use at least {MIN_SECRET_CHARS} random characters, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         return self

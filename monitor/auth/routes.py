@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
+from alerts import store as alert_store
 from alerts.bounds import DbId, Text
-from monitor.auth import security, store
-from monitor.auth.models import Role
+from monitor.auth import login, security, store
+from monitor.auth.models import Officer, Role
+from monitor.auth.throttle import Limits, LoginThrottle
+from monitor.context import AppContext
 from monitor.deps import Ctx, CurrentOfficer, Writer, oauth2_scheme
-from monitor.errors import AuthError, BadRequestError, ConflictError, ForbiddenError
+from monitor.errors import (
+    AuthError,
+    BadRequestError,
+    ConflictError,
+    ForbiddenError,
+    TooManyRequestsError,
+)
 from monitor.registry import store as registry_store
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -43,18 +52,41 @@ class MeOut(BaseModel):
     jurisdiction_id: int
 
 
-@router.post("/token")
-async def issue_token(ctx: Ctx, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
+LOCKED_OUT: dict[int | str, dict[str, Any]] = {
+    429: {"description": "too many failed logins; try again after Retry-After seconds"}
+}
+
+
+@router.post("/token", responses=LOCKED_OUT)
+async def issue_token(
+    ctx: Ctx, request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> TokenOut:
+    # request.client is the forwarded address when the peer is in FORWARDED_ALLOW_IPS
+    address = request.client.host if request.client else "unknown"
+    throttle = LoginThrottle(ctx.redis, Limits.from_settings(ctx.settings))
+    wait_s = await throttle.retry_after_s(username=form.username, address=address)
+    if wait_s:
+        raise TooManyRequestsError(
+            f"too many failed logins for this username or from this address: "
+            f"try again in {wait_s} s",
+            retry_after_s=wait_s,
+        )
+    officer = await login.authenticate(ctx.pool, username=form.username, password=form.password)
+    if officer is None:
+        await throttle.record_failure(username=form.username, address=address)
+        raise AuthError("wrong username or password")
+    await throttle.record_success(username=form.username, address=address)
+    return await open_session(ctx, officer)
+
+
+async def open_session(ctx: AppContext, officer: Officer) -> TokenOut:
+    token = security.new_token()
+    ttl_s = ctx.settings.officer_token_ttl_s
     async with ctx.pool.acquire() as conn:
-        found = await store.get_login(conn, username=form.username)
-        if found is None or not security.verify_password(found[1], form.password):
-            raise AuthError("wrong username or password")
-        token = security.new_token()
-        ttl_s = ctx.settings.officer_token_ttl_s
         await store.insert_session(
             conn,
-            token_hash=security.hash_token(token),
-            officer_id=found[0].id,
+            token_hash=security.hash_session_token(ctx.settings.secret_key, token),
+            officer_id=officer.id,
             expires_at=datetime.now(UTC) + timedelta(seconds=ttl_s),
         )
     return TokenOut(access_token=token, expires_in=ttl_s)
@@ -68,7 +100,9 @@ async def logout(
     console's next officer must not inherit it for the rest of its lifetime)."""
     assert token is not None  # CurrentOfficer has checked it
     async with ctx.pool.acquire() as conn:
-        await store.delete_session(conn, token_hash=security.hash_token(token))
+        await store.delete_session(
+            conn, token_hash=security.hash_session_token(ctx.settings.secret_key, token)
+        )
 
 
 @officers.post("", status_code=status.HTTP_201_CREATED)
@@ -76,7 +110,7 @@ async def create_officer(ctx: Ctx, admin: Writer, data: OfficerIn) -> MeOut:
     """Admins create accounts within their own jurisdiction subtree."""
     if admin.role is not Role.ADMIN:
         raise ForbiddenError("only an admin creates officer accounts")
-    async with ctx.pool.acquire() as conn:
+    async with ctx.pool.acquire() as conn, conn.transaction():
         path = await registry_store.get_jurisdiction_path(
             conn, jurisdiction_id=data.jurisdiction_id
         )
@@ -96,6 +130,10 @@ async def create_officer(ctx: Ctx, admin: Writer, data: OfficerIn) -> MeOut:
             )
         except asyncpg.UniqueViolationError:
             raise ConflictError(f"username: {data.username!r} is taken", field="username") from None
+        await alert_store.audit(
+            conn, officer_id=admin.id, action="officer.create", subject=f"officer:{officer_id}",
+            details={"role": data.role.value, "jurisdiction_id": data.jurisdiction_id},
+        )  # fmt: skip
     return MeOut(
         id=officer_id,
         username=data.username,

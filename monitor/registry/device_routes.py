@@ -7,6 +7,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, Path, status
 
+from alerts import store as alert_store
 from alerts.bounds import DbId, Text
 from monitor.auth import security
 from monitor.auth.models import Officer
@@ -25,7 +26,7 @@ async def enroll_device(ctx: Ctx, officer: Writer, data: schemas.DeviceIn) -> sc
     device_id = data.device_id or f"dev-{security.new_token()[:12]}"
     token = None if data.identifier_only else security.new_token()
     token_hash = None if token is None else security.hash_token(token)
-    async with ctx.pool.acquire() as conn:
+    async with ctx.pool.acquire() as conn, conn.transaction():
         await person_in_reach(conn, officer, data.person_id)
         try:
             created_at = await store.insert_device(
@@ -35,6 +36,7 @@ async def enroll_device(ctx: Ctx, officer: Writer, data: schemas.DeviceIn) -> sc
             raise ConflictError(
                 f"device_id: {device_id!r} is already enrolled", field="device_id"
             ) from None
+        await audit_device(conn, officer, "device.enrol", device_id)
     return schemas.DeviceOut(
         id=device_id,
         device_id=device_id,
@@ -57,6 +59,12 @@ async def list_devices(
     return [schemas.DeviceOut(**dict(r)) for r in rows]
 
 
+async def audit_device(conn: Conn, officer: Officer, action: str, device_id: str) -> None:
+    await alert_store.audit(
+        conn, officer_id=officer.id, action=action, subject=f"device:{device_id}", details={}
+    )
+
+
 async def device_in_reach(conn: Conn, officer: Officer, device_id: str) -> None:
     person_id = await store.device_person(conn, device_id=device_id)
     if person_id is None:
@@ -68,11 +76,13 @@ async def device_in_reach(conn: Conn, officer: Officer, device_id: str) -> None:
 async def rotate_token(ctx: Ctx, officer: Writer, device_id: DeviceId) -> schemas.DeviceOut:
     """A new token, shown once; the old one is refused once ingest's short cache expires."""
     token = security.new_token()
-    async with ctx.pool.acquire() as conn:
+    async with ctx.pool.acquire() as conn, conn.transaction():
         await device_in_reach(conn, officer, device_id)
         row = await store.rotate_device(
             conn, device_id=device_id, token_hash=security.hash_token(token)
         )
+        if row is not None:
+            await audit_device(conn, officer, "device.rotate", device_id)
     if row is None:
         raise ConflictError(f"device {device_id!r} is revoked or enrolled for identifier-only use")
     return schemas.DeviceOut(**dict(row), token=token)
@@ -80,9 +90,11 @@ async def rotate_token(ctx: Ctx, officer: Writer, device_id: DeviceId) -> schema
 
 @router.post("/devices/{device_id}/revoke")
 async def revoke(ctx: Ctx, officer: Writer, device_id: DeviceId) -> schemas.DeviceOut:
-    async with ctx.pool.acquire() as conn:
+    async with ctx.pool.acquire() as conn, conn.transaction():
         await device_in_reach(conn, officer, device_id)
         row = await store.revoke_device(conn, device_id=device_id)
+        if row is not None:
+            await audit_device(conn, officer, "device.revoke", device_id)
     if row is None:
         raise ConflictError(f"device {device_id!r} is already revoked")
     return schemas.DeviceOut(**dict(row))

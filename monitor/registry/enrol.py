@@ -17,6 +17,13 @@ from monitor.registry import schemas, store
 Conn = asyncpg.Connection | PoolConnectionProxy
 
 
+# an order needs a statutory ground; absconding is the commonest one for a band
+DEFAULT_BASIS: dict[schemas.OrderKind, schemas.OrderBasis] = {
+    "electronic_positioning": "left_residence_without_approval",
+    "information_check": "supervision_term",
+}
+
+
 @dataclass(frozen=True)
 class Enrolled:
     person_id: int
@@ -37,6 +44,7 @@ async def enrol_person(
     expected_interval_s: int = 60,
     full_name: str = "",
     exclusion_fence_ids: list[int] | None = None,
+    basis: schemas.OrderBasis | None = None,
 ) -> Enrolled:
     """A phone gets an information-check order, a band an electronic-positioning one (≤ 90 days)."""
     person_id = await store.insert_person(
@@ -62,7 +70,7 @@ async def enrol_person(
             kind=kind,
             starts_at=now - timedelta(days=1),
             ends_at=now + timedelta(days=order_days),
-            basis="enrolment",
+            basis=basis or DEFAULT_BASIS[kind],
             approved_by="county justice bureau",
         ),
     )

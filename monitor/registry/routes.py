@@ -7,24 +7,30 @@ from typing import Annotated
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
-from alerts import orders
+from alerts import orders as lapse
+from alerts import store as alert_store
 from alerts.bounds import DbId, Offset
 from geofence.errors import InvalidInputError
 from geofence.rules import zone_info
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
-from monitor.registry import schemas, store
+from monitor.registry import orders, schemas, store
 from monitor.registry.geometry import to_fence_geometry
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
-# Community Corrections Law art. 29: one approval covers at most three months
-MAX_POSITIONING_ORDER = timedelta(days=92)
+MAX_ID = 2**63 - 1  # ids are bigint: a larger one can name nothing
+OrderId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def is_city_admin(officer: Officer) -> bool:
+    """An admin of a root jurisdiction ('/1/'): only they act for the whole city."""
+    return officer.role == "admin" and officer.jurisdiction_path.count("/") <= 2
 
 
 async def jurisdiction_in_reach(
@@ -53,18 +59,25 @@ async def person_in_reach(conn: Conn, officer: Officer, person_id: int) -> schem
 async def create_jurisdiction(
     ctx: Ctx, officer: Writer, data: schemas.JurisdictionIn
 ) -> schemas.JurisdictionOut:
-    async with ctx.pool.acquire() as conn:
+    if officer.role != "admin":
+        raise ForbiddenError("only an admin creates jurisdictions")
+    async with ctx.pool.acquire() as conn, conn.transaction():
         if data.parent_id is None:
-            if officer.role != "admin" or officer.jurisdiction_path.count("/") > 2:
+            if not is_city_admin(officer):
                 raise ForbiddenError("parent_id: only a city admin may create a root jurisdiction")
         else:
             await jurisdiction_in_reach(conn, officer, data.parent_id, field="parent_id")
         try:
-            return await store.insert_jurisdiction(conn, data=data)
+            made = await store.insert_jurisdiction(conn, data=data)
         except asyncpg.UniqueViolationError:
             raise ConflictError(
                 f"code: {data.code!r} is already another jurisdiction's", field="code"
             ) from None
+        await alert_store.audit(
+            conn, officer_id=officer.id, action="jurisdiction.create",
+            subject=f"jurisdiction:{made.id}", details={"parent_id": data.parent_id},
+        )  # fmt: skip
+        return made
 
 
 @router.get("/jurisdictions")
@@ -81,22 +94,40 @@ async def create_person(ctx: Ctx, officer: Writer, data: schemas.PersonIn) -> sc
     except InvalidInputError as error:
         raise BadRequestError(str(error), field="timezone") from None
     async with ctx.pool.acquire() as conn, conn.transaction():
-        await jurisdiction_in_reach(conn, officer, jurisdiction_id, field="jurisdiction_id")
-        await check_fences(conn, data.allowed_fence_ids, "allowed", field="allowed_fence_ids")
-        await check_fences(conn, data.exclusion_fence_ids, "exclusion", field="exclusion_fence_ids")
+        path = await jurisdiction_in_reach(conn, officer, jurisdiction_id, field="jurisdiction_id")
+        await check_fences(conn, data.allowed_fence_ids, "allowed", path, field="allowed_fence_ids")
+        await check_fences(
+            conn, data.exclusion_fence_ids, "exclusion", path, field="exclusion_fence_ids"
+        )
         try:
             person_id = await store.insert_person(conn, data=data, jurisdiction_id=jurisdiction_id)
         except asyncpg.UniqueViolationError:
             raise ConflictError(
                 f"case_number: {data.case_number!r} is already registered", field="case_number"
             ) from None
+        await alert_store.audit(
+            conn, officer_id=officer.id, action="person.create", subject=f"person:{person_id}",
+            details={"jurisdiction_id": jurisdiction_id},
+        )  # fmt: skip
         return await person_in_reach(conn, officer, person_id)
 
 
-async def check_fences(conn: Conn, fence_ids: list[int], role: str, *, field: str) -> None:
+async def check_fences(
+    conn: Conn, fence_ids: list[int], role: str, person_path: str, *, field: str
+) -> None:
+    """Every fence must be one the person's officers see (shared, or of the person's
+    jurisdiction, its ancestors or subtree); otherwise a person would be an oracle for
+    whether a point lies in another district's exclusion zone. A fence out of reach is
+    answered exactly as one that does not exist."""
     unique = sorted(set(fence_ids))
-    if await store.count_fences(conn, fence_ids=unique, role=role) != len(unique):
-        raise BadRequestError(f"{field}: every id must name an existing {role} fence", field=field)
+    found = await store.visible_fence_ids(
+        conn, fence_ids=unique, role=role, viewer_path=person_path
+    )
+    for fence_id in unique:
+        if fence_id not in found:
+            raise BadRequestError(
+                f"{field}: no {role} fence {fence_id} in this person's reach", field=field
+            )
 
 
 @router.get("/persons")
@@ -122,23 +153,69 @@ async def get_person(ctx: Ctx, officer: CurrentOfficer, person_id: DbId) -> sche
 async def create_order(
     ctx: Ctx, officer: Writer, person_id: DbId, data: schemas.OrderIn
 ) -> schemas.OrderOut:
-    if data.starts_at.tzinfo is None or data.ends_at.tzinfo is None:
-        raise BadRequestError(
-            "starts_at/ends_at: give a time zone offset, e.g. 2026-01-01T00:00:00+08:00"
-        )
-    if data.ends_at <= data.starts_at:
-        raise BadRequestError("ends_at: must be after starts_at", field="ends_at")
-    if (
-        data.kind == "electronic_positioning"
-        and data.ends_at - data.starts_at > MAX_POSITIONING_ORDER
-    ):
-        raise BadRequestError(
-            "ends_at: an electronic positioning order covers at most three months; renew it",
-            field="ends_at",
-        )
+    """One live order per person and kind at a time: an overlap answers 409 naming the order
+    in force (a renewal starts when it ends). Grounds, span and start: see `basis`."""
     async with ctx.pool.acquire() as conn:
         await person_in_reach(conn, officer, person_id)
-        return await store.insert_order(conn, person_id=person_id, data=data, officer_id=officer.id)
+        orders.check_order(data, now=await store.database_now(conn))
+        try:
+            async with conn.transaction():
+                order = await store.insert_order(
+                    conn, person_id=person_id, data=data, officer_id=officer.id
+                )
+                await alert_store.audit(
+                    conn, officer_id=officer.id, action="order.create",
+                    subject=f"person:{person_id}",
+                    details={"order_id": order.id, "kind": data.kind},
+                )  # fmt: skip
+            return order
+        except asyncpg.ExclusionViolationError:
+            current = await store.overlapping_order(conn, person_id=person_id, data=data)
+        raise overlap_error(person_id, data, current)
+
+
+def overlap_error(
+    person_id: int, data: schemas.OrderIn, current: schemas.OrderOut | None
+) -> ConflictError:
+    if current is None:  # revoked between the insert and the look-up
+        return ConflictError(f"starts_at: an order of person {person_id} was changed; retry")
+    return ConflictError(
+        f"starts_at: person {person_id} has {data.kind} order {current.id} in force from "
+        f"{current.starts_at.isoformat()} to {current.ends_at.isoformat()}; one order of a "
+        "kind at a time: a renewal starts when it ends",
+        field="starts_at",
+    )
+
+
+@router.post("/orders/{order_id}/revoke")
+async def revoke_order(
+    ctx: Ctx, officer: Writer, order_id: OrderId, data: schemas.RevokeIn
+) -> schemas.OrderOut:
+    """解除: the order ends now, with the reason on record (audited). Pings fixed after it are
+    refused within about a second; positions fixed while it was in force are still taken."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        order = await order_in_reach(conn, officer, order_id)
+        if order.revoked_at is not None:
+            raise ConflictError(f"order {order_id} was revoked at {order.revoked_at.isoformat()}")
+        if order.ends_at <= await store.database_now(conn):
+            raise ConflictError(f"order {order_id} ended at {order.ends_at.isoformat()}")
+        revoked = await store.revoke_order(
+            conn, order_id=order_id, officer_id=officer.id, reason=data.reason
+        )
+        await alert_store.audit(
+            conn, officer_id=officer.id, action="order.revoke",
+            subject=f"person:{order.person_id}",
+            details={"order_id": order_id, "kind": order.kind, "reason": data.reason},
+        )  # fmt: skip
+    return revoked
+
+
+async def order_in_reach(conn: Conn, officer: Officer, order_id: int) -> schemas.OrderOut:
+    """The order, locked; another jurisdiction's answers as a missing one."""
+    found = await store.lock_order(conn, order_id=order_id)
+    if found is None or not officer.sees(found[1]):
+        raise NotFoundError(f"order {order_id} not found")
+    return found[0]
 
 
 @router.get("/persons/{person_id}/orders")
@@ -155,7 +232,7 @@ async def lapsing_orders(ctx: Ctx, officer: CurrentOfficer) -> list[schemas.Laps
     notice = timedelta(days=ctx.settings.order_notice_days)
     async with ctx.pool.acquire() as conn:
         now = await conn.fetchval("SELECT now()")
-        rows = await orders.lapsing(
+        rows = await lapse.lapsing(
             conn, now=now, notice=notice, under_path=officer.jurisdiction_path
         )
     return [schemas.LapsingOrderOut(**r) for r in rows]
@@ -163,14 +240,24 @@ async def lapsing_orders(ctx: Ctx, officer: CurrentOfficer) -> list[schemas.Laps
 
 @router.post("/fences", status_code=status.HTTP_201_CREATED)
 async def create_fence(ctx: Ctx, officer: Writer, data: schemas.FenceIn) -> schemas.FenceOut:
+    if data.jurisdiction_id is None and not is_city_admin(officer):
+        raise ForbiddenError(
+            "jurisdiction_id: a fence without a jurisdiction is shared by the whole city; only "
+            "a city admin creates one. Give your jurisdiction's id",
+            field="jurisdiction_id",
+        )
     geometry, warnings = to_fence_geometry(data.geometry, data.crs)
     data = data.model_copy(update={"geometry": geometry})
-    async with ctx.pool.acquire() as conn:
+    async with ctx.pool.acquire() as conn, conn.transaction():
         if data.jurisdiction_id is not None:
             await jurisdiction_in_reach(
                 conn, officer, data.jurisdiction_id, field="jurisdiction_id"
             )
         row = await store.insert_fence(conn, data=data)
+        await alert_store.audit(
+            conn, officer_id=officer.id, action="fence.create", subject=f"fence:{row['id']}",
+            details={"role": data.role, "jurisdiction_id": data.jurisdiction_id},
+        )  # fmt: skip
     return schemas.FenceOut(
         id=row["id"],
         name=data.name,

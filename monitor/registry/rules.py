@@ -21,6 +21,7 @@ from geofence.errors import InvalidInputError
 from geofence.rules import parse_rules
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.errors import BadRequestError, ConflictError, NotFoundError
+from monitor.registry import store as registry_store
 from monitor.registry.routes import Conn, check_fences, person_in_reach
 
 router = APIRouter(prefix="/v1", tags=["rules"])
@@ -75,9 +76,12 @@ async def create_rule(ctx: Ctx, officer: Writer, person_id: DbId, data: RuleIn) 
         except InvalidInputError as error:
             raise BadRequestError(str(error), field=str(error).split(":")[0]) from None
         if parsed.curfews:
-            await check_fences(
-                conn, [parsed.curfews[0].fence_id], "allowed", field="params.fence_id"
+            path = await registry_store.get_jurisdiction_path(
+                conn, jurisdiction_id=person.jurisdiction_id
             )
+            assert path is not None  # the person's jurisdiction, just read
+            fence_id = parsed.curfews[0].fence_id
+            await check_fences(conn, [fence_id], "allowed", path, field="params.fence_id")
         due_at = None
         if parsed.checkins:  # the first window opening after now is the first judged
             now: datetime = await conn.fetchval("SELECT now()")

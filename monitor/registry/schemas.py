@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
-from alerts.bounds import INT32_MAX, DbId, Instant, JsonObject, Text
+from alerts.bounds import INT32_MAX, DbId, JsonObject, Text
 
 SupervisionLevel = Literal["strict", "normal", "lenient"]
 JurisdictionLevel = Literal["city", "district", "street"]
@@ -56,21 +56,62 @@ class PersonOut(BaseModel):
     created_at: datetime
 
 
+# Community Corrections Law art. 29: the five grounds for electronic positioning
+PositioningBasis = Literal[
+    "violated_court_prohibition",
+    "left_residence_without_approval",
+    "refused_to_report_after_warning",
+    "public_security_penalty",
+    "pending_revocation",
+]
+# information check (信息化核查, art. 26) rests on the supervision itself, for its term
+InformationCheckBasis = Literal["supervision_term"]
+OrderBasis = Literal[PositioningBasis, InformationCheckBasis]
+BASIS_DOC = """The legal ground. electronic_positioning (art. 29), one of:
+`violated_court_prohibition` 违反人民法院禁止令的;
+`left_residence_without_approval` 无正当理由，未经批准离开所居住的市、县的;
+`refused_to_report_after_warning` 拒不按照规定报告自己的活动情况，被给予警告的;
+`public_security_penalty` 违反监督管理规定，被给予治安管理处罚的;
+`pending_revocation` 拟提请撤销缓刑、假释或者暂予监外执行收监执行的.
+information_check: `supervision_term` (信息化核查 for the term of supervision, art. 26)."""
+NO_NUL = r"^[^\x00]*$"
+
+
 class OrderIn(BaseModel):
     kind: OrderKind
-    starts_at: Instant
-    ends_at: Instant
-    basis: Text = Field(default="", max_length=500)
-    approved_by: Text = Field(default="", max_length=200)
+    starts_at: datetime = Field(description="at most one day back, at most 31 days ahead")
+    ends_at: datetime = Field(
+        description="electronic_positioning: at most 92 days on; information_check: five years"
+    )
+    basis: OrderBasis = Field(description=BASIS_DOC)
+    approved_by: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+    ] = Field(
+        description="who approved it: the county-level justice bureau head "
+        "(县级司法行政部门负责人)",
+    )
 
 
-class OrderOut(OrderIn):
+class OrderOut(BaseModel):
     id: int
     person_id: int
-    basis: str  # as stored: rows made before the input's bounds stay readable
+    kind: OrderKind
+    starts_at: datetime
+    ends_at: datetime
+    basis: str  # orders made before the grounds were checked keep what was written
     approved_by: str
     revoked_at: datetime | None
+    revoked_by: int | None = None
+    revoke_reason: str | None = None
     created_at: datetime
+
+
+class RevokeIn(BaseModel):
+    """解除: the order ends now; pings fixed after it are refused."""
+
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=NO_NUL)
+    ]
 
 
 class LapsingOrderOut(BaseModel):

@@ -107,24 +107,28 @@ def row_to_person(row: asyncpg.Record) -> schemas.PersonOut:
     return schemas.PersonOut(**data)
 
 
-COUNT_FENCES = "SELECT count(*) FROM fences WHERE id = ANY($1::bigint[]) AND role = $2"
+NOW = "SELECT now()"
 
 
-async def count_fences(conn: Conn, *, fence_ids: list[int], role: str) -> int:
-    found: int = await conn.fetchval(COUNT_FENCES, fence_ids, role)
-    return found
+async def database_now(conn: Conn) -> datetime:
+    """The database's clock: the one ingest's order windows are judged by."""
+    now: datetime = await conn.fetchval(NOW)
+    return now
 
 
-INSERT_ORDER = """
+ORDER_COLUMNS = """id, person_id, kind, starts_at, ends_at, basis, approved_by, revoked_at,
+revoked_by, revoke_reason, created_at"""
+INSERT_ORDER = f"""
 INSERT INTO monitoring_orders (person_id, kind, starts_at, ends_at, basis, approved_by, created_by)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, person_id, kind, starts_at, ends_at, basis, approved_by, revoked_at, created_at
+RETURNING {ORDER_COLUMNS}
 """
 
 
 async def insert_order(
     conn: Conn, *, person_id: int, data: schemas.OrderIn, officer_id: int | None
 ) -> schemas.OrderOut:
+    """Raises asyncpg.ExclusionViolationError when a live order of the kind overlaps."""
     row = await conn.fetchrow(
         INSERT_ORDER,
         person_id,
@@ -139,14 +143,57 @@ async def insert_order(
     return schemas.OrderOut(**dict(row))
 
 
-LIST_ORDERS = """
-SELECT id, person_id, kind, starts_at, ends_at, basis, approved_by, revoked_at, created_at
-FROM monitoring_orders WHERE person_id = $1 ORDER BY starts_at
+LIST_ORDERS = f"""
+SELECT {ORDER_COLUMNS} FROM monitoring_orders WHERE person_id = $1 ORDER BY starts_at, id
+"""
+# the live order of the kind that a new [starts_at, ends_at) would overlap
+OVERLAPPING_ORDER = f"""
+SELECT {ORDER_COLUMNS} FROM monitoring_orders
+WHERE person_id = $1 AND kind = $2 AND revoked_at IS NULL AND starts_at < $4 AND ends_at > $3
+ORDER BY starts_at LIMIT 1
+"""
+# the order, locked, and the path of its person's jurisdiction (for the access check)
+GET_ORDER_FOR_UPDATE = f"""
+SELECT {", ".join("o." + c.strip() for c in ORDER_COLUMNS.split(","))},
+       j.path AS jurisdiction_path
+FROM monitoring_orders o
+JOIN persons p ON p.id = o.person_id JOIN jurisdictions j ON j.id = p.jurisdiction_id
+WHERE o.id = $1 FOR UPDATE OF o
+"""
+REVOKE_ORDER = f"""
+UPDATE monitoring_orders SET revoked_at = now(), revoked_by = $2, revoke_reason = $3
+WHERE id = $1 RETURNING {ORDER_COLUMNS}
 """
 
 
 async def list_orders(conn: Conn, *, person_id: int) -> list[schemas.OrderOut]:
     return [schemas.OrderOut(**dict(r)) for r in await conn.fetch(LIST_ORDERS, person_id)]
+
+
+async def overlapping_order(
+    conn: Conn, *, person_id: int, data: schemas.OrderIn
+) -> schemas.OrderOut | None:
+    row = await conn.fetchrow(OVERLAPPING_ORDER, person_id, data.kind, data.starts_at, data.ends_at)
+    return None if row is None else schemas.OrderOut(**dict(row))
+
+
+async def lock_order(conn: Conn, *, order_id: int) -> tuple[schemas.OrderOut, str] | None:
+    """The order, locked until the transaction ends, and its person's jurisdiction path."""
+    row = await conn.fetchrow(GET_ORDER_FOR_UPDATE, order_id)
+    if row is None:
+        return None
+    data = dict(row)
+    path: str = data.pop("jurisdiction_path")
+    return schemas.OrderOut(**data), path
+
+
+async def revoke_order(
+    conn: Conn, *, order_id: int, officer_id: int, reason: str
+) -> schemas.OrderOut:
+    """Ends the order now. The UPDATE stamps changed_at, which ingest's change feed reads."""
+    row = await conn.fetchrow(REVOKE_ORDER, order_id, officer_id, reason)
+    assert row is not None
+    return schemas.OrderOut(**dict(row))
 
 
 INSERT_DEVICE = """
@@ -244,3 +291,16 @@ async def list_fences(conn: Conn, *, viewer_path: str) -> list[schemas.FenceOut]
 async def get_fence(conn: Conn, *, fence_id: int, viewer_path: str) -> schemas.FenceOut | None:
     row = await conn.fetchrow(GET_FENCE, viewer_path, fence_id)
     return None if row is None else schemas.FenceOut(**dict(row))
+
+
+VISIBLE_FENCE_IDS = f"""
+SELECT f.id FROM fences f WHERE {FENCE_VISIBLE} AND f.id = ANY($2::bigint[]) AND f.role = $3
+"""
+
+
+async def visible_fence_ids(
+    conn: Conn, *, fence_ids: list[int], role: str, viewer_path: str
+) -> set[int]:
+    """Those of `fence_ids` that are fences of `role` visible from `viewer_path`."""
+    rows = await conn.fetch(VISIBLE_FENCE_IDS, viewer_path, fence_ids, role)
+    return {r["id"] for r in rows}

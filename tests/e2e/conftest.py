@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import tempfile
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -31,10 +35,14 @@ class Live:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Live]:
-    """The app served by uvicorn on settings.port, in this event loop."""
+async def running(settings: Settings, **options: Any) -> AsyncIterator[Live]:
+    """The app served by uvicorn on settings.port, in this event loop; `options` go to
+    uvicorn.Config."""
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning"
+        create_app(settings),
+        host="127.0.0.1",
+        port=settings.port,
+        **{"log_level": "warning", **options},
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -61,6 +69,8 @@ def settings_for(database_url: str, redis_url: str) -> Settings:
         hub_poll_s=0.5,
         relay_interval_s=0.5,
         ws_heartbeat_s=5.0,
+        # anchors of this session's database only, never a developer's monitor-data/
+        audit_anchor_file=Path(tempfile.gettempdir()) / f"audit-anchors-{uuid.uuid4().hex}.jsonl",
     )
 
 

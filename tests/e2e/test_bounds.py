@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -117,15 +118,12 @@ async def test_nul_in_any_text_field_is_refused_naming_the_field(
             "supervision_level": "normal",
             "allowed_fence_ids": [fences[0]["id"]],
         }
-        order = {"kind": "information_check", "starts_at": NOW, "ends_at": LATER}
         cases: list[tuple[str, dict[str, Any], str]] = [
             ("/v1/jurisdictions", {"name": NUL, "level": "district"}, "name"),
             ("/v1/jurisdictions", {"name": "d", "level": "district", "code": NUL}, "code"),
             ("/v1/persons", {**person_body, "case_number": NUL}, "case_number"),
             ("/v1/persons", {**person_body, "full_name": NUL}, "full_name"),
             ("/v1/persons", {**person_body, "timezone": NUL}, "timezone"),
-            (f"/v1/persons/{pid}/orders", {**order, "basis": NUL}, "basis"),
-            (f"/v1/persons/{pid}/orders", {**order, "approved_by": NUL}, "approved_by"),
             ("/v1/devices", {"person_id": pid, "kind": "ankle", "device_id": NUL}, "device_id"),
             ("/v1/fences", {"name": NUL, "role": "allowed", "geometry": geometry}, "name"),
             (
@@ -189,10 +187,16 @@ async def test_instants_beyond_timestamptz_are_refused_and_a_track_runs_forwards
         assert first_day.status_code == 200, first_day.text
         order = {
             "kind": "information_check",
+            "basis": "supervision_term",
+            "approved_by": "bureau",
             "starts_at": "0001-01-01T00:00:00+14:00",
             "ends_at": LATER,
         }
-        refused(await client.post(f"/v1/persons/{pid}/orders", json=order), "starts_at")
+        orders = f"/v1/persons/{pid}/orders"
+        refused(await client.post(orders, json=order), "starts_at")
+        today = datetime.now(UTC).isoformat()
+        endless = {**order, "starts_at": today, "ends_at": "9999-12-31T23:59:59-14:00"}
+        refused(await client.post(orders, json=endless), "ends_at")
         permit = {"starts_at": NOW, "ends_at": "9999-12-31T23:59:59-14:00"}
         refused(await client.post(f"/v1/persons/{pid}/permits", json=permit), "ends_at")
         rule = {

@@ -40,6 +40,8 @@ async def page() -> AsyncIterator[Page]:
         page = await browser.new_page(viewport={"width": 1280, "height": 800})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        # what the Content-Security-Policy refused (a script, style or socket the console needs)
+        page.on("console", lambda m: errors.extend([m.text] if "Security Policy" in m.text else []))
         yield page
         await browser.close()
         assert errors == [], f"console script errors: {errors}"

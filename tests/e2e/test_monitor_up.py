@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -104,6 +105,9 @@ async def test_up_demo_starts_embedded_servers_and_raises_alerts(
                 wanted.discard(message["alert"]["type"])
     output = read(tmp / "monitor.log")
     assert f"Console: http://{host}/console/" in output and officer["password"] in output
+    # the socket above was logged, its token was not; the credentials are the owner's alone
+    assert "/v1/stream?token=[redacted]" in output and token not in output
+    assert stat.S_IMODE((tmp / "data" / "demo-credentials.json").stat().st_mode) == 0o600
 
     # Ctrl-C in a terminal: SIGINT to the whole process group, embedded servers included
     stopping_at = len(read(tmp / "monitor.log"))

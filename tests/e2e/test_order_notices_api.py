@@ -35,8 +35,10 @@ async def person_with_lapsing_order(client: httpx.AsyncClient) -> tuple[int, dic
         f"/v1/persons/{person.json()['id']}/orders",
         json={
             "kind": "electronic_positioning",
-            "starts_at": (now - timedelta(days=88)).isoformat(),
+            "starts_at": (now - timedelta(hours=1)).isoformat(),
             "ends_at": (now + timedelta(days=3)).isoformat(),
+            "basis": "violated_court_prohibition",
+            "approved_by": "bureau",
         },
     )
     assert order.status_code == 201, order.text

@@ -135,6 +135,8 @@ async def test_lawful_use_rules(live: Live, officer: Officer) -> None:
                 "kind": "electronic_positioning",
                 "starts_at": now.isoformat(),
                 "ends_at": (now + timedelta(days=120)).isoformat(),
+                "basis": "violated_court_prohibition",
+                "approved_by": "bureau",
             },
         )
         assert too_long.status_code == 422 and too_long.json()["field"] == "ends_at"

@@ -58,9 +58,9 @@ async def enrol(
         headers=auth,
         json={
             "kind": "electronic_positioning",
-            "starts_at": (now - timedelta(days=1)).isoformat(),
+            "starts_at": (now - timedelta(hours=1)).isoformat(),
             "ends_at": (now + timedelta(days=60)).isoformat(),
-            "basis": "test",
+            "basis": "left_residence_without_approval",
             "approved_by": "bureau",
         },
     )

@@ -1,10 +1,12 @@
-"""Fault test: a fleet posts while workers are killed, Redis restarts empty and PostgreSQL stops.
+"""Fault test: a fleet posts while workers are killed, Redis restarts empty and PostgreSQL stops
+(a fast shutdown, then a crash).
 
 Everything runs on private servers (an embedded PostgreSQL and a Redis without persistence on
 free ports) and separate `monitor serve` / `monitor worker` processes; the machine's shared
 servers are never touched. Afterwards every ping that got a 202 is stored exactly once, and
 every person's judgement equals a clean run of the same stored pings: nothing missed, nothing
-doubled.
+doubled. While PostgreSQL is down /readyz is red, and once it is back ingest commits again
+within seconds, by itself.
 """
 
 from __future__ import annotations
@@ -34,13 +36,19 @@ from monitor.registry.enrol import enrol_person
 from simulators.fleet import Fleet, Route, SimDevice, offset
 from tests.conftest import free_port
 from tests.e2e.test_slice import square
+from tests.faults.officer import Listener, log_in, make_officer
 
 pytestmark = pytest.mark.slow
 
 CENTRE = (22.55, 114.05)
 PERSONS = 16
-RUN_S = 60.0
+RUN_S = 70.0
 SETTLE_S = 45.0
+# once PostgreSQL is back, ingest must commit again by itself within this long (it used to
+# answer 503 until the process was restarted)
+RECOVERY_S = 15.0
+
+Login = tuple[str, str]
 
 
 class PrivateRedis:
@@ -151,8 +159,9 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         pg.stop()
 
 
-async def seed(database_url: str) -> list[SimDevice]:
-    """Persons with a 1 km square allowed area; half of them walk out and back every minute."""
+async def seed(database_url: str, persons: int = PERSONS) -> tuple[list[SimDevice], Login]:
+    """Persons with a 1 km square allowed area; half of them walk out and back every minute;
+    and their duty officer."""
     conn = await db.connect(database_url)
     try:
         city = await registry_store.insert_jurisdiction(
@@ -162,7 +171,7 @@ async def seed(database_url: str) -> list[SimDevice]:
             conn, data=schemas.FenceIn(name="area", role="allowed", geometry=square(*CENTRE, 1000))
         )
         devices = []
-        for n in range(PERSONS):
+        for n in range(persons):
             enrolled = await enrol_person(
                 conn,
                 case_number=f"F-{n}",
@@ -182,7 +191,7 @@ async def seed(database_url: str) -> list[SimDevice]:
                 phase_s=n * 7.0,
             )
             devices.append(SimDevice(f"f-{n}", token, person_id, route))
-        return devices
+        return devices, await make_officer(conn, city.id)
     finally:
         await conn.close()
 
@@ -199,7 +208,36 @@ async def wait_ready(base_url: str) -> None:
     raise AssertionError("monitor serve never became ready")
 
 
-async def inflict_faults(cluster: Cluster) -> None:
+async def post_probe(client: httpx.AsyncClient, probe: SimDevice) -> int:
+    body = {"device_id": probe.device_id, "ts": int(time.time() * 1000)}
+    body |= {"lat": CENTRE[0], "lon": CENTRE[1], "accuracy_m": 10}
+    try:
+        reply = await client.post(
+            "/v1/pings", json=body, headers={"Authorization": f"Bearer {probe.token}"}
+        )
+    except httpx.HTTPError:
+        return 0
+    return reply.status_code
+
+
+async def restart_postgres(cluster: Cluster, probe: SimDevice, *, mode: str) -> None:
+    """PostgreSQL stops: readiness is red at once; once it is back, a device's ping is
+    committed again within RECOVERY_S and readiness is green."""
+    await asyncio.to_thread(cluster.pg.stop_postgres, mode=mode)
+    async with httpx.AsyncClient(base_url=cluster.base_url, timeout=5.0) as client:
+        assert (await client.get("/readyz")).status_code == 503, "ready with PostgreSQL down"
+        assert await post_probe(client, probe) == 503
+        await asyncio.sleep(3)
+        await asyncio.to_thread(cluster.pg.start_postgres)
+        back = time.monotonic()
+        while (status := await post_probe(client, probe)) != 202:
+            waited = time.monotonic() - back
+            assert waited < RECOVERY_S, f"ingest still answers {status} {waited:.0f} s after"
+            await asyncio.sleep(0.5)
+        assert (await client.get("/readyz")).status_code == 200
+
+
+async def inflict_faults(cluster: Cluster, probe: SimDevice) -> None:
     """The schedule of trouble, while the fleet posts."""
     await asyncio.sleep(8)
     cluster.kill_worker(0)  # kill -9 mid-stream
@@ -210,13 +248,13 @@ async def inflict_faults(cluster: Cluster) -> None:
     await asyncio.sleep(1)
     cluster.redis.start()
     await asyncio.sleep(10)
-    await asyncio.to_thread(cluster.pg.stop_postgres)  # ingest answers 503; the fleet retries
-    await asyncio.sleep(3)
-    await asyncio.to_thread(cluster.pg.start_postgres)
-    await asyncio.sleep(8)
+    await restart_postgres(cluster, probe, mode="fast")  # 503 meanwhile; the fleet retries
+    await asyncio.sleep(5)
     cluster.kill_worker(1)
     await asyncio.sleep(1)
     cluster.start_worker(1)
+    await asyncio.sleep(5)
+    await restart_postgres(cluster, probe, mode="immediate")  # a crash, then WAL recovery
 
 
 def clean_run(rows: list[asyncpg.Record], index: FenceIndex, level: str) -> tuple[int, int]:
@@ -262,10 +300,23 @@ async def test_no_ping_lost_and_no_alert_missed_or_doubled(cluster: Cluster) -> 
 
 
 async def run_and_check(cluster: Cluster) -> None:
-    devices = await seed(cluster.database_url)
+    devices, login = await seed(cluster.database_url, PERSONS + 1)
+    probe = devices.pop()  # stays at home; posts only to see when ingest is back
     await wait_ready(cluster.base_url)
+    ws_url = cluster.base_url.replace("http", "ws", 1)
+    officer = Listener(ws_url, await log_in(cluster.base_url, *login))
+    listening = asyncio.create_task(officer.run())
     fleet = Fleet(cluster.base_url, devices, interval_s=1.0, retry_for_s=30.0)
-    await asyncio.gather(fleet.run(duration_s=RUN_S), inflict_faults(cluster))
+    try:
+        await asyncio.gather(fleet.run(duration_s=RUN_S), inflict_faults(cluster, probe))
+        await check_stored_and_judged(cluster, fleet, devices)
+        await check_officer_saw_every_event(cluster, officer)
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+
+
+async def check_stored_and_judged(cluster: Cluster, fleet: Fleet, devices: list[SimDevice]) -> None:
     assert fleet.sent > PERSONS * RUN_S * 0.5, f"too few pings went through: {fleet.sent}"
 
     conn = await db.connect(cluster.database_url)
@@ -305,3 +356,23 @@ async def run_and_check(cluster: Cluster) -> None:
         )
     finally:
         await conn.close()
+
+
+async def check_officer_saw_every_event(cluster: Cluster, officer: Listener) -> None:
+    """Every alert event committed reached the officer's socket, once and in order, though
+    PostgreSQL went away twice under it."""
+    conn = await db.connect(cluster.database_url)
+    try:
+        committed = [r["id"] for r in await conn.fetch(EVENTS_FOR_OFFICERS)]
+    finally:
+        await conn.close()
+    assert committed, "the test must include alert events"
+    for _ in range(50):  # the last events may still be on their way
+        if officer.ids[-1:] >= committed[-1:]:
+            break
+        await asyncio.sleep(0.2)
+    assert officer.ids == committed, "the officer's socket missed or repeated events"
+    print(f"the officer's socket got all {len(committed)} events ({officer.reconnects} reconnects)")
+
+
+EVENTS_FOR_OFFICERS = "SELECT id FROM events WHERE type <> 'position' ORDER BY id"

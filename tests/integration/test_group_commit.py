@@ -26,6 +26,7 @@ from ingest.group_commit import (
     StorageRefusedError,
     stream_entries,
 )
+from ingest.lanes import is_open
 from ingest.models import Ping, epoch_us
 from monitor import db
 from tests.conftest import free_port
@@ -82,12 +83,49 @@ async def test_unreachable_database_fails_the_waiting_requests(redis_url: str) -
     try:
         with pytest.raises(CommitUnavailableError):
             await committer.submit(NO_PERSON, pings("dead", 1, datetime.now(UTC)))
+        with pytest.raises(OSError):  # readiness is red while ingest cannot commit
+            await committer.check()
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
         await redis.aclose()
         await dead.close()
     assert committer.has_room(50_000) and not committer.has_room(50_001)
+
+
+async def test_a_lane_whose_connection_the_server_closed_commits_again(
+    pool: asyncpg.Pool, redis_url: str
+) -> None:
+    """A PostgreSQL restart closes the lane's kept connection while it is idle; asyncpg then
+    detaches it from the pool, and every call on it raised, so ingest answered 503 until the
+    process was restarted. The next flush and the readiness check must take a new one."""
+    redis = aioredis.from_url(redis_url)
+    committer = GroupCommitter(pool, redis, GroupConfig(partitions=1, stream_maxlen=10, lanes=1))
+    runner = asyncio.create_task(committer.run())
+    device = f"lane-{time.monotonic_ns()}"
+    start = datetime.now(UTC)
+    try:
+        await committer.submit(NO_PERSON, pings(device, 1, start))
+        lane = committer._idle.get_nowait()
+        committer._idle.put_nowait(lane)
+        assert lane.conn is not None
+        pid = lane.conn.get_server_pid()
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT pg_terminate_backend($1)", pid)
+        for _ in range(100):  # until asyncpg has seen the socket close and detached it
+            if not is_open(lane.conn):
+                break
+            await asyncio.sleep(0.02)
+        await committer.check()
+        assert lane.conn is not None and lane.conn.get_server_pid() != pid
+        await committer.submit(NO_PERSON, pings(device, 1, start + timedelta(seconds=1)))
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await redis.aclose()
+    async with pool.acquire() as conn:
+        stored = await conn.fetchval("SELECT count(*) FROM pings WHERE device_id = $1", device)
+    assert stored == 2
 
 
 async def test_a_poison_request_fails_alone(pool: asyncpg.Pool, redis_url: str) -> None:

@@ -70,3 +70,19 @@ async def test_a_renewed_or_revoked_order_gives_no_notice(pool: asyncpg.Pool) ->
         assert renewed not in events and revoked not in events
         assert gap in events, "a renewal that leaves a gap is no renewal"
         assert await orders.lapsing(conn, now=NOW, notice=WEEK, under_path=path) == []
+
+
+async def test_an_order_of_the_other_kind_is_no_renewal(pool: asyncpg.Pool) -> None:
+    """Each kind is its own approval: an information check carrying on does not renew an
+    electronic positioning order, which still lapses and must be noticed."""
+    async with pool.acquire() as conn:
+        person_id, path = await person_with_orders(conn, (-60, 5))
+        await conn.execute(
+            "INSERT INTO monitoring_orders (person_id, kind, starts_at, ends_at) "
+            "VALUES ($1, 'information_check', $2, $3)",
+            person_id,
+            NOW - timedelta(days=60),
+            NOW + timedelta(days=300),
+        )
+        listed = await orders.lapsing(conn, now=NOW, notice=WEEK, under_path=path)
+    assert [(o["person_id"], o["kind"]) for o in listed] == [(person_id, "electronic_positioning")]

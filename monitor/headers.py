@@ -1,0 +1,58 @@
+"""Security headers on every officer-side HTTP answer (device routes are answered in front)."""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# JSON answers load nothing and are framed by nobody
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# the console is same-origin module scripts and a stylesheet; the favicon is a data: URL;
+# its WebSocket is same-origin ('self' covers ws:/wss: to the page's host)
+CONSOLE_CSP = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# FastAPI's Swagger UI and ReDoc pages load from a CDN and start with an inline script
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https:; "
+    "worker-src 'self' blob:; frame-ancestors 'none'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
+COMMON = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def csp_for(path: str) -> str:
+    if path == "/" or path.startswith("/console"):
+        return CONSOLE_CSP
+    if path.startswith(DOCS_PATHS):
+        return DOCS_CSP
+    return API_CSP
+
+
+class SecurityHeaders:
+    """ASGI middleware; an answer's own headers of these names are kept."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = {**COMMON, "Content-Security-Policy": csp_for(scope["path"])}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in extra.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
