@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from alerts import schemas, state_store, store
+from alerts.bounds import DbId, Instant, Offset, Text
 from alerts.consumer import publish
 from alerts.models import Alert, AlertStatus, EventType, NewEvent, Viewer, transition
 from alerts.runtime import AlertsRuntime, runtime_of
@@ -44,10 +45,10 @@ async def list_alerts(
     runtime: Runtime,
     viewer: CurrentViewer,
     status: AlertStatus | None = None,
-    type: str | None = None,
-    person_id: int | None = None,
+    type: Annotated[Text | None, Query(max_length=100)] = None,
+    person_id: DbId | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[schemas.AlertOut]:
     async with runtime.pool.acquire() as conn, conn.transaction():
         await store.audit(  # alerts carry the positions that raised them
@@ -74,7 +75,7 @@ async def alert_in_reach(conn: Conn, viewer: Viewer, alert_id: int, *, lock: boo
 
 
 @router.get("/alerts/{alert_id}")
-async def get_alert(runtime: Runtime, viewer: CurrentViewer, alert_id: int) -> schemas.AlertOut:
+async def get_alert(runtime: Runtime, viewer: CurrentViewer, alert_id: DbId) -> schemas.AlertOut:
     async with runtime.pool.acquire() as conn, conn.transaction():
         alert = await alert_in_reach(conn, viewer, alert_id)
         await store.audit(
@@ -86,7 +87,7 @@ async def get_alert(runtime: Runtime, viewer: CurrentViewer, alert_id: int) -> s
 
 @router.get("/alerts/{alert_id}/actions")
 async def alert_actions(
-    runtime: Runtime, viewer: CurrentViewer, alert_id: int
+    runtime: Runtime, viewer: CurrentViewer, alert_id: DbId
 ) -> list[schemas.AlertActionOut]:
     async with runtime.pool.acquire() as conn:
         await alert_in_reach(conn, viewer, alert_id)
@@ -101,7 +102,7 @@ async def alert_actions(
 
 @router.post("/alerts/{alert_id}/ack")
 async def acknowledge(
-    runtime: Runtime, viewer: CurrentViewer, alert_id: int, body: schemas.AckIn | None = None
+    runtime: Runtime, viewer: CurrentViewer, alert_id: DbId, body: schemas.AckIn | None = None
 ) -> schemas.AlertOut:
     note = body.note if body else ""
     return await change(runtime, viewer, alert_id, AlertStatus.ACKNOWLEDGED, note=note)
@@ -109,7 +110,7 @@ async def acknowledge(
 
 @router.post("/alerts/{alert_id}/resolve")
 async def resolve(
-    runtime: Runtime, viewer: CurrentViewer, alert_id: int, body: schemas.ResolveIn
+    runtime: Runtime, viewer: CurrentViewer, alert_id: DbId, body: schemas.ResolveIn
 ) -> schemas.AlertOut:
     return await change(
         runtime,
@@ -188,14 +189,16 @@ async def change(
 async def person_track(
     runtime: Runtime,
     viewer: CurrentViewer,
-    person_id: int,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    person_id: DbId,
+    start: Instant | None = None,
+    end: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> list[schemas.TrackPointOut]:
     """Every read of a person's positions is written to the audit log."""
     end = end or datetime.now(UTC)
-    start = start or end - timedelta(days=1)
+    start = start or day_before(end)
+    if start > end:
+        raise HTTPException(422, "start: must not be after end")
     async with runtime.pool.acquire() as conn, conn.transaction():
         path = await store.person_path(conn, person_id=person_id)
         if path is None or not viewer.sees(path):
@@ -209,6 +212,13 @@ async def person_track(
         )
         rows = await store.track(conn, person_id=person_id, start=start, end=end, limit=limit)
     return [schemas.TrackPointOut(**dict(r)) for r in rows]
+
+
+def day_before(end: datetime) -> datetime:
+    try:
+        return end - timedelta(days=1)
+    except OverflowError:  # the first day of year 1
+        return end
 
 
 @router.get("/positions/latest")

@@ -7,16 +7,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from alerts.bounds import Text
 from alerts.models import Disposition
 
 
 class AckIn(BaseModel):
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
 
 
 class ResolveIn(BaseModel):
     disposition: Disposition
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
 
 
 class AlertOut(BaseModel):

@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
 from alerts import metrics, store
+from alerts.bounds import INT64_MAX
 from alerts.hub import Hub, Message, Subscription
 from alerts.runtime import runtime_of
 
@@ -34,7 +35,7 @@ def token_from_subprotocols(websocket: WebSocket) -> str | None:
 async def stream(
     websocket: WebSocket,
     token: str | None = None,
-    since: int | None = None,
+    since: Annotated[int | None, Query(ge=0, le=INT64_MAX)] = None,
     positions: bool = True,
 ) -> None:
     runtime = runtime_of(websocket)

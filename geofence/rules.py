@@ -143,6 +143,8 @@ def zone_info(name: str) -> ZoneInfo:
 
 
 THRESHOLD_FIELDS = ("exit_pings", "exit_min_s", "return_pings")
+THRESHOLD_MAX = 2**31 - 1  # a count or seconds: what a PostgreSQL integer holds
+ID_MAX = 2**63 - 1  # a bigserial id
 
 
 def parse_rules(
@@ -182,7 +184,7 @@ def parse_curfew(rule_id: int, params: Mapping[str, Any]) -> Curfew:
     if start == end:
         raise InvalidInputError("params.end: must differ from params.start")
     fence_id = params.get("fence_id")
-    if not isinstance(fence_id, int) or isinstance(fence_id, bool):
+    if not isinstance(fence_id, int) or isinstance(fence_id, bool) or not 1 <= fence_id <= ID_MAX:
         raise InvalidInputError("params.fence_id: the id of the home zone fence is required")
     return Curfew(rule_id, fence_id, days, start, end)
 
@@ -237,6 +239,8 @@ def parse_thresholds(params: Mapping[str, Any]) -> dict[str, float]:
     for name, value in params.items():
         if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
             raise InvalidInputError(f"params.{name}: must be a non-negative number")
+        if not value <= THRESHOLD_MAX:  # also NaN; and int() below cannot take infinity
+            raise InvalidInputError(f"params.{name}: at most {THRESHOLD_MAX}")
         if name.endswith("_pings") and (value != int(value) or value < 1):
             raise InvalidInputError(f"params.{name}: must be a whole number of at least 1")
         out[name] = float(value)
@@ -272,7 +276,10 @@ def _instant(name: str, value: Any) -> int:
             raise InvalidInputError(f"{name}: an ISO 8601 time with offset is required") from None
     if moment.tzinfo is None:
         raise InvalidInputError(f"{name}: give a time zone offset, e.g. +08:00")
-    return _ms(moment)
+    try:
+        return _ms(moment)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is in year 0 in UTC
+        raise InvalidInputError(f"{name}: must lie between years 1 and 9999 in UTC") from None
 
 
 def _ms(moment: datetime) -> int:

@@ -111,6 +111,8 @@ class Ingestor:
         return device
 
     async def device_for_id(self, device_id: str) -> Device:
+        if "\x00" in device_id:  # no device id has one; PostgreSQL text cannot hold it
+            raise UnknownDeviceError("id: must not contain NUL (\\u0000) characters")
         device = await self._cached_device(("id", device_id))
         if device is None or not device.identifier_only:
             raise UnknownDeviceError(

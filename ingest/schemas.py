@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from alerts.bounds import storable_json
 from ingest.errors import MalformedBodyError
 from ingest.models import EPOCH, MICROSECOND, Ping, epoch_us
 
@@ -217,6 +218,10 @@ def attributes(item: dict[str, Any]) -> dict[str, Any] | None:
         raise FieldError("attrs", "must be an object")
     if len(orjson.dumps(value)) > MAX_ATTRS_BYTES:
         raise FieldError("attrs", f"larger than {MAX_ATTRS_BYTES} bytes")
+    try:
+        storable_json(value, "attrs")  # else jsonb refuses it, and with it the whole flush
+    except ValueError as error:
+        raise FieldError(*str(error).split(": ", 1)) from None
     return value
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from importlib import resources
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -37,6 +38,7 @@ from monitor.audit.anchors import run_anchoring
 from monitor.auth import routes as auth_routes
 from monitor.context import AppContext
 from monitor.deps import officer_from_token
+from monitor.error_responses import DEVICE_ERRORS, OFFICER_ERRORS, add_bound_handlers
 from monitor.errors import MonitorError, TooManyRequestsError
 from monitor.headers import SecurityHeaders
 from monitor.maintenance import run_maintenance
@@ -49,18 +51,23 @@ from monitor.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 5.0
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "Not ready: the body names the check that failed"}
+}
 
 
 def create_app(settings: Settings) -> FastAPI:
     install_log_redaction()  # here, so every launcher of uvicorn gets it, in every process
     app = FastAPI(title="Electronic-fence monitor", version="0.1.0", lifespan=lifespan(settings))
-    for module in (health, auth_routes, registry_routes, ingest_routes, alert_routes, ws):
-        app.include_router(module.router)
-    app.include_router(auth_routes.officers)
-    app.include_router(device_routes.router)
-    app.include_router(rules.router)
-    app.include_router(audit_routes.router)
-    app.include_router(app_routes.router)
+    app.include_router(health.router, responses=NOT_READY)
+    app.include_router(ws.router)
+    for officer_api in (auth_routes.router, auth_routes.officers, registry_routes.router):
+        app.include_router(officer_api, responses=OFFICER_ERRORS)
+    for officer_api in (device_routes.router, rules.router, alert_routes.router):
+        app.include_router(officer_api, responses=OFFICER_ERRORS)
+    app.include_router(audit_routes.router, responses=OFFICER_ERRORS)
+    app.include_router(ingest_routes.router, responses=DEVICE_ERRORS)
+    app.include_router(app_routes.router, responses=DEVICE_ERRORS)
     app.mount("/metrics", make_asgi_app())
     # added first, so it runs inside PingsFastPath: device answers never pass through it
     app.add_middleware(SecurityHeaders)
@@ -198,6 +205,7 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
 
 
 def add_error_handlers(app: FastAPI, settings: Settings) -> None:
+    add_bound_handlers(app)
     retry = {"Retry-After": str(settings.retry_after_s)}
 
     @app.exception_handler(MonitorError)

@@ -11,6 +11,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
 from alerts import store as alert_store
+from alerts.bounds import DbId, Text
 from monitor.auth import login, security, store
 from monitor.auth.models import Officer, Role
 from monitor.auth.throttle import Limits, LoginThrottle
@@ -36,11 +37,11 @@ class TokenOut(BaseModel):
 
 
 class OfficerIn(BaseModel):
-    username: str = Field(min_length=1, max_length=100)
+    username: Text = Field(min_length=1, max_length=100)
     password: str = Field(min_length=8, max_length=200)
     role: Role
-    jurisdiction_id: int
-    display_name: str = ""
+    jurisdiction_id: DbId
+    display_name: Text = Field(default="", max_length=200)
 
 
 class MeOut(BaseModel):

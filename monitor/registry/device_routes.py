@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import asyncpg
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Path, status
 
 from alerts import store as alert_store
+from alerts.bounds import DbId, Text
 from monitor.auth import security
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
@@ -14,6 +17,8 @@ from monitor.registry import schemas, store
 from monitor.registry.routes import Conn, person_in_reach
 
 router = APIRouter(prefix="/v1", tags=["registry"])
+
+DeviceId = Annotated[Text, Path(max_length=100)]
 
 
 @router.post("/devices", status_code=status.HTTP_201_CREATED)
@@ -46,7 +51,7 @@ async def enroll_device(ctx: Ctx, officer: Writer, data: schemas.DeviceIn) -> sc
 
 @router.get("/persons/{person_id}/devices")
 async def list_devices(
-    ctx: Ctx, officer: CurrentOfficer, person_id: int
+    ctx: Ctx, officer: CurrentOfficer, person_id: DbId
 ) -> list[schemas.DeviceOut]:
     async with ctx.pool.acquire() as conn:
         await person_in_reach(conn, officer, person_id)
@@ -68,7 +73,7 @@ async def device_in_reach(conn: Conn, officer: Officer, device_id: str) -> None:
 
 
 @router.post("/devices/{device_id}/rotate")
-async def rotate_token(ctx: Ctx, officer: Writer, device_id: str) -> schemas.DeviceOut:
+async def rotate_token(ctx: Ctx, officer: Writer, device_id: DeviceId) -> schemas.DeviceOut:
     """A new token, shown once; the old one is refused once ingest's short cache expires."""
     token = security.new_token()
     async with ctx.pool.acquire() as conn, conn.transaction():
@@ -84,7 +89,7 @@ async def rotate_token(ctx: Ctx, officer: Writer, device_id: str) -> schemas.Dev
 
 
 @router.post("/devices/{device_id}/revoke")
-async def revoke(ctx: Ctx, officer: Writer, device_id: str) -> schemas.DeviceOut:
+async def revoke(ctx: Ctx, officer: Writer, device_id: DeviceId) -> schemas.DeviceOut:
     async with ctx.pool.acquire() as conn, conn.transaction():
         await device_in_reach(conn, officer, device_id)
         row = await store.revoke_device(conn, device_id=device_id)

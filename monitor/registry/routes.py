@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from alerts import orders as lapse
 from alerts import store as alert_store
+from alerts.bounds import DbId, Offset
 from geofence.errors import InvalidInputError
 from geofence.rules import zone_info
 from monitor.auth.models import Officer
@@ -66,7 +67,12 @@ async def create_jurisdiction(
                 raise ForbiddenError("parent_id: only a city admin may create a root jurisdiction")
         else:
             await jurisdiction_in_reach(conn, officer, data.parent_id, field="parent_id")
-        made = await store.insert_jurisdiction(conn, data=data)
+        try:
+            made = await store.insert_jurisdiction(conn, data=data)
+        except asyncpg.UniqueViolationError:
+            raise ConflictError(
+                f"code: {data.code!r} is already another jurisdiction's", field="code"
+            ) from None
         await alert_store.audit(
             conn, officer_id=officer.id, action="jurisdiction.create",
             subject=f"jurisdiction:{made.id}", details={"parent_id": data.parent_id},
@@ -129,7 +135,7 @@ async def list_persons(
     ctx: Ctx,
     officer: CurrentOfficer,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[schemas.PersonOut]:
     async with ctx.pool.acquire() as conn:
         return await store.list_persons(
@@ -138,14 +144,14 @@ async def list_persons(
 
 
 @router.get("/persons/{person_id}")
-async def get_person(ctx: Ctx, officer: CurrentOfficer, person_id: int) -> schemas.PersonOut:
+async def get_person(ctx: Ctx, officer: CurrentOfficer, person_id: DbId) -> schemas.PersonOut:
     async with ctx.pool.acquire() as conn:
         return await person_in_reach(conn, officer, person_id)
 
 
 @router.post("/persons/{person_id}/orders", status_code=status.HTTP_201_CREATED)
 async def create_order(
-    ctx: Ctx, officer: Writer, person_id: int, data: schemas.OrderIn
+    ctx: Ctx, officer: Writer, person_id: DbId, data: schemas.OrderIn
 ) -> schemas.OrderOut:
     """One live order per person and kind at a time: an overlap answers 409 naming the order
     in force (a renewal starts when it ends). Grounds, span and start: see `basis`."""
@@ -213,7 +219,7 @@ async def order_in_reach(conn: Conn, officer: Officer, order_id: int) -> schemas
 
 
 @router.get("/persons/{person_id}/orders")
-async def list_orders(ctx: Ctx, officer: CurrentOfficer, person_id: int) -> list[schemas.OrderOut]:
+async def list_orders(ctx: Ctx, officer: CurrentOfficer, person_id: DbId) -> list[schemas.OrderOut]:
     async with ctx.pool.acquire() as conn:
         await person_in_reach(conn, officer, person_id)
         return await store.list_orders(conn, person_id=person_id)
@@ -272,7 +278,7 @@ async def list_fences(ctx: Ctx, officer: CurrentOfficer) -> list[schemas.FenceOu
 
 
 @router.get("/fences/{fence_id}")
-async def get_fence(ctx: Ctx, officer: CurrentOfficer, fence_id: int) -> schemas.FenceOut:
+async def get_fence(ctx: Ctx, officer: CurrentOfficer, fence_id: DbId) -> schemas.FenceOut:
     async with ctx.pool.acquire() as conn:
         fence = await store.get_fence(
             conn, fence_id=fence_id, viewer_path=officer.jurisdiction_path

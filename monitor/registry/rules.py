@@ -15,6 +15,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
 from alerts import store as alert_store
+from alerts.bounds import DbId, Instant, JsonObject, Text
 from alerts.verdicts import ms_to_dt
 from geofence.errors import InvalidInputError
 from geofence.rules import parse_rules
@@ -32,7 +33,7 @@ MAX_PERMIT = timedelta(days=31)
 
 class RuleIn(BaseModel):
     kind: RuleKind
-    params: dict[str, Any]
+    params: JsonObject
 
 
 class RuleOut(RuleIn):
@@ -45,9 +46,9 @@ class RuleOut(RuleIn):
 
 
 class PermitIn(BaseModel):
-    starts_at: datetime
-    ends_at: datetime
-    destination: str = Field(default="", max_length=500)
+    starts_at: Instant
+    ends_at: Instant
+    destination: Text = Field(default="", max_length=500)
     grace_s: int = Field(default=3600, ge=0, le=7 * 86400)
 
 
@@ -67,7 +68,7 @@ cancelled_at, closed_at, overdue_alert_id, created_at"""
 
 
 @router.post("/persons/{person_id}/rules", status_code=status.HTTP_201_CREATED)
-async def create_rule(ctx: Ctx, officer: Writer, person_id: int, data: RuleIn) -> RuleOut:
+async def create_rule(ctx: Ctx, officer: Writer, person_id: DbId, data: RuleIn) -> RuleOut:
     async with ctx.pool.acquire() as conn, conn.transaction():
         person = await person_in_reach(conn, officer, person_id)
         try:
@@ -106,7 +107,7 @@ async def create_rule(ctx: Ctx, officer: Writer, person_id: int, data: RuleIn) -
 
 
 @router.get("/persons/{person_id}/rules")
-async def list_rules(ctx: Ctx, officer: CurrentOfficer, person_id: int) -> list[RuleOut]:
+async def list_rules(ctx: Ctx, officer: CurrentOfficer, person_id: DbId) -> list[RuleOut]:
     async with ctx.pool.acquire() as conn:
         await person_in_reach(conn, officer, person_id)
         rows = await conn.fetch(
@@ -116,7 +117,7 @@ async def list_rules(ctx: Ctx, officer: CurrentOfficer, person_id: int) -> list[
 
 
 @router.delete("/persons/{person_id}/rules/{rule_id}")
-async def deactivate_rule(ctx: Ctx, officer: Writer, person_id: int, rule_id: int) -> RuleOut:
+async def deactivate_rule(ctx: Ctx, officer: Writer, person_id: DbId, rule_id: DbId) -> RuleOut:
     """Rules are switched off, never deleted: what applied when stays on record."""
     async with ctx.pool.acquire() as conn, conn.transaction():
         await person_in_reach(conn, officer, person_id)
@@ -136,7 +137,7 @@ async def deactivate_rule(ctx: Ctx, officer: Writer, person_id: int, rule_id: in
 
 
 @router.post("/persons/{person_id}/permits", status_code=status.HTTP_201_CREATED)
-async def create_permit(ctx: Ctx, officer: Writer, person_id: int, data: PermitIn) -> PermitOut:
+async def create_permit(ctx: Ctx, officer: Writer, person_id: DbId, data: PermitIn) -> PermitOut:
     for name in ("starts_at", "ends_at"):
         if getattr(data, name).tzinfo is None:
             raise BadRequestError(
@@ -171,7 +172,7 @@ async def create_permit(ctx: Ctx, officer: Writer, person_id: int, data: PermitI
 
 
 @router.get("/persons/{person_id}/permits")
-async def list_permits(ctx: Ctx, officer: CurrentOfficer, person_id: int) -> list[PermitOut]:
+async def list_permits(ctx: Ctx, officer: CurrentOfficer, person_id: DbId) -> list[PermitOut]:
     async with ctx.pool.acquire() as conn:
         await person_in_reach(conn, officer, person_id)
         rows = await conn.fetch(
@@ -182,7 +183,7 @@ async def list_permits(ctx: Ctx, officer: CurrentOfficer, person_id: int) -> lis
 
 
 @router.post("/persons/{person_id}/permits/{permit_id}/cancel")
-async def cancel_permit(ctx: Ctx, officer: Writer, person_id: int, permit_id: int) -> PermitOut:
+async def cancel_permit(ctx: Ctx, officer: Writer, person_id: DbId, permit_id: DbId) -> PermitOut:
     async with ctx.pool.acquire() as conn, conn.transaction():
         await person_in_reach(conn, officer, person_id)
         row = await permit_row(conn, person_id, permit_id)

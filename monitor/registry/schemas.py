@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from alerts.bounds import INT32_MAX, DbId, JsonObject, Text
+
 SupervisionLevel = Literal["strict", "normal", "lenient"]
 JurisdictionLevel = Literal["city", "district", "street"]
 OrderKind = Literal["electronic_positioning", "information_check"]
@@ -15,26 +17,31 @@ FenceRole = Literal["allowed", "exclusion"]
 CrsName = Literal["wgs84", "gcj02", "bd09"]
 
 
+# ids a person may name at once: far more fences than any real person has
+MAX_FENCE_IDS = 1000
+
+
 class JurisdictionIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     level: JurisdictionLevel
-    parent_id: int | None = None
-    code: str | None = None
+    parent_id: DbId | None = None
+    code: Text | None = Field(default=None, max_length=100)
 
 
 class JurisdictionOut(JurisdictionIn):
     id: int
     path: str
+    code: str | None = None  # as stored: rows made before the input's bounds stay readable
 
 
 class PersonIn(BaseModel):
-    case_number: str = Field(min_length=1, max_length=100)
+    case_number: Text = Field(min_length=1, max_length=100)
     supervision_level: SupervisionLevel
-    allowed_fence_ids: list[int] = Field(min_length=1)
-    exclusion_fence_ids: list[int] = []
-    jurisdiction_id: int | None = None
-    full_name: str = ""
-    timezone: str = "Asia/Shanghai"
+    allowed_fence_ids: list[DbId] = Field(min_length=1, max_length=MAX_FENCE_IDS)
+    exclusion_fence_ids: list[DbId] = Field(default=[], max_length=MAX_FENCE_IDS)
+    jurisdiction_id: DbId | None = None
+    full_name: Text = Field(default="", max_length=200)
+    timezone: Text = Field(default="Asia/Shanghai", max_length=100)
 
 
 class PersonOut(BaseModel):
@@ -121,10 +128,10 @@ class LapsingOrderOut(BaseModel):
 
 
 class DeviceIn(BaseModel):
-    person_id: int
+    person_id: DbId
     kind: DeviceKind
-    device_id: str | None = Field(default=None, min_length=1, max_length=100)
-    expected_interval_s: int = Field(default=60, gt=0)
+    device_id: Text | None = Field(default=None, min_length=1, max_length=100)
+    expected_interval_s: int = Field(default=60, gt=0, le=INT32_MAX)
     identifier_only: bool = False
 
 
@@ -142,12 +149,12 @@ class DeviceOut(BaseModel):
 
 
 class FenceIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     role: FenceRole
     crs: CrsName = "wgs84"
-    geometry: dict[str, Any]
-    properties: dict[str, Any] = {}
-    jurisdiction_id: int | None = None
+    geometry: JsonObject
+    properties: JsonObject = {}
+    jurisdiction_id: DbId | None = None
 
 
 class FenceOut(BaseModel):
