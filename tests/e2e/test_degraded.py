@@ -21,6 +21,7 @@ async def test_database_down_answers_503_with_retry_after(redis_url: str) -> Non
         ready = await client.get("/readyz")
         assert ready.status_code == 503 and ready.headers["retry-after"]
         assert ready.json()["redis"] == "ok" and ready.json()["database"].startswith("unavailable")
+        assert ready.json()["ingest"].startswith("unavailable")  # it cannot commit either
         ping = {"ts": 0, "lat": 22.5, "lon": 114.0, "accuracy_m": 5}
         posted = await client.post("/v1/pings", json=ping, headers={"Authorization": "Bearer x"})
         assert posted.status_code == 503 and posted.headers["retry-after"]
@@ -39,6 +40,7 @@ async def test_ready_when_both_servers_answer(database_url: str, redis_url: str)
             "ready": True,
             "database": "ok",
             "redis": "ok",
+            "ingest": "ok",
         }
         metrics = await client.get("/metrics/")
         assert metrics.status_code == 200 and "monitor_pings_total" in metrics.text
