@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator, BaseModel
 
+from alerts.bounds import INT64_MAX
 from monitor.audit import anchors, store
 from monitor.audit.verify import verify
 from monitor.auth.models import Officer, Role
@@ -21,7 +22,6 @@ from monitor.errors import ForbiddenError
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
-INT64_MAX = 2**63 - 1
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 READERS = (Role.ADMIN, Role.OVERSIGHT)

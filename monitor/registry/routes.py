@@ -7,7 +7,7 @@ from typing import Annotated
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Query, status
 
 from alerts import orders as lapse
 from alerts import store as alert_store
@@ -23,9 +23,6 @@ from monitor.registry.geometry import to_fence_geometry
 Conn = asyncpg.Connection | PoolConnectionProxy
 
 router = APIRouter(prefix="/v1", tags=["registry"])
-
-MAX_ID = 2**63 - 1  # ids are bigint: a larger one can name nothing
-OrderId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def is_city_admin(officer: Officer) -> bool:
@@ -189,7 +186,7 @@ def overlap_error(
 
 @router.post("/orders/{order_id}/revoke")
 async def revoke_order(
-    ctx: Ctx, officer: Writer, order_id: OrderId, data: schemas.RevokeIn
+    ctx: Ctx, officer: Writer, order_id: DbId, data: schemas.RevokeIn
 ) -> schemas.OrderOut:
     """解除: the order ends now, with the reason on record (audited). Pings fixed after it are
     refused within about a second; positions fixed while it was in force are still taken."""
