@@ -23,7 +23,7 @@ from ingest.engine import Ingestor
 from ingest.errors import DeviceAuthError, IngestError, MalformedBodyError, UnknownDeviceError
 from ingest.models import Device
 from ingest.routes import ingestor_of, read_body, read_limited
-from ingest.schemas import FieldError
+from ingest.schemas import FieldError, as_sent
 
 router = APIRouter(tags=["devices"])
 
@@ -74,6 +74,10 @@ class OsmAndRequest:
     def unknown(self, message: str) -> Reply:
         return Reply(404 if self.is_json else 400, message)
 
+    def refused(self, error: str) -> Reply:
+        names = osmand.JSON_NAMES if self.is_json else osmand.QUERY_NAMES
+        return Reply(400, as_sent(error, names))
+
 
 @router.get("/osmand/{token}", operation_id="osmand_get_with_token")
 @router.post("/osmand/{token}", operation_id="osmand_post_with_token")
@@ -122,7 +126,7 @@ async def handle_osmand(
         except FieldError as exc:
             return Reply(400, str(exc))
         refused = await ingest_one(ingestor, device, item)
-        return OK if refused is None else Reply(400, refused)
+        return OK if refused is None else message.refused(refused)
 
 
 async def osmand_device(ingestor: Ingestor, token: str | None, claimed: str | None) -> Device:
@@ -191,5 +195,5 @@ async def owntracks_http(request: Request) -> Response:
             item["attrs"] = {**item.get("attrs", {}), "owntracks": identity}
         refused = await ingest_one(ingestor, device, item)
         if refused is not None:
-            return PlainTextResponse(refused, status_code=400)
+            return PlainTextResponse(as_sent(refused, owntracks.NAMES), status_code=400)
         return JSONResponse([])

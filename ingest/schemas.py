@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +23,12 @@ MAX_ATTRS_BYTES = 4096
 class FieldError(ValueError):
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"{field}: {problem}")
+
+
+def as_sent(error: str, names: Mapping[str, str]) -> str:
+    """A FieldError's text naming the key an app sent instead of the native field."""
+    field, colon, problem = error.partition(": ")
+    return f"{names[field]}: {problem}" if colon and field in names else error
 
 
 # a ping with only these keys has no optional field to check (every check of an absent one
