@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Live, Officer
+from tests.conftest import free_port
+from tests.e2e.conftest import Live, Officer, running, settings_for
 from tests.e2e.test_app_formats import stored
 from tests.e2e.test_slice import CENTRE, enrol
 from tests.unit.test_ingest_ts import FAR_OFFSETS
@@ -78,3 +79,17 @@ async def test_owntracks_names_tst(live: Live, officer: Officer) -> None:
         auth = (device.device_id, device.token)
         posted = await client.post("/owntracks", json=location, auth=auth)
         assert posted.status_code == 400 and posted.text.startswith("tst: "), posted.text
+
+
+async def test_owntracks_with_the_database_down_is_503_not_a_bad_credential(
+    redis_url: str,
+) -> None:
+    """The app retries a 503; a 401 told its user to re-enter a credential that was right."""
+    dead_database = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    async with (
+        running(settings_for(dead_database, redis_url)) as down,
+        httpx.AsyncClient(base_url=down.base_url) as client,
+    ):
+        location = {"_type": "location", "lat": CENTRE[0], "lon": CENTRE[1], "tst": 1}
+        posted = await client.post("/owntracks", json=location, auth=("device", "token"))
+        assert posted.status_code == 503 and posted.headers["retry-after"], posted.text
