@@ -81,6 +81,27 @@ async def test_owntracks_names_tst(live: Live, officer: Officer) -> None:
         assert posted.status_code == 400 and posted.text.startswith("tst: "), posted.text
 
 
+async def test_a_nul_costs_only_its_own_ping(live: Live, officer: Officer) -> None:
+    """PostgreSQL cannot store a NUL: the request's every ping was refused (422), and an
+    identifier-only id holding one was a 500."""
+    async with httpx.AsyncClient(base_url=live.base_url) as client:
+        device = await enrol(client, officer, f"TN-{time.monotonic_ns()}")
+        now_ms = int(time.time() * 1000)
+        bad = {**native(now_ms - 500), "attrs": {"note": "a\x00b"}}
+        auth = {"Authorization": f"Bearer {device.token}"}
+        posted = await client.post("/v1/pings", headers=auth, json=[native(now_ms - 900), bad])
+        assert posted.status_code == 202, posted.text
+        assert posted.json()["accepted"] == 1
+        assert [e["index"] for e in posted.json()["rejected"]] == [1]
+        assert posted.json()["rejected"][0]["error"].startswith("attrs.note: ")
+        assert await stored(client, officer, device.person_id) == 1
+        query: dict[str, str | int] = {"id": "a\x00b", "lat": 1, "lon": 2, "timestamp": 1}
+        bare = await client.get("/osmand", params=query)
+        assert bare.status_code == 400 and bare.text.startswith("id: "), bare.text
+        bare_json = await client.post("/osmand", json={"device_id": "a\x00", "location": {}})
+        assert bare_json.status_code == 404 and bare_json.text.startswith("id: "), bare_json.text
+
+
 async def test_owntracks_with_the_database_down_is_503_not_a_bad_credential(
     redis_url: str,
 ) -> None:
