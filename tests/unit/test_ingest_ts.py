@@ -73,3 +73,32 @@ def test_no_ts_loses_the_good_pings_beside_it(ts: Any, size: int, at: int) -> No
     assert sorted([index for index, _ in valid] + [e.index for e in rejected]) == list(range(size))
     assert {index for index, _ in valid} >= set(range(size)) - {at}
     assert all(e.index == at and e.error.startswith("ts: ") for e in rejected)
+
+
+# what orjson.loads can hand over: no NaN, integers within 64 bits (signed or not)
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+FIELDS = [
+    "device_id", "ts", "lat", "lon", "accuracy_m", "speed_mps", "heading_deg", "battery_pct",
+    "checkin", "tamper", "source", "seq", "crs", "attrs",
+]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(field=st.sampled_from(FIELDS) | st.text(), value=JSON, at=st.integers(0, 2))
+def test_no_value_of_any_field_loses_the_good_pings_beside_it(
+    field: str, value: Any, at: int
+) -> None:
+    """Whatever a field holds, its item is read or refused naming that field."""
+    items = [{**GOOD, "ts": GOOD["ts"] + n} for n in range(3)]
+    items[at] = {**GOOD, field: value}
+    valid, rejected = validate(items, "d", LIMITS)
+    assert {index for index, _ in valid} >= {0, 1, 2} - {at}
+    assert all(e.index == at and e.error.startswith(f"{field}: ") for e in rejected), rejected
