@@ -3,6 +3,7 @@ other pings of its batch."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -102,3 +103,44 @@ def test_no_value_of_any_field_loses_the_good_pings_beside_it(
     valid, rejected = validate(items, "d", LIMITS)
     assert {index for index, _ in valid} >= {0, 1, 2} - {at}
     assert all(e.index == at and e.error.startswith(f"{field}: ") for e in rejected), rejected
+
+
+OSMAND_KEYS = [
+    "id", "lat", "lon", "location", "timestamp", "speed", "bearing", "heading", "accuracy",
+    "hdop", "batt", "altitude", "alarm",
+]  # fmt: skip
+NUMERIC_TEXT = st.from_regex(r"\A-?[0-9]{0,20}(\.[0-9]{0,6})?([eE][+-]?[0-9]{1,3})?\Z")
+
+
+def read_or_refused(item: dict[str, Any]) -> None:
+    with contextlib.suppress(FieldError):
+        item_to_ping({**item, "device_id": "d"}, device_id="d", limits=LIMITS)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    params=st.dictionaries(
+        st.sampled_from(OSMAND_KEYS) | st.text(max_size=5),
+        NUMERIC_TEXT | st.sampled_from(["nan", "-inf", "1,2", ""]) | st.text(max_size=30),
+    )
+)
+@example(params={"lat": "1", "lon": "2", "timestamp": "0001-01-01 00:00:00+08:00"})
+@example(params={"lat": "1", "lon": "2", "timestamp": "1", "hdop": "-1e308"})
+def test_any_osmand_query_is_read_or_refused_by_name(params: dict[str, str]) -> None:
+    try:
+        item = osmand.query_to_item(params, unknown_accuracy_m=100.0)
+    except FieldError:
+        return
+    read_or_refused(item)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=JSON | st.fixed_dictionaries({"location": st.dictionaries(st.text(), JSON)}))
+@example(body={"timestamp": "9999-12-31T23:59:59-14:00", "coords": {"latitude": 1, "longitude": 2}})
+def test_any_traccar_client_9_json_is_read_or_refused_by_name(body: Any) -> None:
+    for location in ({"coords": body}, body):
+        try:
+            item = osmand.json_to_item({"location": location}, unknown_accuracy_m=100.0)
+        except FieldError:
+            continue
+        read_or_refused(item)
