@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import uvicorn
 
+from ingest.one_write import OneWriteProtocol
+from ingest.pings_asgi import in_front_of
+from monitor.app import create_app
+from monitor.settings import Settings
 from simulators.fleet import SimDevice
 from tests.e2e.conftest import Live, Officer, running, settings_for
 from tests.e2e.test_slice import CENTRE, enrol
@@ -22,13 +28,40 @@ STRANGERS = 3 * MAX_INFLIGHT  # per route: every slot, several times over
 ANSWER_WAIT_S = 30.0  # no timing is asserted: this only keeps a failing run from hanging
 
 
-@pytest.fixture
-async def guarded(database_url: str, redis_url: str) -> AsyncIterator[Live]:
-    """A server with few in-flight slots and a short body deadline."""
+@contextlib.asynccontextmanager
+async def served(settings: Settings) -> AsyncIterator[Live]:
+    """The app as `monitor serve` runs it: device routes in front, one write per answer."""
+    config = uvicorn.Config(
+        in_front_of(create_app(settings)),
+        host="127.0.0.1",
+        port=settings.port,
+        log_level="warning",
+        http=OneWriteProtocol,
+        proxy_headers=False,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    try:
+        yield Live(f"http://127.0.0.1:{settings.port}", "", settings)
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(params=["as tested", "as served"])
+async def guarded(
+    request: pytest.FixtureRequest, database_url: str, redis_url: str
+) -> AsyncIterator[Live]:
+    """A server with few in-flight slots and a short body deadline: as the other end-to-end
+    tests run it, and as `monitor serve` does."""
     settings = settings_for(database_url, redis_url).model_copy(
         update={"max_inflight_requests": MAX_INFLIGHT, "body_read_timeout_s": 1.0}
     )
-    async with running(settings) as live:
+    async with (running if request.param == "as tested" else served)(settings) as live:
         yield live
 
 
