@@ -162,3 +162,11 @@ async def test_a_slow_body_is_refused_with_408_and_its_slot_freed(
         status, headers = await answer(connection)
         assert (status, headers.get("connection")) == (408, "close")
     await legitimate_pings_pass(guarded, device)
+
+
+async def test_the_408_is_documented_for_every_device_route(live: Live) -> None:
+    async with httpx.AsyncClient(base_url=live.base_url) as client:
+        spec = (await client.get("/openapi.json")).json()
+    for path in ("/v1/pings", "/osmand/{token}", "/osmand", "/owntracks"):
+        for operation in spec["paths"][path].values():
+            assert "408" in operation["responses"], (path, operation["operationId"])
