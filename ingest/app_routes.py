@@ -20,10 +20,16 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from ingest import osmand, owntracks
 from ingest.credentials import hash_token
 from ingest.engine import Ingestor
-from ingest.errors import DeviceAuthError, IngestError, MalformedBodyError, UnknownDeviceError
+from ingest.errors import (
+    DeviceAuthError,
+    IngestError,
+    MalformedBodyError,
+    UnknownDeviceError,
+    unread,
+)
 from ingest.models import Device
-from ingest.routes import ingestor_of, read_body, read_limited
-from ingest.schemas import FieldError
+from ingest.routes import ingestor_of, read_body
+from ingest.schemas import FieldError, as_sent
 
 router = APIRouter(tags=["devices"])
 
@@ -35,14 +41,17 @@ class Reply:
 
     status: int
     text: str | None = None  # a plain-text body; None: empty, and no content-type
+    close: bool = False  # answered before the body was read: close the connection
 
     def response(self) -> Response:
+        headers = CLOSE if self.close else None
         if self.text is None:
-            return Response(status_code=self.status)
-        return PlainTextResponse(self.text, status_code=self.status)
+            return Response(status_code=self.status, headers=headers)
+        return PlainTextResponse(self.text, status_code=self.status, headers=headers)
 
 
 OK = Reply(200)
+CLOSE = {"Connection": "close"}
 
 
 class OsmAndRequest:
@@ -74,6 +83,10 @@ class OsmAndRequest:
     def unknown(self, message: str) -> Reply:
         return Reply(404 if self.is_json else 400, message)
 
+    def refused(self, error: str) -> Reply:
+        names = osmand.JSON_NAMES if self.is_json else osmand.QUERY_NAMES
+        return Reply(400, as_sent(error, names))
+
 
 @router.get("/osmand/{token}", operation_id="osmand_get_with_token")
 @router.post("/osmand/{token}", operation_id="osmand_post_with_token")
@@ -100,6 +113,11 @@ async def osmand_request(request: Request, token: str | None) -> Reply:
     )
 
 
+# an identifier-only request is read before anyone knows who sent it (the id may be in the
+# body), outside the in-flight limit: its body is held to what one OsmAnd report needs
+IDENTIFIER_ONLY_MAX_BYTES = 16 * 1024
+
+
 async def handle_osmand(
     ingestor: Ingestor,
     token: str | None,
@@ -109,31 +127,54 @@ async def handle_osmand(
     content_length: str | None,
     chunks: AsyncIterator[bytes],
 ) -> Reply:
+    if token is None:
+        limit = min(IDENTIFIER_ONLY_MAX_BYTES, ingestor.config.max_body_bytes)
+        raw = await ingestor.bodies.read(chunks, content_length, limit=limit)
+        message = OsmAndRequest(content_type, query, raw)
+        try:
+            device = await identifier_only_device(ingestor, message.device_id())
+        except UnknownDeviceError as exc:
+            return message.unknown(exc.message)
+        with ingestor.admitted():
+            return await osmand_ingest(ingestor, device, message)
+    device_or_reply = await token_device(ingestor, token, content_type)
+    if isinstance(device_or_reply, Reply):
+        return device_or_reply
     with ingestor.admitted():
-        raw = await read_limited(chunks, content_length, ingestor.config.max_body_bytes)
+        raw = await ingestor.bodies.read(chunks, content_length)
         message = OsmAndRequest(content_type, query, raw)
         claimed = message.device_id()
-        try:
-            device = await osmand_device(ingestor, token, claimed)
-        except (DeviceAuthError, UnknownDeviceError) as exc:
-            return message.unknown(exc.message)
-        try:
-            item = message.item(ingestor.config.unknown_accuracy_m)
-        except FieldError as exc:
-            return Reply(400, str(exc))
-        refused = await ingest_one(ingestor, device, item)
-        return OK if refused is None else Reply(400, refused)
+        if claimed is not None and claimed != device_or_reply.id:
+            return message.unknown(f"id: {claimed!r} is not the device this token belongs to")
+        return await osmand_ingest(ingestor, device_or_reply, message)
 
 
-async def osmand_device(ingestor: Ingestor, token: str | None, claimed: str | None) -> Device:
-    if token is None:
-        if not claimed:
-            raise UnknownDeviceError("id: the device identifier is required")
-        return await ingestor.device_for_id(claimed)
-    device = await ingestor.device_for_token(token, hash_token(token))
-    if claimed is not None and claimed != device.id:
-        raise UnknownDeviceError(f"id: {claimed!r} is not the device this token belongs to")
-    return device
+async def token_device(ingestor: Ingestor, token: str, content_type: str) -> Device | Reply:
+    """The token's device, looked up before the body is read (and before the request is
+    admitted): a stranger's refusal closes the connection. Which variant it is, and so 400 or
+    404, is then told by the content type alone."""
+    try:
+        return await ingestor.device_for_token(token, hash_token(token))
+    except DeviceAuthError as exc:
+        return Reply(404 if "json" in content_type else 400, exc.message, close=True)
+    except IngestError as exc:
+        unread(exc)
+        raise
+
+
+async def identifier_only_device(ingestor: Ingestor, claimed: str | None) -> Device:
+    if not claimed:
+        raise UnknownDeviceError("id: the device identifier is required")
+    return await ingestor.device_for_id(claimed)
+
+
+async def osmand_ingest(ingestor: Ingestor, device: Device, message: OsmAndRequest) -> Reply:
+    try:
+        item = message.item(ingestor.config.unknown_accuracy_m)
+    except FieldError as exc:
+        return Reply(400, str(exc))
+    refused = await ingest_one(ingestor, device, item)
+    return OK if refused is None else message.refused(refused)
 
 
 async def ingest_one(ingestor: Ingestor, device: Device, item: dict[str, Any]) -> str | None:
@@ -157,39 +198,54 @@ def basic_credentials(request: Request) -> tuple[str, str]:
 async def owntracks_http(request: Request) -> Response:
     """OwnTracks retries anything but 200, so every success answers 200 with a JSON array."""
     ingestor = ingestor_of(request)
+    device = await owntracks_device(ingestor, request)
+    if isinstance(device, Response):
+        return device
     with ingestor.admitted():
-        try:
-            user, token = basic_credentials(request)
-            device = await ingestor.device_for_token(token, hash_token(token))
-            if device.id != user:
-                raise DeviceAuthError("the user name must be the device id this token belongs to")
-        except IngestError as exc:
-            return JSONResponse(
-                {"detail": exc.message},
-                status_code=401,
-                headers={"WWW-Authenticate": 'Basic realm="owntracks"'},
-            )
-        raw = await read_body(request, ingestor.config.max_body_bytes)
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedBodyError(f"body is not valid JSON: {exc}") from None
-        if not owntracks.is_location(body):
-            return JSONResponse([])  # cards, waypoints, transitions: accepted and ignored
-        try:
-            item = owntracks.location_to_item(
-                body, unknown_accuracy_m=ingestor.config.unknown_accuracy_m
-            )
-        except FieldError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=400)
-        identity = {
-            k: request.headers[h]
-            for k, h in (("user", "x-limit-u"), ("device", "x-limit-d"))
-            if h in request.headers
-        }
-        if identity:
-            item["attrs"] = {**item.get("attrs", {}), "owntracks": identity}
-        refused = await ingest_one(ingestor, device, item)
-        if refused is not None:
-            return PlainTextResponse(refused, status_code=400)
-        return JSONResponse([])
+        raw = await read_body(request, ingestor)
+        return await owntracks_ingest(ingestor, device, request, raw)
+
+
+async def owntracks_device(ingestor: Ingestor, request: Request) -> Device | Response:
+    """The device of the basic credentials, checked before the body is read (and before the
+    request is admitted): a stranger's refusal closes the connection."""
+    try:
+        user, token = basic_credentials(request)
+        device = await ingestor.device_for_token(token, hash_token(token))
+        if device.id != user:
+            raise DeviceAuthError("the user name must be the device id this token belongs to")
+    except DeviceAuthError as exc:
+        challenge = {"WWW-Authenticate": 'Basic realm="owntracks"', **CLOSE}
+        return JSONResponse({"detail": exc.message}, status_code=401, headers=challenge)
+    except IngestError as exc:
+        unread(exc)
+        raise
+    return device
+
+
+async def owntracks_ingest(
+    ingestor: Ingestor, device: Device, request: Request, raw: bytes
+) -> Response:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBodyError(f"body is not valid JSON: {exc}") from None
+    if not owntracks.is_location(body):
+        return JSONResponse([])  # cards, waypoints, transitions: accepted and ignored
+    try:
+        item = owntracks.location_to_item(
+            body, unknown_accuracy_m=ingestor.config.unknown_accuracy_m
+        )
+    except FieldError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+    identity = {
+        k: request.headers[h]
+        for k, h in (("user", "x-limit-u"), ("device", "x-limit-d"))
+        if h in request.headers
+    }
+    if identity:
+        item["attrs"] = {**item.get("attrs", {}), "owntracks": identity}
+    refused = await ingest_one(ingestor, device, item)
+    if refused is not None:
+        return PlainTextResponse(as_sent(refused, owntracks.NAMES), status_code=400)
+    return JSONResponse([])

@@ -19,6 +19,7 @@ from prometheus_client import Counter
 from alerts.settled_cache import SettledCache
 from geofence.crs import to_wgs84
 from ingest import metrics, schemas, store
+from ingest.body import BodyReader
 from ingest.errors import DATABASE_UNAVAILABLE as DB_ERRORS
 from ingest.errors import (
     DeviceAuthError,
@@ -65,6 +66,8 @@ class IngestConfig:
     device_cache_s: float = 30.0
     feed_interval_s: float = 1.0
     max_queued_pings: int = 50_000
+    # a request's body must arrive in full within this long (408 otherwise)
+    body_read_timeout_s: float = 10.0
 
 
 class Ingestor:
@@ -73,6 +76,9 @@ class Ingestor:
         self.redis = redis
         self.config = config
         self._inflight = 0
+        self.bodies = BodyReader(
+            max_bytes=config.max_body_bytes, timeout_s=config.body_read_timeout_s
+        )
         # entries hold the monotonic time they were loaded (see _fresh); every part of an entry
         # is a plain tuple, so that the settled caches stay out of garbage collection
         self._devices: SettledCache[tuple[str, Any], tuple[float, DeviceFields | None]]
@@ -95,7 +101,9 @@ class Ingestor:
     def admitted(self) -> _Admitted:
         """Bounded in-flight work: past the limit the device is told to come back, never dropped."""
         if self._inflight >= self.config.max_inflight_requests:
-            raise self.overloaded("too many requests in flight")
+            refused = self.overloaded("too many requests in flight")
+            refused.close_connection = True  # its body is not read
+            raise refused
         return _Admitted(self)
 
     def overloaded(self, why: str) -> OverloadedError:

@@ -6,8 +6,8 @@ attributes. Accuracy 0 means unknown, never perfect.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from ingest.schemas import FieldError
@@ -31,6 +31,16 @@ MODELLED = {
     "batt",
     "altitude",
     "valid",
+}
+
+
+# the native fields a refusal names (schemas), as each variant calls them; only those whose
+# value is shown as the app sent it
+QUERY_NAMES = {"ts": "timestamp"}
+JSON_NAMES = {
+    "ts": "location.timestamp",
+    "lat": "location.coords.latitude",
+    "lon": "location.coords.longitude",
 }
 
 
@@ -58,9 +68,12 @@ def query_to_item(params: Mapping[str, str], *, unknown_accuracy_m: float) -> di
 
 def _number(value: str, key: str) -> float:
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise FieldError(key, f"{value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise FieldError(key, f"{value!r} is not a finite number")
+    return number
 
 
 def _position(params: Mapping[str, str]) -> tuple[float, float]:
@@ -74,10 +87,14 @@ def _position(params: Mapping[str, str]) -> tuple[float, float]:
     return _number(params["lat"], "lat"), _number(params["lon"], "lon")
 
 
+# a ping dated on arrival would misdate a buffered upload by as long as the phone held it
+TIME_REQUIRED = "required: the time of the fix (epoch seconds or milliseconds, or ISO 8601)"
+
+
 def _timestamp(value: str | None) -> int | str:
-    """Epoch seconds or milliseconds, ISO 8601, or 'yyyy-MM-dd HH:mm:ss' (UTC); absent: now."""
+    """Epoch seconds or milliseconds, ISO 8601, or 'yyyy-MM-dd HH:mm:ss' (UTC)."""
     if value is None or value == "":
-        return int(datetime.now(UTC).timestamp() * 1000)
+        raise FieldError("timestamp", TIME_REQUIRED)
     if value.isdigit():
         number = int(value)
         return number * 1000 if number < 2**31 else number  # as Traccar tells s from ms
@@ -89,9 +106,11 @@ def _accuracy(params: Mapping[str, str], unknown_m: float) -> float:
     accuracy = _number(params["accuracy"], "accuracy") if "accuracy" in params else 0.0
     if accuracy > 0:
         return accuracy
-    if params.get("hdop"):
-        return max(_number(params["hdop"], "hdop") * UERE_M, 1.0)
-    return unknown_m
+    hdop = _number(params["hdop"], "hdop") if params.get("hdop") else 0.0
+    if hdop < 0:
+        raise FieldError("hdop", f"{params['hdop']!r} is negative; leave it out when unknown")
+    # 0, like accuracy 0, says nothing: unknown, never perfect
+    return max(hdop * UERE_M, 1.0) if hdop > 0 else unknown_m
 
 
 def _scaled(params: Mapping[str, str], key: str, factor: float) -> float | None:
@@ -121,8 +140,10 @@ def json_to_item(body: Any, *, unknown_accuracy_m: float) -> dict[str, Any]:
     extras = location.get("extras")
     extras = extras if isinstance(extras, dict) else {}
     attrs = {k: location[k] for k in ("event", "is_moving", "odometer", "mock") if k in location}
+    if location.get("timestamp") in (None, ""):
+        raise FieldError("location.timestamp", TIME_REQUIRED)
     item: dict[str, Any] = {
-        "ts": location.get("timestamp"),
+        "ts": location["timestamp"],
         "lat": coords.get("latitude"),
         "lon": coords.get("longitude"),
         "accuracy_m": accuracy

@@ -13,6 +13,7 @@ KMH_TO_MPS = 1 / 3.6
 CHARGING = {2, 3}  # bs: 0 unknown, 1 unplugged, 2 charging, 3 full
 MANUAL = "u"  # trigger: a manual publish requested by the user
 MODELLED = {"_type", "lat", "lon", "tst", "acc", "vel", "cog", "batt", "bs"}
+NAMES = {"ts": "tst"}  # a refusal of the native item names the key the app sent
 
 
 def is_location(body: Any) -> bool:

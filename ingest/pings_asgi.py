@@ -24,7 +24,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from ingest import app_routes
 from ingest.engine import Ingestor
 from ingest.errors import DATABASE_UNAVAILABLE as DB_ERRORS
-from ingest.errors import IngestError, OverloadedError
+from ingest.errors import IngestError
 from ingest.models import IngestResult
 from ingest.routes import accept_pings
 
@@ -34,6 +34,7 @@ PATH = "/v1/pings"
 OSMAND = "/osmand"
 JSON_TYPE = (b"content-type", b"application/json")
 TEXT_TYPE = (b"content-type", b"text/plain; charset=utf-8")
+CLOSE = (b"connection", b"close")
 
 Answer = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -145,6 +146,8 @@ class TextBytes:
         headers: list[Any] = [(b"content-length", str(len(body)).encode())]
         if self.reply.text is not None:
             headers.append(TEXT_TYPE)
+        if self.reply.close:
+            headers.append(CLOSE)
         await send({"type": "http.response.start", "status": self.reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -191,10 +194,7 @@ def result_to_json(result: IngestResult) -> bytes:
 
 def error_response(exc: IngestError) -> Response:
     """The same answer as the app's IngestError handler."""
-    headers = None
-    if isinstance(exc, OverloadedError):
-        headers = {"Retry-After": str(exc.retry_after_s)}
-    return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
+    return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=exc.headers())
 
 
 async def send_json(send: Send, status: int, body: bytes) -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from ingest.credentials import hash_token
 from ingest.engine import Ingestor
-from ingest.errors import BodyTooLargeError
+from ingest.errors import IngestError, unread
 from ingest.models import IngestResult
 from ingest.schemas import parse_body
 
@@ -37,21 +37,8 @@ def ingestor_of(request: Request) -> Ingestor:
     return ingestor
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    return await read_limited(request.stream(), request.headers.get("content-length"), limit)
-
-
-async def read_limited(chunks: AsyncIterator[bytes], declared: str | None, limit: int) -> bytes:
-    """The whole body, refused (413) as soon as it is known to exceed `limit`."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLargeError(f"body of {declared} bytes exceeds the {limit}-byte limit")
-    parts, size = [], 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLargeError(f"body exceeds the {limit}-byte limit")
-        parts.append(chunk)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+async def read_body(request: Request, ingestor: Ingestor) -> bytes:
+    return await ingestor.bodies.read(request.stream(), request.headers.get("content-length"))
 
 
 def bearer_token(authorization: str) -> str | None:
@@ -67,11 +54,18 @@ async def accept_pings(
     content_length: str | None,
     chunks: AsyncIterator[bytes],
 ) -> IngestResult:
-    """Authenticate, read, parse and store one request's pings; raises IngestError."""
-    with ingestor.admitted():
-        token = bearer_token(authorization)
+    """Authenticate, read, parse and store one request's pings; raises IngestError.
+
+    The credential is checked before the body is read and before the request is admitted:
+    a stranger holds no slot of the in-flight limit, and is not waited for."""
+    token = bearer_token(authorization)
+    try:
         device = await ingestor.device_for_token(token, hash_token(token or ""))
-        raw = await read_limited(chunks, content_length, ingestor.config.max_body_bytes)
+    except IngestError as exc:
+        unread(exc)
+        raise
+    with ingestor.admitted():
+        raw = await ingestor.bodies.read(chunks, content_length)
         items: list[Any] = parse_body(raw, content_type)
         return await ingestor.ingest(device, items)
 

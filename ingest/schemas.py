@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,12 @@ MAX_ATTRS_BYTES = 4096
 class FieldError(ValueError):
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"{field}: {problem}")
+
+
+def as_sent(error: str, names: Mapping[str, str]) -> str:
+    """A FieldError's text naming the key an app sent instead of the native field."""
+    field, colon, problem = error.partition(": ")
+    return f"{names[field]}: {problem}" if colon and field in names else error
 
 
 # a ping with only these keys has no optional field to check (every check of an absent one
@@ -154,12 +161,14 @@ def plain_batch(items: list[Any], device_id: str, limits: Limits) -> list[Ping] 
 def parse_ts(value: Any, limits: Limits) -> int:
     """The fix time in epoch microseconds, within the accepted range."""
     ts_us = _to_epoch_us(value)
+    if limits.earliest_us <= ts_us <= limits.latest_us:
+        return ts_us
+    if not MIN_US <= ts_us <= MAX_US:
+        # a far offset at either end of the calendar: no datetime can even say when
+        raise FieldError("ts", f"{value!r} is outside the years 1-9999 once converted to UTC")
     if ts_us > limits.latest_us:
         raise FieldError("ts", f"{iso(ts_us)} is in the future; check the device clock")
-    if ts_us < limits.earliest_us:
-        retention = f"the {limits.retention_days}-day retention"
-        raise FieldError("ts", f"{iso(ts_us)} is older than {retention}")
-    return ts_us
+    raise FieldError("ts", f"{iso(ts_us)} is older than the {limits.retention_days}-day retention")
 
 
 def _to_epoch_us(value: Any) -> int:
@@ -186,6 +195,11 @@ def _to_epoch_us(value: Any) -> int:
             raise FieldError("ts", "needs a time zone offset or Z")
         return epoch_us(parsed)
     raise FieldError("ts", "must be RFC 3339 text or epoch milliseconds")
+
+
+# the instants a datetime can hold, in epoch microseconds: from 0001-01-01 to 9999-12-31 UTC
+MIN_US = epoch_us(datetime.min.replace(tzinfo=UTC))
+MAX_US = epoch_us(datetime.max.replace(tzinfo=UTC))
 
 
 def iso(ts_us: int) -> str:

@@ -30,7 +30,7 @@ from ingest import app_routes
 from ingest import routes as ingest_routes
 from ingest.engine import IngestConfig, Ingestor
 from ingest.errors import DATABASE_UNAVAILABLE as DB_DOWN
-from ingest.errors import IngestError, OverloadedError
+from ingest.errors import IngestError
 from ingest.pings_asgi import PingsFastPath, in_front_of
 from monitor import db, health
 from monitor.audit import routes as audit_routes
@@ -129,6 +129,7 @@ async def open_context(settings: Settings) -> AppContext:
             max_inflight_requests=settings.max_inflight_requests,
             retry_after_s=settings.retry_after_s,
             max_body_bytes=settings.max_body_bytes,
+            body_read_timeout_s=settings.body_read_timeout_s,
             unknown_accuracy_m=settings.unknown_accuracy_m,
             device_cache_s=settings.device_cache_s,
         ),
@@ -218,9 +219,7 @@ def add_error_handlers(app: FastAPI, settings: Settings) -> None:
 
     @app.exception_handler(IngestError)
     async def ingest_error(request: Request, exc: IngestError) -> JSONResponse:
-        headers = None
-        if isinstance(exc, OverloadedError):
-            headers = {"Retry-After": str(exc.retry_after_s)}
+        headers = exc.headers()  # Retry-After; Connection: close when the body may be unread
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
 
     for kind in DB_DOWN:

@@ -53,13 +53,14 @@ DESCRIPTIONS = {
     403: "Not allowed to this account",
     404: "Not found, or outside the officer's jurisdiction",
     409: "Conflicts with the record as it stands",
+    408: "Body not received in full within `MONITOR_BODY_READ_TIMEOUT_S`; connection closed",
     413: "Body larger than the limit",
     422: "A field is invalid; `field` or each issue's `loc` names it",
     429: "Too many attempts: retry after `Retry-After` seconds",
     503: "Database unavailable or overloaded: retry after `Retry-After` seconds",
 }
 OFFICER_ERRORS = documented(400, 401, 403, 404, 409, 422, 429, 503)
-DEVICE_ERRORS = documented(400, 401, 404, 413, 422, 503, text=(400, 404))
+DEVICE_ERRORS = documented(400, 401, 404, 408, 413, 422, 503, text=(400, 404))
 
 
 def add_bound_handlers(app: FastAPI) -> None:

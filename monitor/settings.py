@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # at most a block of ping ids (migrations/0013): one request's pings are stored together
     max_pings_per_request: int = Field(default=5000, ge=1, le=65_536)
     max_body_bytes: int = 5 * 1024 * 1024
+    # a device's request body must arrive in full this soon after it is first read (408, and
+    # the connection closed, otherwise): a slow or stalled body cannot hold a request open
+    body_read_timeout_s: float = Field(default=10.0, gt=0)
     # accuracy assumed when an app reports 0 or none (unknown is never perfect)
     unknown_accuracy_m: float = 100.0
     # device and order lookups are cached this long: a revoked token works at most this long

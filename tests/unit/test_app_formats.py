@@ -56,15 +56,24 @@ def test_timestamp_forms(timestamp: str, expected: object) -> None:
     assert item["ts"] == expected
 
 
+AT = {"timestamp": "1700000000"}
+
+
 def test_location_pair_zero_accuracy_hdop_and_tamper() -> None:
     unknown = osmand.query_to_item(
-        {"location": "22.5,114.0", "accuracy": "0"}, unknown_accuracy_m=UNKNOWN
+        {**AT, "location": "22.5,114.0", "accuracy": "0"}, unknown_accuracy_m=UNKNOWN
     )
     assert (unknown["lat"], unknown["lon"], unknown["accuracy_m"]) == (22.5, 114.0, UNKNOWN)
     from_hdop = osmand.query_to_item(
-        {"lat": "1", "lon": "2", "hdop": "1.2", "alarm": "removing"}, unknown_accuracy_m=UNKNOWN
+        {**AT, "lat": "1", "lon": "2", "hdop": "1.2", "alarm": "removing"},
+        unknown_accuracy_m=UNKNOWN,
     )
     assert from_hdop["accuracy_m"] == pytest.approx(6.0) and from_hdop["tamper"] is True
+
+
+def test_hdop_zero_is_unknown_not_perfect() -> None:
+    item = osmand.query_to_item({**AT, "lat": "1", "lon": "2", "hdop": "0"}, unknown_accuracy_m=9)
+    assert item["accuracy_m"] == 9
 
 
 @pytest.mark.parametrize(
@@ -74,11 +83,26 @@ def test_location_pair_zero_accuracy_hdop_and_tamper() -> None:
         ({"lat": "x", "lon": "1"}, "lat"),
         ({"location": "1"}, "location"),
         ({"lat": "1", "lon": "2", "speed": "fast"}, "speed"),
+        # a negative hdop was read as 1 m accuracy: the most certain fix there is
+        ({"lat": "1", "lon": "2", "hdop": "-1"}, "hdop"),
+        ({"lat": "1", "lon": "2", "hdop": "-0.5"}, "hdop"),
+        ({"lat": "1", "lon": "2", "hdop": "nan"}, "hdop"),
+        ({"lat": "1", "lon": "2", "hdop": "inf"}, "hdop"),
+        ({"lat": "1", "lon": "2", "hdop": "-inf"}, "hdop"),
+        ({"lat": "1", "lon": "2", "accuracy": "nan"}, "accuracy"),
+        ({"lat": "1", "lon": "2", "speed": "nan"}, "speed"),
     ],
 )
 def test_bad_query_keys_are_named(params: dict[str, str], field: str) -> None:
     with pytest.raises(FieldError, match=rf"^{field}: "):
-        osmand.query_to_item(params, unknown_accuracy_m=UNKNOWN)
+        osmand.query_to_item({**AT, **params}, unknown_accuracy_m=UNKNOWN)
+
+
+@pytest.mark.parametrize("params", [{}, {"timestamp": ""}])
+def test_a_query_ping_without_a_time_is_refused(params: dict[str, str]) -> None:
+    """Dated at arrival, a buffered upload would be misdated by as long as it was buffered."""
+    with pytest.raises(FieldError, match=r"^timestamp: required"):
+        osmand.query_to_item({"lat": "1", "lon": "2", **params}, unknown_accuracy_m=UNKNOWN)
 
 
 TRACCAR_CLIENT_9 = {
@@ -101,6 +125,15 @@ TRACCAR_CLIENT_9 = {
         "extras": {"alarm": "tampering"},
     },
 }
+
+
+@pytest.mark.parametrize("timestamp", [None, ""])
+def test_traccar_client_9_json_without_a_time_is_refused(timestamp: str | None) -> None:
+    location = {**TRACCAR_CLIENT_9["location"], "timestamp": timestamp}  # type: ignore[dict-item]
+    if timestamp is None:
+        del location["timestamp"]
+    with pytest.raises(FieldError, match=r"^location\.timestamp: required"):
+        osmand.json_to_item({**TRACCAR_CLIENT_9, "location": location}, unknown_accuracy_m=1)
 
 
 def test_traccar_client_9_json() -> None:

@@ -109,3 +109,14 @@ def test_a_plain_ping_is_read_as_one_with_its_optional_fields_null(
     assert item_to_ping(plain, device_id="d1", limits=LIMITS) == item_to_ping(
         with_nulls, device_id="d1", limits=LIMITS
     )
+
+
+def test_a_nul_in_attrs_is_named_by_its_path() -> None:
+    """PostgreSQL cannot store a NUL: it refused the whole request, good pings and all."""
+    with pytest.raises(FieldError, match=r"^attrs\.a\[1\]\.b: "):
+        item_to_ping({**GOOD, "attrs": {"a": [1, {"b": "\x00"}]}}, device_id="d", limits=LIMITS)
+
+
+def test_the_text_of_an_escape_is_not_a_nul() -> None:
+    ping = item_to_ping({**GOOD, "attrs": {"note": "\\u0000"}}, device_id="d", limits=LIMITS)
+    assert ping.attrs == {"note": "\\u0000"}
