@@ -20,7 +20,8 @@ from monitor.audit.chain import (
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-texts = st.text(st.characters(exclude_characters="\x00"), max_size=20)
+# what a text column can hold: no NUL, and UTF-8 has no unpaired surrogates
+texts = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=20)
 contents = st.tuples(
     st.integers(0, 10**12),
     st.none() | st.integers(1, 2**63 - 1),
