@@ -33,14 +33,12 @@ def is_city_admin(officer: Officer) -> bool:
 async def jurisdiction_in_reach(
     conn: Conn, officer: Officer, jurisdiction_id: int, *, field: str
 ) -> str:
+    """The jurisdiction's path; one out of reach answers exactly as a missing one, so that
+    another district's ids cannot be probed."""
     path = await store.get_jurisdiction_path(conn, jurisdiction_id=jurisdiction_id)
-    if path is None:
+    if path is None or not officer.sees(path):
         raise BadRequestError(
-            f"{field}: jurisdiction {jurisdiction_id} does not exist", field=field
-        )
-    if not officer.sees(path):
-        raise ForbiddenError(
-            f"{field}: jurisdiction {jurisdiction_id} is outside your jurisdiction"
+            f"{field}: no jurisdiction {jurisdiction_id} within your reach", field=field
         )
     return path
 

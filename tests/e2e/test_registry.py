@@ -88,7 +88,14 @@ async def test_officers_see_only_their_subtree(live: Live, officer: Officer) -> 
             headers=north_officer,
             json={**person, "case_number": f"S-{south}", "jurisdiction_id": south},
         )
-        assert elsewhere.status_code == 403 and "jurisdiction_id" in elsewhere.json()["detail"]
+        assert elsewhere.status_code == 422 and elsewhere.json()["field"] == "jurisdiction_id"
+        missing = await client.post(  # answered exactly as another district's: no oracle
+            "/v1/persons",
+            headers=north_officer,
+            json={**person, "case_number": f"X-{south}", "jurisdiction_id": 2**62},
+        )
+        assert missing.json() == {**elsewhere.json(), "detail": elsewhere.json()["detail"]
+            .replace(str(south), str(2**62))}  # fmt: skip
 
         south_officer = await account(client, officer, south, "officer")
         hidden = await client.get(f"/v1/persons/{made.json()['id']}", headers=south_officer)
