@@ -16,6 +16,9 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER monitor
 WORKDIR /home/monitor
+# made here, owned by the user, so that a volume mounted on it (compose: the audit anchors)
+# starts writable by the worker
+RUN mkdir -p anchors
 ENV MONITOR_HOST=0.0.0.0 \
     MONITOR_PORT=8080 \
     MONITOR_ENVIRONMENT=production
