@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from starlette.types import ASGIApp
 
 from monitor.app import create_app
 from monitor.auth import security
@@ -35,11 +36,13 @@ class Live:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings, **options: Any) -> AsyncIterator[Live]:
-    """The app served by uvicorn on settings.port, in this event loop; `options` go to
-    uvicorn.Config."""
+async def running(
+    settings: Settings, *, app: ASGIApp | None = None, **options: Any
+) -> AsyncIterator[Live]:
+    """The app (create_app's, unless given) served by uvicorn on settings.port, in this event
+    loop; `options` go to uvicorn.Config."""
     config = uvicorn.Config(
-        create_app(settings),
+        app or create_app(settings),
         host="127.0.0.1",
         port=settings.port,
         **{"log_level": "warning", **options},

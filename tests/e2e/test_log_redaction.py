@@ -47,8 +47,8 @@ async def test_neither_officer_nor_device_tokens_are_logged(
     fake_device_token = secrets.token_urlsafe(32)
     settings = settings_for(database_url, redis_url).model_copy(update={"run_workers": False})
     # this test's handler rather than uvicorn's stderr ones, at the most it can log
-    verbose = {"log_config": None, "log_level": "debug", "access_log": True}
-    async with running(settings, **verbose) as server:
+    verbose = running(settings, log_config=None, log_level="debug", access_log=True)
+    async with verbose as server:
         host = server.base_url.removeprefix("http://")
         async with httpx.AsyncClient(base_url=f"http://{host}") as client:
             device = await enrol(client, officer, f"L-{secrets.token_hex(4)}")

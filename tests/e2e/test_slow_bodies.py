@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 
 from ingest.one_write import OneWriteProtocol
 from ingest.pings_asgi import in_front_of
@@ -28,28 +27,10 @@ STRANGERS = 3 * MAX_INFLIGHT  # per route: every slot, several times over
 ANSWER_WAIT_S = 30.0  # no timing is asserted: this only keeps a failing run from hanging
 
 
-@contextlib.asynccontextmanager
-async def served(settings: Settings) -> AsyncIterator[Live]:
+def served(settings: Settings) -> contextlib.AbstractAsyncContextManager[Live]:
     """The app as `monitor serve` runs it: device routes in front, one write per answer."""
-    config = uvicorn.Config(
-        in_front_of(create_app(settings)),
-        host="127.0.0.1",
-        port=settings.port,
-        log_level="warning",
-        http=OneWriteProtocol,
-        proxy_headers=False,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    try:
-        yield Live(f"http://127.0.0.1:{settings.port}", "", settings)
-    finally:
-        server.should_exit = True
-        await task
+    app = in_front_of(create_app(settings))
+    return running(settings, app=app, http=OneWriteProtocol, proxy_headers=False)
 
 
 @pytest.fixture(params=["as tested", "as served"])
