@@ -36,20 +36,25 @@ async def log_in(tab: Page, live: Live, officer: Officer) -> None:
     await tab.wait_for_selector("#console[data-ready=true]", timeout=15_000)
 
 
-async def flat_battery_then_away(live: Live, officer: Officer) -> int:
+async def flat_battery_then_away(live: Live, officer: Officer) -> tuple[Fleet, float]:
     """A low_battery alert (one ping at 5 %), then an out_of_area one (the track leaves)."""
     async with httpx.AsyncClient(base_url=live.base_url) as client:
         device = await enrol(client, officer, f"TRI-{time.monotonic_ns()}")
-        start = (time.time() // 600) * 600 - 600
+        start = (time.time() // 600) * 600 - 1200  # room for the walk home before now
         ping = {"device_id": device.device_id, "lat": CENTRE[0], "lon": CENTRE[1],
                 "accuracy_m": 10, "battery_pct": 5.0,
                 "ts": datetime.fromtimestamp(start - 30, UTC).isoformat()}  # fmt: skip
         headers = {"Authorization": f"Bearer {device.token}"}
         assert (await client.post("/v1/pings", json=ping, headers=headers)).status_code == 202
         fleet = Fleet(live.base_url, [device], interval_s=0)
-        for t in range(0, 400, 10):
+        await walk(fleet, start, range(0, 400, 10))
+    return fleet, start
+
+
+async def walk(fleet: Fleet, start: float, seconds: range) -> None:
+    async with httpx.AsyncClient(base_url=fleet.base_url) as client:
+        for t in seconds:
             await fleet.tick(client, start + t)
-    return device.person_id
 
 
 async def test_officer_filters_resolves_and_finds_the_alert_in_history(
@@ -58,7 +63,8 @@ async def test_officer_filters_resolves_and_finds_the_alert_in_history(
     page: Page,  # noqa: F811
     artefacts: Path,
 ) -> None:
-    person_id = await flat_battery_then_away(live, officer)
+    fleet, start = await flat_battery_then_away(live, officer)
+    person_id = fleet.devices[0].person_id
     await log_in(page, live, officer)
     mine = f"#alert-list li[data-person-id='{person_id}']"
     battery, away = f"{mine}[data-type='low_battery']", f"{mine}[data-type='out_of_area']"
@@ -91,4 +97,6 @@ async def test_officer_filters_resolves_and_finds_the_alert_in_history(
     await page.screenshot(path=artefacts / "console-triage-history.png")
     await page.select_option("#alert-filters select[name=view]", "active")
     await page.wait_for_selector(away, timeout=10_000)
+    await walk(fleet, start, range(400, 700, 10))  # home again: person.returned, live
+    await page.wait_for_selector(f"{away} .returned", timeout=30_000)
     await page.screenshot(path=artefacts / "console-triage-active.png")
