@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 
-from alerts import schemas, state_store, store
-from alerts.bounds import DbId, Instant, Offset, Text
+from alerts import queries, schemas, state_store, store
+from alerts.bounds import DbId, Instant, Offset
 from alerts.consumer import publish
-from alerts.models import Alert, AlertStatus, EventType, NewEvent, Viewer, transition
+from alerts.models import Alert, AlertStatus, AlertType, EventType, NewEvent, Viewer, transition
+from alerts.queries import AlertSort
 from alerts.runtime import AlertsRuntime, runtime_of
 
 Conn = asyncpg.Connection | PoolConnectionProxy
@@ -44,27 +47,47 @@ def alert_out(alert: Alert) -> schemas.AlertOut:
 async def list_alerts(
     runtime: Runtime,
     viewer: CurrentViewer,
-    status: AlertStatus | None = None,
-    type: Annotated[Text | None, Query(max_length=100)] = None,
+    status: Annotated[list[AlertStatus] | None, Query(max_length=len(AlertStatus))] = None,
+    type: Annotated[list[AlertType] | None, Query(max_length=len(AlertType))] = None,
     person_id: DbId | None = None,
+    jurisdiction_id: DbId | None = None,
+    opened_from: Instant | None = None,
+    opened_to: Instant | None = None,
+    sort: AlertSort = AlertSort.NEWEST,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
-) -> list[schemas.AlertOut]:
+) -> list[schemas.AlertRowOut]:
+    """Alerts within reach, filtered: `status` and `type` repeat for several values, the
+    opening time range is [opened_from, opened_to); `severity` orders by the type's urgency,
+    then the escalation rung, then the longest waiting (alerts/queries.py)."""
+    if opened_from and opened_to and opened_from > opened_to:
+        raise invalid("opened_from", "must not be after opened_to")
     async with runtime.pool.acquire() as conn, conn.transaction():
+        under = await path_in_reach(conn, viewer, jurisdiction_id)
+        where = queries.AlertFilter(under, status, type, person_id, opened_from, opened_to, sort)
         await store.audit(  # alerts carry the positions that raised them
             conn, officer_id=viewer.id, action="read_alerts", subject=viewer.jurisdiction_path,
-            details={"status": status, "type": type, "person_id": person_id, "offset": offset},
+            details={**asdict(where), "jurisdiction_id": jurisdiction_id, "offset": offset},
         )  # fmt: skip
-        alerts = await store.list_alerts(
-            conn,
-            under_path=viewer.jurisdiction_path,
-            status=status,
-            type=type,
-            person_id=person_id,
-            limit=limit,
-            offset=offset,
-        )
-    return [alert_out(a) for a in alerts]
+        rows = await queries.list_triage(conn, where=where, limit=limit, offset=offset)
+    return [schemas.AlertRowOut(**r) for r in rows]
+
+
+def invalid(field: str, message: str) -> RequestValidationError:
+    """The same 422 as a value out of its bounds, naming the query parameter."""
+    return RequestValidationError(
+        [{"loc": ("query", field), "msg": message, "type": "value_error"}]
+    )
+
+
+async def path_in_reach(conn: Conn, viewer: Viewer, jurisdiction_id: int | None) -> str:
+    """The subtree to list; one out of reach answers exactly as a missing one."""
+    if jurisdiction_id is None:
+        return viewer.jurisdiction_path
+    path = await queries.jurisdiction_path(conn, jurisdiction_id=jurisdiction_id)
+    if path is None or not viewer.sees(path):
+        raise invalid("jurisdiction_id", f"no jurisdiction {jurisdiction_id} within your reach")
+    return path
 
 
 async def alert_in_reach(conn: Conn, viewer: Viewer, alert_id: int, *, lock: bool = False) -> Alert:

@@ -43,6 +43,16 @@ class AlertOut(BaseModel):
     details: dict[str, Any]
 
 
+class AlertRowOut(AlertOut):
+    """A row of the officer's list: the alert, and what triage needs beside it."""
+
+    full_name: str | None  # None when not recorded
+    jurisdiction_name: str  # the district or street office
+    supervision_level: str
+    last_fix_at: datetime | None  # the person's latest fix judged, whatever alert it raised
+    returned_at: datetime | None  # a person.returned closed this out_of_area episode
+
+
 class AlertActionOut(BaseModel):
     id: int
     type: str

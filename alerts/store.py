@@ -34,31 +34,6 @@ async def get_alert(conn: Conn, *, alert_id: int, for_update: bool = False) -> A
     return None if row is None else row_to_alert(row)
 
 
-LIST_ALERTS = (
-    ALERT_SELECT
-    + """
-WHERE j.path LIKE $1 || '%'
-  AND ($2::text IS NULL OR a.status = $2) AND ($3::text IS NULL OR a.type = $3)
-  AND ($4::bigint IS NULL OR a.person_id = $4)
-ORDER BY a.id DESC LIMIT $5 OFFSET $6
-"""
-)
-
-
-async def list_alerts(
-    conn: Conn,
-    *,
-    under_path: str,
-    status: str | None,
-    type: str | None,
-    person_id: int | None,
-    limit: int,
-    offset: int,
-) -> list[Alert]:
-    rows = await conn.fetch(LIST_ALERTS, under_path, status, type, person_id, limit, offset)
-    return [row_to_alert(r) for r in rows]
-
-
 # one open alert per (person, type, rule): new evidence updates the open one
 UPSERT_OPEN_ALERT = """
 INSERT INTO alerts (person_id, jurisdiction_id, type, rule_key, status, late, episode_id,

@@ -3,6 +3,7 @@
 import { CONFIG, LABELS, bilingual, formatTime } from "./config.js";
 import { polygonsOf } from "./geo.js";
 import { MapPanel } from "./map.js";
+import { comparator, matches, queryOf, readFilter, triageLines } from "./triage.js";
 
 const STATUS_RANK = { open: 0, escalated: 1, acknowledged: 2, resolved: 3 }; // alerts only move up
 const RUNG_RANK = { street: 0, district: 1, city: 2 };
@@ -13,6 +14,7 @@ const $ = (id) => document.getElementById(id);
 const persons = new Map(); // person_id → latest position
 const alerts = new Map(); // alert id → alert
 const notices = new Map(); // order id → a monitoring order about to lapse (order.lapsing)
+const jurisdictions = new Map(); // id → the officer's own jurisdiction and those below it
 const state = { token: sessionStorage.getItem("token") };
 const map = new MapPanel($("map"), {
   persons,
@@ -25,8 +27,11 @@ function reset() {
   persons.clear();
   alerts.clear();
   notices.clear();
+  jurisdictions.clear();
   map.reset();
-  Object.assign(state, { me: null, lastId: 0, socket: null, opened: false, everLive: false,
+  $("alert-filters").reset();
+  $("alert-filters").jurisdiction_id.replaceChildren($("alert-filters").jurisdiction_id.options[0]);
+  Object.assign(state, { filter: readFilter($("alert-filters"), jurisdictions), loads: 0, me: null, lastId: 0, socket: null, opened: false, everLive: false,
     retry: CONFIG.retryMinMs, retryTimer: null, heard: 0, selected: null, flash: new Map() });
 }
 
@@ -101,9 +106,8 @@ async function start() {
     const fences = await Promise.all((await api("/v1/fences")).map((f) => api(`/v1/fences/${f.id}`)));
     map.addPolygons(fences.flatMap((f) => polygonsOf(f.geometry, f.crs).map((rings) => ({ role: f.role, rings }))));
     for (const p of await api("/v1/positions/latest")) mergePosition(p);
-    for (const status of ["open", "escalated", "acknowledged"]) {
-      for (const alert of await api(`/v1/alerts?status=${status}&limit=1000`)) mergeAlert(alert);
-    }
+    await loadJurisdictions();
+    await loadAlerts();
     for (const order of await api("/v1/orders/lapsing")) notices.set(order.order_id, order);
   } catch (error) {
     if (state.token) notify(`加载失败 loading failed: ${error.message}`);
@@ -116,6 +120,24 @@ async function start() {
 
 // ---- merges: snapshots and stream events may arrive in either order ---------------------------
 
+async function loadJurisdictions() {
+  const select = $("alert-filters").jurisdiction_id;
+  for (const j of await api("/v1/jurisdictions")) {
+    jurisdictions.set(j.id, j);
+    select.append(el("option", { value: j.id, textContent: `${j.name} · ${j.level}` }));
+  }
+}
+
+/** The list as filtered, from the API; stream events merge into it meanwhile. */
+async function loadAlerts() {
+  const load = ++state.loads, filter = readFilter($("alert-filters"), jurisdictions);
+  const rows = await api(queryOf(filter, CONFIG.shownAlerts));
+  if (load !== state.loads) return; // the filter changed again while this was asked
+  state.filter = filter;
+  alerts.clear();
+  for (const alert of rows) mergeAlert(alert);
+}
+
 function mergeAlert(alert) {
   const known = alerts.get(alert.id);
   const rank = (a) => [STATUS_RANK[a.status] ?? 0, RUNG_RANK[a.escalation_level] ?? 0, Date.parse(a.last_evidence_at) || 0];
@@ -123,7 +145,7 @@ function mergeAlert(alert) {
     const [a, b] = [rank(alert), rank(known)];
     if ((a[0] - b[0] || a[1] - b[1] || a[2] - b[2]) < 0) return false; // older news of a known alert
   }
-  alerts.set(alert.id, alert);
+  alerts.set(alert.id, { ...known, ...alert }); // events lack the row's person and office
   return true;
 }
 
@@ -235,14 +257,14 @@ function el(tag, props = {}, ...children) {
 }
 
 function renderAlerts() {
-  const group = (a) => (ACTIVE.has(a.status) ? 0 : a.status === "resolved" ? 2 : 1); // open on top
-  const sorted = [...alerts.values()].sort((a, b) =>
-    group(a) - group(b) || Date.parse(b.opened_at) - Date.parse(a.opened_at) || b.id - a.id);
+  const fits = (a) => matches(a, state.filter, jurisdictions);
+  for (const a of alerts.values()) if (a.status === "resolved" && !fits(a)) alerts.delete(a.id);
+  const sorted = [...alerts.values()].filter(fits).sort(comparator(state.filter.sort));
   for (const a of sorted.slice(CONFIG.shownAlerts)) if (a.status === "resolved") alerts.delete(a.id);
   for (const [id, until] of state.flash) if (until < Date.now()) state.flash.delete(id);
   $("alert-list").replaceChildren(...sorted.slice(0, CONFIG.shownAlerts).map(alertItem));
   $("alert-empty").hidden = sorted.length > 0;
-  const open = sorted.filter((a) => ACTIVE.has(a.status)).length;
+  const open = [...alerts.values()].filter((a) => ACTIVE.has(a.status)).length;
   count("open-count", open);
   document.title = open ? `(${open}) ${TITLE}` : TITLE;
 }
@@ -297,6 +319,7 @@ function alertItem(alert) {
       el("span", { className: "rung", textContent: bilingual(LABELS.rungs, alert.escalation_level) }),
       el("span", { className: "id", textContent: `#${alert.id}` }),
       alert.late ? el("span", { className: "late", textContent: "迟报 late" }) : ""),
+    ...triageLines(alert, { el, lastFix: lastFixOf(alert), office: jurisdictions.get(alert.jurisdiction_id)?.name }),
     ...checkinLines(alert),
     actions);
   Object.assign(li.dataset, { alertId: alert.id, personId: alert.person_id, status: alert.status, type: alert.type });
@@ -309,6 +332,12 @@ function alertItem(alert) {
   li.addEventListener("click", () => select(alert.person_id, alert));
   li.addEventListener("keydown", (e) => { if (e.key === "Enter" && e.target === li) select(alert.person_id, alert); });
   return li;
+}
+
+/** The later of the row's last fix and the live map's latest position of the person. */
+function lastFixOf(alert) {
+  const live = persons.get(alert.person_id)?.ts;
+  return [alert.last_fix_at, live].filter(Boolean).sort((a, b) => Date.parse(b) - Date.parse(a))[0];
 }
 
 function button(text, action, onClick) {
@@ -361,6 +390,10 @@ $("logout").addEventListener("click", () => {
 });
 $("resolve-dialog").addEventListener("close", onResolveClosed);
 $("map-fit").addEventListener("click", () => map.fit());
+$("alert-filters").addEventListener("change", () => loadAlerts().then(renderAlerts, (error) => {
+  if (state.token) notify(`加载失败 loading failed: ${error.message}`);
+}));
+setInterval(() => { if (state.token) renderAlerts(); }, 30000); // the fix ages move on
 window.addEventListener("online", () => { if (state.token && !state.opened) connect(); });
 setInterval(watchdog, 5000);
 map.legend($("legend"));

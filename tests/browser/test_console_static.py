@@ -34,6 +34,7 @@ HOOKS = [
     "map-fit",
     "alert-empty",
     "alert-list",
+    "alert-filters",
     "resolve-dialog",
     "resolve-form",
     "resolve-alert-id",
@@ -41,7 +42,7 @@ HOOKS = [
 ]
 
 URL = re.compile(r"\b(?:https?|wss?)://[^\s\"'`)]+", re.IGNORECASE)
-IMPORT = re.compile(r"""(?:import|from)\s*\(?\s*["']([^"']+)["']""")
+IMPORT = re.compile(r"""\b(?:import|from)\s*\(?\s*["']([^"']+)["']""")
 
 
 class Page(HTMLParser):
@@ -121,7 +122,11 @@ def test_the_hooks_a_browser_test_uses_are_stable() -> None:
 
 
 def test_the_dispositions_offered_are_the_servers() -> None:
-    offered = {a.get("value") for t, a in page().elements if t == "option"} - {""}
+    offered, select = set(), None  # the options of the disposition select, not the filters'
+    for tag, attrs in page().elements:
+        select = attrs.get("name") if tag == "select" else select
+        if tag == "option" and select == "disposition" and attrs.get("value"):
+            offered.add(attrs["value"])
     assert offered == {
         "false_alarm",
         "verbal_reminder",
