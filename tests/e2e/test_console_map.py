@@ -132,6 +132,27 @@ async def hover_readout(page: Page, selector: str) -> dict[str, float]:
     return {k: float(v) for k, v in data.items()}
 
 
+SCALE_IS_NOT = (
+    "(text) => document.querySelector('#map .leaflet-control-scale-line').innerText !== text"
+)
+
+
+async def drag_map(page: Page, dot: str) -> None:
+    """Drag the map 100 px right and 50 px down, from a point away from the dot: the dot
+    moves with it (and a little further: inertia)."""
+    before = await page.locator(dot).bounding_box()
+    assert before is not None
+    await page.mouse.move(200, 300)
+    await page.mouse.down()
+    for step in range(1, 11):
+        await page.mouse.move(200 + 10 * step, 300 + 5 * step)
+    await page.mouse.up()
+    after = await page.locator(dot).bounding_box()
+    assert after is not None
+    dx, dy = after["x"] - before["x"], after["y"] - before["y"]
+    assert 98 < dx < 160 and 48 < dy < 80, (dx, dy)  # Leaflet's inertia carries it a little on
+
+
 def middle(box: FloatRect) -> float:
     return box["x"] + box["width"] / 2
 
@@ -178,11 +199,10 @@ async def test_offline_the_map_shows_named_fences_and_dots_that_select(
         assert re.fullmatch(r"\d+ k?m", before), before
         await screenshot(page, "console-map-offline.png")
         await page.click("#map .leaflet-control-zoom-in")
-        await page.wait_for_function(
-            "(before) => document.querySelector('#map .leaflet-control-scale-line').innerText"
-            " !== before",
-            arg=before,
-        )
+        await page.wait_for_function(SCALE_IS_NOT, arg=before)
+        await drag_map(page, dot)
+        await page.click("#map-fit")  # above Leaflet's panes, and fits the fences again
+        await page.wait_for_function(f"(text) => !({SCALE_IS_NOT})(text)", arg=before)
     assert errors == [], errors
 
 
