@@ -95,7 +95,7 @@ async def person_on_the_map(client: httpx.AsyncClient, officer: Officer) -> dict
         "/v1/fences",
         headers=auth(officer),
         json={
-            "name": f"禁入区 school {device.person_id}",
+            "name": f"禁入区 <b>school</b> {device.person_id}",  # markup an officer may type
             "role": "exclusion",
             "crs": "wgs84",
             "geometry": square(*offset(*CENTRE, -600, 500), 150),
@@ -178,7 +178,8 @@ async def test_offline_the_map_shows_named_fences_and_dots_that_select(
         assert await page.locator("#map path.fence-exclusion").count() >= 1
         labels = await page.locator("#map .fence-label").all_inner_texts()
         assert f"area {position['case_number']}" in labels  # offline, every fence is named
-        assert f"禁入区 school {person_id}" in labels
+        assert f"禁入区 <b>school</b> {person_id}" in labels  # as text, not parsed as markup
+        assert await page.locator("#map .fence-label b").count() == 0
 
         # the pointer over the dot reads the person's position (no datum shift offline)
         under = await hover_readout(page, dot)
