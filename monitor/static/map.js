@@ -39,7 +39,8 @@ export class MapPanel {
     Object.assign(this, { selected: null, fitted: false });
   }
 
-  /** polygons: [{role: "allowed"|"exclusion", name, rings: [[[lon, lat], ...], ...]}] in WGS-84. */
+  /** One per fence: {role: "allowed"|"exclusion", name, parts: [[ring, ...], ...]}, a part
+   * per polygon of a MultiPolygon, a ring [[lon, lat], ...] in WGS-84. */
   addPolygons(polygons) {
     this.polygons.push(...polygons);
     for (const polygon of polygons) this.fences.addLayer(this.fenceLayer(polygon));
@@ -99,8 +100,11 @@ export class MapPanel {
     if (this.fitted) this.fit(); else this.draw();
   }
 
-  fenceLayer({ role, name, rings }) {
-    const layer = L.polygon(rings.map((ring) => ring.map((p) => this.toLatLng(p))), {
+  fenceLayer({ role, name, parts }) {
+    // one layer, so one label; Leaflet puts it on the first part: the largest, not an islet
+    const largestFirst = [...parts].sort((a, b) => spread(b[0]) - spread(a[0]));
+    const latlngs = largestFirst.map((rings) => rings.map((ring) => ring.map((p) => this.toLatLng(p))));
+    const layer = L.polygon(latlngs, {
       role, color: CONFIG.fenceColours[role] || CONFIG.unknownColour, weight: 1.5,
       dashArray: role === "allowed" ? null : "6 4", fillColor: CONFIG.fenceFills[role] || "transparent",
       fillOpacity: 1, className: `fence fence-${role}`,
@@ -180,6 +184,15 @@ function cursorReadout(map, toWgs) {
     Object.assign(box.dataset, { lat, lon, mapLat: latlng.lat, mapLon: latlng.lng });
   });
   map.on("mouseout", () => { box.textContent = ""; });
+}
+
+/** A ring's bounding-box area in square degrees: enough to tell a district from an islet. */
+function spread(ring = []) {
+  let [w, e, s, n] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const [lon, lat] of ring) {
+    w = Math.min(w, lon); e = Math.max(e, lon); s = Math.min(s, lat); n = Math.max(n, lat);
+  }
+  return ring.length ? (e - w) * (n - s) : 0;
 }
 
 // names come from officers and tile settings: text, never markup (Leaflet would parse strings)

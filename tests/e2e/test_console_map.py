@@ -88,6 +88,12 @@ async def browser_page() -> AsyncIterator[tuple[Page, list[str]]]:
             await browser.close()
 
 
+def two_parts(*, islet: tuple[float, float], main: tuple[float, float]) -> dict[str, Any]:
+    """A MultiPolygon whose first part is a small islet: one fence, one name on the map."""
+    parts = [square(*islet, 30)["coordinates"], square(*main, 150)["coordinates"]]
+    return {"type": "MultiPolygon", "coordinates": parts}
+
+
 async def person_on_the_map(client: httpx.AsyncClient, officer: Officer) -> dict[str, Any]:
     """An enrolled person with an exclusion zone nearby and one position; the position."""
     device = await enrol(client, officer, f"M-{time.monotonic_ns()}")
@@ -98,7 +104,9 @@ async def person_on_the_map(client: httpx.AsyncClient, officer: Officer) -> dict
             "name": f"禁入区 <b>school</b> {device.person_id}",  # markup an officer may type
             "role": "exclusion",
             "crs": "wgs84",
-            "geometry": square(*offset(*CENTRE, -600, 500), 150),
+            "geometry": two_parts(
+                islet=offset(*CENTRE, -600, -200), main=offset(*CENTRE, -600, 500)
+            ),
         },
     )
     assert zone.status_code == 201, zone.text
@@ -180,6 +188,14 @@ async def test_offline_the_map_shows_named_fences_and_dots_that_select(
         assert f"area {position['case_number']}" in labels  # offline, every fence is named
         assert f"禁入区 <b>school</b> {person_id}" in labels  # as text, not parsed as markup
         assert await page.locator("#map .fence-label b").count() == 0
+        # named once, on its main part (the islet is west of it, and listed first)
+        zone = page.locator("#map .fence-label-exclusion")
+        assert await zone.count() == 1
+        label, shape = (
+            await zone.bounding_box(),
+            await page.locator("#map path.fence-exclusion").bounding_box(),
+        )
+        assert label and shape and middle(label) > shape["x"] + shape["width"] / 2
 
         # the pointer over the dot reads the person's position (no datum shift offline)
         under = await hover_readout(page, dot)
