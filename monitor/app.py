@@ -32,7 +32,7 @@ from ingest.engine import IngestConfig, Ingestor
 from ingest.errors import DATABASE_UNAVAILABLE as DB_DOWN
 from ingest.errors import IngestError
 from ingest.pings_asgi import PingsFastPath, in_front_of
-from monitor import db, health
+from monitor import console_config, db, health
 from monitor.audit import routes as audit_routes
 from monitor.audit.anchors import run_anchoring
 from monitor.auth import routes as auth_routes
@@ -70,8 +70,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(app_routes.router, responses=DEVICE_ERRORS)
     app.mount("/metrics", make_asgi_app())
     # added first, so it runs inside PingsFastPath: device answers never pass through it
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, tile_origin=settings.tile_origin)
     app.add_middleware(PingsFastPath)  # every device's hot path skips FastAPI's routing
+    app.include_router(console_config.router(settings))  # before the mount, which would 404 it
     console = resources.files("monitor") / "static"
     app.mount("/console", StaticFiles(directory=str(console), html=True), name="console")
     app.add_api_route("/", lambda: RedirectResponse("/console/"), include_in_schema=False)

@@ -82,7 +82,8 @@ async def seed(conn: Conn, *, persons: int, seed_value: int = 7) -> dict[str, An
 async def seed_tree(
     conn: Conn, city_id: int, districts: list[dict[str, Any]]
 ) -> list[tuple[int, Any]]:
-    """City → district → one street office each; answers (street id, district shape)."""
+    """City → district (with its fence) → one street office each; answers (street id, district
+    shape)."""
     streets = []
     for feature in districts:
         name = feature["properties"]["qh"]
@@ -93,6 +94,17 @@ async def seed_tree(
             conn,
             data=schemas.JurisdictionIn(
                 name=f"{name}区 司法所", level="street", parent_id=district.id
+            ),
+        )
+        # the district's own fence: offline, the console's map is drawn from such named fences
+        await registry_store.insert_fence(
+            conn,
+            data=schemas.FenceIn(
+                name=f"{name}区",
+                role="allowed",
+                crs="wgs84",
+                geometry=feature["geometry"],
+                jurisdiction_id=district.id,
             ),
         )
         streets.append((street.id, shape(feature["geometry"])))

@@ -7,10 +7,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # JSON answers load nothing and are framed by nobody
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-# the console is same-origin module scripts and a stylesheet; the favicon is a data: URL;
-# its WebSocket is same-origin ('self' covers ws:/wss: to the page's host)
+# the console is same-origin scripts (its modules, vendored Leaflet) and stylesheets; the favicon
+# is a data: URL; its WebSocket is same-origin ('self' covers ws:/wss: to the page's host);
+# basemap tiles are images, so a tile server's origin is added to img-src and nowhere else
 CONSOLE_CSP = (
-    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "default-src 'self'; img-src 'self' data:{tiles}; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
 # FastAPI's Swagger UI and ReDoc pages load from a CDN and start with an inline script
@@ -28,9 +29,14 @@ COMMON = {
 }
 
 
-def csp_for(path: str) -> str:
+def console_csp(tile_origin: str | None = None) -> str:
+    """tile_origin comes from Settings, which admits only scheme://host[:port]."""
+    return CONSOLE_CSP.format(tiles=f" {tile_origin}" if tile_origin else "")
+
+
+def csp_for(path: str, tile_origin: str | None = None) -> str:
     if path == "/" or path.startswith("/console"):
-        return CONSOLE_CSP
+        return console_csp(tile_origin)
     if path.startswith(DOCS_PATHS):
         return DOCS_CSP
     return API_CSP
@@ -39,14 +45,15 @@ def csp_for(path: str) -> str:
 class SecurityHeaders:
     """ASGI middleware; an answer's own headers of these names are kept."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, tile_origin: str | None = None) -> None:
         self.app = app
+        self.tile_origin = tile_origin
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = {**COMMON, "Content-Security-Policy": csp_for(scope["path"])}
+        extra = {**COMMON, "Content-Security-Policy": csp_for(scope["path"], self.tile_origin)}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INSECURE_SECRET = "change-me"
 # the key of an HMAC (officer sessions): guessable from a stolen row and token if short
 MIN_SECRET_CHARS = 32
+# a tile server's host[:port]: letters, digits, dots and dashes only
+SAFE_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -98,10 +102,43 @@ class Settings(BaseSettings):
     # off unless set, since each worker on a host needs a port of its own
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65_535)
     worker_metrics_host: str = "127.0.0.1"
+    # the console's basemap: an http(s) tile URL with {z}/{x}/{y}, e.g. an internal tile server
+    # or the locality's 天地图 (its browser key in the URL is seen by every console anyway);
+    # None: offline, the console draws fences only. Its origin is added to the console's CSP.
+    tile_url: str | None = None
+    # the tiles' datum: most Chinese tile sources are GCJ-02, so dots and fences (WGS-84) are
+    # shifted onto it before drawing, or they would sit a few hundred metres off the street
+    tile_crs: Literal["wgs84", "gcj02"] = "gcj02"
+    # shown in the map's corner (licence terms of most tile sources require it); plain text
+    tile_attribution: str = Field(default="", max_length=200)
 
     @property
     def anchor_file(self) -> Path:
         return self.audit_anchor_file or self.data_dir / "audit-anchors.jsonl"
+
+    @property
+    def tile_origin(self) -> str | None:
+        """scheme://host[:port] of tile_url, as the console's CSP names it."""
+        if not self.tile_url:
+            return None
+        parts = urlsplit(self.tile_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @field_validator("tile_url")
+    @classmethod
+    def _tile_url_is_one_origin(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        parts = urlsplit(url)
+        # the origin goes into a CSP header verbatim: nothing there may widen or end it
+        if parts.scheme not in ("http", "https") or not SAFE_HOST.fullmatch(parts.netloc):
+            raise ValueError(
+                "MONITOR_TILE_URL: an http(s) URL with a plain host (no {s}, *, user or spaces), "
+                "e.g. https://tiles.example.org/{z}/{x}/{y}.png"
+            )
+        if not all(f"{{{k}}}" in url for k in "zxy") or any(c.isspace() for c in url):
+            raise ValueError("MONITOR_TILE_URL: name {z}, {x} and {y}, and no spaces")
+        return url
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Self:

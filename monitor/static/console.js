@@ -104,7 +104,7 @@ async function start() {
     $("officer").textContent = `${state.me.display_name || state.me.username} · ${state.me.role}`;
     document.body.dataset.role = state.me.role;
     const fences = await Promise.all((await api("/v1/fences")).map((f) => api(`/v1/fences/${f.id}`)));
-    map.addPolygons(fences.flatMap((f) => polygonsOf(f.geometry, f.crs).map((rings) => ({ role: f.role, rings }))));
+    map.addPolygons(fences.map((f) => ({ role: f.role, name: f.name, parts: polygonsOf(f.geometry, f.crs) })));
     for (const p of await api("/v1/positions/latest")) mergePosition(p);
     await loadJurisdictions();
     await loadAlerts();

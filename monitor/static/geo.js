@@ -1,5 +1,5 @@
-// Map geometry for the duty console: fence CRS → WGS-84 (positions are WGS-84) and a pannable,
-// zoomable equirectangular view. A port of geofence/crs.py; no tiles, nothing fetched.
+// Map geometry for the duty console: fence CRS → WGS-84 (positions are WGS-84), and WGS-84 →
+// the basemap's datum (GCJ-02 for most Chinese tile sources). A port of geofence/crs.py.
 
 const A = 6378245.0; // Krasovsky 1940, as GCJ-02 uses it
 const EE = 0.00669342162296594323;
@@ -64,52 +64,10 @@ export function polygonsOf(geometry, crs) {
   return polygons.map((rings) => rings.map((ring) => ring.map((p) => toWgs84(p, crs))));
 }
 
-/** Equirectangular view: `scale` screen px per degree of latitude, longitude shrunk by cos(lat). */
-export class View {
-  constructor() {
-    Object.assign(this, { lon: 114.05, lat: 22.55, scale: 1500, kx: Math.cos((22.55 * Math.PI) / 180), width: 1, height: 1 });
-  }
-
-  resize(width, height) { Object.assign(this, { width, height }); }
-
-  /** Centre on the bbox of [lon, lat] points with a margin; true if there was anything to fit. */
-  fit(points) {
-    if (!points.length) return false;
-    let [w, e, s, n] = [Infinity, -Infinity, Infinity, -Infinity];
-    for (const [lon, lat] of points) {
-      w = Math.min(w, lon); e = Math.max(e, lon); s = Math.min(s, lat); n = Math.max(n, lat);
-    }
-    this.lon = (w + e) / 2;
-    this.lat = (s + n) / 2;
-    this.kx = Math.cos((this.lat * Math.PI) / 180);
-    const spanX = Math.max((e - w) * this.kx, 0.005), spanY = Math.max(n - s, 0.005);
-    this.scale = 0.9 * Math.min(this.width / spanX, this.height / spanY);
-    return true;
-  }
-
-  toScreen(lon, lat) {
-    return [this.width / 2 + (lon - this.lon) * this.kx * this.scale, this.height / 2 - (lat - this.lat) * this.scale];
-  }
-
-  toLonLat(x, y) {
-    return [this.lon + (x - this.width / 2) / (this.kx * this.scale), this.lat - (y - this.height / 2) / this.scale];
-  }
-
-  visible(lon, lat, margin = 20) {
-    const [x, y] = this.toScreen(lon, lat);
-    return x > margin && y > margin && x < this.width - margin && y < this.height - margin;
-  }
-
-  pan(dx, dy) {
-    this.lon -= dx / (this.kx * this.scale);
-    this.lat += dy / this.scale;
-  }
-
-  /** Zoom by `factor` keeping the point under screen (x, y) where it is. */
-  zoomAt(factor, x, y) {
-    const [lon, lat] = this.toLonLat(x, y);
-    this.scale = Math.min(Math.max(this.scale * factor, 50), 5e6);
-    const [x2, y2] = this.toScreen(lon, lat);
-    this.pan(x - x2, y - y2);
-  }
+/** One WGS-84 [lon, lat] → [lon, lat] in the basemap's `crs` ("wgs84" | "gcj02"): tiles of a
+ * GCJ-02 source are drawn shifted, so what is drawn on them must be shifted alike. */
+export function fromWgs84([lon, lat], crs) {
+  if (crs !== "gcj02") return [lon, lat];
+  const [la, lo] = wgsToGcj(lat, lon);
+  return [lo, la];
 }

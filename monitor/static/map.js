@@ -1,38 +1,70 @@
-// The map panel: fence outlines and one dot per person on a canvas; drag to pan, wheel to zoom.
+// The map panel on Leaflet (vendored, loaded before the modules as window.L): basemap tiles if
+// configured, fences with their names, one dot per person. Positions and fences arrive in WGS-84
+// and are shifted onto the tiles' datum (GCJ-02 for most Chinese sources) when drawn.
 import { CONFIG, LABELS, bilingual, formatTime } from "./config.js";
-import { View } from "./geo.js";
+import { fromWgs84, toWgs84 } from "./geo.js";
+
+const L = window.L;
+const START = { center: [22.55, 114.05], zoom: 11 };
+const OFFLINE = { tile_url: null, tile_crs: "wgs84", tile_attribution: "" };
 
 export class MapPanel {
   /**
    * persons: Map person_id → {lat, lon, status, supervision_level, case_number, ts};
    * onPick(personId) when a dot is clicked; onDrawn({shown, outside}) after each frame.
    */
-  constructor(canvas, { persons, onPick, onDrawn }) {
-    Object.assign(this, { canvas, persons, onPick, onDrawn, view: new View(), polygons: [],
-      selected: null, fitted: false, pending: false });
-    this.listen();
+  constructor(container, { persons, onPick, onDrawn }) {
+    Object.assign(this, { container, persons, onPick, onDrawn, polygons: [], dots: new Map(),
+      selected: null, fitted: false, pending: false, crs: "wgs84", basemap: false });
+    this.map = L.map(container, { minZoom: 3, maxZoom: 19 }).setView(START.center, START.zoom);
+    this.map.attributionControl.setPrefix("Leaflet"); // its default links out of an offline room
+    this.fences = L.featureGroup().addTo(this.map);
+    this.people = L.featureGroup().addTo(this.map);
+    this.ring = L.circleMarker(START.center, { radius: 15, color: CONFIG.selectedRing, weight: 3,
+      fill: false, interactive: false, className: "selected-ring" });
+    L.control.scale({ imperial: false, position: "bottomright" }).addTo(this.map);
+    cursorReadout(this.map, (latlng) => toWgs84([latlng.lng, latlng.lat], this.crs));
+    // the console starts hidden (login first): Leaflet must re-measure once it is shown
+    new ResizeObserver(() => this.map.invalidateSize()).observe(container);
+    this.ready = fetch("config.json").then((r) => (r.ok ? r.json() : OFFLINE)).catch(() => OFFLINE)
+      .then((config) => this.useBasemap(config));
   }
 
-  reset() { Object.assign(this, { view: new View(), polygons: [], selected: null, fitted: false }); }
+  reset() {
+    this.polygons = [];
+    this.fences.clearLayers();
+    this.people.clearLayers();
+    this.dots.clear();
+    this.ring.remove();
+    Object.assign(this, { selected: null, fitted: false });
+  }
 
-  /** polygons: [{role: "allowed"|"exclusion", rings: [[[lon, lat], ...], ...]}] in WGS-84. */
-  addPolygons(polygons) { this.polygons.push(...polygons); }
+  /** One per fence: {role: "allowed"|"exclusion", name, parts: [[ring, ...], ...]}, a part
+   * per polygon of a MultiPolygon, a ring [[lon, lat], ...] in WGS-84. */
+  addPolygons(polygons) {
+    this.polygons.push(...polygons);
+    for (const polygon of polygons) this.fences.addLayer(this.fenceLayer(polygon));
+    this.fences.bringToBack(); // dots drawn before the fences loaded stay clickable on top
+  }
 
   /** Fit the allowed fences (or, with none, the persons) into the panel. */
   fit() {
-    this.resize();
-    const fences = this.polygons.filter((p) => p.role === "allowed").flatMap((p) => p.rings.flat());
-    const people = this.located().map((p) => [p.lon, p.lat]);
-    this.fitted = this.view.fit(fences.length ? fences : people) || this.fitted;
+    this.map.invalidateSize();
+    const allowed = this.fences.getLayers().filter((layer) => layer.options.role === "allowed");
+    const bounds = L.latLngBounds(allowed.length ? allowed.map((layer) => layer.getBounds())
+      : this.located().map((p) => this.toLatLng([p.lon, p.lat])));
+    if (bounds.isValid()) {
+      this.map.fitBounds(bounds, { padding: [20, 20], animate: false });
+      this.fitted = true;
+    }
     this.draw();
   }
 
   /** Ring a person (or, if no position is known, a [lon, lat]); pan there if off screen. */
   select(personId, fallback = null) {
-    const p = this.persons.get(personId);
-    const at = p ? [p.lon, p.lat] : fallback;
-    this.selected = { personId, at };
-    if (at && !this.view.visible(...at)) [this.view.lon, this.view.lat] = at;
+    this.selected = { personId, at: fallback };
+    const spot = this.selectedSpot();
+    if (spot && !this.map.getBounds().contains(spot)) this.map.panTo(spot, { animate: false });
     this.schedule();
   }
 
@@ -49,102 +81,125 @@ export class MapPanel {
     return [...this.persons.values()].filter((p) => Number.isFinite(p.lat) && Number.isFinite(p.lon));
   }
 
-  resize() {
-    const dpr = window.devicePixelRatio || 1;
-    this.canvas.width = Math.round(this.canvas.clientWidth * dpr);
-    this.canvas.height = Math.round(this.canvas.clientHeight * dpr);
-    this.view.resize(this.canvas.clientWidth, this.canvas.clientHeight);
+  /** A WGS-84 [lon, lat] → a Leaflet [lat, lon] on the basemap's datum. */
+  toLatLng(point) {
+    const [lon, lat] = fromWgs84(point, this.crs);
+    return [lat, lon];
+  }
+
+  useBasemap({ tile_url: url, tile_crs: crs, tile_attribution: attribution }) {
+    if (url) {
+      L.tileLayer(url, { maxZoom: 19, attribution: escapeHtml(attribution) }).addTo(this.map);
+      Object.assign(this, { basemap: true, crs });
+    }
+    this.container.dataset.basemap = url ? crs : "none"; // for tests and the curious
+    this.fences.clearLayers(); // drawn before the config arrived: again, on the right datum
+    for (const polygon of this.polygons) this.fences.addLayer(this.fenceLayer(polygon));
+    for (const dot of this.dots.values()) dot.remove();
+    this.dots.clear();
+    if (this.fitted) this.fit(); else this.draw();
+  }
+
+  fenceLayer({ role, name, parts }) {
+    // one layer, so one label; Leaflet puts it on the first part: the largest, not an islet
+    const largestFirst = [...parts].sort((a, b) => spread(b[0]) - spread(a[0]));
+    const latlngs = largestFirst.map((rings) => rings.map((ring) => ring.map((p) => this.toLatLng(p))));
+    const layer = L.polygon(latlngs, {
+      role, color: CONFIG.fenceColours[role] || CONFIG.unknownColour, weight: 1.5,
+      dashArray: role === "allowed" ? null : "6 4", fillColor: CONFIG.fenceFills[role] || "transparent",
+      fillOpacity: 1, className: `fence fence-${role}`,
+    });
+    // offline, the fences are the map: districts and street offices keep their names on screen
+    const permanent = role === "exclusion" || !this.basemap;
+    if (name) layer.bindTooltip(() => text(name), { permanent, sticky: !permanent, direction: "center",
+      className: `fence-label fence-label-${role}` });
+    return layer;
   }
 
   draw() {
-    const dpr = window.devicePixelRatio || 1, ctx = this.canvas.getContext("2d"), view = this.view;
-    if (this.canvas.width !== Math.round(this.canvas.clientWidth * dpr)
-      || this.canvas.height !== Math.round(this.canvas.clientHeight * dpr)) this.resize();
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, view.width, view.height);
-    for (const { role, rings } of this.polygons) {
-      ctx.beginPath();
-      for (const ring of rings) ring.forEach(([lon, lat], i) => ctx[i ? "lineTo" : "moveTo"](...view.toScreen(lon, lat)));
-      ctx.fillStyle = CONFIG.fenceFills[role] || "transparent";
-      ctx.fill("evenodd");
-      ctx.setLineDash(role === "allowed" ? [] : [6, 4]);
-      ctx.strokeStyle = CONFIG.fenceColours[role] || CONFIG.unknownColour;
-      ctx.lineWidth = 1.5;
-      ctx.stroke();
-    }
-    ctx.setLineDash([]);
     const persons = this.located();
-    persons.sort((a, b) => (a.status === "outside") - (b.status === "outside")); // outside on top
-    for (const p of persons) {
-      const [x, y] = view.toScreen(p.lon, p.lat), outside = p.status === "outside";
-      const fill = CONFIG.levelColours[p.supervision_level] || CONFIG.unknownColour;
-      circle(ctx, x, y, CONFIG.dotRadius[outside ? "outside" : "inside"], { fill });
-      if (outside) circle(ctx, x, y, CONFIG.dotRadius.outside + 4, { stroke: CONFIG.outsideRing, width: 2 });
-    }
-    const chosen = this.selected && this.persons.get(this.selected.personId);
-    const spot = chosen ? [chosen.lon, chosen.lat] : this.selected?.at;
-    if (spot) circle(ctx, ...view.toScreen(...spot), 15, { stroke: CONFIG.selectedRing, width: 3 });
+    for (const [id, dot] of this.dots) if (!this.persons.has(id)) { dot.remove(); this.dots.delete(id); }
+    for (const p of persons) this.drawDot(p);
+    for (const p of persons) if (p.status === "outside") this.dots.get(p.person_id).bringToFront();
+    const spot = this.selectedSpot();
+    if (spot) this.ring.setLatLng(spot).addTo(this.map).bringToFront(); else this.ring.remove();
     this.onDrawn({ shown: persons.length, outside: persons.filter((p) => p.status === "outside").length });
+  }
+
+  drawDot(p) {
+    const outside = p.status === "outside";
+    const style = { radius: CONFIG.dotRadius[outside ? "outside" : "inside"], fillOpacity: 1,
+      fillColor: CONFIG.levelColours[p.supervision_level] || CONFIG.unknownColour,
+      color: outside ? CONFIG.outsideRing : "#0b1016", weight: outside ? 3 : 1 };
+    let dot = this.dots.get(p.person_id);
+    if (!dot) {
+      dot = L.circleMarker(this.toLatLng([p.lon, p.lat]), { ...style, className: "person-dot" })
+        .on("click", () => this.onPick(p.person_id))
+        .bindTooltip(() => text(this.describe(p.person_id)), { direction: "top", offset: [0, -6] })
+        .addTo(this.people);
+      dot.getElement().dataset.personId = p.person_id;
+      this.dots.set(p.person_id, dot);
+    }
+    dot.setLatLng(this.toLatLng([p.lon, p.lat])).setStyle(style);
+    dot.getElement().dataset.status = p.status || "";
+  }
+
+  describe(personId) {
+    const p = this.persons.get(personId) || {};
+    return [p.case_number || `#${personId}`, bilingual(LABELS.levels, p.supervision_level),
+      p.status || "?", formatTime(p.ts)].join(" · ");
+  }
+
+  selectedSpot() {
+    if (!this.selected) return null;
+    const p = this.persons.get(this.selected.personId);
+    const at = p && Number.isFinite(p.lat) ? [p.lon, p.lat] : this.selected.at;
+    return at ? this.toLatLng(at) : null;
   }
 
   /** Fill a <ul> with one entry per supervision level colour and the outside ring. */
   legend(ul) {
-    const item = (style, className, text) => {
+    const item = (style, className, label) => {
       const li = document.createElement("li"), dot = document.createElement("i");
       Object.assign(dot, { className, style });
-      li.append(dot, text);
+      li.append(dot, label);
       return li;
     };
     ul.replaceChildren(...Object.entries(CONFIG.levelColours).map(([level, colour]) =>
       item(`background:${colour}`, "dot", bilingual(LABELS.levels, level))),
     item(`border-color:${CONFIG.outsideRing}`, "dot ring", "围栏外 outside"));
   }
-
-  personAt(x, y, radius = 10) {
-    let best = null, bestD = radius * radius;
-    for (const p of this.located()) {
-      const [px, py] = this.view.toScreen(p.lon, p.lat), d = (px - x) ** 2 + (py - y) ** 2;
-      if (d < bestD) [best, bestD] = [p, d];
-    }
-    return best;
-  }
-
-  listen() {
-    const canvas = this.canvas;
-    let drag = null, moved = 0;
-    canvas.addEventListener("pointerdown", (e) => {
-      [drag, moved] = [[e.offsetX, e.offsetY], 0];
-      canvas.setPointerCapture(e.pointerId);
-    });
-    canvas.addEventListener("pointerup", (e) => {
-      const picked = drag && moved < 4 && this.personAt(e.offsetX, e.offsetY);
-      drag = null;
-      if (picked) this.onPick(picked.person_id);
-    });
-    canvas.addEventListener("pointermove", (e) => {
-      if (!drag) {
-        const p = this.personAt(e.offsetX, e.offsetY);
-        canvas.title = p ? [p.case_number || `#${p.person_id}`, bilingual(LABELS.levels, p.supervision_level),
-          p.status || "?", formatTime(p.ts)].join(" · ") : "";
-        return;
-      }
-      moved += Math.abs(e.offsetX - drag[0]) + Math.abs(e.offsetY - drag[1]);
-      this.view.pan(e.offsetX - drag[0], e.offsetY - drag[1]);
-      drag = [e.offsetX, e.offsetY];
-      this.schedule();
-    });
-    canvas.addEventListener("wheel", (e) => {
-      e.preventDefault();
-      this.view.zoomAt(Math.exp(-e.deltaY * 0.0015), e.offsetX, e.offsetY);
-      this.schedule();
-    }, { passive: false });
-    window.addEventListener("resize", () => this.schedule());
-  }
 }
 
-function circle(ctx, x, y, r, { fill, stroke, width = 1 }) {
-  ctx.beginPath();
-  ctx.arc(x, y, r, 0, 2 * Math.PI);
-  if (fill) { ctx.fillStyle = fill; ctx.fill(); }
-  if (stroke) { ctx.strokeStyle = stroke; ctx.lineWidth = width; ctx.stroke(); }
+/** Bottom-right: WGS-84 latitude, longitude under the pointer (what pings and fences speak). */
+function cursorReadout(map, toWgs) {
+  const box = L.DomUtil.create("output", "map-cursor");
+  box.id = "map-cursor";
+  const control = L.control({ position: "bottomright" });
+  control.onAdd = () => box;
+  control.addTo(map);
+  map.on("mousemove", ({ latlng }) => {
+    const [lon, lat] = toWgs(latlng);
+    box.textContent = `${lat.toFixed(6)}, ${lon.toFixed(6)}`;
+    Object.assign(box.dataset, { lat, lon, mapLat: latlng.lat, mapLon: latlng.lng });
+  });
+  map.on("mouseout", () => { box.textContent = ""; });
+}
+
+/** A ring's bounding-box area in square degrees: enough to tell a district from an islet. */
+function spread(ring = []) {
+  let [w, e, s, n] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const [lon, lat] of ring) {
+    w = Math.min(w, lon); e = Math.max(e, lon); s = Math.min(s, lat); n = Math.max(n, lat);
+  }
+  return ring.length ? (e - w) * (n - s) : 0;
+}
+
+// names come from officers and tile settings: text, never markup (Leaflet would parse strings)
+const text = (value) => document.createTextNode(value);
+
+function escapeHtml(value) {
+  const span = document.createElement("span");
+  span.textContent = value || "";
+  return span.innerHTML;
 }

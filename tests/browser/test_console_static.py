@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tomllib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -149,3 +150,34 @@ def test_scripts_parse(path: Path, tmp_path: Path) -> None:
         [node, "--check", str(copy)], capture_output=True, text=True, timeout=30, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+LEAFLET = STATIC / "vendor" / "leaflet"
+
+
+def test_vendored_leaflet_is_present_licensed_and_loaded_before_the_modules() -> None:
+    """The map library ships with the package (offline, no CDN): its files, its licence, a note
+    of where they came from, and the page loads the UMD build before map.js reads window.L."""
+    assert 'version="1.9.4"' in (LEAFLET / "leaflet.js").read_text(encoding="utf-8")
+    assert (LEAFLET / "LICENSE").read_text(encoding="utf-8").startswith("BSD 2-Clause License")
+    assert "leaflet@1.9.4" in (LEAFLET / "README.md").read_text(encoding="utf-8")
+    css = (LEAFLET / "leaflet.css").read_text(encoding="utf-8")
+    for image in re.findall(r"url\((images/[\w.-]+)\)", css):
+        assert (LEAFLET / image).is_file(), image
+    scripts = [a.get("src") for t, a in page().elements if t == "script"]
+    assert scripts == ["vendor/leaflet/leaflet.js", "console.js"]
+    sheets = [a.get("href") for t, a in page().elements if a.get("rel") == "stylesheet"]
+    assert sheets[0] == "vendor/leaflet/leaflet.css", "the console's own rules come after"
+    assert "window.L" in (STATIC / "map.js").read_text(encoding="utf-8")
+
+
+def test_package_data_ships_every_static_file() -> None:
+    """A wheel (the Dockerfile installs one) carries what pyproject's package-data globs match,
+    relative to the package, recursively as setuptools expands them."""
+    with (STATIC.parents[1] / "pyproject.toml").open("rb") as f:
+        patterns = tomllib.load(f)["tool"]["setuptools"]["package-data"]["monitor"]
+    package = STATIC.parent
+    shipped = {p for pattern in patterns for p in package.glob(pattern) if p.is_file()}
+    every = {p for p in STATIC.rglob("*") if p.is_file()}
+    assert every - shipped == set()
+    assert LEAFLET / "images" / "layers.png" in shipped

@@ -20,7 +20,9 @@ from tests.e2e.test_slice import CENTRE, enrol
 pytestmark = pytest.mark.slow
 
 # screenshots for a person to look at; kept out of git (.gitignore)
-ARTEFACTS = Path(os.environ.get("MONITOR_TEST_ARTEFACTS", "test-artefacts"))
+ARTEFACTS = Path(
+    os.environ.get("MONITOR_TEST_ARTEFACTS", Path(__file__).resolve().parents[1] / "artifacts")
+)
 
 
 @pytest.fixture
