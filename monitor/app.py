@@ -38,6 +38,7 @@ from monitor.audit.anchors import run_anchoring
 from monitor.auth import routes as auth_routes
 from monitor.context import AppContext
 from monitor.deps import officer_from_token
+from monitor.docs import add_docs
 from monitor.error_responses import DEVICE_ERRORS, OFFICER_ERRORS, add_bound_handlers
 from monitor.errors import MonitorError, TooManyRequestsError
 from monitor.headers import SecurityHeaders
@@ -58,7 +59,14 @@ NOT_READY: dict[int | str, dict[str, Any]] = {
 
 def create_app(settings: Settings) -> FastAPI:
     install_log_redaction()  # here, so every launcher of uvicorn gets it, in every process
-    app = FastAPI(title="Electronic-fence monitor", version="0.1.0", lifespan=lifespan(settings))
+    app = FastAPI(
+        title="Electronic-fence monitor",
+        version="0.1.0",
+        lifespan=lifespan(settings),
+        docs_url=None,  # served from this process by add_docs, not from a CDN
+        redoc_url=None,
+    )
+    add_docs(app)
     app.include_router(health.router, responses=NOT_READY)
     app.include_router(ws.router)
     for officer_api in (auth_routes.router, auth_routes.officers, registry_routes.router):

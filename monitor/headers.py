@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from collections.abc import Iterable
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,14 +18,31 @@ CONSOLE_CSP = (
     "default-src 'self'; img-src 'self' data:{tiles}; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# FastAPI's Swagger UI and ReDoc pages load from a CDN and start with an inline script
-DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https:; "
-    "worker-src 'self' blob:; frame-ancestors 'none'"
+
+
+def docs_csp(inline_scripts: Iterable[str] = ()) -> str:
+    """Swagger UI, served from this origin (monitor/docs.py): a page's own inline scripts are
+    allowed by hash, no other inline script or style."""
+    hashes = "".join(f" '{sha256_source(script)}'" for script in inline_scripts)
+    return (
+        f"default-src 'self'; script-src 'self'{hashes}; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+def sha256_source(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+
+# what a /docs path answers unless its page set its own (the assets, a 404)
+DOCS_CSP = docs_csp()
+# ReDoc, from this origin too, writes its styles as <style> elements and searches in a blob:
+# worker; its attribution logo (from its CDN, hidden when it fails) is refused
+REDOC_CSP = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; worker-src blob:; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
 )
-DOCS_PATHS = ("/docs", "/redoc")
 COMMON = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -37,8 +58,10 @@ def console_csp(tile_origin: str | None = None) -> str:
 def csp_for(path: str, tile_origin: str | None = None) -> str:
     if path == "/" or path.startswith("/console"):
         return console_csp(tile_origin)
-    if path.startswith(DOCS_PATHS):
+    if path.startswith("/docs"):
         return DOCS_CSP
+    if path.startswith("/redoc"):
+        return REDOC_CSP
     return API_CSP
 
 

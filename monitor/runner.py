@@ -111,6 +111,9 @@ async def announce(
         f"  Demo login: {officer['username']} / {officer['password']}  (also in {path})\n",
         flush=True,
     )
+    # httpx logs every request at INFO: the fleet's pings (40 a second) would scroll the
+    # banner away. Its warnings, and everything the server logs, still show.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     fleet = Fleet(base, demo.sim_devices(credentials), interval_s=5.0)
     await fleet.run()
 

@@ -105,6 +105,9 @@ async def test_up_demo_starts_embedded_servers_and_raises_alerts(
                 wanted.discard(message["alert"]["type"])
     output = read(tmp / "monitor.log")
     assert f"Console: http://{host}/console/" in output and officer["password"] in output
+    # the fleet posted every 5 s meanwhile (the alerts above came of it), without a log line
+    per_request = [line for line in output.splitlines() if "/v1/pings" in line]
+    assert per_request == [], per_request[:3]
     # the socket above was logged, its token was not; the credentials are the owner's alone
     assert "/v1/stream?token=[redacted]" in output and token not in output
     assert stat.S_IMODE((tmp / "data" / "demo-credentials.json").stat().st_mode) == 0o600
