@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
 from simulators.fleet import Fleet
+from tests.e2e.browser import browser_page, log_in
 from tests.e2e.conftest import Live, Officer
 from tests.e2e.test_order_notices_api import person_with_lapsing_order
 from tests.e2e.test_rules_api import auth
@@ -20,30 +20,11 @@ from tests.e2e.test_slice import enrol
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
-    if CHROMIUM is None:
-        pytest.skip("chromium not installed (apt-get install -y chromium)")
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = await browser.new_page(viewport={"width": 1280, "height": 800})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        # what the Content-Security-Policy refused (a script, style or socket the console needs)
-        page.on("console", lambda m: errors.extend([m.text] if "Security Policy" in m.text else []))
-        yield page
-        await browser.close()
+    async with browser_page() as (opened, errors):
+        yield opened
         assert errors == [], f"console script errors: {errors}"
 
 
@@ -54,10 +35,7 @@ async def test_officer_sees_an_alert_arrive_and_acknowledges_it(
 ) -> None:
     async with httpx.AsyncClient(base_url=live.base_url) as client:
         device = await enrol(client, officer, f"B-{time.monotonic_ns()}")
-        await page.goto(f"{live.base_url}/")
-        await page.fill("input[name=username]", officer.username)
-        await page.fill("input[name=password]", officer.password)
-        await page.click("#login-form button[type=submit]")
+        await log_in(page, live.base_url, officer)
         await page.wait_for_selector('#conn-status[data-state="live"]', timeout=15_000)
 
         fleet = Fleet(live.base_url, [device], interval_s=0)
@@ -79,11 +57,7 @@ async def test_officer_sees_orders_about_to_lapse_and_logging_out_ends_the_sessi
     async with httpx.AsyncClient(base_url=live.base_url, headers=auth(officer)) as client:
         _, before = await person_with_lapsing_order(client)
         before_id = before["id"]
-        await page.goto(f"{live.base_url}/")
-        await page.fill("input[name=username]", officer.username)
-        await page.fill("input[name=password]", officer.password)
-        await page.click("#login-form button[type=submit]")
-        await page.wait_for_selector("#console[data-ready=true]", timeout=15_000)
+        await log_in(page, live.base_url, officer)
         await page.wait_for_selector(f"#notice-list li[data-order-id='{before_id}']", timeout=5_000)
         _, after = await person_with_lapsing_order(client)  # noticed by the timers, live
         after_id = after["id"]
@@ -112,10 +86,7 @@ async def test_a_missed_checkin_shows_its_window(
             json={"kind": "checkin", "params": {"at": "09:00", "window_min": 30, "grace_min": 0}},
         )
         assert rule.status_code == 201, rule.text
-        await page.goto(f"{live.base_url}/")
-        await page.fill("input[name=username]", officer.username)
-        await page.fill("input[name=password]", officer.password)
-        await page.click("#login-form button[type=submit]")
+        await log_in(page, live.base_url, officer)
         await page.wait_for_selector('#conn-status[data-state="live"]', timeout=15_000)
         async with pool.acquire() as conn:  # the window closes unkept: judged by the timers
             await conn.execute(

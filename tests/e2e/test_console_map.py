@@ -16,13 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import FloatRect, Page, async_playwright
+from playwright.async_api import FloatRect, Page
 
 from geofence.crs import gcj02_to_wgs84, wgs84_to_gcj02
 from simulators.fleet import Fleet, offset
 from tests.conftest import free_port
+from tests.e2e.browser import browser_page, log_in
 from tests.e2e.conftest import Live, Officer, running, settings_for
-from tests.e2e.test_console_browser import CHROMIUM, FLAGS
 from tests.e2e.test_rules_api import auth
 from tests.e2e.test_slice import CENTRE, enrol, square
 
@@ -71,23 +71,6 @@ async def tile_server() -> AsyncIterator[tuple[str, list[str]]]:
         yield f"http://127.0.0.1:{port}", seen
 
 
-@contextlib.asynccontextmanager
-async def browser_page() -> AsyncIterator[tuple[Page, list[str]]]:
-    """A page, and what it reported as an error or a CSP refusal (must stay empty)."""
-    if CHROMIUM is None:
-        pytest.skip("chromium not installed (apt-get install -y chromium)")
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = await browser.new_page(viewport={"width": 1280, "height": 800})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: errors.extend([m.text] if "Security Policy" in m.text else []))
-        try:
-            yield page, errors
-        finally:
-            await browser.close()
-
-
 def two_parts(*, islet: tuple[float, float], main: tuple[float, float]) -> dict[str, Any]:
     """A MultiPolygon whose first part is a small islet: one fence, one name on the map."""
     parts = [square(*islet, 30)["coordinates"], square(*main, 150)["coordinates"]]
@@ -119,14 +102,6 @@ async def person_on_the_map(client: httpx.AsyncClient, officer: Officer) -> dict
             return mine[0]
         await asyncio.sleep(0.2)
     raise AssertionError("no position for the new person")
-
-
-async def log_in(page: Page, base_url: str, officer: Officer) -> None:
-    await page.goto(f"{base_url}/")
-    await page.fill("input[name=username]", officer.username)
-    await page.fill("input[name=password]", officer.password)
-    await page.click("#login-form button[type=submit]")
-    await page.wait_for_selector("#console[data-ready=true]", timeout=15_000)
 
 
 async def hover_readout(page: Page, selector: str) -> dict[str, float]:

@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import Page
 
 from simulators.fleet import Fleet
+from tests.e2e.browser import log_in
 from tests.e2e.conftest import Live, Officer
 from tests.e2e.test_console_browser import page  # noqa: F401 (the fixture)
 from tests.e2e.test_slice import CENTRE, enrol
@@ -28,14 +29,6 @@ ARTEFACTS = Path(
 @pytest.fixture
 def artefacts() -> Path:
     return ARTEFACTS
-
-
-async def log_in(tab: Page, live: Live, officer: Officer) -> None:
-    await tab.goto(f"{live.base_url}/")
-    await tab.fill("input[name=username]", officer.username)
-    await tab.fill("input[name=password]", officer.password)
-    await tab.click("#login-form button[type=submit]")
-    await tab.wait_for_selector("#console[data-ready=true]", timeout=15_000)
 
 
 async def flat_battery_then_away(live: Live, officer: Officer) -> tuple[Fleet, float]:
@@ -67,7 +60,7 @@ async def test_officer_filters_resolves_and_finds_the_alert_in_history(
 ) -> None:
     fleet, start = await flat_battery_then_away(live, officer)
     person_id = fleet.devices[0].person_id
-    await log_in(page, live, officer)
+    await log_in(page, live.base_url, officer)
     mine = f"#alert-list li[data-person-id='{person_id}']"
     battery, away = f"{mine}[data-type='low_battery']", f"{mine}[data-type='out_of_area']"
     await page.wait_for_selector(away, timeout=30_000)

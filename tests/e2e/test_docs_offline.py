@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -14,12 +13,11 @@ import httpx
 import pytest
 from playwright.async_api import Page, Route, async_playwright
 
+from tests.e2e.browser import CHROMIUM, FLAGS
 from tests.e2e.conftest import Live
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 # the page's own listener: CSP refusals the console messages may not name
 RECORD_VIOLATIONS = """
