@@ -18,17 +18,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ingest import osmand, owntracks
-from ingest.credentials import hash_token
 from ingest.engine import Ingestor
-from ingest.errors import (
-    DeviceAuthError,
-    IngestError,
-    MalformedBodyError,
-    UnknownDeviceError,
-    unread,
-)
+from ingest.errors import CLOSE, DeviceAuthError, MalformedBodyError, UnknownDeviceError
 from ingest.models import Device
-from ingest.routes import ingestor_of, read_body
+from ingest.routes import device_before_body, ingestor_of, read_body
 from ingest.schemas import FieldError, as_sent
 
 router = APIRouter(tags=["devices"])
@@ -51,7 +44,6 @@ class Reply:
 
 
 OK = Reply(200)
-CLOSE = {"Connection": "close"}
 
 
 class OsmAndRequest:
@@ -154,12 +146,9 @@ async def token_device(ingestor: Ingestor, token: str, content_type: str) -> Dev
     admitted): a stranger's refusal closes the connection. Which variant it is, and so 400 or
     404, is then told by the content type alone."""
     try:
-        return await ingestor.device_for_token(token, hash_token(token))
+        return await device_before_body(ingestor, token)
     except DeviceAuthError as exc:
         return Reply(404 if "json" in content_type else 400, exc.message, close=True)
-    except IngestError as exc:
-        unread(exc)
-        raise
 
 
 async def identifier_only_device(ingestor: Ingestor, claimed: str | None) -> Device:
@@ -211,15 +200,12 @@ async def owntracks_device(ingestor: Ingestor, request: Request) -> Device | Res
     request is admitted): a stranger's refusal closes the connection."""
     try:
         user, token = basic_credentials(request)
-        device = await ingestor.device_for_token(token, hash_token(token))
+        device = await device_before_body(ingestor, token)
         if device.id != user:
             raise DeviceAuthError("the user name must be the device id this token belongs to")
     except DeviceAuthError as exc:
         challenge = {"WWW-Authenticate": 'Basic realm="owntracks"', **CLOSE}
         return JSONResponse({"detail": exc.message}, status_code=401, headers=challenge)
-    except IngestError as exc:
-        unread(exc)
-        raise
     return device
 
 

@@ -28,6 +28,10 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
+# an answer given while the body may be unread
+CLOSE = {"Connection": "close"}
+
+
 class IngestError(Exception):
     status_code = 500
     close_connection = False
@@ -37,7 +41,7 @@ class IngestError(Exception):
         self.message = message
 
     def headers(self) -> dict[str, str] | None:
-        return {"Connection": "close"} if self.close_connection else None
+        return CLOSE if self.close_connection else None
 
 
 class MalformedBodyError(IngestError, ValueError):
@@ -76,8 +80,3 @@ class OverloadedError(IngestError):
 
     def headers(self) -> dict[str, str] | None:
         return {"Retry-After": str(self.retry_after_s), **(super().headers() or {})}
-
-
-def unread(exc: IngestError) -> None:
-    """`exc` is answered before the request's body was read: it closes the connection."""
-    exc.close_connection = True

@@ -14,8 +14,8 @@ from pydantic import BaseModel
 
 from ingest.credentials import hash_token
 from ingest.engine import Ingestor
-from ingest.errors import IngestError, unread
-from ingest.models import IngestResult
+from ingest.errors import IngestError
+from ingest.models import Device, IngestResult
 from ingest.schemas import parse_body
 
 router = APIRouter(tags=["devices"])
@@ -46,6 +46,17 @@ def bearer_token(authorization: str) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+async def device_before_body(ingestor: Ingestor, token: str | None) -> Device:
+    """The token's device, looked up before the request's body is read: whatever refuses it
+    (a wrong token, the database down) closes the connection, so the unread rest of the body
+    cannot hold the socket."""
+    try:
+        return await ingestor.device_for_token(token, hash_token(token or ""))
+    except IngestError as exc:
+        exc.close_connection = True
+        raise
+
+
 async def accept_pings(
     ingestor: Ingestor,
     *,
@@ -58,12 +69,7 @@ async def accept_pings(
 
     The credential is checked before the body is read and before the request is admitted:
     a stranger holds no slot of the in-flight limit, and is not waited for."""
-    token = bearer_token(authorization)
-    try:
-        device = await ingestor.device_for_token(token, hash_token(token or ""))
-    except IngestError as exc:
-        unread(exc)
-        raise
+    device = await device_before_body(ingestor, bearer_token(authorization))
     with ingestor.admitted():
         raw = await ingestor.bodies.read(chunks, content_length)
         items: list[Any] = parse_body(raw, content_type)
