@@ -55,6 +55,15 @@ CLOSE_TIMEOUT_S = 5.0
 NOT_READY: dict[int | str, dict[str, Any]] = {
     503: {"description": "Not ready: the body names the check that failed"}
 }
+OFFICER_APIS = (
+    auth_routes.router,
+    auth_routes.officers,
+    registry_routes.router,
+    device_routes.router,
+    rules.router,
+    alert_routes.router,
+    audit_routes.router,
+)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -69,13 +78,10 @@ def create_app(settings: Settings) -> FastAPI:
     add_docs(app)
     app.include_router(health.router, responses=NOT_READY)
     app.include_router(ws.router)
-    for officer_api in (auth_routes.router, auth_routes.officers, registry_routes.router):
+    for officer_api in OFFICER_APIS:
         app.include_router(officer_api, responses=OFFICER_ERRORS)
-    for officer_api in (device_routes.router, rules.router, alert_routes.router):
-        app.include_router(officer_api, responses=OFFICER_ERRORS)
-    app.include_router(audit_routes.router, responses=OFFICER_ERRORS)
-    app.include_router(ingest_routes.router, responses=DEVICE_ERRORS)
-    app.include_router(app_routes.router, responses=DEVICE_ERRORS)
+    for device_api in (ingest_routes.router, app_routes.router):
+        app.include_router(device_api, responses=DEVICE_ERRORS)
     app.mount("/metrics", make_asgi_app())
     # added first, so it runs inside PingsFastPath: device answers never pass through it
     app.add_middleware(SecurityHeaders, tile_origin=settings.tile_origin)
