@@ -19,12 +19,11 @@ from monitor.context import AppContext
 from monitor.deps import Ctx, CurrentOfficer, Writer, oauth2_scheme
 from monitor.errors import (
     AuthError,
-    BadRequestError,
     ConflictError,
     ForbiddenError,
     TooManyRequestsError,
 )
-from monitor.registry import store as registry_store
+from monitor.registry.routes import jurisdiction_in_reach
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 officers = APIRouter(prefix="/v1/officers", tags=["auth"])
@@ -111,14 +110,7 @@ async def create_officer(ctx: Ctx, admin: Writer, data: OfficerIn) -> MeOut:
     if admin.role is not Role.ADMIN:
         raise ForbiddenError("only an admin creates officer accounts")
     async with ctx.pool.acquire() as conn, conn.transaction():
-        path = await registry_store.get_jurisdiction_path(
-            conn, jurisdiction_id=data.jurisdiction_id
-        )
-        if path is None or not admin.sees(path):
-            raise BadRequestError(
-                f"jurisdiction_id: {data.jurisdiction_id} is not within your jurisdiction",
-                field="jurisdiction_id",
-            )
+        await jurisdiction_in_reach(conn, admin, data.jurisdiction_id, field="jurisdiction_id")
         try:
             officer_id = await store.insert_officer(
                 conn,
