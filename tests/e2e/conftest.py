@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from asyncpg.pool import PoolConnectionProxy
 from starlette.types import ASGIApp
 
 from monitor.app import create_app
@@ -91,6 +92,33 @@ class Officer:
     token: str
 
 
+async def make_admin(
+    conn: asyncpg.Connection | PoolConnectionProxy, jurisdiction_id: int, username: str
+) -> str:
+    """An admin account of the jurisdiction, made straight in the database; its password."""
+    password = secrets.token_urlsafe(12)
+    await auth_store.insert_officer(
+        conn,
+        username=username,
+        password_hash=security.hash_password(password),
+        display_name=f"test admin {username}",
+        role=Role.ADMIN,
+        jurisdiction_id=jurisdiction_id,
+    )
+    return password
+
+
+async def log_in(base_url: str, username: str, password: str) -> str:
+    """A session token, through POST /v1/auth/token as any client gets one."""
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        reply = await client.post(
+            "/v1/auth/token", data={"username": username, "password": password}
+        )
+        reply.raise_for_status()
+        token: str = reply.json()["access_token"]
+        return token
+
+
 @pytest.fixture
 async def officer(live: Live, pool: asyncpg.Pool) -> Officer:
     """A fresh city with an admin officer, logged in over HTTP."""
@@ -99,18 +127,6 @@ async def officer(live: Live, pool: asyncpg.Pool) -> Officer:
         city = await registry_store.insert_jurisdiction(
             conn, data=schemas.JurisdictionIn(name=f"city-{suffix}", level="city")
         )
-        password = secrets.token_urlsafe(12)
-        await auth_store.insert_officer(
-            conn,
-            username=f"admin-{suffix}",
-            password_hash=security.hash_password(password),
-            display_name="test admin",
-            role=Role.ADMIN,
-            jurisdiction_id=city.id,
-        )
-    async with httpx.AsyncClient(base_url=live.base_url) as client:
-        reply = await client.post(
-            "/v1/auth/token", data={"username": f"admin-{suffix}", "password": password}
-        )
-        reply.raise_for_status()
-    return Officer(f"admin-{suffix}", password, city.id, reply.json()["access_token"])
+        password = await make_admin(conn, city.id, f"admin-{suffix}")
+    token = await log_in(live.base_url, f"admin-{suffix}", password)
+    return Officer(f"admin-{suffix}", password, city.id, token)

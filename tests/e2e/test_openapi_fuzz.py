@@ -15,7 +15,6 @@ import base64
 import json
 import os
 import re
-import secrets
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,13 +23,10 @@ from typing import Any
 import httpx
 import pytest
 
-from monitor.auth import security
-from monitor.auth import store as auth_store
-from monitor.auth.models import Role
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from tests.conftest import db_pool, flushed, fresh_database, redis_db
-from tests.e2e.conftest import Live, running, settings_for
+from tests.e2e.conftest import Live, log_in, make_admin, running, settings_for
 
 pytestmark = pytest.mark.slow
 
@@ -71,28 +67,12 @@ async def fuzzed(server_urls: tuple[str, str]) -> AsyncIterator[Live]:
 async def admin_tokens(live: Live, count: int) -> list[str]:
     """An admin of a new city, logged in `count` times (one session per token)."""
     assert live.settings.database_url is not None
-    password = secrets.token_urlsafe(12)
     async with db_pool(live.settings.database_url) as pool, pool.acquire() as conn:
         city = await registry_store.insert_jurisdiction(
             conn, data=schemas.JurisdictionIn(name="fuzz city", level="city")
         )
-        await auth_store.insert_officer(
-            conn,
-            username="fuzz-admin",
-            password_hash=security.hash_password(password),
-            display_name="fuzz admin",
-            role=Role.ADMIN,
-            jurisdiction_id=city.id,
-        )
-    async with httpx.AsyncClient(base_url=live.base_url) as client:
-        tokens = []
-        for _ in range(count):
-            reply = await client.post(
-                "/v1/auth/token", data={"username": "fuzz-admin", "password": password}
-            )
-            reply.raise_for_status()
-            tokens.append(reply.json()["access_token"])
-    return tokens
+        password = await make_admin(conn, city.id, "fuzz-admin")
+    return [await log_in(live.base_url, "fuzz-admin", password) for _ in range(count)]
 
 
 async def enrolled_device(live: Live, admin: str) -> tuple[str, str]:

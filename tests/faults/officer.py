@@ -4,40 +4,9 @@ does: it records every event it was sent, to hold against the events table after
 from __future__ import annotations
 
 import asyncio
-import secrets
 
-import asyncpg
-import httpx
 import orjson
 import websockets
-
-from monitor.auth import security
-from monitor.auth import store as auth_store
-from monitor.auth.models import Role
-
-
-async def make_officer(conn: asyncpg.Connection, jurisdiction_id: int) -> tuple[str, str]:
-    """(username, password) of a new admin of the jurisdiction."""
-    username, password = f"duty-{secrets.token_hex(4)}", secrets.token_urlsafe(12)
-    await auth_store.insert_officer(
-        conn,
-        username=username,
-        password_hash=security.hash_password(password),
-        display_name="duty officer",
-        role=Role.ADMIN,
-        jurisdiction_id=jurisdiction_id,
-    )
-    return username, password
-
-
-async def log_in(base_url: str, username: str, password: str) -> str:
-    async with httpx.AsyncClient(base_url=base_url) as client:
-        reply = await client.post(
-            "/v1/auth/token", data={"username": username, "password": password}
-        )
-        reply.raise_for_status()
-        token: str = reply.json()["access_token"]
-        return token
 
 
 class Listener:

@@ -35,8 +35,9 @@ from monitor.registry import store as registry_store
 from monitor.registry.enrol import enrol_person
 from simulators.fleet import Fleet, Route, SimDevice, offset
 from tests.conftest import free_port
+from tests.e2e.conftest import log_in, make_admin
 from tests.e2e.test_slice import square
-from tests.faults.officer import Listener, log_in, make_officer
+from tests.faults.officer import Listener
 
 pytestmark = pytest.mark.slow
 
@@ -191,7 +192,7 @@ async def seed(database_url: str, persons: int = PERSONS) -> tuple[list[SimDevic
                 phase_s=n * 7.0,
             )
             devices.append(SimDevice(f"f-{n}", token, person_id, route))
-        return devices, await make_officer(conn, city.id)
+        return devices, ("duty", await make_admin(conn, city.id, "duty"))
     finally:
         await conn.close()
 
