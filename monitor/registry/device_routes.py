@@ -55,7 +55,7 @@ async def list_devices(
 ) -> list[schemas.DeviceOut]:
     async with ctx.pool.acquire() as conn:
         await person_in_reach(conn, officer, person_id)
-        rows = await store.list_devices(conn, person_id=person_id)
+        rows = await store.list_devices(conn, person_ids=[person_id])
     return [schemas.DeviceOut(**dict(r)) for r in rows]
 
 

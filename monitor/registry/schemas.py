@@ -146,6 +146,11 @@ class DeviceOut(BaseModel):
     revoked_at: datetime | None = None
     # shown once, at enrolment or rotation; only its hash is kept
     token: str | None = None
+    # the device's latest fix (listings only): its time, when it arrived, battery, tamper flag
+    last_fix_at: datetime | None = None
+    last_received_at: datetime | None = None
+    battery_pct: float | None = None
+    tamper: bool | None = None
 
 
 class FenceIn(BaseModel):

@@ -221,7 +221,19 @@ DEVICE_COLUMNS = (
     "id, id AS device_id, person_id, kind, expected_interval_s, identifier_only, created_at,"
     " revoked_at"
 )
-LIST_DEVICES = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE person_id = $1 ORDER BY created_at"
+# each device with its latest fix: when it was last heard, its battery, whether it said tampered
+LIST_DEVICES = """
+SELECT d.id, d.id AS device_id, d.person_id, d.kind, d.expected_interval_s, d.identifier_only,
+       d.created_at, d.revoked_at,
+       f.ts AS last_fix_at, f.received_at AS last_received_at, f.battery_pct, f.tamper
+FROM devices d
+LEFT JOIN LATERAL (
+    SELECT p.ts, p.received_at, p.battery_pct, p.tamper FROM pings p
+    WHERE p.device_id = d.id ORDER BY p.ts DESC LIMIT 1
+) f ON true
+WHERE d.person_id = ANY($1::bigint[])
+ORDER BY d.person_id, d.created_at, d.id
+"""
 DEVICE_PERSON = "SELECT person_id FROM devices WHERE id = $1"
 ROTATE_DEVICE = f"""
 UPDATE devices SET token_hash = $2 WHERE id = $1 AND revoked_at IS NULL AND NOT identifier_only
@@ -233,8 +245,9 @@ RETURNING {DEVICE_COLUMNS}
 """
 
 
-async def list_devices(conn: Conn, *, person_id: int) -> list[asyncpg.Record]:
-    return await conn.fetch(LIST_DEVICES, person_id)
+async def list_devices(conn: Conn, *, person_ids: list[int]) -> list[asyncpg.Record]:
+    """The persons' devices, revoked ones included, each with its latest fix (or nulls)."""
+    return await conn.fetch(LIST_DEVICES, person_ids)
 
 
 async def device_person(conn: Conn, *, device_id: str) -> int | None:
