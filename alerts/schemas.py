@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -72,6 +72,9 @@ class TrackPointOut(BaseModel):
     checkin: bool
     tamper: bool
     source: str | None
+    # the fix against the person's allowed area as it is now (its accuracy circle wholly
+    # inside, wholly outside, or across the edge); null when the person has no allowed area
+    area: Literal["inside", "outside", "uncertain"] | None = None
 
 
 class PositionOut(BaseModel):

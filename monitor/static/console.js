@@ -7,6 +7,7 @@ import { $ } from "./dom.js";
 import { polygonsOf } from "./geo.js";
 import { MapPanel } from "./map.js";
 import { renderNotices } from "./notices.js";
+import { PersonPanel } from "./person.js";
 import { Session } from "./session.js";
 import { Stream } from "./stream.js";
 
@@ -39,6 +40,12 @@ const alertList = new AlertList({
     document.title = open ? `(${open}) ${TITLE}` : TITLE;
   },
 });
+// ---- person panel (person.js): select() opens it; logging out closes it --------------------
+const personPanel = new PersonPanel({
+  session, map, persons, jurisdictions,
+  onPickAlert: (alert) => select(alert.person_id, alert),
+});
+// ---- end of the person panel block ---------------------------------------------------------
 reset();
 
 function reset() {
@@ -78,6 +85,7 @@ async function login(event) {
 }
 
 function logout(message = "") {
+  personPanel.close();
   stream.close();
   session.forget();
   reset();
@@ -175,6 +183,7 @@ function select(personId, alert = null) {
   map.select(personId, Number.isFinite(d?.lon) && Number.isFinite(d?.lat) ? [d.lon, d.lat] : null);
   alertList.render();
   document.querySelector(`#alert-list li[data-person-id="${personId}"]`)?.scrollIntoView({ block: "nearest" });
+  personPanel.open(personId, alert);
 }
 
 $("login-form").addEventListener("submit", login);

@@ -40,6 +40,24 @@ HOOKS = [
     "resolve-form",
     "resolve-alert-id",
     "resolve-confirm",
+    # the person panel and its track playback (person.js, playback.js)
+    "person-panel",
+    "person-title",
+    "person-close",
+    "person-body",
+    "track-panel",
+    "track-form",
+    "track-from",
+    "track-to",
+    "track-slider",
+    "track-play",
+    "track-speed",
+    "track-note",
+    "track-readout",
+    "track-time",
+    "track-accuracy",
+    "track-area",
+    "track-index",
 ]
 
 URL = re.compile(r"\b(?:https?|wss?)://[^\s\"'`)]+", re.IGNORECASE)
