@@ -60,6 +60,9 @@ class AlertActionOut(BaseModel):
     created_at: datetime
 
 
+TrackArea = Literal["inside", "outside", "uncertain"]
+
+
 class TrackPointOut(BaseModel):
     id: int
     ts: datetime
@@ -74,7 +77,7 @@ class TrackPointOut(BaseModel):
     source: str | None
     # the fix against the person's allowed area as it is now (its accuracy circle wholly
     # inside, wholly outside, or across the edge); null when the person has no allowed area
-    area: Literal["inside", "outside", "uncertain"] | None = None
+    area: TrackArea | None = None
 
 
 class PositionOut(BaseModel):

@@ -72,11 +72,12 @@ async def marker_at(page: Page, index: int) -> None:
 
 async def shown_fix(page: Page) -> dict[str, Any]:
     """The readout under the slider, and what formatTime makes of its instant in this page."""
-    shown = await page.evaluate(
+    shown: dict[str, Any] = await page.evaluate(
         """async () => {
             const { formatTime } = await import("/console/config.js");
             const time = document.querySelector("#track-time");
-            return { iso: time.dateTime, text: time.textContent, expected: formatTime(time.dateTime),
+            return { iso: time.dateTime, text: time.textContent,
+                expected: formatTime(time.dateTime),
                 accuracy: document.querySelector("#track-accuracy").textContent,
                 area: document.querySelector("#track-area").dataset.area,
                 index: document.querySelector("#track-index").textContent };
@@ -106,7 +107,9 @@ async def test_clicking_a_dot_opens_the_person_and_plays_back_their_track(
         # who, which device and when it was last heard, the open alert
         assert await page.inner_text("#person-case") == case
         level = page.locator("#person-title .level[data-level=strict]")
-        assert await level.evaluate("(e) => getComputedStyle(e).backgroundColor") == "rgb(239, 68, 68)"
+        assert (
+            await level.evaluate("(e) => getComputedStyle(e).backgroundColor") == "rgb(239, 68, 68)"
+        )
         assert (await page.inner_text("#person-office")).startswith("city-")
         device = page.locator("#person-devices li.device")
         assert await device.count() == 1
@@ -158,8 +161,9 @@ async def test_clicking_a_dot_opens_the_person_and_plays_back_their_track(
         # a custom range: the first ten minutes are the ten fixes at home
         await page.evaluate(
             """([from, to]) => {
-                const local = (s) => new Date(s * 1000 - new Date(s * 1000).getTimezoneOffset() * 60000)
-                    .toISOString().slice(0, 16);
+                const local = (s) => new Date(
+                    s * 1000 - new Date(s * 1000).getTimezoneOffset() * 60000,
+                ).toISOString().slice(0, 16);
                 document.querySelector("#track-from").value = local(from);
                 document.querySelector("#track-to").value = local(to);
             }""",
