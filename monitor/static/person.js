@@ -49,6 +49,7 @@ addStrings({
   "panel.hours_left": ["剩 {n} 小时", "{n} h left"],
   "panel.alerts": ["未结告警", "Open alerts"],
   "panel.no_alerts": ["无未结告警", "No open alerts"],
+  "panel.late": ["迟报", "late"],
 });
 
 const SILENT_INTERVALS = 3; // a device is silent after this many expected intervals without a fix
@@ -122,14 +123,19 @@ export class PersonPanel {
 
   render() {
     if (this.personId === null) return;
+    $("person-title").replaceChildren(...(this.data ? titleOf(this.data.person) : [`#${this.personId}`]));
+    $("person-body").replaceChildren(...this.sections());
+  }
+
+  sections() {
     const d = this.data;
-    $("person-title").replaceChildren(...(d ? titleOf(d.person) : [`#${this.personId}`]));
-    $("person-body").replaceChildren(...(this.error ? [el("p", { className: "error", textContent: t("panel.failed", { error: this.error }) })]
-      : !d ? [el("p", { className: "muted", textContent: t("panel.loading") })]
-        : [this.now(d), section("devices", t("panel.devices"), devicesOf(d.devices), t("panel.no_devices")),
-          section("order", t("panel.order"), orderOf(d.orders), t("panel.no_order")),
-          section("rules", t("panel.rules"), rulesOf(d), t("panel.no_rules")),
-          section("alerts", t("panel.alerts"), d.alerts.map((a) => this.alertItem(a)), t("panel.no_alerts"))]));
+    if (this.error) return [el("p", { className: "error", textContent: t("panel.failed", { error: this.error }) })];
+    if (!d) return [el("p", { className: "muted", textContent: t("panel.loading") })];
+    return [this.now(d),
+      section("devices", t("panel.devices"), devicesOf(d.devices), t("panel.no_devices")),
+      section("order", t("panel.order"), orderOf(d.orders), t("panel.no_order")),
+      section("rules", t("panel.rules"), rulesOf(d), t("panel.no_rules")),
+      section("alerts", t("panel.alerts"), d.alerts.map((a) => this.alertItem(a)), t("panel.no_alerts"))];
   }
 
   /** Where the person is now, by the live map: inside or out, when, where; and their office. */
@@ -153,7 +159,7 @@ export class PersonPanel {
       el("span", { className: "status", textContent: bilingual(LABELS.statuses, alert.status) }),
       el("time", { dateTime: alert.opened_at, textContent: formatTime(alert.opened_at) }),
       el("span", { className: "id", textContent: `#${alert.id}` }),
-      alert.late ? el("span", { className: "late", textContent: "迟报 late" }) : "");
+      alert.late ? el("span", { className: "late", textContent: t("panel.late") }) : "");
     Object.assign(li.dataset, { alertId: alert.id, status: alert.status });
     li.classList.toggle("selected", alert.id === this.alertId);
     const pick = () => this.onPickAlert(alert);
@@ -179,21 +185,28 @@ function section(name, title, items, empty) {
 
 function devicesOf(devices) {
   return devices.map((d) => {
-    const li = el("li", { className: "device" },
-      el("b", { textContent: t(`panel.kind.${d.kind}`) }), el("code", { textContent: d.device_id }));
-    Object.assign(li.dataset, { deviceId: d.device_id });
-    if (d.revoked_at) return li.append(flag("revoked", t("panel.revoked"))), li;
-    if (Number.isFinite(d.battery_pct)) li.append(el("span", { className: "battery", textContent: t("panel.battery", { pct: Math.round(d.battery_pct) }) }));
-    if (!d.last_fix_at) return li.append(flag("silent", t("panel.never_seen"))), li;
-    li.append(el("time", { className: "last-fix", dateTime: d.last_fix_at, title: t("panel.received", { time: formatTime(d.last_received_at) }),
-      textContent: `${formatTime(d.last_fix_at)} · ${ago(d.last_fix_at)}` }));
-    if (Date.now() - Date.parse(d.last_fix_at) > SILENT_INTERVALS * d.expected_interval_s * 1000) {
-      li.append(flag("silent", t("panel.silent"), t("panel.silent_title", { n: SILENT_INTERVALS, s: d.expected_interval_s })));
-      li.dataset.silent = "true";
-    }
-    if (d.tamper) li.append(flag("tamper", t("panel.tamper")));
+    const silent = isSilent(d);
+    const li = el("li", { className: "device" }, el("b", { textContent: t(`panel.kind.${d.kind}`) }),
+      el("code", { textContent: d.device_id }), ...deviceState(d, silent));
+    Object.assign(li.dataset, { deviceId: d.device_id, silent });
     return li;
   });
+}
+
+const isSilent = (d) => !d.revoked_at && (!d.last_fix_at
+  || Date.now() - Date.parse(d.last_fix_at) > SILENT_INTERVALS * d.expected_interval_s * 1000);
+
+/** Battery, the latest fix (its age, and when it arrived on hover), silent and tamper flags. */
+function deviceState(d, silent) {
+  if (d.revoked_at) return [flag("revoked", t("panel.revoked"))];
+  const battery = Number.isFinite(d.battery_pct)
+    ? [el("span", { className: "battery", textContent: t("panel.battery", { pct: Math.round(d.battery_pct) }) })] : [];
+  if (!d.last_fix_at) return [...battery, flag("silent", t("panel.never_seen"))];
+  return [...battery,
+    el("time", { className: "last-fix", dateTime: d.last_fix_at, title: t("panel.received", { time: formatTime(d.last_received_at) }),
+      textContent: `${formatTime(d.last_fix_at)} · ${ago(d.last_fix_at)}` }),
+    silent ? flag("silent", t("panel.silent"), t("panel.silent_title", { n: SILENT_INTERVALS, s: d.expected_interval_s })) : "",
+    d.tamper ? flag("tamper", t("panel.tamper")) : ""];
 }
 
 const flag = (kind, text, title = "") => el("span", { className: `flag flag-${kind}`, textContent: text, title });

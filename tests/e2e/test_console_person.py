@@ -5,6 +5,7 @@ play and the range move the marker fix by fix. Reading the track leaves an audit
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from simulators.fleet import offset
 from tests.e2e.browser import browser_page, log_in
 from tests.e2e.conftest import Live, Officer
 from tests.e2e.test_console_map import PIXELS_DEG, hover_readout, screenshot
+from tests.e2e.test_registry import bearer
 from tests.e2e.test_rules_api import auth
 from tests.e2e.test_slice import CENTRE, enrol
 
@@ -203,3 +205,59 @@ async def test_clicking_a_dot_opens_the_person_and_plays_back_their_track(
     start, end = (datetime.fromisoformat(reads[0]["details"][k]) for k in ("start", "end"))
     assert end - start == timedelta(hours=24)
     assert abs((end - opened_at).total_seconds()) < 30
+
+
+LONG = 10_001  # one more than the console draws
+
+
+async def test_a_track_longer_than_the_console_draws_is_cut_and_said_so(
+    live: Live, officer: Officer
+) -> None:
+    """A second a fix for 2.8 hours: the first 10,000 are drawn, once; the slider moves only
+    the marker, so its cost does not grow with the track."""
+    async with httpx.AsyncClient(base_url=live.base_url, timeout=60) as client:
+        device = await enrol(client, officer, f"L-{time.monotonic_ns()}", level="lenient")
+        t0 = time.time() // 60 * 60 - LONG - 60
+        pings = [  # wandering about at home, 200 m either way
+            {"ts": int(t0 + i) * 1000, "accuracy_m": 10,
+             "lat": CENTRE[0] + 0.002 * math.sin(i / 500),
+             "lon": CENTRE[1] + 0.002 * math.cos(i / 700)}
+            for i in range(LONG)
+        ]  # fmt: skip
+        for at in range(0, LONG, 4000):
+            posted = await client.post(
+                "/v1/pings", json=pings[at : at + 4000], headers=bearer(device.token)
+            )
+            assert posted.status_code == 202, posted.text
+        for _ in range(150):
+            latest = (await client.get("/v1/positions/latest", headers=auth(officer))).json()
+            if any(p["person_id"] == device.person_id for p in latest):
+                break
+            await asyncio.sleep(0.2)
+    async with browser_page() as (page, errors):
+        await log_in(page, live.base_url, officer)
+        began = time.monotonic()
+        await page.click(f"#map path.person-dot[data-person-id='{device.person_id}']")
+        await page.wait_for_selector("#track-panel[data-fixes='10000']", timeout=30_000)
+        drawn_s = time.monotonic() - began
+        assert await page.get_attribute("#track-note", "data-cut") == "true"
+        assert "10000" in await page.inner_text("#track-note")
+        assert await page.locator("#map path.track-line").count() == 1
+        move_ms = await page.evaluate(
+            """() => {
+                const slider = document.querySelector("#track-slider"), took = [];
+                for (const i of [9999, 0, 5000, 1234, 8765]) {
+                    const began = performance.now();
+                    slider.value = i;
+                    slider.dispatchEvent(new Event("input"));
+                    took.push(performance.now() - began);
+                }
+                return Math.max(...took);
+            }"""
+        )
+        await marker_at(page, 8765)
+        assert await page.inner_text("#track-index") == "8766 / 10000"
+        await screenshot(page, "console-person-long-track.png")
+    assert errors == [], errors
+    print(f"10,001-fix range: drawn {drawn_s:.2f} s after the click; slider move {move_ms:.1f} ms")
+    assert move_ms < 50, move_ms
