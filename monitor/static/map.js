@@ -162,7 +162,7 @@ export class MapPanel {
 
   /** Draw a track once: [{lat, lon, area}, ...] in WGS-84, time order. Fixes outside the
    * allowed area colour the segments that touch them; the marker starts on the first fix.
-   * padLeft: pixels a drawer covers on the left, kept clear when fitting the track. */
+   * The map moves only when the track is not wholly in view beside a drawer padLeft pixels wide. */
   showTrack(points, { padLeft = 0 } = {}) {
     this.hideTrack();
     this.trackPoints = points.map((p) => this.toLatLng([p.lon, p.lat]));
@@ -175,9 +175,18 @@ export class MapPanel {
     this.trackMarker = L.circleMarker(this.trackPoints[0], { radius: 7, color: "#0b1016", weight: 2,
       fillColor: CONFIG.track.marker, fillOpacity: 1, interactive: false, className: "track-marker" })
       .addTo(this.map);
-    this.map.fitBounds(line.getBounds(), { paddingTopLeft: [padLeft + 20, 20], paddingBottomRight: [20, 20],
-      maxZoom: 17, animate: false });
+    if (!this.inView(line.getBounds(), padLeft)) {
+      this.map.fitBounds(line.getBounds(), { paddingTopLeft: [padLeft + 20, 20], paddingBottomRight: [20, 20],
+        maxZoom: 17, animate: false });
+    }
     this.moveTrackMarker(0);
+  }
+
+  /** Whether bounds lie in the part of the map not covered by a drawer padLeft pixels wide. */
+  inView(bounds, padLeft) {
+    const { x, y } = this.map.getSize();
+    const open = L.latLngBounds(this.map.containerPointToLatLng([padLeft, y]), this.map.containerPointToLatLng([x, 0]));
+    return open.contains(bounds);
   }
 
   hideTrack() {

@@ -62,6 +62,7 @@ export class Playback {
     this.pause();
     this.loads++;
     this.map.hideTrack();
+    delete $("track-panel").dataset.fixes;
     Object.assign(this, { personId: null, points: [], times: null, i: 0, note: null });
     this.render();
   }
@@ -84,6 +85,7 @@ export class Playback {
   async load(start, end) {
     const personId = this.personId, load = ++this.loads;
     this.pause();
+    delete $("track-panel").dataset.fixes; // until this range is drawn
     this.show({ key: "track.loading" });
     const q = new URLSearchParams({ start: start.toISOString(), end: end.toISOString(), limit: LIMIT + 1 });
     try {
@@ -111,14 +113,13 @@ export class Playback {
   seek(i) {
     this.i = Math.max(0, Math.min(i, this.points.length - 1));
     this.map.moveTrackMarker(this.i);
+    if (this.timer) this.schedule();
     this.render();
-    if (this.timer) this.play();
   }
 
   play() {
-    clearTimeout(this.timer);
-    if (this.i >= this.points.length - 1) this.i = 0; // from the end: again from the start
-    this.timer = setTimeout(() => this.step(), this.wait());
+    if (this.i >= this.points.length - 1) this.seek(0); // from the end: again from the start
+    this.schedule();
     this.render();
   }
 
@@ -128,10 +129,11 @@ export class Playback {
     this.render();
   }
 
-  step() {
-    this.timer = null;
-    this.seek(this.i + 1);
-    if (this.i < this.points.length - 1) this.play(); else this.render();
+  /** The step to the next fix; none after the last (playing stops there). */
+  schedule() {
+    clearTimeout(this.timer);
+    const more = this.i < this.points.length - 1;
+    this.timer = more ? setTimeout(() => this.seek(this.i + 1), this.wait()) : null;
   }
 
   /** Until the next fix: its real gap divided by the speed, or a fixed step fix by fix. */

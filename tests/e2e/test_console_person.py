@@ -158,6 +158,13 @@ async def test_clicking_a_dot_opens_the_person_and_plays_back_their_track(
         assert 0.9 * (fixes - 1) * 0.1 < took < 10, took
         await page.wait_for_selector("#track-play[aria-pressed=false]")
         assert same_instant((await shown_fix(page))["iso"], pings[-1])
+        # fix by fix: one every 0.4 s, whatever the time between them
+        await page.locator("#track-slider").fill(str(fixes - 4))
+        await page.select_option("#track-speed", "fix")
+        began = time.monotonic()
+        await page.click("#track-play")
+        await marker_at(page, fixes - 1)
+        assert 0.9 * 3 * 0.4 < time.monotonic() - began < 5
         await screenshot(page, "console-person-panel.png")
 
         # a custom range: the first ten minutes are the ten fixes at home
