@@ -32,51 +32,66 @@ JOIN jurisdictions j ON j.id = p.jurisdiction_id
 WHERE r.kind = 'checkin' AND j.path LIKE $1 || '%' AND r.created_at < $3
   AND (r.deactivated_at IS NULL OR r.deactivated_at >= $2)
 """
-# local dates far enough back that a window due at $2 (opened up to 36 h before) is made
+# local dates far enough back that a window due at $2 (opened up to 36 h before) is made;
+# materialized, so each window's local opening is converted once, not at every use
 WINDOWS = """
-SELECT rl.*, w.starts, w.starts + rl.window_len AS ends, w.starts + rl.window_len + rl.grace AS due
-FROM rules rl CROSS JOIN LATERAL (
-    SELECT (d::date + rl.opens) AT TIME ZONE rl.timezone AS starts
-    FROM generate_series((($2 - rl.window_len - rl.grace) AT TIME ZONE rl.timezone)::date - 1,
-                         ($3 AT TIME ZONE rl.timezone)::date, interval '1 day') AS d
+SELECT w.rule_id, w.person_id, w.jurisdiction_id, w.created_at, w.deactivated_at, w.starts,
+       w.starts + w.window_len AS ends, w.starts + w.window_len + w.grace AS due
+FROM (
+    SELECT rl.*, (d::date + rl.opens) AT TIME ZONE rl.timezone AS starts
+    FROM rules rl CROSS JOIN LATERAL generate_series(
+        (($2 - rl.window_len - rl.grace) AT TIME ZONE rl.timezone)::date - 1,
+        ($3 AT TIME ZONE rl.timezone)::date, interval '1 day') AS d
     WHERE extract(isodow FROM d)::int - 1 = ANY (rl.days)
 ) w
 """
 LIVE_ORDER_AT = """EXISTS (SELECT 1 FROM monitoring_orders o WHERE o.person_id = w.person_id
     AND (o.revoked_at IS NULL OR o.revoked_at > w.due) AND {condition})"""
-SUSPENDED_AT = """(s.params ->> 'starts_at')::timestamptz <= {at}
-    AND {at} < (s.params ->> 'ends_at')::timestamptz"""
+SUSPENDED_AT = "s.starts <= {at} AND {at} < s.ends"
+# suspensions of missed_checkin (all types when none listed) of the persons with a rule: few
+# rows, read once, rather than the person's rules probed for every window
+SUSPENSIONS = """
+SELECT s.person_id, s.created_at, s.deactivated_at,
+       (s.params ->> 'starts_at')::timestamptz AS starts,
+       (s.params ->> 'ends_at')::timestamptz AS ends
+FROM person_rules s
+WHERE s.kind = 'suspension' AND s.person_id IN (SELECT person_id FROM rules)
+  AND (coalesce(jsonb_array_length(s.params -> 'types'), 0) = 0
+       OR s.params -> 'types' ? 'missed_checkin')
+"""
 ASKED = f"""
 w.due >= $2 AND w.due < $3 AND w.due <= $4 AND w.starts > w.created_at
 AND (w.deactivated_at IS NULL OR w.deactivated_at > w.due)
 AND {LIVE_ORDER_AT.format(condition="o.starts_at <= w.starts AND w.starts < o.ends_at")}
 AND {LIVE_ORDER_AT.format(condition="o.starts_at < w.ends AND w.ends <= o.ends_at")}
 AND NOT EXISTS (
-    SELECT 1 FROM person_rules s WHERE s.person_id = w.person_id AND s.kind = 'suspension'
+    SELECT 1 FROM suspensions s WHERE s.person_id = w.person_id
       AND s.created_at <= w.due AND (s.deactivated_at IS NULL OR s.deactivated_at > w.due)
-      AND (coalesce(jsonb_array_length(s.params -> 'types'), 0) = 0
-           OR s.params -> 'types' ? 'missed_checkin')
       AND ({SUSPENDED_AT.format(at="w.starts")}
            OR {SUSPENDED_AT.format(at="w.ends - interval '1 millisecond'")})
 )
 """
-# every window the timers found missed in an alert updated since the period began
+# every window the timers found missed in an alert updated since the period began; joined by
+# hash, not probed per window (a probe per window re-reads the alerts: minutes at 5,000 rules)
 MISSED = """
-SELECT a.person_id, a.rule_key, m.value::timestamptz AS starts
+SELECT DISTINCT a.person_id, a.rule_key, m.value::timestamptz AS starts
 FROM alerts a CROSS JOIN jsonb_array_elements_text(coalesce(a.details -> 'missed', '[]')) m
 WHERE a.type = 'missed_checkin' AND a.last_evidence_at >= $2
   AND a.person_id IN (SELECT person_id FROM rules)
 """
 CHECKIN_RATE = f"""
-WITH rules AS ({RULES}), windows AS ({WINDOWS}), missed AS ({MISSED})
-SELECT w.jurisdiction_id, j.name AS jurisdiction_name, count(*) AS windows_due,
-       count(*) FILTER (WHERE EXISTS (
-           SELECT 1 FROM missed m WHERE m.person_id = w.person_id
-             AND m.rule_key = 'checkin:' || w.rule_id AND m.starts = w.starts
-       )) AS windows_missed
-FROM windows w JOIN jurisdictions j ON j.id = w.jurisdiction_id
-WHERE {ASKED}
-GROUP BY 1, 2
+WITH rules AS ({RULES}), windows AS MATERIALIZED ({WINDOWS}),
+     suspensions AS MATERIALIZED ({SUSPENSIONS}), missed AS MATERIALIZED ({MISSED}),
+     counted AS (
+         SELECT w.jurisdiction_id, count(*) AS windows_due, count(m.starts) AS windows_missed
+         FROM windows w
+         LEFT JOIN missed m ON m.person_id = w.person_id
+                           AND m.rule_key = 'checkin:' || w.rule_id AND m.starts = w.starts
+         WHERE {ASKED}
+         GROUP BY 1
+     )
+SELECT c.*, j.name AS jurisdiction_name
+FROM counted c JOIN jurisdictions j ON j.id = c.jurisdiction_id
 """
 OPENED = """
 SELECT a.jurisdiction_id, j.name AS jurisdiction_name, count(*) AS alerts_opened
