@@ -263,6 +263,17 @@ async def test_bad_inputs_are_refused_naming_the_field(
     assert reply.json()["field"] == field
 
 
+async def test_the_checkin_rate_spans_a_quarter_at_most(admin: httpx.AsyncClient) -> None:
+    quarter = await admin.get(
+        "/v1/reports/checkin-rate", params={"from": "2026-07-01", "to": "2026-10-01"}
+    )
+    assert quarter.status_code == 200, quarter.text
+    longer = await admin.get(
+        "/v1/reports/checkin-rate", params={"from": "2026-07-01", "to": "2026-10-02"}
+    )
+    assert longer.status_code == 422 and longer.json()["field"] == "to"
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [({"month": "2026-13"}, "month"), ({"month": "26-10"}, "month"),
