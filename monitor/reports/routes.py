@@ -46,6 +46,10 @@ FormatParam = Annotated[Format | None, Query(alias="format")]
 CHECKIN_MAX_DAYS = 92
 
 
+# a CSV download, or the envelope FastAPI checks against the route's Report[row] model
+Reply = Response | dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Asked:
     """One report request: who, which subtree and period, and how to answer."""
@@ -58,7 +62,7 @@ class Asked:
 
     def reply(
         self, name: str, row: type[BaseModel], rows: list[dict[str, Any]], **extra: Any
-    ) -> Response | dict[str, Any]:
+    ) -> Reply:
         if self.csv:
             return csv_response(f"{name}_{self.period.label()}", list(row.model_fields), rows)
         return {
@@ -124,30 +128,30 @@ async def read(ctx: Ctx, query: Callable[[Conn], Any]) -> Any:
         return await query(conn)
 
 
-@router.get("/alerts", responses=AS_CSV)
-async def alerts_by_day(ctx: Ctx, asked: ForPeriod) -> Report[schemas.AlertCountRow]:
+@router.get("/alerts", response_model=Report[schemas.AlertCountRow], responses=AS_CSV)
+async def alerts_by_day(ctx: Ctx, asked: ForPeriod) -> Reply:
     """Alerts opened in [from, to), counted by local day (in `tz`), office and type."""
     rows = await read(ctx, lambda c: queries.alerts_by_day(c, asked.scope, tz=asked.period.tz))
-    return asked.reply("alerts_by_day", schemas.AlertCountRow, rows)  # type: ignore[return-value]
+    return asked.reply("alerts_by_day", schemas.AlertCountRow, rows)
 
 
-@router.get("/response-times", responses=AS_CSV)
-async def response_times(ctx: Ctx, asked: ForPeriod) -> Report[schemas.ResponseTimeRow]:
+@router.get("/response-times", response_model=Report[schemas.ResponseTimeRow], responses=AS_CSV)
+async def response_times(ctx: Ctx, asked: ForPeriod) -> Reply:
     """Of the alerts opened in [from, to), per type and office: seconds from the alert's
     arrival to its acknowledgement and to its resolution by an officer (median, p90)."""
     rows = await read(ctx, lambda c: queries.response_times(c, asked.scope))
-    return asked.reply("response_times", schemas.ResponseTimeRow, rows)  # type: ignore[return-value]
+    return asked.reply("response_times", schemas.ResponseTimeRow, rows)
 
 
-@router.get("/dispositions", responses=AS_CSV)
-async def dispositions(ctx: Ctx, asked: ForPeriod) -> Report[schemas.DispositionRow]:
+@router.get("/dispositions", response_model=Report[schemas.DispositionRow], responses=AS_CSV)
+async def dispositions(ctx: Ctx, asked: ForPeriod) -> Reply:
     """Alerts resolved in [from, to), counted by office and disposition."""
     rows = await read(ctx, lambda c: queries.dispositions(c, asked.scope))
-    return asked.reply("dispositions", schemas.DispositionRow, rows)  # type: ignore[return-value]
+    return asked.reply("dispositions", schemas.DispositionRow, rows)
 
 
-@router.get("/checkin-rate", responses=AS_CSV)
-async def checkin_rate(ctx: Ctx, asked: ForPeriod) -> Report[schemas.CheckinRateRow]:
+@router.get("/checkin-rate", response_model=Report[schemas.CheckinRateRow], responses=AS_CSV)
+async def checkin_rate(ctx: Ctx, asked: ForPeriod) -> Reply:
     """The missed check-in alarm rate (未签到报警率): check-in windows judged missed over the
     windows due (judged) in [from, to), per office, with the total in `totals`. A window is
     due when its end plus grace passes; one not asked (no monitoring order over it, a
@@ -158,14 +162,13 @@ async def checkin_rate(ctx: Ctx, asked: ForPeriod) -> Report[schemas.CheckinRate
         raise invalid("to", f"the check-in rate spans at most {CHECKIN_MAX_DAYS} days")
     now = datetime.now(UTC)
     rows = await read(ctx, lambda c: checkins.checkin_rate(c, asked.scope, now=now))
-    reply = asked.reply("checkin_rate", schemas.CheckinRateRow, rows, totals=checkins.totals(rows))
-    return reply  # type: ignore[return-value]
+    return asked.reply("checkin_rate", schemas.CheckinRateRow, rows, totals=checkins.totals(rows))
 
 
-@router.get("/holiday-sweep", responses=AS_CSV)
+@router.get("/holiday-sweep", response_model=Report[schemas.SweepRow], responses=AS_CSV)
 async def holiday_sweep(
     ctx: Ctx, asked: ForPeriod, limit: Annotated[int, Query(ge=1, le=10_000)] = 5000
-) -> Report[schemas.SweepRow]:
+) -> Reply:
     """Everyone away from their allowed area at some time in [from, to): each out_of_area
     and overdue_return episode overlapping it, with when they left, when they were judged
     back and for how long. It names persons from their positions: every read is audited."""
@@ -181,14 +184,14 @@ async def holiday_sweep(
                 "person_ids": sorted({r["person_id"] for r in rows}),
             },
         )  # fmt: skip
-    return asked.reply("holiday_sweep", schemas.SweepRow, rows)  # type: ignore[return-value]
+    return asked.reply("holiday_sweep", schemas.SweepRow, rows)
 
 
-@router.get("/roster", responses=AS_CSV)
-async def monthly_roster(ctx: Ctx, asked: ForMonth) -> Report[schemas.RosterRow]:
+@router.get("/roster", response_model=Report[schemas.RosterRow], responses=AS_CSV)
+async def monthly_roster(ctx: Ctx, asked: ForMonth) -> Reply:
     """Per office in reach, for the local month: persons created, orders started, ended and
     revoked, and persons under an order at its start and end (start + placed − released =
     end). Transfers between offices are not recorded: a person counts in their current
     office."""
     rows = await read(ctx, lambda c: roster.monthly_roster(c, asked.scope))
-    return asked.reply("roster", schemas.RosterRow, rows)  # type: ignore[return-value]
+    return asked.reply("roster", schemas.RosterRow, rows)
