@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -111,6 +112,8 @@ class Settings(BaseSettings):
     tile_crs: Literal["wgs84", "gcj02"] = "gcj02"
     # shown in the map's corner (licence terms of most tile sources require it); plain text
     tile_attribution: str = Field(default="", max_length=200)
+    # the IANA zone reports count days and months in when a request names none
+    report_timezone: str = "Asia/Shanghai"
 
     @property
     def anchor_file(self) -> Path:
@@ -139,6 +142,15 @@ class Settings(BaseSettings):
         if not all(f"{{{k}}}" in url for k in "zxy") or any(c.isspace() for c in url):
             raise ValueError("MONITOR_TILE_URL: name {z}, {x} and {y}, and no spaces")
         return url
+
+    @field_validator("report_timezone")
+    @classmethod
+    def _report_timezone_is_iana(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"MONITOR_REPORT_TIMEZONE: {name!r} is not an IANA zone") from None
+        return name
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Self:
