@@ -7,7 +7,7 @@ from typing import Annotated
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from alerts import orders as lapse
 from alerts import store as alert_store
@@ -48,6 +48,17 @@ async def person_in_reach(conn: Conn, officer: Officer, person_id: int) -> schem
     if found is None or not officer.sees(found[1]):
         raise NotFoundError(f"person {person_id} not found")
     return found[0]
+
+
+async def supervised_in_reach(conn: Conn, officer: Officer, person_id: int) -> schemas.PersonOut:
+    """As person_in_reach, for what would track the person again: refused (409) once they
+    are discharged (解矫), so no order or device can restart monitoring."""
+    person = await person_in_reach(conn, officer, person_id)
+    if person.discharged_at is not None:
+        raise ConflictError(
+            f"person {person_id} was discharged at {person.discharged_at.isoformat()}"
+        )
+    return person
 
 
 @router.post("/jurisdictions", status_code=status.HTTP_201_CREATED)
@@ -139,9 +150,14 @@ async def list_persons(
 
 
 @router.get("/persons/{person_id}")
-async def get_person(ctx: Ctx, officer: CurrentOfficer, person_id: DbId) -> schemas.PersonOut:
+async def get_person(
+    ctx: Ctx, officer: CurrentOfficer, person_id: DbId, response: Response
+) -> schemas.PersonOut:
+    """The `ETag` (the person's revision) goes back in `If-Match` of a PATCH."""
     async with ctx.pool.acquire() as conn:
-        return await person_in_reach(conn, officer, person_id)
+        person = await person_in_reach(conn, officer, person_id)
+    response.headers["ETag"] = f'"{person.revision}"'
+    return person
 
 
 @router.post("/persons/{person_id}/orders", status_code=status.HTTP_201_CREATED)
@@ -151,7 +167,7 @@ async def create_order(
     """One live order per person and kind at a time: an overlap answers 409 naming the order
     in force (a renewal starts when it ends). Grounds, span and start: see `basis`."""
     async with ctx.pool.acquire() as conn:
-        await person_in_reach(conn, officer, person_id)
+        await supervised_in_reach(conn, officer, person_id)
         orders.check_order(data, now=await store.database_now(conn))
         try:
             async with conn.transaction():

@@ -69,7 +69,8 @@ async def insert_person(conn: Conn, *, data: schemas.PersonIn, jurisdiction_id: 
 
 PERSON_SELECT = """
 SELECT p.id, p.case_number, p.full_name, p.supervision_level, p.jurisdiction_id, p.timezone,
-       p.created_at, j.path AS jurisdiction_path,
+       p.created_at, p.revision, p.discharged_at, p.discharge_date, p.discharge_reason,
+       j.path AS jurisdiction_path,
        coalesce(array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'allowed'), '{}')
            AS allowed_fence_ids,
        coalesce(array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'exclusion'), '{}')
