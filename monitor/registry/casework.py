@@ -48,7 +48,7 @@ IfMatch = Annotated[
     str | None,
     Header(
         max_length=1000,
-        description='the ETag of the person as read (`"<revision>"`); a person changed since '
+        description='the ETag of the record as read (`"<revision>"`); a record changed since '
         "answers 412 instead of overwriting that change",
     ),
 ]
@@ -58,15 +58,15 @@ def etag(revision: int) -> str:
     return f'"{revision}"'  # as GET /v1/persons/{id} answers it
 
 
-def check_precondition(if_match: str | None, revision: int) -> None:
-    """RFC 9110 If-Match: strong comparison; `*` matches any existing person."""
+def check_precondition(if_match: str | None, revision: int, *, what: str = "person") -> None:
+    """RFC 9110 If-Match: strong comparison; `*` matches any existing record."""
     if if_match is None:
         return
     tags = {tag.strip() for tag in if_match.split(",")}
     if "*" not in tags and etag(revision) not in tags:
         raise PreconditionFailedError(
-            f"If-Match: the person is now at revision {etag(revision)}; read it again and "
-            "reapply your change",
+            f"If-Match: the {what} is now at {etag(revision)}; read it again and reapply "
+            "your change",
             field="If-Match",
         )
 

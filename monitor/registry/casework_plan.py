@@ -64,8 +64,8 @@ async def check_reach(
     person's jurisdiction. A fence out of reach answers as one that does not exist."""
     for field, role in FENCE_FIELDS:
         if field in changes:
-            ids = changes[field]["new"]
-            await check_fences(conn, ids, role, person_path, field=field)
+            ids, kept = changes[field]["new"], getattr(current, field)
+            await check_fences(conn, ids, role, person_path, field=field, keeping=kept)
         elif moved:
             await kept_fences_in_reach(conn, getattr(current, field), role, person_path, field)
     if moved:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Annotated
 
@@ -119,12 +120,19 @@ async def create_person(ctx: Ctx, officer: Writer, data: schemas.PersonIn) -> sc
 
 
 async def check_fences(
-    conn: Conn, fence_ids: list[int], role: str, person_path: str, *, field: str
+    conn: Conn,
+    fence_ids: list[int],
+    role: str,
+    person_path: str,
+    *,
+    field: str,
+    keeping: Collection[int] = (),
 ) -> None:
     """Every fence must be one the person's officers see (shared, or of the person's
     jurisdiction, its ancestors or subtree); otherwise a person would be an oracle for
     whether a point lies in another district's exclusion zone. A fence out of reach is
-    answered exactly as one that does not exist."""
+    answered exactly as one that does not exist. A retired fence is given to no one new
+    (those `keeping` it already may keep it)."""
     unique = sorted(set(fence_ids))
     found = await store.visible_fence_ids(
         conn, fence_ids=unique, role=role, viewer_path=person_path
@@ -133,6 +141,11 @@ async def check_fences(
         if fence_id not in found:
             raise BadRequestError(
                 f"{field}: no {role} fence {fence_id} in this person's reach", field=field
+            )
+    for fence_id in sorted(await store.retired_fence_ids(conn, fence_ids=unique)):
+        if fence_id not in keeping:
+            raise BadRequestError(
+                f"{field}: fence {fence_id} is retired; give its successor", field=field
             )
 
 
@@ -289,11 +302,15 @@ async def list_fences(ctx: Ctx, officer: CurrentOfficer) -> list[schemas.FenceOu
 
 
 @router.get("/fences/{fence_id}")
-async def get_fence(ctx: Ctx, officer: CurrentOfficer, fence_id: DbId) -> schemas.FenceOut:
+async def get_fence(
+    ctx: Ctx, officer: CurrentOfficer, fence_id: DbId, response: Response
+) -> schemas.FenceOut:
+    """The current version, with its `ETag` for `If-Match` of a PATCH."""
     async with ctx.pool.acquire() as conn:
         fence = await store.get_fence(
             conn, fence_id=fence_id, viewer_path=officer.jurisdiction_path
         )
     if fence is None:
         raise NotFoundError(f"fence {fence_id} not found")
+    response.headers["ETag"] = f'"{fence.version}"'
     return fence

@@ -178,3 +178,4 @@ class FenceOut(BaseModel):
     created_at: datetime
     warnings: list[str] = []
     geometry: dict[str, Any] | None = None
+    retired_at: datetime | None = None  # given to no one new; see GET /v1/fences/{id}/persons
