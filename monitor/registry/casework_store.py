@@ -65,6 +65,10 @@ async def curfew_fence_ids(conn: Conn, *, person_id: int) -> list[int]:
     return [r["fence_id"] for r in await conn.fetch(CURFEW_FENCES, person_id)]
 
 
+# the evaluator locks a person's state before it touches their alerts; so do we, or a transfer
+# and an evaluation updating two alerts in opposite orders could deadlock
+LOCK_STATE = "SELECT 1 FROM person_state WHERE person_id = $1 FOR UPDATE"
+
 MOVE_ALERTS = """
 UPDATE alerts SET jurisdiction_id = $2, updated_at = now()
 WHERE person_id = $1 AND status <> 'resolved' RETURNING id
@@ -74,6 +78,7 @@ WHERE person_id = $1 AND status <> 'resolved' RETURNING id
 async def move_open_alerts(conn: Conn, *, person_id: int, jurisdiction_id: int) -> list[int]:
     """Unresolved alerts follow the person to the new office, which sees and escalates them;
     resolved ones stay on the record of the office that handled them."""
+    await conn.execute(LOCK_STATE, person_id)
     return sorted(r["id"] for r in await conn.fetch(MOVE_ALERTS, person_id, jurisdiction_id))
 
 
@@ -149,6 +154,7 @@ async def discharge(conn: Conn, *, person_id: int, officer_id: int, on: date, re
     refused), permits cancelled (no overdue_return), open alerts closed; the person marked,
     which moves the revision that the evaluators read."""
     note = f"discharged (解矫): {reason}"
+    await conn.execute(LOCK_STATE, person_id)
     ended = Ended(
         order_ids=await ids(conn, REVOKE_ORDERS, person_id, officer_id, note),
         device_ids=await ids(conn, REVOKE_DEVICES, person_id),
