@@ -408,3 +408,33 @@ async def test_another_jurisdictions_officer_gets_404(
     assert [a.status_code for a in answers] == [404, 404, 404]
     assert answers[0].json()["detail"] == f"person {device.person_id} not found"
     assert record["supervision_level"] == "strict" and record["discharged_at"] is None
+
+
+async def test_two_officers_patching_from_one_read_cannot_both_win(
+    live: Live, officer: Officer, pool: asyncpg.Pool
+) -> None:
+    """Both send the ETag they read, at the same moment (held at the person's row until both
+    have arrived): the row lock orders them, the second sees the revision the first made and
+    gets 412, so neither change is lost without a word."""
+    auth = bearer(officer.token)
+    async with httpx.AsyncClient(base_url=live.base_url) as client:
+        device = await enrol(client, officer, f"CW-RACE-{secrets.token_hex(4)}")
+        url = f"/v1/persons/{device.person_id}"
+        tag = (await client.get(url, headers=auth)).headers["ETag"]
+        async with pool.acquire() as conn:
+            held = conn.transaction()
+            await held.start()
+            await conn.execute("SELECT 1 FROM persons WHERE id = $1 FOR UPDATE", device.person_id)
+            racing = [
+                asyncio.create_task(
+                    client.patch(url, headers={**auth, "If-Match": tag}, json={"full_name": name})
+                )
+                for name in ("李四", "王五")
+            ]
+            await asyncio.sleep(1.0)  # both requests are waiting on the row
+            await held.commit()
+        answers = await asyncio.gather(*racing)
+        history = (await client.get(f"{url}/history", headers=auth)).json()
+    assert sorted(a.status_code for a in answers) == [200, 412]
+    (won,) = (a for a in answers if a.status_code == 200)
+    assert [h["changes"]["full_name"]["new"] for h in history] == [won.json()["full_name"]]
