@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
@@ -15,6 +16,8 @@ INSECURE_SECRET = "change-me"
 MIN_SECRET_CHARS = 32
 # a tile server's host[:port]: letters, digits, dots and dashes only
 SAFE_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+# an IANA zone as browsers know it: Area/Location (or UTC), not a file such as "localtime"
+ZONE_NAME = re.compile(r"UTC|[A-Z][A-Za-z]+(/[A-Za-z0-9_+-]+){1,2}")
 
 
 class Settings(BaseSettings):
@@ -111,6 +114,9 @@ class Settings(BaseSettings):
     tile_crs: Literal["wgs84", "gcj02"] = "gcj02"
     # shown in the map's corner (licence terms of most tile sources require it); plain text
     tile_attribution: str = Field(default="", max_length=200)
+    # the zone every time on the console is shown in (and its filter's times are read in),
+    # whatever each PC's clock is set to: officers comparing screens see the same times
+    console_time_zone: str = "Asia/Shanghai"
 
     @property
     def anchor_file(self) -> Path:
@@ -139,6 +145,20 @@ class Settings(BaseSettings):
         if not all(f"{{{k}}}" in url for k in "zxy") or any(c.isspace() for c in url):
             raise ValueError("MONITOR_TILE_URL: name {z}, {x} and {y}, and no spaces")
         return url
+
+    @field_validator("console_time_zone")
+    @classmethod
+    def _a_known_time_zone(cls, name: str) -> str:
+        try:
+            known = bool(ZONE_NAME.fullmatch(name)) and zoneinfo.ZoneInfo(name) is not None
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            known = False
+        if not known:
+            raise ValueError(
+                f"MONITOR_CONSOLE_TIME_ZONE: {name!r} is not an IANA time zone; "
+                "use a name such as Asia/Shanghai or Asia/Urumqi"
+            )
+        return name
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Self:
