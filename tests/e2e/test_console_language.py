@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,7 @@ from tests.e2e.test_slice import CENTRE, enrol
 pytestmark = pytest.mark.slow
 
 ELSEWHERE = "America/New_York"  # the PC's own zone: never the one times are shown in
+SHANGHAI = "Asia/Shanghai"  # MONITOR_CONSOLE_TIME_ZONE's default
 
 
 @pytest.fixture
@@ -98,7 +100,8 @@ async def test_zh_cn_by_default_english_on_the_switch_kept_over_a_reload(
     assert en["title"].endswith("Electronic-fence monitoring")
     assert await page.inner_text("#lang-switch") == "中文"
     await page.click(f"{row} button[data-action=resolve]")
-    assert await page.inner_text("#resolve-form h3") == f"Resolve alert #{await alert_id(page, row)}"
+    alert = await page.get_attribute(row, "data-alert-id")
+    assert await page.inner_text("#resolve-form h3") == f"Resolve alert #{alert}"
     assert await page.inner_text("#resolve-form option[value=verbal_reminder]") == "Verbal reminder"
     await page.screenshot(path=ARTEFACTS / "console-language-en.png")
     await page.keyboard.press("Escape")
@@ -107,10 +110,6 @@ async def test_zh_cn_by_default_english_on_the_switch_kept_over_a_reload(
     await page.wait_for_selector(f"{row} .fix", timeout=15_000)
     assert await page.inner_text(f"{row} .type") == "Low battery"
     assert await page.get_attribute("html", "lang") == "en"
-
-
-async def alert_id(page: Page, row: str) -> str:
-    return await page.get_attribute(row, "data-alert-id") or ""
 
 
 async def test_times_show_the_configured_zone_and_the_filter_reads_it(
@@ -123,19 +122,23 @@ async def test_times_show_the_configured_zone_and_the_filter_reads_it(
     row = f"#alert-list li[data-person-id='{person_id}'][data-type='low_battery']"
     await page.wait_for_selector(row, timeout=30_000)
     opened = await page.get_attribute(f"{row} time.opened", "datetime") or ""
-    assert await page.inner_text(f"{row} time.opened") == shown(opened, "Asia/Shanghai", "UTC+8")
+    assert await page.inner_text(f"{row} time.opened") == shown(opened, SHANGHAI, "UTC+8")
     fix = await page.get_attribute(f"{row} time.fix", "datetime") or ""
-    assert await page.get_attribute(f"{row} time.fix", "title") == shown(fix, "Asia/Shanghai", "UTC+8")
+    assert await page.get_attribute(f"{row} time.fix", "title") == shown(fix, SHANGHAI, "UTC+8")
     assert await page.inner_text("#alert-filters .time-zone >> nth=0") == "UTC+8"
 
     minute = datetime.fromisoformat(opened).replace(second=0, microsecond=0)
-    for start, listed in ((minute, True), (minute + timedelta(minutes=1), False)):
-        local = start.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M")
+    steps: list[tuple[datetime, Literal["attached", "detached"]]] = [
+        (minute, "attached"),  # opened at or after it: still listed
+        (minute + timedelta(minutes=1), "detached"),
+    ]
+    for start, state in steps:
+        local = start.astimezone(ZoneInfo(SHANGHAI)).strftime("%Y-%m-%dT%H:%M")
         async with page.expect_request(lambda r: "opened_from=" in r.url) as asked:
             await page.fill("#alert-filters input[name=opened_from]", local)
         query = parse_qs(urlsplit((await asked.value).url).query)
         assert datetime.fromisoformat(query["opened_from"][0]) == start
-        await page.wait_for_selector(row, state="attached" if listed else "detached", timeout=10_000)
+        await page.wait_for_selector(row, state=state, timeout=10_000)
 
 
 async def test_another_configured_zone_is_the_one_shown(
