@@ -3,12 +3,16 @@ machine is offline: no CDN, no fonts, no tiles), wired to ids that exist, and va
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
 import tomllib
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -239,7 +243,7 @@ def test_every_string_used_has_both_languages() -> None:
         zh, en = known[key]
         assert zh.strip() and en.strip(), key
         if not key.startswith("lang."):  # the switch names the other language in its own
-            assert CJK.search(zh), f"{key}: no Chinese in {zh!r}"
+            assert CJK.search(zh) or zh == en, f"{key}: [zh-CN, English] the wrong way round?"
             assert not CJK.search(en), f"{key}: Chinese in the English {en!r}"
 
 
@@ -280,3 +284,59 @@ def test_scripts_show_no_chinese_outside_their_string_tables(path: Path) -> None
     """A string written into a module (not registered) would show in one language only."""
     text = ENTRY.sub("", COMMENT.sub("", path.read_text(encoding="utf-8")))
     assert CJK.findall(text) == []
+
+
+ZONE_CHECK = """
+globalThis.localStorage = { getItem: () => null, setItem() {} };
+globalThis.fetch = async () => ({ ok: true, json: async () => ({ time_zone: process.argv[2] }) });
+const config = await import("./config.js");
+await config.loadConfig();
+const inputs = JSON.parse(process.argv[3]);
+console.log(JSON.stringify({
+  zone: config.timeZone(),
+  read: inputs.map((local) => config.zonedToIso(local)),
+  shown: inputs.map((local) => config.formatTime(config.zonedToIso(local))),
+}));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
+@pytest.mark.parametrize(
+    ("zone", "local", "instant", "label"),
+    [
+        ("Asia/Shanghai", "2026-12-06T08:00", "2026-12-06T00:00:00.000Z", "UTC+8"),
+        ("Asia/Shanghai", "2020-02-29T23:59:30", "2020-02-29T15:59:30.000Z", "UTC+8"),
+        ("America/New_York", "2026-07-01T12:00", "2026-07-01T16:00:00.000Z", "UTC-4"),
+        ("America/New_York", "2026-01-15T08:00", "2026-01-15T13:00:00.000Z", "UTC-5"),
+        ("Asia/Kolkata", "2026-12-06T08:00", "2026-12-06T02:30:00.000Z", "UTC+5:30"),
+    ],
+)
+def test_times_are_read_and_shown_on_the_configured_zones_clock(
+    zone: str, local: str, instant: str, label: str, tmp_path: Path
+) -> None:
+    """config.js in node with its own clock in yet another zone: a datetime-local value is read
+    in the configured zone (across summer time too), and shown back as it was typed, with the
+    zone's offset and the year when it is not this year."""
+    for name in ("config.js", "i18n.js"):
+        (tmp_path / name).write_text((STATIC / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "package.json").write_text('{"type": "module"}', encoding="utf-8")
+    (tmp_path / "check.mjs").write_text(ZONE_CHECK, encoding="utf-8")
+    node = shutil.which("node")
+    assert node is not None
+    result = subprocess.run(
+        [node, "check.mjs", zone, json.dumps([local, "", "not a time"])],
+        cwd=tmp_path,
+        env={"TZ": "Pacific/Auckland", "PATH": os.environ.get("PATH", "")},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["zone"] == zone
+    assert answer["read"] == [instant, "", ""]
+    this_year = datetime.now(ZoneInfo(zone)).year
+    typed = datetime.fromisoformat(local)
+    day = typed.strftime("%m-%d" if typed.year == this_year else "%Y-%m-%d")
+    assert answer["shown"] == [f"{day} {typed:%H:%M:%S} {label}", "", ""]
