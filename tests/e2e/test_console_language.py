@@ -76,6 +76,7 @@ async def test_zh_cn_by_default_english_on_the_switch_kept_over_a_reload(
     await page.reload()
     assert await page.inner_text("#login-form button[type=submit]") == "Log in"
     assert await page.get_attribute("html", "lang") == "en"
+    await page.screenshot(path=ARTEFACTS / "console-language-login-en.png")
     await page.click("#login-lang")
     assert await page.inner_text("#login-form button[type=submit]") == "登录"
 
