@@ -46,6 +46,7 @@ from monitor.maintenance import run_maintenance
 from monitor.redact import install_log_redaction
 from monitor.registry import device_routes, rules
 from monitor.registry import routes as registry_routes
+from monitor.reports import routes as report_routes
 from monitor.settings import Settings
 from monitor.supervisor import Supervisor
 
@@ -63,6 +64,7 @@ OFFICER_APIS = (
     rules.router,
     alert_routes.router,
     audit_routes.router,
+    report_routes.router,
 )
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
 from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     tile_crs: Literal["wgs84", "gcj02"] = "gcj02"
     # shown in the map's corner (licence terms of most tile sources require it); plain text
     tile_attribution: str = Field(default="", max_length=200)
+    # the IANA zone reports count days and months in when a request names none
+    report_timezone: str = "Asia/Shanghai"
     # the zone every time on the console is shown in (and its filter's times are read in),
     # whatever each PC's clock is set to: officers comparing screens see the same times
     console_time_zone: str = "Asia/Shanghai"
@@ -146,12 +148,21 @@ class Settings(BaseSettings):
             raise ValueError("MONITOR_TILE_URL: name {z}, {x} and {y}, and no spaces")
         return url
 
+    @field_validator("report_timezone")
+    @classmethod
+    def _report_timezone_is_iana(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"MONITOR_REPORT_TIMEZONE: {name!r} is not an IANA zone") from None
+        return name
+
     @field_validator("console_time_zone")
     @classmethod
     def _a_known_time_zone(cls, name: str) -> str:
         try:
-            known = bool(ZONE_NAME.fullmatch(name)) and zoneinfo.ZoneInfo(name) is not None
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            known = bool(ZONE_NAME.fullmatch(name)) and ZoneInfo(name) is not None
+        except (ZoneInfoNotFoundError, ValueError):
             known = False
         if not known:
             raise ValueError(

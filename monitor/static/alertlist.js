@@ -28,6 +28,7 @@ export class AlertList {
   constructor({ session, jurisdictions, persons, view, onPick, onNotify, onRendered }) {
     Object.assign(this, { session, jurisdictions, persons, view, onPick, onNotify, onRendered });
     this.alerts = new Map(); // alert id → alert
+    this.people = new Map(); // person id → {full_name, supervision_level}, or a promise of it
     this.form = $("alert-filters");
     this.reset();
     this.form.addEventListener("change", () => this.load().then(() => this.render(), (error) => {
@@ -38,6 +39,7 @@ export class AlertList {
 
   reset() {
     this.alerts.clear();
+    this.people.clear();
     this.form.reset();
     this.form.jurisdiction_id.replaceChildren(this.form.jurisdiction_id.options[0]);
     Object.assign(this, { filter: readFilter(this.form, this.jurisdictions), loads: 0, flash: new Map() });
@@ -74,8 +76,23 @@ export class AlertList {
       const [a, b] = [rank(alert), rank(known)];
       if ((a[0] - b[0] || a[1] - b[1] || a[2] - b[2]) < 0) return false; // older news of a known alert
     }
-    this.alerts.set(alert.id, { ...known, ...alert }); // events lack the row's person and office
+    const merged = { ...this.people.get(alert.person_id), ...known, ...alert };
+    this.alerts.set(alert.id, merged);
+    if (merged.full_name === undefined) this.learnPerson(alert.person_id); // an event, not a row
+    else this.people.set(alert.person_id, { full_name: merged.full_name, supervision_level: merged.supervision_level });
     return true;
+  }
+
+  /** Stream events carry no name: ask once per person, then fill every row of theirs. */
+  learnPerson(personId) {
+    if (this.people.has(personId)) return;
+    const asked = this.session.api(`/v1/persons/${personId}`).then((p) => {
+      const person = { full_name: p.full_name, supervision_level: p.supervision_level };
+      this.people.set(personId, person);
+      for (const a of this.alerts.values()) if (a.person_id === personId) Object.assign(a, { ...person, ...a });
+      this.render();
+    }, () => this.people.delete(personId)); // asked again with the next event
+    this.people.set(personId, asked);
   }
 
   /** A newly opened alert's row is marked for a few seconds. */

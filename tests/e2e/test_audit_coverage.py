@@ -102,6 +102,10 @@ CASES: dict[tuple[str, str], tuple[str, Case]] = {
         "/v1/alerts", headers=w.headers)),
     ("GET", "/v1/alerts/{alert_id}"): ("read_alert", lambda w: w.client.get(
         f"/v1/alerts/{w.alert_id}", headers=w.headers)),
+    # names the persons who left their area, from the alerts their positions raised
+    ("GET", "/v1/reports/holiday-sweep"): ("read_holiday_sweep", lambda w: w.client.get(
+        "/v1/reports/holiday-sweep", params={"from": "2026-01-01", "to": "2026-02-01"},
+        headers=w.headers)),
 }  # fmt: skip
 
 

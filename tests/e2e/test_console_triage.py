@@ -96,3 +96,20 @@ async def test_officer_filters_resolves_and_finds_the_alert_in_history(
     await walk(fleet, start, range(400, 700, 10))  # home again: person.returned, live
     await page.wait_for_selector(f"{away} .returned", timeout=30_000)
     await page.screenshot(path=artefacts / "console-triage-active.png")
+
+
+async def test_an_alert_opened_live_names_the_person(
+    live: Live,
+    officer: Officer,
+    page: Page,  # noqa: F811
+) -> None:
+    """Stream events carry no name: the row learns it from the person's record."""
+    await log_in(page, live.base_url, officer)
+    async with httpx.AsyncClient(base_url=live.base_url) as client:
+        device = await enrol(client, officer, f"LIVE-{time.monotonic_ns()}", full_name="张三")
+    fleet = Fleet(live.base_url, [device], interval_s=0)
+    await walk(fleet, (time.time() // 600) * 600 - 1200, range(0, 400, 10))
+    row = f"#alert-list li[data-person-id='{device.person_id}'][data-type='out_of_area']"
+    await page.wait_for_selector(f"{row} .name", timeout=30_000)
+    assert await page.locator(f"{row} .name").inner_text() == "张三"
+    assert await page.locator(f"{row} .level-strict").count() == 1
