@@ -16,6 +16,8 @@ INSECURE_SECRET = "change-me"
 MIN_SECRET_CHARS = 32
 # a tile server's host[:port]: letters, digits, dots and dashes only
 SAFE_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+# an IANA zone as browsers know it: Area/Location (or UTC), not a file such as "localtime"
+ZONE_NAME = re.compile(r"UTC|[A-Z][A-Za-z]+(/[A-Za-z0-9_+-]+){1,2}")
 
 
 class Settings(BaseSettings):
@@ -114,6 +116,9 @@ class Settings(BaseSettings):
     tile_attribution: str = Field(default="", max_length=200)
     # the IANA zone reports count days and months in when a request names none
     report_timezone: str = "Asia/Shanghai"
+    # the zone every time on the console is shown in (and its filter's times are read in),
+    # whatever each PC's clock is set to: officers comparing screens see the same times
+    console_time_zone: str = "Asia/Shanghai"
 
     @property
     def anchor_file(self) -> Path:
@@ -150,6 +155,20 @@ class Settings(BaseSettings):
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"MONITOR_REPORT_TIMEZONE: {name!r} is not an IANA zone") from None
+        return name
+
+    @field_validator("console_time_zone")
+    @classmethod
+    def _a_known_time_zone(cls, name: str) -> str:
+        try:
+            known = bool(ZONE_NAME.fullmatch(name)) and ZoneInfo(name) is not None
+        except (ZoneInfoNotFoundError, ValueError):
+            known = False
+        if not known:
+            raise ValueError(
+                f"MONITOR_CONSOLE_TIME_ZONE: {name!r} is not an IANA time zone; "
+                "use a name such as Asia/Shanghai or Asia/Urumqi"
+            )
         return name
 
     @model_validator(mode="after")
