@@ -26,7 +26,7 @@ def router(settings: Settings) -> APIRouter:
         tile_url=settings.tile_url,
         tile_crs=settings.tile_crs,
         tile_attribution=settings.tile_attribution,
-        time_zone=settings.console_time_zone,
+        time_zone=settings.time_zone,
     )
     api = APIRouter()
 

@@ -114,11 +114,10 @@ class Settings(BaseSettings):
     tile_crs: Literal["wgs84", "gcj02"] = "gcj02"
     # shown in the map's corner (licence terms of most tile sources require it); plain text
     tile_attribution: str = Field(default="", max_length=200)
-    # the IANA zone reports count days and months in when a request names none
-    report_timezone: str = "Asia/Shanghai"
-    # the zone every time on the console is shown in (and its filter's times are read in),
-    # whatever each PC's clock is set to: officers comparing screens see the same times
-    console_time_zone: str = "Asia/Shanghai"
+    # the locality's zone: every time on the console is shown in it (and its filter's times
+    # are read in it), whatever each PC's clock is set to, so officers comparing screens see
+    # the same times; reports count days and months in it when a request names no `tz`
+    time_zone: str = "Asia/Shanghai"
 
     @property
     def anchor_file(self) -> Path:
@@ -148,16 +147,7 @@ class Settings(BaseSettings):
             raise ValueError("MONITOR_TILE_URL: name {z}, {x} and {y}, and no spaces")
         return url
 
-    @field_validator("report_timezone")
-    @classmethod
-    def _report_timezone_is_iana(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"MONITOR_REPORT_TIMEZONE: {name!r} is not an IANA zone") from None
-        return name
-
-    @field_validator("console_time_zone")
+    @field_validator("time_zone")
     @classmethod
     def _a_known_time_zone(cls, name: str) -> str:
         try:
@@ -166,7 +156,7 @@ class Settings(BaseSettings):
             known = False
         if not known:
             raise ValueError(
-                f"MONITOR_CONSOLE_TIME_ZONE: {name!r} is not an IANA time zone; "
+                f"MONITOR_TIME_ZONE: {name!r} is not an IANA time zone; "
                 "use a name such as Asia/Shanghai or Asia/Urumqi"
             )
         return name

@@ -98,7 +98,7 @@ async def asked_for_period(
     jurisdiction_id: Office = None,
     format: FormatParam = None,
 ) -> Asked:
-    span = period(start, end, tz or ctx.settings.report_timezone)
+    span = period(start, end, tz or ctx.settings.time_zone)
     office, path = await subtree(ctx, officer, jurisdiction_id)
     scope = Scope(path, span.start, span.end)
     return Asked(officer, office, scope, span, wants_csv(request, format))
@@ -113,7 +113,7 @@ async def asked_for_month(
     jurisdiction_id: Office = None,
     format: FormatParam = None,
 ) -> Asked:
-    span = month_period(month, tz or ctx.settings.report_timezone)
+    span = month_period(month, tz or ctx.settings.time_zone)
     office, path = await subtree(ctx, officer, jurisdiction_id)
     scope = Scope(path, span.start, span.end)
     return Asked(officer, office, scope, span, wants_csv(request, format))

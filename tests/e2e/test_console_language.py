@@ -23,7 +23,7 @@ from tests.e2e.test_slice import CENTRE, enrol
 pytestmark = pytest.mark.slow
 
 ELSEWHERE = "America/New_York"  # the PC's own zone: never the one times are shown in
-SHANGHAI = "Asia/Shanghai"  # MONITOR_CONSOLE_TIME_ZONE's default
+SHANGHAI = "Asia/Shanghai"  # MONITOR_TIME_ZONE's default
 
 
 @pytest.fixture
@@ -146,7 +146,7 @@ async def test_another_configured_zone_is_the_one_shown(
     database_url: str, redis_url: str, live: Live, officer: Officer
 ) -> None:
     settings = settings_for(database_url, redis_url).model_copy(
-        update={"console_time_zone": "Asia/Kolkata", "run_workers": False}
+        update={"time_zone": "Asia/Kolkata", "run_workers": False}
     )
     person_id = await low_battery(live.base_url, officer)  # judged by the session's server
     async with running(settings) as server, httpx.AsyncClient(base_url=server.base_url) as client:

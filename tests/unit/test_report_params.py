@@ -7,11 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 
 from monitor.reports.csv_out import cell, rows_to_csv
 from monitor.reports.params import date_or_instant, month_period, period
-from monitor.settings import Settings
 
 
 def field_of(error: pytest.ExceptionInfo[RequestValidationError]) -> str:
@@ -54,9 +52,3 @@ def test_csv_cells_never_start_a_formula() -> None:
         "'=1+1", "'+1", "'-1", "'@SUM", "Zhang", "", "true"
     ]  # fmt: skip
     assert rows_to_csv(["a", "b"], [{"a": 1, "b": "x,y"}]) == 'a,b\r\n1,"x,y"\r\n'
-
-
-def test_the_report_zone_setting_must_be_an_iana_name() -> None:
-    assert Settings(report_timezone="Europe/Berlin").report_timezone == "Europe/Berlin"
-    with pytest.raises(ValidationError, match="MONITOR_REPORT_TIMEZONE"):
-        Settings(report_timezone="Nowhere/Else")

@@ -1,5 +1,6 @@
-"""The console's time zone: an IANA name checked when settings are built, so a typo stops the
-server at start instead of showing every officer times in a zone nobody meant."""
+"""MONITOR_TIME_ZONE (the console's times, the reports' days): an IANA name checked when
+settings are built, so a typo stops the server at start instead of showing every officer times
+in a zone nobody meant."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from monitor.settings import Settings
 
 
 def test_shanghai_by_default() -> None:
-    assert Settings().console_time_zone == "Asia/Shanghai"
+    assert Settings().time_zone == "Asia/Shanghai"
 
 
 @pytest.mark.parametrize("name", ["Asia/Urumqi", "America/New_York", "UTC", "Etc/GMT-8"])
 def test_an_iana_zone_is_kept(name: str) -> None:
-    assert Settings(console_time_zone=name).console_time_zone == name
+    assert Settings(time_zone=name).time_zone == name
 
 
 @pytest.mark.parametrize(
@@ -33,8 +34,8 @@ def test_an_iana_zone_is_kept(name: str) -> None:
 def test_an_unknown_zone_is_refused_naming_the_setting(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(ValidationError, match="MONITOR_CONSOLE_TIME_ZONE"):
-        Settings(console_time_zone=name)
-    monkeypatch.setenv("MONITOR_CONSOLE_TIME_ZONE", name)
-    with pytest.raises(ValidationError, match="MONITOR_CONSOLE_TIME_ZONE"):
+    with pytest.raises(ValidationError, match="MONITOR_TIME_ZONE"):
+        Settings(time_zone=name)
+    monkeypatch.setenv("MONITOR_TIME_ZONE", name)
+    with pytest.raises(ValidationError, match="MONITOR_TIME_ZONE"):
         Settings()
