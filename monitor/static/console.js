@@ -1,17 +1,19 @@
 // Duty console: log in, load fences, positions and alerts, then follow /v1/stream. This module
 // wires the parts together; each lives in its own module (session, stream, map, alert list,
 // notices). Same origin only: nothing external is ever fetched.
-import { CONFIG, LABELS } from "./config.js";
+import { CONFIG, LABELS, label, loadConfig, timeZone, zoneLabel } from "./config.js";
 import { AlertList } from "./alertlist.js";
 import { $ } from "./dom.js";
 import { polygonsOf } from "./geo.js";
+import { addStrings, onLanguageChange, t } from "./i18n.js";
+import { startLanguage } from "./language.js";
 import { MapPanel } from "./map.js";
 import { renderNotices } from "./notices.js";
 import { PersonPanel } from "./person.js";
 import { Session } from "./session.js";
 import { Stream } from "./stream.js";
 
-const TITLE = "电子围栏监控 Duty console";
+addStrings({ "console.load-failed": ["加载失败：{message}", "Loading failed: {message}"] });
 
 const persons = new Map(); // person_id → latest position
 const notices = new Map(); // order id → a monitoring order about to lapse (order.lapsing)
@@ -22,7 +24,7 @@ const session = new Session({ onExpired: (message) => logout(message) });
 const stream = new Stream({
   onEvent: receive,
   onStatus: setStatus,
-  onRefused: () => logout("登录已失效 session expired — please log in again"),
+  onRefused: () => logout(t("session.expired")),
   onFailed: () => session.api("/v1/auth/me").catch(() => {}), // a 401 here logs out
 });
 const map = new MapPanel($("map"), {
@@ -37,7 +39,7 @@ const alertList = new AlertList({
   onNotify: notify,
   onRendered: (open) => {
     count("open-count", open);
-    document.title = open ? `(${open}) ${TITLE}` : TITLE;
+    document.title = open ? `(${open}) ${t("page.title")}` : t("page.title");
   },
 });
 // ---- person panel (person.js): select() opens it; logging out closes it --------------------
@@ -96,7 +98,7 @@ function logout(message = "") {
   delete $("console").dataset.ready;
   $("login").hidden = false;
   $("login-error").textContent = message;
-  document.title = TITLE;
+  document.title = t("page.title");
 }
 
 async function start() {
@@ -106,7 +108,7 @@ async function start() {
   stream.open(session.token); // first, so nothing that happens while the snapshot loads is missed
   try {
     state.me = await session.api("/v1/auth/me");
-    $("officer").textContent = `${state.me.display_name || state.me.username} · ${state.me.role}`;
+    showOfficer();
     document.body.dataset.role = state.me.role;
     const fences = await Promise.all((await session.api("/v1/fences")).map((f) => session.api(`/v1/fences/${f.id}`)));
     map.addPolygons(fences.map((f) => ({ role: f.role, name: f.name, parts: polygonsOf(f.geometry, f.crs) })));
@@ -118,7 +120,7 @@ async function start() {
     await alertList.load();
     for (const order of await session.api("/v1/orders/lapsing")) notices.set(order.order_id, order);
   } catch (error) {
-    if (session.token) notify(`加载失败 loading failed: ${error.message}`);
+    if (session.token) notify(t("console.load-failed", { message: error.message }));
   }
   map.fit();
   alertList.render();
@@ -156,7 +158,24 @@ function receive(message) {
 
 function setStatus(value) {
   $("conn-status").dataset.state = value;
-  $("conn-status").textContent = LABELS.connection[value];
+  $("conn-status").textContent = label(LABELS.connection, value);
+}
+
+function showOfficer() {
+  const me = state.me;
+  $("officer").textContent = me ? `${me.display_name || me.username} · ${label(LABELS.roles, me.role)}` : "";
+}
+
+// ---- language and time zone: redraw what was drawn with t() or formatTime ---------------------
+
+function relabel() {
+  setStatus($("conn-status").dataset.state);
+  showOfficer();
+  for (const small of document.querySelectorAll("#alert-filters .time-zone")) {
+    Object.assign(small, { textContent: zoneLabel(), title: timeZone() });
+  }
+  alertList.relabel();
+  renderNotices(notices, select); // the alert list's render sets document.title
 }
 
 function beep() {
@@ -195,4 +214,7 @@ $("map-fit").addEventListener("click", () => map.fit());
 setInterval(() => { if (session.token) alertList.render(); }, 30000); // the fix ages move on
 window.addEventListener("online", () => stream.nudge());
 map.legend($("legend"));
+startLanguage();
+onLanguageChange(relabel);
+loadConfig().then(relabel); // the time zone (Asia/Shanghai until it says otherwise)
 if (session.token) start(); else $("login").hidden = false;

@@ -1,6 +1,6 @@
 // The person panel: a drawer over the map's left side answering "who is this, where are they now,
 // what binds them, what is open" from the registry and alert APIs, with the track playback below.
-import { CONFIG, LABELS, bilingual, formatTime } from "./config.js";
+import { CONFIG, LABELS, formatTime, label } from "./config.js";
 import { $, el } from "./dom.js";
 import { addStrings, onLanguageChange, t, translate } from "./i18n.js";
 import { Playback } from "./playback.js";
@@ -155,8 +155,8 @@ export class PersonPanel {
 
   alertItem(alert) {
     const li = el("li", { className: "alert", tabIndex: 0 },
-      el("b", { textContent: bilingual(LABELS.types, alert.type) }),
-      el("span", { className: "status", textContent: bilingual(LABELS.statuses, alert.status) }),
+      el("b", { textContent: label(LABELS.types, alert.type) }),
+      el("span", { className: "status", textContent: label(LABELS.statuses, alert.status) }),
       el("time", { dateTime: alert.opened_at, textContent: formatTime(alert.opened_at) }),
       el("span", { className: "id", textContent: `#${alert.id}` }),
       alert.late ? el("span", { className: "late", textContent: t("panel.late") }) : "");
@@ -170,7 +170,7 @@ export class PersonPanel {
 }
 
 function titleOf(person) {
-  const level = el("span", { className: "level", textContent: bilingual(LABELS.levels, person.supervision_level) });
+  const level = el("span", { className: "level", textContent: label(LABELS.levels, person.supervision_level) });
   level.style.background = CONFIG.levelColours[person.supervision_level] || CONFIG.unknownColour;
   level.dataset.level = person.supervision_level;
   return [el("span", { id: "person-case", textContent: person.case_number }),
@@ -245,7 +245,7 @@ function ruleText({ kind, params: p }, fences) {
   if (kind === "curfew") return t("panel.curfew", { start: p.start, end: p.end, days, fence: fences.get(p.fence_id) ?? `#${p.fence_id}` });
   if (kind === "checkin") return t("panel.checkin", { at: p.at, window: p.window_min ?? 60, grace: p.grace_min ?? 10, days });
   if (kind === "suspension") {
-    const types = p.types?.length ? p.types.map((type) => bilingual(LABELS.types, type)).join("、") : t("panel.all_types");
+    const types = p.types?.length ? p.types.map((type) => label(LABELS.types, type)).join("、") : t("panel.all_types");
     return t("panel.suspension", { from: formatTime(p.starts_at), to: formatTime(p.ends_at), types });
   }
   return t("panel.thresholds", { values: Object.entries(p).map(([k, v]) => `${k}=${v}`).join(", ") });

@@ -1,7 +1,7 @@
 // Track playback in the person panel: a time range read from /v1/persons/{id}/track (an audited
 // read), drawn on the map once, then a slider, play/pause and a speed that move only the marker,
 // so a long track never freezes the page.
-import { formatTime } from "./config.js";
+import { formatTime, timeZone, zoneLabel, zonedToIso } from "./config.js";
 import { $ } from "./dom.js";
 import { addStrings, onLanguageChange, t } from "./i18n.js";
 
@@ -69,14 +69,16 @@ export class Playback {
 
   loadLast(hours) {
     const end = new Date(), start = new Date(end.getTime() - hours * 3600000);
-    this.form.from.value = toLocalInput(start);
-    this.form.to.value = toLocalInput(end);
+    this.form.from.value = toZonedInput(start);
+    this.form.to.value = toZonedInput(end);
+    for (const small of this.form.querySelectorAll(".time-zone")) Object.assign(small, { textContent: zoneLabel(), title: timeZone() });
     for (const b of this.form.querySelectorAll("button[data-hours]")) b.setAttribute("aria-pressed", b.dataset.hours === String(hours));
     return this.load(start, end);
   }
 
   loadCustom() {
-    const [start, end] = [new Date(this.form.from.value), new Date(this.form.to.value)];
+    // read on the configured zone's clock, as every time the console shows (not the PC's zone)
+    const [start, end] = [new Date(zonedToIso(this.form.from.value)), new Date(zonedToIso(this.form.to.value))];
     for (const b of this.form.querySelectorAll("button[data-hours]")) b.setAttribute("aria-pressed", "false");
     if (!(start < end)) return this.show({ key: "track.bad_range" }); // also an empty field
     return this.load(start, end);
@@ -176,8 +178,10 @@ export class Playback {
   }
 }
 
-/** A Date as a datetime-local input's value, in the browser's time zone. */
-function toLocalInput(date) {
-  const local = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
-  return local.toISOString().slice(0, 16);
+/** A Date as a datetime-local input's value, on the configured zone's clock (zonedToIso's inverse). */
+function toZonedInput(date) {
+  const parts = new Intl.DateTimeFormat("en-US", { timeZone: timeZone(), year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(date);
+  const p = Object.fromEntries(parts.map(({ type, value }) => [type, value]));
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
 }
