@@ -24,7 +24,7 @@ addStrings({
   "track.bad_range": ["起始时间须早于结束时间", "The start must be before the end"],
   "track.none": ["此时段无定位", "No fixes in this range"],
   "track.count": ["{n} 个定位点，其中围栏外 {outside} 个", "{n} fixes, {outside} outside the allowed area"],
-  "track.cut": ["时段内定位过多：仅显示前 {n} 个（至 {until}），请缩短时段查看其后", "Too many fixes: showing the first {n} (to {until}); narrow the range to see later ones"],
+  "track.cut": ["时段内定位过多：仅显示前 {n} 个，至 {until}。请缩短时段查看其后", "Too many fixes: showing the first {n}, up to {until}. Narrow the range to see later ones"],
   "track.accuracy": ["精度 ±{m} 米", "accuracy ±{m} m"],
   "track.area.inside": ["围栏内", "inside"],
   "track.area.outside": ["围栏外", "outside"],
