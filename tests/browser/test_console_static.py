@@ -40,6 +40,10 @@ HOOKS = [
     "resolve-form",
     "resolve-alert-id",
     "resolve-confirm",
+    "stale-banner",
+    "stale-reload",
+    "sound-toggle",
+    "notify-enable",
 ]
 
 URL = re.compile(r"\b(?:https?|wss?)://[^\s\"'`)]+", re.IGNORECASE)
