@@ -35,6 +35,8 @@ export class Staleness {
     $("stale-reload").addEventListener("click", () => location.reload()); // the token survives it
     this.stop();
     setInterval(() => this.render(), 1000); // the age ticks on
+    // a background tab's timers are slowed to once a minute: be right the moment it is looked at
+    document.addEventListener("visibilitychange", () => this.render());
     onLanguageChange(() => this.render());
   }
 
