@@ -24,8 +24,10 @@ export class Sound {
     this.muted = kept ? kept === "off" : !CONFIG.beep;
     this.context = null;
     this.button.addEventListener("click", () => this.clicked());
-    // any gesture on the page may start audio: take the first one that comes
-    for (const kind of ["pointerdown", "keydown"]) document.addEventListener(kind, () => this.unlock(), { capture: true });
+    // any gesture on the page may start audio: take the first one that comes (but the button's
+    // own: unlocked on its pointerdown, its click would then read as "mute")
+    const gesture = (event) => { if (event.target !== this.button) this.unlock(); };
+    for (const kind of ["pointerdown", "keydown"]) document.addEventListener(kind, gesture, { capture: true });
     onLanguageChange(() => this.render());
     this.unlock(); // allowed already when the page was opened by a click in this tab
   }

@@ -87,7 +87,7 @@ export class Staleness {
     const stale = this.isStale();
     for (const node of this.marked) node.dataset.stale = String(stale);
     if (stale !== !this.banner.hidden) this.banner.hidden = !stale;
-    if (!stale) return;
+    if (!stale) return write(this.banner, ".stale-title", ""); // so the next outage is read out again
     const now = Date.now(), at = (ms) => ({ time: formatTime(new Date(ms).toISOString()), age: ageOf(now - ms) });
     let last = t("stale.nothing");
     if (this.eventAt) last = t("stale.lastEvent", at(this.eventAt));
