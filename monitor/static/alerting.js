@@ -1,7 +1,7 @@
 // What calls the officer back to the console: an urgent alert opening (the person may be gone,
 // or the band cut) or climbing a rung unanswered. A burst is told once: one tone and one desktop
 // notification per CONFIG.alertBurstMs, with a count, so a mass event does not flood the desk.
-import { CONFIG } from "./config.js";
+import { CONFIG, LABELS, label } from "./config.js";
 import { DesktopNotices } from "./desktop.js";
 import { addStrings, t } from "./i18n.js";
 import { Sound } from "./sound.js";
@@ -12,17 +12,6 @@ addStrings({
   "alerting.line": ["{type} · 案号 {case} · {office}", "{type} · case {case} · {office}"],
   "alerting.burst": ["{n} 条新紧急告警", "{n} new urgent alerts"],
   "alerting.more": ["另有 {n} 条", "and {n} more"],
-  "alerting.type.out_of_area": ["越界", "out of area"],
-  "alerting.type.exclusion_zone": ["进入禁区", "in an exclusion zone"],
-  "alerting.type.tamper": ["设备拆卸", "device tampered"],
-  "alerting.type.curfew": ["违反宵禁", "curfew"],
-  "alerting.type.signal_lost": ["信号丢失", "signal lost"],
-  "alerting.type.overdue_return": ["逾期未归", "overdue return"],
-  "alerting.type.missed_checkin": ["未按时签到", "missed check-in"],
-  "alerting.type.low_battery": ["电量低", "low battery"],
-  "alerting.rung.street": ["街道", "street office"],
-  "alerting.rung.district": ["区", "district"],
-  "alerting.rung.city": ["市", "city"],
 });
 
 const SHOWN_IN_A_BURST = 3; // lines of a burst's notification; the rest are counted
@@ -85,7 +74,7 @@ export class Alerting {
     if (messages.length === 1) {
       const [{ type, alert }] = messages;
       const title = type === "alert.escalated"
-        ? t("alerting.escalated", { type: typeOf(alert), rung: t(`alerting.rung.${alert.escalation_level}`) })
+        ? t("alerting.escalated", { type: typeOf(alert), rung: label(LABELS.rungs, alert.escalation_level) })
         : t("alerting.opened", { type: typeOf(alert) });
       return { title, body: lines[0] };
     }
@@ -95,7 +84,4 @@ export class Alerting {
   }
 }
 
-function typeOf(alert) {
-  const key = `alerting.type.${alert.type}`, label = t(key);
-  return label === key ? alert.type : label; // a type added to CONFIG.urgentTypes without a label
-}
+const typeOf = (alert) => label(LABELS.types, alert.type);

@@ -1,18 +1,20 @@
 // Duty console: log in, load fences, positions and alerts, then follow /v1/stream. This module
 // wires the parts together; each lives in its own module (session, stream, map, alert list,
 // notices). Same origin only: nothing external is ever fetched.
-import { LABELS } from "./config.js";
+import { LABELS, label, loadConfig, timeZone, zoneLabel } from "./config.js";
 import { Alerting } from "./alerting.js";
 import { AlertList } from "./alertlist.js";
 import { $ } from "./dom.js";
 import { polygonsOf } from "./geo.js";
+import { addStrings, onLanguageChange, t } from "./i18n.js";
+import { startLanguage } from "./language.js";
 import { MapPanel } from "./map.js";
 import { renderNotices } from "./notices.js";
 import { Session } from "./session.js";
 import { Staleness } from "./staleness.js";
 import { Stream } from "./stream.js";
 
-const TITLE = "电子围栏监控 Duty console";
+addStrings({ "console.load-failed": ["加载失败：{message}", "Loading failed: {message}"] });
 
 const persons = new Map(); // person_id → latest position
 const notices = new Map(); // order id → a monitoring order about to lapse (order.lapsing)
@@ -23,7 +25,7 @@ const session = new Session({ onExpired: (message) => logout(message) });
 const stream = new Stream({
   onEvent: receive,
   onStatus: setStatus,
-  onRefused: () => logout("登录已失效 session expired — please log in again"),
+  onRefused: () => logout(t("session.expired")),
   onFailed: () => session.api("/v1/auth/me").catch(() => {}), // a 401 here logs out
   onHeard: () => staleness.heard(),
 });
@@ -39,7 +41,7 @@ const alertList = new AlertList({
   onNotify: notify,
   onRendered: (open) => {
     count("open-count", open);
-    document.title = open ? `(${open}) ${TITLE}` : TITLE;
+    document.title = open ? `(${open}) ${t("page.title")}` : t("page.title");
   },
 });
 // ---- stale marking, desktop notifications, sound (staleness.js, alerting.js) ----------------
@@ -101,7 +103,7 @@ function logout(message = "") {
   delete $("console").dataset.ready;
   $("login").hidden = false;
   $("login-error").textContent = message;
-  document.title = TITLE;
+  document.title = t("page.title");
 }
 
 async function start() {
@@ -112,7 +114,7 @@ async function start() {
   stream.open(session.token); // first, so nothing that happens while the snapshot loads is missed
   try {
     state.me = await session.api("/v1/auth/me");
-    $("officer").textContent = `${state.me.display_name || state.me.username} · ${state.me.role}`;
+    showOfficer();
     document.body.dataset.role = state.me.role;
     const fences = await Promise.all((await session.api("/v1/fences")).map((f) => session.api(`/v1/fences/${f.id}`)));
     map.addPolygons(fences.map((f) => ({ role: f.role, name: f.name, parts: polygonsOf(f.geometry, f.crs) })));
@@ -125,7 +127,7 @@ async function start() {
     for (const order of await session.api("/v1/orders/lapsing")) notices.set(order.order_id, order);
     staleness.snapshot(true);
   } catch (error) {
-    if (session.token) notify(`加载失败 loading failed: ${error.message}`);
+    if (session.token) notify(t("console.load-failed", { message: error.message }));
     if (session.token) staleness.snapshot(false);
   }
   map.fit();
@@ -165,8 +167,25 @@ function receive(message) {
 
 function setStatus(value) {
   $("conn-status").dataset.state = value;
-  $("conn-status").textContent = LABELS.connection[value];
+  $("conn-status").textContent = label(LABELS.connection, value);
   staleness.status(value);
+}
+
+function showOfficer() {
+  const me = state.me;
+  $("officer").textContent = me ? `${me.display_name || me.username} · ${label(LABELS.roles, me.role)}` : "";
+}
+
+// ---- language and time zone: redraw what was drawn with t() or formatTime ---------------------
+
+function relabel() {
+  setStatus($("conn-status").dataset.state);
+  showOfficer();
+  for (const small of document.querySelectorAll("#alert-filters .time-zone")) {
+    Object.assign(small, { textContent: zoneLabel(), title: timeZone() });
+  }
+  alertList.relabel();
+  renderNotices(notices, select); // the alert list's render sets document.title
 }
 
 // ---- the alert list and the selected person -------------------------------------------------
@@ -188,4 +207,7 @@ $("map-fit").addEventListener("click", () => map.fit());
 setInterval(() => { if (session.token) alertList.render(); }, 30000); // the fix ages move on
 window.addEventListener("online", () => stream.nudge());
 map.legend($("legend"));
+startLanguage();
+onLanguageChange(relabel);
+loadConfig().then(relabel); // the time zone (Asia/Shanghai until it says otherwise)
 if (session.token) start(); else $("login").hidden = false;

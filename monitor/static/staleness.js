@@ -48,13 +48,15 @@ export class Staleness {
 
   /** Logged out: nothing to mark. */
   stop() {
-    Object.assign(this, { watching: false, live: false, notLiveSince: Date.now(), heardAt: 0,
+    Object.assign(this, { watching: false, state: null, live: false, notLiveSince: Date.now(), heardAt: 0,
       eventAt: 0, snapshotAt: 0, snapshotFailed: false });
     this.render();
   }
 
   /** The stream's onStatus: "connecting" | "live" | "reconnecting". */
   status(value) {
+    if (value === this.state) return; // said again (a language switch redraws it): no news
+    this.state = value;
     const live = value === "live";
     if (live) this.heardAt = Date.now();
     else if (this.live) this.notLiveSince = Date.now();
