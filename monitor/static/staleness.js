@@ -7,12 +7,12 @@ import { addStrings, onLanguageChange, t } from "./i18n.js";
 
 addStrings({
   "stale.title": ["数据已停止更新", "Data stopped updating"],
-  "stale.lastEvent": ["最后事件 {time}（{age}前）", "last event {time} ({age} ago)"],
-  "stale.snapshot": ["未收到实时事件 · 快照 {time}（{age}前）", "no live event yet · snapshot {time} ({age} ago)"],
-  "stale.nothing": ["尚未收到实时事件", "no live event received yet"],
-  "stale.heard": ["最后联系服务器 {time}（{age}前）", "server last heard {time} ({age} ago)"],
-  "stale.why.stream": ["实时连接中断，正在重连；地图与计数可能已过时", "live connection lost, reconnecting: the map and counts may be out of date"],
-  "stale.why.snapshot": ["初始数据加载失败，地图与计数不完整", "the initial data failed to load: the map and counts are incomplete"],
+  "stale.lastEvent": ["最后事件 {time}（{age}前）", "Last event {time} ({age} ago)"],
+  "stale.snapshot": ["未收到实时事件 · 快照 {time}（{age}前）", "No live event yet · snapshot {time} ({age} ago)"],
+  "stale.nothing": ["尚未收到实时事件", "No live event received yet"],
+  "stale.heard": ["最后联系服务器 {time}（{age}前）", "Server last heard {time} ({age} ago)"],
+  "stale.why.stream": ["实时连接中断，正在重连；地图与计数可能已过时", "Live connection lost, reconnecting: the map and counts may be out of date"],
+  "stale.why.snapshot": ["初始数据加载失败，地图与计数不完整", "The initial data failed to load: the map and counts are incomplete"],
   "stale.reload": ["重新加载", "Reload"],
   "stale.age.s": ["{n} 秒", "{n} s"],
   "stale.age.m": ["{n} 分钟", "{n} min"],
