@@ -46,6 +46,10 @@ HOOKS = [
     "resolve-confirm",
     "lang-switch",
     "login-lang",
+    "stale-banner",
+    "stale-reload",
+    "sound-toggle",
+    "notify-enable",
 ]
 
 URL = re.compile(r"\b(?:https?|wss?)://[^\s\"'`)]+", re.IGNORECASE)
