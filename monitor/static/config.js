@@ -19,7 +19,11 @@ export const CONFIG = {
   retryMaxMs: 30000,
   shownAlerts: 300, // rows in the alert list; older resolved alerts are dropped beyond this
   flashMs: 4000, // how long a newly opened alert's row stays marked .flash
-  beep: true, // a short tone when an alert opens (browsers allow sound only after a click)
+  beep: true, // sound on until the officer mutes it (the header button; kept per browser)
+  // stale marking, desktop notifications, sound (staleness.js, alerting.js)
+  staleGraceMs: 2000, // the stream not live this long (or the snapshot failed): mark the map stale
+  urgentTypes: ["out_of_area", "exclusion_zone", "tamper"], // these sound and notify, opened or escalated
+  alertBurstMs: 10000, // one tone and one desktop notification (with a count) per burst this long
 };
 
 // wire value → [zh-CN, English]; registered as "<table>.<wire value>" (data-i18n can name them)

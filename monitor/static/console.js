@@ -1,7 +1,8 @@
 // Duty console: log in, load fences, positions and alerts, then follow /v1/stream. This module
 // wires the parts together; each lives in its own module (session, stream, map, alert list,
 // notices). Same origin only: nothing external is ever fetched.
-import { CONFIG, LABELS, label, loadConfig, timeZone, zoneLabel } from "./config.js";
+import { LABELS, label, loadConfig, timeZone, zoneLabel } from "./config.js";
+import { Alerting } from "./alerting.js";
 import { AlertList } from "./alertlist.js";
 import { $ } from "./dom.js";
 import { polygonsOf } from "./geo.js";
@@ -11,6 +12,7 @@ import { MapPanel } from "./map.js";
 import { renderNotices } from "./notices.js";
 import { PersonPanel } from "./person.js";
 import { Session } from "./session.js";
+import { Staleness } from "./staleness.js";
 import { Stream } from "./stream.js";
 
 addStrings({ "console.load-failed": ["加载失败：{message}", "Loading failed: {message}"] });
@@ -26,6 +28,7 @@ const stream = new Stream({
   onStatus: setStatus,
   onRefused: () => logout(t("session.expired")),
   onFailed: () => session.api("/v1/auth/me").catch(() => {}), // a 401 here logs out
+  onHeard: () => staleness.heard(),
 });
 const map = new MapPanel($("map"), {
   persons,
@@ -42,6 +45,13 @@ const alertList = new AlertList({
     document.title = open ? `(${open}) ${t("page.title")}` : t("page.title");
   },
 });
+// ---- stale marking, desktop notifications, sound (staleness.js, alerting.js) ----------------
+const staleness = new Staleness({ marked: ["map-pane", "person-count", "outside-count", "open-count"].map($) });
+const alerting = new Alerting({
+  officeOf: (id) => jurisdictions.get(id)?.name,
+  isActive: (id) => ["open", "escalated"].includes(alertList.alerts.get(id)?.status),
+  onPick: (personId) => select(personId),
+});
 // ---- person panel (person.js): select() opens it; logging out closes it --------------------
 const personPanel = new PersonPanel({
   session, map, persons, jurisdictions,
@@ -51,6 +61,8 @@ const personPanel = new PersonPanel({
 reset();
 
 function reset() {
+  staleness.stop();
+  alerting.reset();
   persons.clear();
   notices.clear();
   jurisdictions.clear();
@@ -72,6 +84,7 @@ function notify(text) {
 
 async function login(event) {
   event.preventDefault();
+  alerting.unlock(); // the login click is the gesture browsers want before they play sound
   const form = event.target, submit = form.querySelector("button[type=submit]");
   submit.disabled = true;
   $("login-error").textContent = "";
@@ -105,6 +118,7 @@ async function start() {
   $("login").hidden = true;
   $("console").hidden = false;
   notify("");
+  staleness.start();
   stream.open(session.token); // first, so nothing that happens while the snapshot loads is missed
   try {
     state.me = await session.api("/v1/auth/me");
@@ -119,8 +133,10 @@ async function start() {
     }
     await alertList.load();
     for (const order of await session.api("/v1/orders/lapsing")) notices.set(order.order_id, order);
+    staleness.snapshot(true);
   } catch (error) {
     if (session.token) notify(t("console.load-failed", { message: error.message }));
+    if (session.token) staleness.snapshot(false);
   }
   map.fit();
   alertList.render();
@@ -141,6 +157,7 @@ function mergePosition(p) {
 }
 
 function receive(message) {
+  staleness.event();
   if (message.type === "position") {
     mergePosition(message);
     map.schedule();
@@ -150,15 +167,16 @@ function receive(message) {
   } else if (message.alert && alertList.merge(message.alert)) {
     if (message.type === "alert.opened") {
       alertList.flashOpened(message.alert.id);
-      beep();
     }
     alertList.render();
+    alerting.receive(message); // after the render: a notification's click finds the row
   }
 }
 
 function setStatus(value) {
   $("conn-status").dataset.state = value;
   $("conn-status").textContent = label(LABELS.connection, value);
+  staleness.status(value);
 }
 
 function showOfficer() {
@@ -176,22 +194,6 @@ function relabel() {
   }
   alertList.relabel();
   renderNotices(notices, select); // the alert list's render sets document.title
-}
-
-function beep() {
-  if (!CONFIG.beep || Date.now() - (beep.last || 0) < 1500) return; // one tone for a burst
-  beep.last = Date.now();
-  try {
-    const audio = (beep.context ||= new AudioContext());
-    if (audio.state === "suspended") audio.resume().catch(() => {});
-    const tone = audio.createOscillator(), gain = audio.createGain();
-    gain.gain.setValueAtTime(0.15, audio.currentTime);
-    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
-    tone.connect(gain).connect(audio.destination);
-    tone.frequency.value = 880;
-    tone.start();
-    tone.stop(audio.currentTime + 0.4);
-  } catch { /* no audio: the flashing row is enough */ }
 }
 
 // ---- the alert list and the selected person -------------------------------------------------

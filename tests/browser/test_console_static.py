@@ -46,6 +46,10 @@ HOOKS = [
     "resolve-confirm",
     "lang-switch",
     "login-lang",
+    "stale-banner",
+    "stale-reload",
+    "sound-toggle",
+    "notify-enable",
     # the person panel and its track playback (person.js, playback.js)
     "person-panel",
     "person-title",
