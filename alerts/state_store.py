@@ -30,6 +30,10 @@ class PersonRow:
     exclusion_fence_ids: tuple[int, ...] = ()
     rules: PersonRules = field(default_factory=PersonRules)
     revision: int = 0  # persons.revision when read (migrations/0006)
+    # live devices by kind, for device separation (geofence.separation); migrations/0017
+    # moves the revision when a device is enrolled or revoked
+    band_ids: tuple[str, ...] = ()
+    phone_ids: tuple[str, ...] = ()
 
     @property
     def fence_ids(self) -> tuple[int, ...]:
@@ -50,6 +54,7 @@ PERSON_COLUMNS = """
 p.id, p.revision, p.supervision_level, p.jurisdiction_id, j.path AS jurisdiction_path, p.timezone,
 coalesce(fz.allowed, '{}') AS allowed_fence_ids,
 coalesce(fz.exclusion, '{}') AS exclusion_fence_ids,
+coalesce(dv.bands, '{}') AS band_ids, coalesce(dv.phones, '{}') AS phone_ids,
 (SELECT coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'kind', r.kind,
                                               'params', r.params) ORDER BY r.id), '[]')
  FROM person_rules r WHERE r.person_id = p.id AND r.active) AS rules,
@@ -66,6 +71,11 @@ LEFT JOIN LATERAL (
            array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'exclusion') AS exclusion
     FROM person_fences pf JOIN fences f ON f.id = pf.fence_id WHERE pf.person_id = p.id
 ) fz ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(d.id ORDER BY d.id) FILTER (WHERE d.kind <> 'phone') AS bands,
+           array_agg(d.id ORDER BY d.id) FILTER (WHERE d.kind = 'phone') AS phones
+    FROM devices d WHERE d.person_id = p.id AND d.revoked_at IS NULL
+) dv ON true
 """
 PERSONS = f"SELECT {PERSON_COLUMNS} {PERSON_FROM} WHERE p.id = ANY($1::bigint[])"
 
@@ -84,6 +94,8 @@ def person_row(r: asyncpg.Record) -> PersonRow:
         exclusion_fence_ids=tuple(r["exclusion_fence_ids"]),
         rules=person_rules(r),
         revision=r["revision"],
+        band_ids=tuple(r["band_ids"]),
+        phone_ids=tuple(r["phone_ids"]),
     )
 
 

@@ -22,6 +22,7 @@ export const LABELS = {
   types: {
     out_of_area: "越界", exclusion_zone: "进入禁区", curfew: "违反宵禁", signal_lost: "信号丢失",
     overdue_return: "逾期未归", missed_checkin: "未按时签到", tamper: "设备拆卸", low_battery: "电量低",
+    device_separation: "人机分离",
   },
   statuses: { open: "待处理", escalated: "已升级", acknowledged: "已签收", resolved: "已处置" },
   rungs: { street: "街道", district: "区", city: "市" },
