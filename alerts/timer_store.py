@@ -74,6 +74,12 @@ class SilenceRule:
         floor = self.floors_s.get(supervision_level, self.default_floor_s)
         return timedelta(seconds=max(floor, self.missed_reports * expected_interval_s))
 
+    def is_lost(
+        self, *, supervision_level: str, expected_interval_s: int, silent_since: datetime,
+        now: datetime,
+    ) -> bool:  # fmt: skip
+        return now - silent_since > self.after(supervision_level, expected_interval_s)
+
 
 async def open_signal_lost(conn: Conn, *, now: datetime, rule: SilenceRule) -> list[int]:
     """Open one signal_lost alert per silent device; answers the committed event ids."""
@@ -82,7 +88,12 @@ async def open_signal_lost(conn: Conn, *, now: datetime, rule: SilenceRule) -> l
     lost = [
         r
         for r in rows
-        if now - r["silent_since"] > rule.after(r["supervision_level"], r["expected_interval_s"])
+        if rule.is_lost(
+            supervision_level=r["supervision_level"],
+            expected_interval_s=r["expected_interval_s"],
+            silent_since=r["silent_since"],
+            now=now,
+        )
     ]
     if not lost:
         return []

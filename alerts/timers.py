@@ -40,14 +40,7 @@ class TimerConfig:
 SILENCE = timer_store.SilenceRule(SIGNAL_LOST_FLOOR_S, MISSED_REPORTS)
 
 
-def signal_lost_after(supervision_level: str, expected_interval_s: int) -> timedelta:
-    return SILENCE.after(supervision_level, expected_interval_s)
-
-
-def is_signal_lost(
-    *, supervision_level: str, expected_interval_s: int, last_ping_at: datetime, now: datetime
-) -> bool:
-    return now - last_ping_at > signal_lost_after(supervision_level, expected_interval_s)
+is_signal_lost = SILENCE.is_lost  # the decision the timers apply (timer_store.SILENT prefilters)
 
 
 def next_rung(*, supervision_level: str, level: str, since: datetime, now: datetime) -> str | None:
