@@ -177,8 +177,9 @@ class Evaluator:
             events.append(position_event(person, latest, area.status.value))
             state["last_position_ms"] = latest["ts_ms"]
         last_ts = ms_to_dt(area.last_ts_ms) if area.last_ts_ms is not None else None
+        quietest = judges.quietest_fix(person, state)
         return state_store.SavedState(
-            person.id, state, last_ts, latest["lat"], latest["lon"]
+            person.id, state, last_ts, latest["lat"], latest["lon"], quietest
         ), events
 
     def _far_outside(

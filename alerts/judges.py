@@ -5,12 +5,14 @@ Verdicts inside the evaluator's transaction.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from alerts.fences import FenceCache, Points
 from alerts.models import AlertType, NewEvent
+from alerts.state_store import PersonRow
 from alerts.streams import StreamPing
 from alerts.verdicts import Rule, Verdicts, at_ping, fix_order, fixes_of, iso, ms_to_dt, single
 from geofence import OUTSIDE
@@ -215,6 +217,19 @@ async def reconnections(
         events.append(await v.updated(lost.pop(device_id), at, details))
     keep(state, LOST_KEY, lost)
     return events
+
+
+def quietest_fix(person: PersonRow, state: dict[str, Any]) -> datetime | None:
+    """The oldest newest fix among the person's live devices (None if one never reported):
+    no device of a person whose quietest is recent can be silent, so the timers skip them."""
+    flags: dict[str, Any] = state.get(DEVICE_KEY, {})
+    oldest: int | None = None
+    for device_id in (*person.band_ids, *person.phone_ids):
+        last_ms = flags.get(device_id, {}).get("last_ms")
+        if last_ms is None:
+            return None
+        oldest = last_ms if oldest is None else min(oldest, last_ms)
+    return None if oldest is None else ms_to_dt(oldest)
 
 
 def keep(state: dict[str, Any], key: str, kept: dict[str, Any]) -> None:

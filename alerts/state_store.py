@@ -149,6 +149,7 @@ async def lock_states(conn: Conn, *, person_ids: list[int]) -> dict[int, dict[st
 # other columns in order.
 SAVE_STATES = """
 UPDATE person_state s SET state = v.state, updated_at = now(), last_ping_at = now(),
+       quietest_fix_at = v.quietest_fix_at,
        -- the newest fix wins: a late upload never moves the map dot backwards
        last_ts = greatest(s.last_ts, v.last_ts),
        last_lat = CASE WHEN v.last_ts > coalesce(s.last_ts, '-infinity') THEN v.lat
@@ -156,8 +157,8 @@ UPDATE person_state s SET state = v.state, updated_at = now(), last_ping_at = no
        last_lon = CASE WHEN v.last_ts > coalesce(s.last_ts, '-infinity') THEN v.lon
                        ELSE s.last_lon END
 FROM ROWS FROM (unnest($1::bigint[]), jsonb_array_elements($2::jsonb), unnest($3::timestamptz[]),
-               unnest($4::float8[]), unnest($5::float8[]))
-     AS v(person_id, state, last_ts, lat, lon)
+               unnest($4::float8[]), unnest($5::float8[]), unnest($9::timestamptz[]))
+     AS v(person_id, state, last_ts, lat, lon, quietest_fix_at)
 WHERE s.person_id = v.person_id
 """
 
@@ -169,6 +170,9 @@ class SavedState:
     last_ts: Any
     lat: float
     lon: float
+    # the oldest newest fix of the person's live devices; None if one has never reported
+    # (the timers' cheap prefilter for silent devices, migrations/0017)
+    quietest_fix_at: datetime | None = None
 
 
 LATEST_POSITIONS = """
@@ -185,8 +189,8 @@ async def latest_positions(conn: Conn, *, under_path: str) -> list[asyncpg.Recor
     return await conn.fetch(LATEST_POSITIONS, under_path)
 
 
-# The end of an evaluator's transaction in one round trip: states, the checkpoints of the
-# partitions judged (one row each of $6..$8).
+# The end of an evaluator's transaction in one round trip: states ($1..$5, $9), the
+# checkpoints of the partitions judged (one row each of $6..$8).
 SAVE_PROGRESS = f"""
 WITH saved AS ({SAVE_STATES}),
 checkpoint AS (
@@ -242,6 +246,7 @@ async def save_progress(
         [p.partition for p in progress],
         [p.last_ping_id for p in progress],
         [p.received_through for p in progress],
+        [s.quietest_fix_at for s in states],
     )
 
 
