@@ -16,8 +16,6 @@ from alerts.verdicts import ms_to_dt
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
-LOST_KEY = "signal_lost"  # person_state.state: device id -> its open signal_lost alert
-
 # Each live device of a person under an order in force, silent since the latest of its newest
 # fix (what the evaluator keeps in state.devices), its enrolment and the order's start, for
 # longer than its threshold (SilenceRule: $2 floors by level, $3 missed reports, $4 the floor
@@ -105,13 +103,14 @@ async def open_signal_lost(conn: Conn, *, now: datetime, rule: SilenceRule) -> l
             now=now,
         )
     ]
+    lost.sort(key=lambda r: (r["person_id"], r["device_id"]))  # the order the evaluator locks
     if not lost:
         return []
     persons = await state_store.persons(conn, person_ids=sorted({r["person_id"] for r in lost}))
     now_ms = round(now.timestamp() * 1000)
     events: list[NewEvent] = []
     async with conn.transaction():
-        for row in lost:  # in person order, as the evaluator locks: no deadlock
+        for row in lost:  # in person order, as the evaluator locks rows: no deadlock
             person = persons.get(row["person_id"])
             if person and person.rules.suspended(AlertType.SIGNAL_LOST.value, now_ms):
                 continue  # e.g. a planned device swap; asked again after the window
