@@ -18,7 +18,8 @@ from geofence.separation import (
     next_fix,
 )
 
-SEPARATION_KEY = "separation"  # {"fixes": {device id: latest fix}, "pairs": {"band|phone": ..}}
+# {"fixes": {device id: its latest fix}, "pairs": {band id: {phone id: its PairState}}}
+SEPARATION_KEY = "separation"
 
 
 async def separation(
@@ -33,8 +34,10 @@ async def separation(
     saved: dict[str, Any] = state.get(SEPARATION_KEY, {})
     watched = {*bands, *phones}
     fixes = {d: DeviceFix.from_json(f) for d, f in saved.get("fixes", {}).items() if d in watched}
-    pairs: dict[str, Any] = {
-        k: p for k, p in saved.get("pairs", {}).items() if set(k.split("|")) <= watched
+    pairs: dict[str, dict[str, Any]] = {  # band id -> phone id -> its PairState
+        band: {phone: p for phone, p in by_phone.items() if phone in phones}
+        for band, by_phone in saved.get("pairs", {}).items()
+        if band in bands
     }
     events: list[NewEvent] = []
     for ping in sorted((p for p in pings if p["device_id"] in watched), key=fix_order):
@@ -47,11 +50,11 @@ async def separation(
         for band, phone in pairs_of(device, bands, phones):
             if band not in fixes or phone not in fixes:
                 continue
-            key = f"{band}|{phone}"
+            of_band = pairs.setdefault(band, {})
             pair, change = advance(
-                PairState.from_json(pairs.get(key)), fixes[band], fixes[phone], config
+                PairState.from_json(of_band.get(phone)), fixes[band], fixes[phone], config
             )
-            pairs[key] = pair.to_json()
+            of_band[phone] = pair.to_json()
             if change is not None:
                 events += await _alert(v, ping, change, (band, fixes[band]), (phone, fixes[phone]))
     state[SEPARATION_KEY] = {
