@@ -69,7 +69,8 @@ async def insert_person(conn: Conn, *, data: schemas.PersonIn, jurisdiction_id: 
 
 PERSON_SELECT = """
 SELECT p.id, p.case_number, p.full_name, p.supervision_level, p.jurisdiction_id, p.timezone,
-       p.created_at, j.path AS jurisdiction_path,
+       p.created_at, p.revision, p.discharged_at, p.discharge_date, p.discharge_reason,
+       j.path AS jurisdiction_path,
        coalesce(array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'allowed'), '{}')
            AS allowed_fence_ids,
        coalesce(array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'exclusion'), '{}')
@@ -221,7 +222,19 @@ DEVICE_COLUMNS = (
     "id, id AS device_id, person_id, kind, expected_interval_s, identifier_only, created_at,"
     " revoked_at"
 )
-LIST_DEVICES = f"SELECT {DEVICE_COLUMNS} FROM devices WHERE person_id = $1 ORDER BY created_at"
+# each device with its latest fix: when it was last heard, its battery, whether it said tampered
+LIST_DEVICES = """
+SELECT d.id, d.id AS device_id, d.person_id, d.kind, d.expected_interval_s, d.identifier_only,
+       d.created_at, d.revoked_at,
+       f.ts AS last_fix_at, f.received_at AS last_received_at, f.battery_pct, f.tamper
+FROM devices d
+LEFT JOIN LATERAL (
+    SELECT p.ts, p.received_at, p.battery_pct, p.tamper FROM pings p
+    WHERE p.device_id = d.id ORDER BY p.ts DESC LIMIT 1
+) f ON true
+WHERE d.person_id = ANY($1::bigint[])
+ORDER BY d.person_id, d.created_at, d.id
+"""
 DEVICE_PERSON = "SELECT person_id FROM devices WHERE id = $1"
 ROTATE_DEVICE = f"""
 UPDATE devices SET token_hash = $2 WHERE id = $1 AND revoked_at IS NULL AND NOT identifier_only
@@ -233,8 +246,9 @@ RETURNING {DEVICE_COLUMNS}
 """
 
 
-async def list_devices(conn: Conn, *, person_id: int) -> list[asyncpg.Record]:
-    return await conn.fetch(LIST_DEVICES, person_id)
+async def list_devices(conn: Conn, *, person_ids: list[int]) -> list[asyncpg.Record]:
+    """The persons' devices, revoked ones included, each with its latest fix (or nulls)."""
+    return await conn.fetch(LIST_DEVICES, person_ids)
 
 
 async def device_person(conn: Conn, *, device_id: str) -> int | None:
@@ -272,7 +286,8 @@ async def insert_fence(conn: Conn, *, data: schemas.FenceIn) -> asyncpg.Record:
 
 
 FENCE_COLUMNS = (
-    "f.id, f.name, f.role, f.crs, f.properties, f.jurisdiction_id, f.version, f.created_at"
+    "f.id, f.name, f.role, f.crs, f.properties, f.jurisdiction_id, f.version, f.created_at,"
+    " f.retired_at"
 )
 # visible: global fences, and fences of the officer's ancestors or subtree
 FENCE_VISIBLE = """
@@ -296,6 +311,13 @@ async def get_fence(conn: Conn, *, fence_id: int, viewer_path: str) -> schemas.F
 VISIBLE_FENCE_IDS = f"""
 SELECT f.id FROM fences f WHERE {FENCE_VISIBLE} AND f.id = ANY($2::bigint[]) AND f.role = $3
 """
+
+
+RETIRED_FENCE_IDS = "SELECT id FROM fences WHERE id = ANY($1::bigint[]) AND retired_at IS NOT NULL"
+
+
+async def retired_fence_ids(conn: Conn, *, fence_ids: list[int]) -> set[int]:
+    return {r["id"] for r in await conn.fetch(RETIRED_FENCE_IDS, fence_ids)}
 
 
 async def visible_fence_ids(

@@ -66,7 +66,7 @@ async def test_officer_filters_resolves_and_finds_the_alert_in_history(
     await page.wait_for_selector(away, timeout=30_000)
     await page.wait_for_selector(battery, timeout=30_000)
     assert await page.locator(f"{away} .level-strict").count() == 1
-    assert "ago" in (await page.locator(f"{away} .fix").inner_text())
+    assert "前" in (await page.locator(f"{away} .fix").inner_text())  # "定位 5 分钟前", zh-CN
     assert (await page.locator(f"{away} .office").inner_text()).startswith("city-")
 
     await page.select_option("#alert-filters select[name=type]", "low_battery")
@@ -84,7 +84,8 @@ async def test_officer_filters_resolves_and_finds_the_alert_in_history(
     await page.select_option("#alert-filters select[name=view]", "history")
     done = f"{battery}[data-status='resolved']"
     await page.wait_for_selector(done, timeout=10_000)
-    assert "verbal_reminder" in await page.locator(f"{done} .disposition").inner_text()
+    assert await page.locator(f"{done} .disposition[data-disposition=verbal_reminder]").count() == 1
+    assert await page.locator(f"{done} .disposition").inner_text() == "口头提醒"
     assert await page.locator(f"{done} .note").inner_text() == "told him to charge the band"
     assert await page.locator(f"{mine}[data-status='open']").count() == 0, "history only"
     await page.select_option("#alert-filters select[name=type]", "")
@@ -95,3 +96,20 @@ async def test_officer_filters_resolves_and_finds_the_alert_in_history(
     await walk(fleet, start, range(400, 700, 10))  # home again: person.returned, live
     await page.wait_for_selector(f"{away} .returned", timeout=30_000)
     await page.screenshot(path=artefacts / "console-triage-active.png")
+
+
+async def test_an_alert_opened_live_names_the_person(
+    live: Live,
+    officer: Officer,
+    page: Page,  # noqa: F811
+) -> None:
+    """Stream events carry no name: the row learns it from the person's record."""
+    await log_in(page, live.base_url, officer)
+    async with httpx.AsyncClient(base_url=live.base_url) as client:
+        device = await enrol(client, officer, f"LIVE-{time.monotonic_ns()}", full_name="张三")
+    fleet = Fleet(live.base_url, [device], interval_s=0)
+    await walk(fleet, (time.time() // 600) * 600 - 1200, range(0, 400, 10))
+    row = f"#alert-list li[data-person-id='{device.person_id}'][data-type='out_of_area']"
+    await page.wait_for_selector(f"{row} .name", timeout=30_000)
+    assert await page.locator(f"{row} .name").inner_text() == "张三"
+    assert await page.locator(f"{row} .level-strict").count() == 1

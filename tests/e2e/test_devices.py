@@ -42,5 +42,25 @@ async def test_rotate_then_revoke(live: Live, officer: Officer) -> None:
         listed = await client.get(f"/v1/persons/{device.person_id}/devices", headers=auth)
         assert [d["device_id"] for d in listed.json()] == [device.device_id]
         assert listed.json()[0]["revoked_at"] and listed.json()[0]["token"] is None
+
+
+async def test_listed_devices_carry_their_latest_fix(live: Live, officer: Officer) -> None:
+    async with httpx.AsyncClient(base_url=live.base_url) as client:
+        device = await enrol(client, officer, f"D-{time.monotonic_ns()}")
+        auth = {"Authorization": f"Bearer {officer.token}"}
+        url = f"/v1/persons/{device.person_id}/devices"
+        assert (await client.get(url, headers=auth)).json()[0]["last_fix_at"] is None
+        bearer = {"Authorization": f"Bearer {device.token}"}
+        first, last = ping(), ping()
+        last["ts"] = int(first["ts"]) + 60_000
+        first["battery_pct"], last["battery_pct"] = 80, 41
+        for fix in (last, first):  # arrival order is not fix order: the latest fix counts
+            assert (await client.post("/v1/pings", headers=bearer, json=fix)).status_code == 202
+        listed = (await client.get(url, headers=auth)).json()[0]
+        assert listed["battery_pct"] == 41 and listed["tamper"] is False
+        assert listed["last_fix_at"].startswith(
+            time.strftime("%Y-%m-%dT%H:%M", time.gmtime(int(last["ts"]) / 1000))
+        )
+        assert listed["last_received_at"]
         unknown = await client.post("/v1/devices/no-such-device/revoke", headers=auth)
         assert unknown.status_code == 404

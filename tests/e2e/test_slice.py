@@ -27,7 +27,11 @@ def square(lat: float, lon: float, half_m: float) -> dict[str, Any]:
 
 
 async def enrol(
-    client: httpx.AsyncClient, officer: Officer, case: str, level: str = "strict"
+    client: httpx.AsyncClient,
+    officer: Officer,
+    case: str,
+    level: str = "strict",
+    full_name: str = "",
 ) -> SimDevice:
     auth = {"Authorization": f"Bearer {officer.token}"}
     fence = await client.post(
@@ -46,6 +50,7 @@ async def enrol(
         headers=auth,
         json={
             "case_number": case,
+            "full_name": full_name,
             "supervision_level": level,
             "allowed_fence_ids": [fence.json()["id"]],
         },
