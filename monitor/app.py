@@ -26,6 +26,7 @@ from alerts.partitions import PartitionOwner
 from alerts.runtime import AlertsRuntime
 from alerts.streams import connect
 from alerts.timers import TimerConfig, run_timers
+from geofence.separation import SeparationConfig
 from ingest import app_routes
 from ingest import routes as ingest_routes
 from ingest.engine import IngestConfig, Ingestor
@@ -181,7 +182,9 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
     evaluator = Evaluator(
         ctx.pool,
         EvaluatorConfig(
-            position_interval_s=s.position_interval_s, gather_s=s.evaluator_gather_ms / 1000
+            position_interval_s=s.position_interval_s,
+            gather_s=s.evaluator_gather_ms / 1000,
+            separation=SeparationConfig(distance_m=s.separation_m, pair_s=s.separation_pair_s),
         ),
     )
 
