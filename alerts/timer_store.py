@@ -86,8 +86,8 @@ class SilenceRule:
         return now - silent_since > self.after(supervision_level, expected_interval_s)
 
 
-async def open_signal_lost(conn: Conn, *, now: datetime, rule: SilenceRule) -> list[int]:
-    """Open one signal_lost alert per silent device; answers the committed event ids."""
+async def lost_devices(conn: Conn, *, now: datetime, rule: SilenceRule) -> list[asyncpg.Record]:
+    """The tracked devices silent past their threshold at `now`, in the evaluator's lock order."""
     least_floor_s = min(*rule.floors_s.values(), rule.default_floor_s)
     rows = await conn.fetch(
         SILENT, now, rule.floors_s, rule.missed_reports, rule.default_floor_s, least_floor_s
@@ -103,7 +103,12 @@ async def open_signal_lost(conn: Conn, *, now: datetime, rule: SilenceRule) -> l
             now=now,
         )
     ]
-    lost.sort(key=lambda r: (r["person_id"], r["device_id"]))  # the order the evaluator locks
+    return sorted(lost, key=lambda r: (r["person_id"], r["device_id"]))
+
+
+async def open_signal_lost(conn: Conn, *, now: datetime, rule: SilenceRule) -> list[int]:
+    """Open one signal_lost alert per silent device; answers the committed event ids."""
+    lost = await lost_devices(conn, now=now, rule=rule)
     if not lost:
         return []
     persons = await state_store.persons(conn, person_ids=sorted({r["person_id"] for r in lost}))
