@@ -44,7 +44,7 @@ from monitor.errors import MonitorError, TooManyRequestsError
 from monitor.headers import SecurityHeaders
 from monitor.maintenance import run_maintenance
 from monitor.redact import install_log_redaction
-from monitor.registry import device_routes, rules
+from monitor.registry import device_routes, roster_routes, rules
 from monitor.registry import routes as registry_routes
 from monitor.settings import Settings
 from monitor.supervisor import Supervisor
@@ -59,6 +59,7 @@ OFFICER_APIS = (
     auth_routes.router,
     auth_routes.officers,
     registry_routes.router,
+    roster_routes.router,  # the persons and devices lists
     device_routes.router,
     rules.router,
     alert_routes.router,
