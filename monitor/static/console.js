@@ -7,6 +7,7 @@ import { $ } from "./dom.js";
 import { polygonsOf } from "./geo.js";
 import { MapPanel } from "./map.js";
 import { renderNotices } from "./notices.js";
+import { Roster } from "./roster.js";
 import { Session } from "./session.js";
 import { Stream } from "./stream.js";
 
@@ -39,6 +40,8 @@ const alertList = new AlertList({
     document.title = open ? `(${open}) ${TITLE}` : TITLE;
   },
 });
+// roster: the Persons tab (persons and devices lists); a row selects its person
+const roster = new Roster({ session, jurisdictions, onPick: (personId) => select(personId), onNotify: notify });
 reset();
 
 function reset() {
@@ -47,6 +50,7 @@ function reset() {
   jurisdictions.clear();
   map.reset();
   alertList.reset();
+  roster.reset();
   Object.assign(state, { me: null, selected: null });
 }
 
@@ -131,6 +135,7 @@ function mergePosition(p) {
 }
 
 function receive(message) {
+  roster.heard(message); // alert events change a person's status; positions do not reload it
   if (message.type === "position") {
     mergePosition(message);
     map.schedule();

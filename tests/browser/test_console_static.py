@@ -40,6 +40,14 @@ HOOKS = [
     "resolve-form",
     "resolve-alert-id",
     "resolve-confirm",
+    # roster: the Alerts | Persons tabs and the persons/devices list
+    "pane-tabs",
+    "tab-alerts",
+    "tab-roster",
+    "roster-pane",
+    "roster-filters",
+    "roster-list",
+    "roster-empty",
 ]
 
 URL = re.compile(r"\b(?:https?|wss?)://[^\s\"'`)]+", re.IGNORECASE)
