@@ -99,7 +99,8 @@ export class Roster {
 
   /** A stream event: alerts change a person's status and counts; positions do not reload. */
   heard(message) {
-    if (message.type !== "position" && message.type !== "heartbeat" && this.shown()) this.soon(EVENT_DELAY_MS);
+    if (message.type === "position" || message.type === "heartbeat" || !this.shown() || this.pending) return;
+    this.pending = setTimeout(() => { this.pending = null; this.reload(); }, EVENT_DELAY_MS); // not put off by more
   }
 
   soon(ms) {

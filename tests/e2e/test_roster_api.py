@@ -20,7 +20,6 @@ from tests.e2e.test_registry import account, bearer, district, fence
 
 pytestmark = pytest.mark.slow
 
-NOW = datetime.now(UTC)
 INSERT_STATE = """
 INSERT INTO person_state (person_id, state, last_ts, last_lat, last_lon, last_ping_at)
 VALUES ($1, $2, $3, 22.54, 114.05, $3)
@@ -40,6 +39,7 @@ class Roster:
     """Six persons, one of each status (two silent, by the two routes to it), in two districts."""
 
     tag: str
+    now: datetime  # the fixes, states and alerts are dated from it
     north: int
     south: int
     ids: dict[str, int]  # name → person id
@@ -123,19 +123,20 @@ async def roster(live: Live, officer: Officer, pool: asyncpg.Pool) -> Roster:
         }
         revoked = await client.post(f"/v1/devices/{devices['old']}/revoke", headers=headers)
         assert revoked.status_code == 200, revoked.text
+    now = datetime.now(UTC)
     async with pool.acquire() as conn:
-        await record(conn, ids, devices)
-    return Roster(tag, places["north"], places["south"], ids, devices, headers)
+        await record(conn, ids, devices, now)
+    return Roster(tag, now, places["north"], places["south"], ids, devices, headers)
 
 
-async def record(conn: Any, ids: dict[str, int], devices: dict[str, str]) -> None:
+async def record(conn: Any, ids: dict[str, int], devices: dict[str, str], now: datetime) -> None:
     """States and alerts as the evaluator and timers leave them; fixes as ingest stores them."""
     for name, (_, _, area, extra, alerts) in PEOPLE.items():
         if area is not None:
             state = {"area": {"status": area}, **extra}
-            await conn.execute(INSERT_STATE, ids[name], state, NOW - timedelta(minutes=1))
+            await conn.execute(INSERT_STATE, ids[name], state, now - timedelta(minutes=1))
         for type_, status, details in alerts:
-            await conn.execute(INSERT_ALERT, ids[name], type_, status, NOW, details)
+            await conn.execute(INSERT_ALERT, ids[name], type_, status, now, details)
     fixes = [  # device, fix age, arrival age, battery
         ("ankle", timedelta(minutes=1), timedelta(minutes=1), 40.0),
         ("ankle", timedelta(minutes=5), timedelta(minutes=5), 90.0),
@@ -143,7 +144,7 @@ async def record(conn: Any, ids: dict[str, int], devices: dict[str, str]) -> Non
         ("old", timedelta(minutes=2), timedelta(minutes=2), 5.0),  # revoked: not counted
     ]
     for device, fix_age, arrival_age, battery in fixes:
-        await conn.execute(INSERT_PING, devices[device], NOW - fix_age, NOW - arrival_age, battery)
+        await conn.execute(INSERT_PING, devices[device], now - fix_age, now - arrival_age, battery)
 
 
 async def get(live: Live, path: str, headers: dict[str, str], **params: Any) -> httpx.Response:
@@ -219,10 +220,10 @@ async def test_a_row_keeps_the_person_and_adds_the_roster(live: Live, roster: Ro
     assert {k: row[k] for k in alone.json()} == alone.json()  # every PersonOut field, unchanged
     assert row["jurisdiction_name"] == f"north-{roster.tag}"
     assert row["open_alerts"] == 1
-    assert datetime.fromisoformat(row["last_fix_at"]) == NOW - timedelta(minutes=1)
+    assert datetime.fromisoformat(row["last_fix_at"]) == roster.now - timedelta(minutes=1)
     assert row["device_count"] == 2  # the revoked one is not counted
     assert row["lowest_battery_pct"] == 40.0  # the ankle's latest fix, not its older 90%
-    assert datetime.fromisoformat(row["oldest_seen_at"]) == NOW - timedelta(hours=2)
+    assert datetime.fromisoformat(row["oldest_seen_at"]) == roster.now - timedelta(hours=2)
     devices = {d["device_id"]: d for d in row["devices"]}
     assert set(devices) == {roster.devices["ankle"], roster.devices["phone"]}
     phone = devices[roster.devices["phone"]]
@@ -273,11 +274,11 @@ async def test_a_device_row_has_its_latest_fix_and_person(live: Live, roster: Ro
     assert (row["kind"], row["battery_pct"], row["tamper"], row["silent"]) == (
         "ankle", 40.0, False, False
     )  # fmt: skip
-    assert datetime.fromisoformat(row["last_fix_at"]) == NOW - timedelta(minutes=1)
+    assert datetime.fromisoformat(row["last_fix_at"]) == roster.now - timedelta(minutes=1)
     assert "token" not in row or row["token"] is None
     (phone,) = (await get(live, "/v1/devices", roster.headers, q=roster.devices["phone"])).json()
-    assert datetime.fromisoformat(phone["last_fix_at"]) == NOW - timedelta(days=3)  # found
-    assert datetime.fromisoformat(phone["last_received_at"]) == NOW - timedelta(hours=2)
+    assert datetime.fromisoformat(phone["last_fix_at"]) == roster.now - timedelta(days=3)  # found
+    assert datetime.fromisoformat(phone["last_received_at"]) == roster.now - timedelta(hours=2)
 
 
 @pytest.mark.parametrize("path", ["/v1/persons", "/v1/devices"])
