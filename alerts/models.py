@@ -60,6 +60,8 @@ class EventType(StrEnum):
     ALERT_ESCALATED = "alert.escalated"
     ALERT_RESOLVED = "alert.resolved"
     PERSON_RETURNED = "person.returned"
+    # 执行地变更: sent to the office the person left, naming the alerts that moved with them
+    PERSON_TRANSFERRED = "person.transferred"
     ORDER_LAPSING = "order.lapsing"  # a monitoring order ends soon and was not renewed
     POSITION = "position"
 

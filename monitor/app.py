@@ -44,8 +44,9 @@ from monitor.errors import MonitorError, TooManyRequestsError
 from monitor.headers import SecurityHeaders
 from monitor.maintenance import run_maintenance
 from monitor.redact import install_log_redaction
-from monitor.registry import device_routes, roster_routes, rules
+from monitor.registry import casework, device_routes, fence_edits, roster_routes, rules
 from monitor.registry import routes as registry_routes
+from monitor.reports import routes as report_routes
 from monitor.settings import Settings
 from monitor.supervisor import Supervisor
 
@@ -60,10 +61,13 @@ OFFICER_APIS = (
     auth_routes.officers,
     registry_routes.router,
     roster_routes.router,  # the persons and devices lists
+    casework.router,
+    fence_edits.router,
     device_routes.router,
     rules.router,
     alert_routes.router,
     audit_routes.router,
+    report_routes.router,
 )
 
 

@@ -1,4 +1,4 @@
-"""What the duty console's map needs from settings: GET /console/config.json (no secrets)."""
+"""What the duty console needs from settings: GET /console/config.json (no secrets)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ class ConsoleConfig(BaseModel):
     # the datum the tiles are drawn in; the console shifts WGS-84 onto it
     tile_crs: Literal["wgs84", "gcj02"]
     tile_attribution: str
+    # IANA name: the console shows and reads every time in this zone
+    time_zone: str
 
 
 def router(settings: Settings) -> APIRouter:
@@ -24,6 +26,7 @@ def router(settings: Settings) -> APIRouter:
         tile_url=settings.tile_url,
         tile_crs=settings.tile_crs,
         tile_attribution=settings.tile_attribution,
+        time_zone=settings.time_zone,
     )
     api = APIRouter()
 

@@ -53,6 +53,7 @@ DESCRIPTIONS = {
     403: "Not allowed to this account",
     404: "Not found, or outside the officer's jurisdiction",
     409: "Conflicts with the record as it stands",
+    412: "`If-Match` names a revision of the record that has since changed: read it again",
     408: "Body not received in full within `MONITOR_BODY_READ_TIMEOUT_S`; connection closed",
     413: "Body larger than the limit",
     422: "A field is invalid; `field` or each issue's `loc` names it",

@@ -3,6 +3,7 @@
 MonitorError
 ├── NotFoundError (LookupError)          404
 ├── ConflictError                        409
+├── PreconditionFailedError              412 (If-Match names a revision that moved on)
 ├── ForbiddenError (PermissionError)     403
 ├── AuthError                            401
 ├── BadRequestError (ValueError)         400 / 422 with the field named
@@ -28,6 +29,10 @@ class NotFoundError(MonitorError, LookupError):
 
 class ConflictError(MonitorError):
     status_code = 409
+
+
+class PreconditionFailedError(MonitorError):
+    status_code = 412
 
 
 class ForbiddenError(MonitorError, PermissionError):

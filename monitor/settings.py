@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +16,8 @@ INSECURE_SECRET = "change-me"
 MIN_SECRET_CHARS = 32
 # a tile server's host[:port]: letters, digits, dots and dashes only
 SAFE_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+# an IANA zone as browsers know it: Area/Location (or UTC), not a file such as "localtime"
+ZONE_NAME = re.compile(r"UTC|[A-Z][A-Za-z]+(/[A-Za-z0-9_+-]+){1,2}")
 
 
 class Settings(BaseSettings):
@@ -111,6 +114,10 @@ class Settings(BaseSettings):
     tile_crs: Literal["wgs84", "gcj02"] = "gcj02"
     # shown in the map's corner (licence terms of most tile sources require it); plain text
     tile_attribution: str = Field(default="", max_length=200)
+    # the locality's zone: every time on the console is shown in it (and its filter's times
+    # are read in it), whatever each PC's clock is set to, so officers comparing screens see
+    # the same times; reports count days and months in it when a request names no `tz`
+    time_zone: str = "Asia/Shanghai"
 
     @property
     def anchor_file(self) -> Path:
@@ -139,6 +146,20 @@ class Settings(BaseSettings):
         if not all(f"{{{k}}}" in url for k in "zxy") or any(c.isspace() for c in url):
             raise ValueError("MONITOR_TILE_URL: name {z}, {x} and {y}, and no spaces")
         return url
+
+    @field_validator("time_zone")
+    @classmethod
+    def _a_known_time_zone(cls, name: str) -> str:
+        try:
+            known = bool(ZONE_NAME.fullmatch(name)) and ZoneInfo(name) is not None
+        except (ZoneInfoNotFoundError, ValueError):
+            known = False
+        if not known:
+            raise ValueError(
+                f"MONITOR_TIME_ZONE: {name!r} is not an IANA time zone; "
+                "use a name such as Asia/Shanghai or Asia/Urumqi"
+            )
+        return name
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Self:

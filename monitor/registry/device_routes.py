@@ -14,7 +14,7 @@ from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.errors import ConflictError, NotFoundError
 from monitor.registry import schemas, store
-from monitor.registry.routes import Conn, person_in_reach
+from monitor.registry.routes import Conn, person_in_reach, supervised_in_reach
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
@@ -27,7 +27,7 @@ async def enroll_device(ctx: Ctx, officer: Writer, data: schemas.DeviceIn) -> sc
     token = None if data.identifier_only else security.new_token()
     token_hash = None if token is None else security.hash_token(token)
     async with ctx.pool.acquire() as conn, conn.transaction():
-        await person_in_reach(conn, officer, data.person_id)
+        await supervised_in_reach(conn, officer, data.person_id)
         try:
             created_at = await store.insert_device(
                 conn, device_id=device_id, data=data, token_hash=token_hash

@@ -65,7 +65,8 @@ PERSON_ORDER = {
 PERSON_ROWS = f"""
 WITH r AS (
     SELECT p.id, p.case_number, p.full_name, p.supervision_level, p.jurisdiction_id, p.timezone,
-           p.created_at, j.name AS jurisdiction_name, ps.last_ts AS last_fix_at, {STATUS} AS status
+           p.created_at, p.revision, p.discharged_at, p.discharge_date, p.discharge_reason,
+           j.name AS jurisdiction_name, ps.last_ts AS last_fix_at, {STATUS} AS status
     FROM persons p JOIN jurisdictions j ON j.id = p.jurisdiction_id
     LEFT JOIN person_state ps ON ps.person_id = p.id
     WHERE j.path LIKE $1 || '%'

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from alerts import orders as lapse
 from alerts import store as alert_store
@@ -47,6 +48,17 @@ async def person_in_reach(conn: Conn, officer: Officer, person_id: int) -> schem
     if found is None or not officer.sees(found[1]):
         raise NotFoundError(f"person {person_id} not found")
     return found[0]
+
+
+async def supervised_in_reach(conn: Conn, officer: Officer, person_id: int) -> schemas.PersonOut:
+    """As person_in_reach, for what would track the person again: refused (409) once they
+    are discharged (解矫), so no order or device can restart monitoring."""
+    person = await person_in_reach(conn, officer, person_id)
+    if person.discharged_at is not None:
+        raise ConflictError(
+            f"person {person_id} was discharged at {person.discharged_at.isoformat()}"
+        )
+    return person
 
 
 @router.post("/jurisdictions", status_code=status.HTTP_201_CREATED)
@@ -107,12 +119,19 @@ async def create_person(ctx: Ctx, officer: Writer, data: schemas.PersonIn) -> sc
 
 
 async def check_fences(
-    conn: Conn, fence_ids: list[int], role: str, person_path: str, *, field: str
+    conn: Conn,
+    fence_ids: list[int],
+    role: str,
+    person_path: str,
+    *,
+    field: str,
+    keeping: Collection[int] = (),
 ) -> None:
     """Every fence must be one the person's officers see (shared, or of the person's
     jurisdiction, its ancestors or subtree); otherwise a person would be an oracle for
     whether a point lies in another district's exclusion zone. A fence out of reach is
-    answered exactly as one that does not exist."""
+    answered exactly as one that does not exist. A retired fence is given to no one new
+    (those `keeping` it already may keep it)."""
     unique = sorted(set(fence_ids))
     found = await store.visible_fence_ids(
         conn, fence_ids=unique, role=role, viewer_path=person_path
@@ -122,12 +141,22 @@ async def check_fences(
             raise BadRequestError(
                 f"{field}: no {role} fence {fence_id} in this person's reach", field=field
             )
+    for fence_id in sorted(await store.retired_fence_ids(conn, fence_ids=unique)):
+        if fence_id not in keeping:
+            raise BadRequestError(
+                f"{field}: fence {fence_id} is retired; give its successor", field=field
+            )
 
 
 @router.get("/persons/{person_id}")
-async def get_person(ctx: Ctx, officer: CurrentOfficer, person_id: DbId) -> schemas.PersonOut:
+async def get_person(
+    ctx: Ctx, officer: CurrentOfficer, person_id: DbId, response: Response
+) -> schemas.PersonOut:
+    """The `ETag` (the person's revision) goes back in `If-Match` of a PATCH."""
     async with ctx.pool.acquire() as conn:
-        return await person_in_reach(conn, officer, person_id)
+        person = await person_in_reach(conn, officer, person_id)
+    response.headers["ETag"] = f'"{person.revision}"'
+    return person
 
 
 @router.post("/persons/{person_id}/orders", status_code=status.HTTP_201_CREATED)
@@ -137,7 +166,7 @@ async def create_order(
     """One live order per person and kind at a time: an overlap answers 409 naming the order
     in force (a renewal starts when it ends). Grounds, span and start: see `basis`."""
     async with ctx.pool.acquire() as conn:
-        await person_in_reach(conn, officer, person_id)
+        await supervised_in_reach(conn, officer, person_id)
         orders.check_order(data, now=await store.database_now(conn))
         try:
             async with conn.transaction():
@@ -259,11 +288,15 @@ async def list_fences(ctx: Ctx, officer: CurrentOfficer) -> list[schemas.FenceOu
 
 
 @router.get("/fences/{fence_id}")
-async def get_fence(ctx: Ctx, officer: CurrentOfficer, fence_id: DbId) -> schemas.FenceOut:
+async def get_fence(
+    ctx: Ctx, officer: CurrentOfficer, fence_id: DbId, response: Response
+) -> schemas.FenceOut:
+    """The current version, with its `ETag` for `If-Match` of a PATCH."""
     async with ctx.pool.acquire() as conn:
         fence = await store.get_fence(
             conn, fence_id=fence_id, viewer_path=officer.jurisdiction_path
         )
     if fence is None:
         raise NotFoundError(f"fence {fence_id} not found")
+    response.headers["ETag"] = f'"{fence.version}"'
     return fence

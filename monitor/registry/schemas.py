@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -54,6 +54,11 @@ class PersonOut(BaseModel):
     allowed_fence_ids: list[int]
     exclusion_fence_ids: list[int]
     created_at: datetime
+    # moves with every change the evaluators read (fences, rules, permits too); the ETag
+    revision: int = 0
+    discharged_at: datetime | None = None  # 解矫: tracking ended, the record kept
+    discharge_date: date | None = None
+    discharge_reason: str | None = None
 
 
 # Community Corrections Law art. 29: the five grounds for electronic positioning
@@ -173,6 +178,7 @@ class FenceOut(BaseModel):
     created_at: datetime
     warnings: list[str] = []
     geometry: dict[str, Any] | None = None
+    retired_at: datetime | None = None  # given to no one new; see GET /v1/fences/{id}/persons
 
 
 PersonStatusName = Literal["tamper", "outside", "silent", "inside", "unknown"]

@@ -70,7 +70,8 @@ async def insert_person(conn: Conn, *, data: schemas.PersonIn, jurisdiction_id: 
 
 PERSON_SELECT = """
 SELECT p.id, p.case_number, p.full_name, p.supervision_level, p.jurisdiction_id, p.timezone,
-       p.created_at, j.path AS jurisdiction_path,
+       p.created_at, p.revision, p.discharged_at, p.discharge_date, p.discharge_reason,
+       j.path AS jurisdiction_path,
        coalesce(array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'allowed'), '{}')
            AS allowed_fence_ids,
        coalesce(array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'exclusion'), '{}')
@@ -273,7 +274,8 @@ async def insert_fence(conn: Conn, *, data: schemas.FenceIn) -> asyncpg.Record:
 
 
 FENCE_COLUMNS = (
-    "f.id, f.name, f.role, f.crs, f.properties, f.jurisdiction_id, f.version, f.created_at"
+    "f.id, f.name, f.role, f.crs, f.properties, f.jurisdiction_id, f.version, f.created_at,"
+    " f.retired_at"
 )
 # visible: global fences, and fences of the officer's ancestors or subtree
 FENCE_VISIBLE = """
@@ -297,6 +299,13 @@ async def get_fence(conn: Conn, *, fence_id: int, viewer_path: str) -> schemas.F
 VISIBLE_FENCE_IDS = f"""
 SELECT f.id FROM fences f WHERE {FENCE_VISIBLE} AND f.id = ANY($2::bigint[]) AND f.role = $3
 """
+
+
+RETIRED_FENCE_IDS = "SELECT id FROM fences WHERE id = ANY($1::bigint[]) AND retired_at IS NOT NULL"
+
+
+async def retired_fence_ids(conn: Conn, *, fence_ids: list[int]) -> set[int]:
+    return {r["id"] for r in await conn.fetch(RETIRED_FENCE_IDS, fence_ids)}
 
 
 async def visible_fence_ids(

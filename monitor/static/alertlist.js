@@ -1,12 +1,22 @@
 // The alert list: loaded as filtered from /v1/alerts, merged with stream events (either may
 // arrive first), rendered with its triage lines, and acted on (acknowledge, resolve).
-import { CONFIG, LABELS, bilingual, formatTime } from "./config.js";
+import { CONFIG, LABELS, formatTime, label } from "./config.js";
 import { $, el } from "./dom.js";
+import { addStrings, t } from "./i18n.js";
 import { comparator, matches, queryOf, readFilter, triageLines } from "./triage.js";
 
 const STATUS_RANK = { open: 0, escalated: 1, acknowledged: 2, resolved: 3 }; // alerts only move up
 const RUNG_RANK = { street: 0, district: 1, city: 2 };
 const ACTIVE = new Set(["open", "escalated"]);
+
+addStrings({
+  "alerts.load-failed": ["加载失败：{message}", "Loading failed: {message}"],
+  "alerts.late": ["迟报", "late"],
+  "alerts.acknowledge": ["签收", "Acknowledge"],
+  "alerts.resolve": ["处置", "Resolve"],
+  "alerts.checkin-window": ["签到时段", "Check-in window"],
+  "alerts.checked-in": ["已签到", "Checked in"],
+});
 
 export class AlertList {
   /**
@@ -22,7 +32,7 @@ export class AlertList {
     this.form = $("alert-filters");
     this.reset();
     this.form.addEventListener("change", () => this.load().then(() => this.render(), (error) => {
-      if (this.session.token) this.onNotify(`加载失败 loading failed: ${error.message}`);
+      if (this.session.token) this.onNotify(t("alerts.load-failed", { message: error.message }));
     }));
     $("resolve-dialog").addEventListener("close", () => this.onResolveClosed());
   }
@@ -36,7 +46,16 @@ export class AlertList {
   }
 
   addJurisdiction(j) {
-    this.form.jurisdiction_id.append(el("option", { value: j.id, textContent: `${j.name} · ${j.level}` }));
+    this.form.jurisdiction_id.append(el("option", { value: j.id, textContent: officeName(j) }));
+  }
+
+  /** After a language switch (or the time zone's arrival): the offices' levels, then the rows. */
+  relabel() {
+    for (const option of this.form.jurisdiction_id.options) {
+      const j = this.jurisdictions.get(Number(option.value));
+      if (j) option.textContent = officeName(j);
+    }
+    this.render();
   }
 
   /** The list as filtered, from the API; stream events merge into it meanwhile. */
@@ -97,14 +116,14 @@ export class AlertList {
     const actions = el("div", { className: "actions" });
     const li = el("li", { className: "alert", tabIndex: 0 },
       el("div", { className: "title" },
-        el("b", { className: "type", textContent: bilingual(LABELS.types, alert.type) }),
+        el("b", { className: "type", textContent: label(LABELS.types, alert.type) }),
         el("span", { className: "case", textContent: alert.case_number })),
       el("div", { className: "meta" },
         el("time", { className: "opened", dateTime: alert.opened_at, textContent: formatTime(alert.opened_at) }),
-        el("span", { className: "status", textContent: bilingual(LABELS.statuses, alert.status) }),
-        el("span", { className: "rung", textContent: bilingual(LABELS.rungs, alert.escalation_level) }),
+        el("span", { className: "status", textContent: label(LABELS.statuses, alert.status) }),
+        el("span", { className: "rung", textContent: label(LABELS.rungs, alert.escalation_level) }),
         el("span", { className: "id", textContent: `#${alert.id}` }),
-        alert.late ? el("span", { className: "late", textContent: "迟报 late" }) : ""),
+        alert.late ? el("span", { className: "late", textContent: t("alerts.late") }) : ""),
       ...triageLines(alert, { el, lastFix: this.lastFixOf(alert), office: this.jurisdictions.get(alert.jurisdiction_id)?.name }),
       ...checkinLines(alert),
       actions);
@@ -112,8 +131,8 @@ export class AlertList {
     li.classList.toggle("selected", alert.person_id === selected);
     li.classList.toggle("flash", (this.flash.get(alert.id) || 0) > Date.now());
     if (role && role !== "oversight") { // oversight accounts read but never change
-      if (ACTIVE.has(alert.status)) actions.append(button("签收 Acknowledge", "ack", () => this.change(alert.id, "ack", { note: "" })));
-      if (alert.status !== "resolved") actions.append(button("处置 Resolve", "resolve", () => this.openResolve(alert.id)));
+      if (ACTIVE.has(alert.status)) actions.append(button(t("alerts.acknowledge"), "ack", () => this.change(alert.id, "ack", { note: "" })));
+      if (alert.status !== "resolved") actions.append(button(t("alerts.resolve"), "resolve", () => this.openResolve(alert.id)));
     }
     li.addEventListener("click", () => this.onPick(alert.person_id, alert));
     li.addEventListener("keydown", (e) => { if (e.key === "Enter" && e.target === li) this.onPick(alert.person_id, alert); });
@@ -161,17 +180,19 @@ function checkinLines(alert) {
   if (alert.type !== "missed_checkin" || !d.window_start) return [];
   const missed = Array.isArray(d.missed) && d.missed.length > 1 ? ` ×${d.missed.length}` : "";
   const lines = [el("div", { className: "meta checkin-window" },
-    el("span", { textContent: `签到时段 window${missed}` }),
+    el("span", { textContent: `${t("alerts.checkin-window")}${missed}` }),
     el("time", { dateTime: d.window_start, textContent: formatTime(d.window_start) }),
     el("span", { textContent: "–" }),
     el("time", { dateTime: d.window_end, textContent: formatTime(d.window_end) }))];
   if (d.checked_in_at) {
     lines.push(el("div", { className: "meta checked-in" },
-      el("span", { textContent: "已签到 checked in" }),
+      el("span", { textContent: t("alerts.checked-in") }),
       el("time", { dateTime: d.checked_in_at, textContent: formatTime(d.checked_in_at) })));
   }
   return lines;
 }
+
+const officeName = (j) => `${j.name} · ${label(LABELS.rungs, j.level)}`;
 
 function button(text, action, onClick) {
   const b = el("button", { type: "button", className: "secondary", textContent: text });

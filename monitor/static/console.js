@@ -1,17 +1,21 @@
 // Duty console: log in, load fences, positions and alerts, then follow /v1/stream. This module
 // wires the parts together; each lives in its own module (session, stream, map, alert list,
 // notices). Same origin only: nothing external is ever fetched.
-import { CONFIG, LABELS } from "./config.js";
+import { LABELS, label, loadConfig, timeZone, zoneLabel } from "./config.js";
+import { Alerting } from "./alerting.js";
 import { AlertList } from "./alertlist.js";
 import { $ } from "./dom.js";
 import { polygonsOf } from "./geo.js";
+import { addStrings, onLanguageChange, t } from "./i18n.js";
+import { startLanguage } from "./language.js";
 import { MapPanel } from "./map.js";
 import { renderNotices } from "./notices.js";
 import { Roster } from "./roster.js";
 import { Session } from "./session.js";
+import { Staleness } from "./staleness.js";
 import { Stream } from "./stream.js";
 
-const TITLE = "电子围栏监控 Duty console";
+addStrings({ "console.load-failed": ["加载失败：{message}", "Loading failed: {message}"] });
 
 const persons = new Map(); // person_id → latest position
 const notices = new Map(); // order id → a monitoring order about to lapse (order.lapsing)
@@ -22,8 +26,9 @@ const session = new Session({ onExpired: (message) => logout(message) });
 const stream = new Stream({
   onEvent: receive,
   onStatus: setStatus,
-  onRefused: () => logout("登录已失效 session expired — please log in again"),
+  onRefused: () => logout(t("session.expired")),
   onFailed: () => session.api("/v1/auth/me").catch(() => {}), // a 401 here logs out
+  onHeard: () => staleness.heard(),
 });
 const map = new MapPanel($("map"), {
   persons,
@@ -37,14 +42,23 @@ const alertList = new AlertList({
   onNotify: notify,
   onRendered: (open) => {
     count("open-count", open);
-    document.title = open ? `(${open}) ${TITLE}` : TITLE;
+    document.title = open ? `(${open}) ${t("page.title")}` : t("page.title");
   },
+});
+// ---- stale marking, desktop notifications, sound (staleness.js, alerting.js) ----------------
+const staleness = new Staleness({ marked: ["map-pane", "person-count", "outside-count", "open-count"].map($) });
+const alerting = new Alerting({
+  officeOf: (id) => jurisdictions.get(id)?.name,
+  isActive: (id) => ["open", "escalated"].includes(alertList.alerts.get(id)?.status),
+  onPick: (personId) => select(personId),
 });
 // roster: the Persons tab (persons and devices lists); a row selects its person
 const roster = new Roster({ session, jurisdictions, onPick: (personId) => select(personId), onNotify: notify });
 reset();
 
 function reset() {
+  staleness.stop();
+  alerting.reset();
   persons.clear();
   notices.clear();
   jurisdictions.clear();
@@ -67,6 +81,7 @@ function notify(text) {
 
 async function login(event) {
   event.preventDefault();
+  alerting.unlock(); // the login click is the gesture browsers want before they play sound
   const form = event.target, submit = form.querySelector("button[type=submit]");
   submit.disabled = true;
   $("login-error").textContent = "";
@@ -92,17 +107,18 @@ function logout(message = "") {
   delete $("console").dataset.ready;
   $("login").hidden = false;
   $("login-error").textContent = message;
-  document.title = TITLE;
+  document.title = t("page.title");
 }
 
 async function start() {
   $("login").hidden = true;
   $("console").hidden = false;
   notify("");
+  staleness.start();
   stream.open(session.token); // first, so nothing that happens while the snapshot loads is missed
   try {
     state.me = await session.api("/v1/auth/me");
-    $("officer").textContent = `${state.me.display_name || state.me.username} · ${state.me.role}`;
+    showOfficer();
     document.body.dataset.role = state.me.role;
     const fences = await Promise.all((await session.api("/v1/fences")).map((f) => session.api(`/v1/fences/${f.id}`)));
     map.addPolygons(fences.map((f) => ({ role: f.role, name: f.name, parts: polygonsOf(f.geometry, f.crs) })));
@@ -113,8 +129,10 @@ async function start() {
     }
     await alertList.load();
     for (const order of await session.api("/v1/orders/lapsing")) notices.set(order.order_id, order);
+    staleness.snapshot(true);
   } catch (error) {
-    if (session.token) notify(`加载失败 loading failed: ${error.message}`);
+    if (session.token) notify(t("console.load-failed", { message: error.message }));
+    if (session.token) staleness.snapshot(false);
   }
   map.fit();
   alertList.render();
@@ -135,6 +153,7 @@ function mergePosition(p) {
 }
 
 function receive(message) {
+  staleness.event();
   roster.heard(message); // alert events change a person's status; positions do not reload it
   if (message.type === "position") {
     mergePosition(message);
@@ -145,31 +164,33 @@ function receive(message) {
   } else if (message.alert && alertList.merge(message.alert)) {
     if (message.type === "alert.opened") {
       alertList.flashOpened(message.alert.id);
-      beep();
     }
     alertList.render();
+    alerting.receive(message); // after the render: a notification's click finds the row
   }
 }
 
 function setStatus(value) {
   $("conn-status").dataset.state = value;
-  $("conn-status").textContent = LABELS.connection[value];
+  $("conn-status").textContent = label(LABELS.connection, value);
+  staleness.status(value);
 }
 
-function beep() {
-  if (!CONFIG.beep || Date.now() - (beep.last || 0) < 1500) return; // one tone for a burst
-  beep.last = Date.now();
-  try {
-    const audio = (beep.context ||= new AudioContext());
-    if (audio.state === "suspended") audio.resume().catch(() => {});
-    const tone = audio.createOscillator(), gain = audio.createGain();
-    gain.gain.setValueAtTime(0.15, audio.currentTime);
-    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.4);
-    tone.connect(gain).connect(audio.destination);
-    tone.frequency.value = 880;
-    tone.start();
-    tone.stop(audio.currentTime + 0.4);
-  } catch { /* no audio: the flashing row is enough */ }
+function showOfficer() {
+  const me = state.me;
+  $("officer").textContent = me ? `${me.display_name || me.username} · ${label(LABELS.roles, me.role)}` : "";
+}
+
+// ---- language and time zone: redraw what was drawn with t() or formatTime ---------------------
+
+function relabel() {
+  setStatus($("conn-status").dataset.state);
+  showOfficer();
+  for (const small of document.querySelectorAll("#alert-filters .time-zone")) {
+    Object.assign(small, { textContent: zoneLabel(), title: timeZone() });
+  }
+  alertList.relabel();
+  renderNotices(notices, select); // the alert list's render sets document.title
 }
 
 // ---- the alert list and the selected person -------------------------------------------------
@@ -191,4 +212,7 @@ $("map-fit").addEventListener("click", () => map.fit());
 setInterval(() => { if (session.token) alertList.render(); }, 30000); // the fix ages move on
 window.addEventListener("online", () => stream.nudge());
 map.legend($("legend"));
+startLanguage();
+onLanguageChange(relabel);
+loadConfig().then(relabel); // the time zone (Asia/Shanghai until it says otherwise)
 if (session.token) start(); else $("login").hidden = false;

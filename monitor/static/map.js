@@ -1,12 +1,14 @@
 // The map panel on Leaflet (vendored, loaded before the modules as window.L): basemap tiles if
 // configured, fences with their names, one dot per person. Positions and fences arrive in WGS-84
 // and are shifted onto the tiles' datum (GCJ-02 for most Chinese sources) when drawn.
-import { CONFIG, LABELS, bilingual, formatTime } from "./config.js";
+import { CONFIG, LABELS, formatTime, label, loadConfig } from "./config.js";
 import { fromWgs84, toWgs84 } from "./geo.js";
+import { addStrings, onLanguageChange, t } from "./i18n.js";
 
 const L = window.L;
 const START = { center: [22.55, 114.05], zoom: 11 };
-const OFFLINE = { tile_url: null, tile_crs: "wgs84", tile_attribution: "" };
+
+addStrings({ "map.outside": ["围栏外", "Outside"] });
 
 export class MapPanel {
   /**
@@ -26,8 +28,7 @@ export class MapPanel {
     cursorReadout(this.map, (latlng) => toWgs84([latlng.lng, latlng.lat], this.crs));
     // the console starts hidden (login first): Leaflet must re-measure once it is shown
     new ResizeObserver(() => this.map.invalidateSize()).observe(container);
-    this.ready = fetch("config.json").then((r) => (r.ok ? r.json() : OFFLINE)).catch(() => OFFLINE)
-      .then((config) => this.useBasemap(config));
+    this.ready = loadConfig().then((config) => this.useBasemap(config));
   }
 
   reset() {
@@ -146,8 +147,8 @@ export class MapPanel {
 
   describe(personId) {
     const p = this.persons.get(personId) || {};
-    return [p.case_number || `#${personId}`, bilingual(LABELS.levels, p.supervision_level),
-      p.status || "?", formatTime(p.ts)].join(" · ");
+    return [p.case_number || `#${personId}`, label(LABELS.levels, p.supervision_level),
+      label(LABELS.places, p.status) || "?", formatTime(p.ts)].join(" · ");
   }
 
   selectedSpot() {
@@ -157,8 +158,11 @@ export class MapPanel {
     return at ? this.toLatLng(at) : null;
   }
 
-  /** Fill a <ul> with one entry per supervision level colour and the outside ring. */
+  /** Fill a <ul> with one entry per supervision level colour and the outside ring; again after
+   * each language switch. */
   legend(ul) {
+    if (!this.legendList) onLanguageChange(() => this.legend(this.legendList));
+    this.legendList = ul;
     const item = (style, className, label) => {
       const li = document.createElement("li"), dot = document.createElement("i");
       Object.assign(dot, { className, style });
@@ -166,8 +170,8 @@ export class MapPanel {
       return li;
     };
     ul.replaceChildren(...Object.entries(CONFIG.levelColours).map(([level, colour]) =>
-      item(`background:${colour}`, "dot", bilingual(LABELS.levels, level))),
-    item(`border-color:${CONFIG.outsideRing}`, "dot ring", "围栏外 outside"));
+      item(`background:${colour}`, "dot", label(LABELS.levels, level))),
+    item(`border-color:${CONFIG.outsideRing}`, "dot ring", t("map.outside")));
   }
 }
 

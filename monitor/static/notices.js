@@ -1,6 +1,9 @@
 // Notices beside the alerts: monitoring orders about to lapse (order.lapsing), soonest first.
 import { formatTime } from "./config.js";
 import { $, el } from "./dom.js";
+import { addStrings, t } from "./i18n.js";
+
+addStrings({ "notices.lapsing": ["监管令将到期", "Order lapsing"], "notices.ends": ["到期", "ends"] });
 
 /** orders: Map order id → order; lapsed ones are dropped (the person is no longer tracked). */
 export function renderNotices(orders, onPick) {
@@ -10,10 +13,10 @@ export function renderNotices(orders, onPick) {
   $("notice-list").replaceChildren(...sorted.map((order) => {
     const li = el("li", { className: "notice", tabIndex: 0 },
       el("div", { className: "title" },
-        el("b", { textContent: "监管令将到期 order lapsing" }),
+        el("b", { textContent: t("notices.lapsing") }),
         el("span", { className: "case", textContent: order.case_number })),
       el("div", { className: "meta" },
-        el("span", { textContent: "到期 ends" }),
+        el("span", { textContent: t("notices.ends") }),
         el("time", { dateTime: order.ends_at, textContent: formatTime(order.ends_at) }),
         el("span", { className: "id", textContent: `#${order.order_id}` })));
     Object.assign(li.dataset, { orderId: order.order_id, personId: order.person_id });

@@ -1,4 +1,11 @@
 // The officer's session: the bearer token (kept for this tab only) and the API calls made with it.
+import { addStrings, t } from "./i18n.js";
+
+addStrings({
+  "session.wrong-password": ["用户名或密码错误", "Wrong username or password"],
+  "session.login-failed": ["登录失败：{reason}", "Login failed: {reason}"],
+  "session.expired": ["登录已失效，请重新登录", "Session expired: please log in again"],
+});
 
 export class Session {
   /** onExpired(message) when the server no longer accepts the token. */
@@ -11,8 +18,8 @@ export class Session {
   async logIn(form) {
     const reply = await fetch("/v1/auth/token", { method: "POST", body: new URLSearchParams(new FormData(form)) });
     const body = await reply.json().catch(() => ({}));
-    if (reply.status === 401) throw new Error("用户名或密码错误 wrong username or password");
-    if (!reply.ok) throw new Error(`登录失败 login failed: ${body.detail || reply.statusText}`);
+    if (reply.status === 401) throw new Error(t("session.wrong-password"));
+    if (!reply.ok) throw new Error(t("session.login-failed", { reason: body.detail || reply.statusText }));
     this.token = body.access_token;
     sessionStorage.setItem("token", this.token);
   }
@@ -28,7 +35,7 @@ export class Session {
     if (json !== undefined) headers["Content-Type"] = "application/json";
     const reply = await fetch(path, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
     const body = await reply.json().catch(() => ({}));
-    if (reply.status === 401 && token === this.token) this.onExpired("登录已失效 session expired — please log in again");
+    if (reply.status === 401 && token === this.token) this.onExpired(t("session.expired"));
     if (!reply.ok) throw new Error(typeof body.detail === "string" ? body.detail : reply.statusText);
     return body;
   }

@@ -6,10 +6,11 @@ export class Stream {
   /**
    * onEvent(message) for each event (heartbeats are kept here); onStatus("connecting" | "live" |
    * "reconnecting"); onRefused() when the server closed it for the token (4401); onFailed() when
-   * it never opened, so the caller can check the token (a refused handshake looks like 1006).
+   * it never opened, so the caller can check the token (a refused handshake looks like 1006);
+   * onHeard() on every message, heartbeats included.
    */
-  constructor({ onEvent, onStatus, onRefused, onFailed }) {
-    Object.assign(this, { onEvent, onStatus, onRefused, onFailed, token: null });
+  constructor({ onEvent, onStatus, onRefused, onFailed, onHeard = () => {} }) {
+    Object.assign(this, { onEvent, onStatus, onRefused, onFailed, onHeard, token: null });
     this.reset();
     setInterval(() => this.watchdog(), 5000);
   }
@@ -61,6 +62,7 @@ export class Stream {
     };
     socket.onmessage = (event) => {
       this.heard = Date.now();
+      this.onHeard();
       try { this.receive(JSON.parse(event.data)); } catch (error) { console.error("bad stream message", error); }
     };
     socket.onclose = (event) => this.retry(event.code);

@@ -1,6 +1,7 @@
 // The alert list's triage: the filter form as a /v1/alerts query, the same filter and order
 // applied to live events as they merge, and the lines a row shows beside the alert itself.
-import { LABELS, bilingual, formatTime } from "./config.js";
+import { LABELS, formatTime, label, zonedToIso } from "./config.js";
+import { addStrings, t } from "./i18n.js";
 
 const VIEWS = { // the status select: a view is one or several statuses
   active: ["open", "escalated", "acknowledged"], open: ["open"], escalated: ["escalated"],
@@ -10,13 +11,21 @@ const VIEWS = { // the status select: a view is one or several statuses
 const URGENCY = { out_of_area: 3, exclusion_zone: 3, tamper: 3, overdue_return: 2, curfew: 2,
   signal_lost: 2, missed_checkin: 1, low_battery: 0 };
 const RUNG = { street: 0, district: 1, city: 2 };
-const DISPOSITIONS = { false_alarm: "误报", verbal_reminder: "口头提醒", admonition: "训诫", warning: "警告",
-  public_security_referral: "提请治安处罚", revocation_referral: "提请撤销", auto_cleared: "自动解除" };
 
-/** The filter as chosen in the form: what the API is asked and what live events must match. */
+addStrings({
+  "ago.seconds": ["{n} 秒前", "{n} s ago"],
+  "ago.minutes": ["{n} 分钟前", "{n} min ago"],
+  "ago.hours": ["{n} 小时前", "{n} h ago"],
+  "ago.days": ["{n} 天前", "{n} d ago"],
+  "triage.fix": ["定位 {ago}", "Fix {ago}"],
+  "triage.returned": ["已返回 {time}", "Returned {time}"],
+});
+
+/** The filter as chosen in the form: what the API is asked and what live events must match.
+ * Its times are read on the configured zone's clock, as every time shown is. */
 export function readFilter(form, jurisdictions) {
   const data = new FormData(form);
-  const instant = (name) => (data.get(name) ? new Date(data.get(name)).toISOString() : "");
+  const instant = (name) => zonedToIso(data.get(name));
   const jurisdiction = jurisdictions.get(Number(data.get("jurisdiction_id")));
   return { type: data.get("type") || "", statuses: VIEWS[data.get("view")] || VIEWS.active,
     jurisdictionId: jurisdiction?.id ?? null, under: jurisdiction?.path ?? "",
@@ -52,14 +61,14 @@ export function comparator(sort) {
   return (a, b) => age(b, a);
 }
 
-/** "5 min ago", from an instant; "" when unknown. */
+/** "5 分钟前" ("5 min ago"), from an instant; "" when unknown. */
 export function ago(iso, now = Date.now()) {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
   if (!Number.isFinite(s)) return "";
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
-  return `${Math.floor(s / 86400)} d ago`;
+  if (s < 60) return t("ago.seconds", { n: s });
+  if (s < 3600) return t("ago.minutes", { n: Math.floor(s / 60) });
+  if (s < 86400) return t("ago.hours", { n: Math.floor(s / 3600) });
+  return t("ago.days", { n: Math.floor(s / 86400) });
 }
 
 /** Who, where, how strictly supervised, when last fixed, back or not; then how it ended. */
@@ -69,13 +78,14 @@ export function triageLines(alert, { el, lastFix, office }) {
   const who = el("div", { className: "meta who" },
     alert.full_name ? el("span", { className: "name", textContent: alert.full_name }) : "",
     el("span", { className: "office", textContent: alert.jurisdiction_name || office || "" }),
-    level ? el("span", { className: `level level-${level}`, textContent: bilingual(LABELS.levels, level) }) : "",
+    level ? el("span", { className: `level level-${level}`, textContent: label(LABELS.levels, level) }) : "",
     lastFix ? el("time", { className: "fix", dateTime: lastFix, title: formatTime(lastFix),
-      textContent: `定位 fix ${ago(lastFix)}` }) : "",
+      textContent: t("triage.fix", { ago: ago(lastFix) }) }) : "",
     returned ? el("span", { className: "returned", title: formatTime(returned),
-      textContent: `已返回 returned ${formatTime(returned)}` }) : "");
+      textContent: t("triage.returned", { time: formatTime(returned) }) }) : "");
   if (alert.status !== "resolved") return [who];
-  return [who, el("div", { className: "meta outcome" },
-    el("span", { className: "disposition", textContent: bilingual(DISPOSITIONS, alert.disposition) }),
+  const disposition = el("span", { className: "disposition", textContent: label(LABELS.dispositions, alert.disposition) });
+  disposition.dataset.disposition = alert.disposition ?? "";
+  return [who, el("div", { className: "meta outcome" }, disposition,
     el("q", { className: "note", textContent: alert.note || "" }))];
 }

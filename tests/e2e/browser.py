@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from playwright.async_api import Page, async_playwright
@@ -23,14 +24,15 @@ FLAGS = [
 
 
 @contextlib.asynccontextmanager
-async def browser_page() -> AsyncIterator[tuple[Page, list[str]]]:
+async def browser_page(**options: Any) -> AsyncIterator[tuple[Page, list[str]]]:
     """A page, and what it reported as a script error or a Content-Security-Policy refusal
-    (a script, style or socket the console needs): a test asserts it stays empty."""
+    (a script, style or socket the console needs): a test asserts it stays empty. `options`
+    go to Playwright's new_page (timezone_id="America/New_York", say)."""
     if CHROMIUM is None:
         pytest.skip("chromium not installed (apt-get install -y chromium)")
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        page = await browser.new_page(**{"viewport": {"width": 1280, "height": 800}, **options})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: errors.extend([m.text] if "Security Policy" in m.text else []))

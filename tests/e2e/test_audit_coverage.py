@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -65,6 +66,8 @@ CASES: dict[tuple[str, str], tuple[str, Case]] = {
         "jurisdiction_id": w.made["district"]})),
     ("POST", "/v1/fences"): ("fence.create", lambda w: post(w, "/v1/fences", {
         "name": "f", "role": "allowed", "geometry": square(*CENTRE, 100)}, "fence")),
+    ("PATCH", "/v1/fences/{fence_id}"): ("fence.update", lambda w: w.client.patch(
+        f"/v1/fences/{w.made['fence']}", headers=w.headers, json={"name": "f2"})),
     ("POST", "/v1/persons"): ("person.create", lambda w: post(w, "/v1/persons", {
         "case_number": f"AUDITED-{w.person_id}", "supervision_level": "normal",
         "allowed_fence_ids": [w.made["fence"]]})),
@@ -93,6 +96,14 @@ CASES: dict[tuple[str, str], tuple[str, Case]] = {
         w, f"/v1/alerts/{w.alert_id}/ack", {"note": "seen"})),
     ("POST", "/v1/alerts/{alert_id}/resolve"): ("alert.resolved", lambda w: post(
         w, f"/v1/alerts/{w.alert_id}/resolve", {"disposition": "false_alarm"})),
+    ("PATCH", "/v1/persons/{person_id}"): ("person.update", lambda w: w.client.patch(
+        person(w), headers=w.headers, json={"supervision_level": "lenient"})),
+    # last of the writes: the person's case is closed after it
+    ("POST", "/v1/persons/{person_id}/discharge"): ("person.discharge", lambda w: post(
+        w, f"{person(w)}/discharge", {"reason": "term served",
+        "date": datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()})),
+    ("POST", "/v1/fences/{fence_id}/retire"): ("fence.retire", lambda w: post(
+        w, f"/v1/fences/{w.made['fence']}/retire", {"reason": "redrawn"})),
     # reads of positions: alerts carry the fix that raised them
     ("GET", "/v1/persons/{person_id}/track"): ("read_track", lambda w: w.client.get(
         f"{person(w)}/track", headers=w.headers)),
@@ -102,6 +113,10 @@ CASES: dict[tuple[str, str], tuple[str, Case]] = {
         "/v1/alerts", headers=w.headers)),
     ("GET", "/v1/alerts/{alert_id}"): ("read_alert", lambda w: w.client.get(
         f"/v1/alerts/{w.alert_id}", headers=w.headers)),
+    # names the persons who left their area, from the alerts their positions raised
+    ("GET", "/v1/reports/holiday-sweep"): ("read_holiday_sweep", lambda w: w.client.get(
+        "/v1/reports/holiday-sweep", params={"from": "2026-01-01", "to": "2026-02-01"},
+        headers=w.headers)),
 }  # fmt: skip
 
 

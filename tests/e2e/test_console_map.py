@@ -220,6 +220,7 @@ async def test_on_gcj02_tiles_the_dots_sit_shifted_and_the_csp_admits_the_tile_s
                 "tile_url": settings.tile_url,
                 "tile_crs": "gcj02",
                 "tile_attribution": "<b>local tiles</b>",
+                "time_zone": "Asia/Shanghai",
             }
             position = await person_on_the_map(client, officer)
             async with browser_page() as (page, errors):

@@ -66,7 +66,7 @@ async def test_officer_filters_resolves_and_finds_the_alert_in_history(
     await page.wait_for_selector(away, timeout=30_000)
     await page.wait_for_selector(battery, timeout=30_000)
     assert await page.locator(f"{away} .level-strict").count() == 1
-    assert "ago" in (await page.locator(f"{away} .fix").inner_text())
+    assert "前" in (await page.locator(f"{away} .fix").inner_text())  # "定位 5 分钟前", zh-CN
     assert (await page.locator(f"{away} .office").inner_text()).startswith("city-")
 
     await page.select_option("#alert-filters select[name=type]", "low_battery")
@@ -84,7 +84,8 @@ async def test_officer_filters_resolves_and_finds_the_alert_in_history(
     await page.select_option("#alert-filters select[name=view]", "history")
     done = f"{battery}[data-status='resolved']"
     await page.wait_for_selector(done, timeout=10_000)
-    assert "verbal_reminder" in await page.locator(f"{done} .disposition").inner_text()
+    assert await page.locator(f"{done} .disposition[data-disposition=verbal_reminder]").count() == 1
+    assert await page.locator(f"{done} .disposition").inner_text() == "口头提醒"
     assert await page.locator(f"{done} .note").inner_text() == "told him to charge the band"
     assert await page.locator(f"{mine}[data-status='open']").count() == 0, "history only"
     await page.select_option("#alert-filters select[name=type]", "")

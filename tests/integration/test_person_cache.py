@@ -12,7 +12,7 @@ from alerts import state_store
 from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.state_store import PersonRow
 from alerts.streams import StreamPing
-from monitor.registry import schemas
+from monitor.registry import casework_store, schemas
 from monitor.registry import store as registry_store
 from tests.e2e.test_slice import CENTRE, square
 from tests.integration.test_rules import FAR_OUT, ping_ids
@@ -135,3 +135,51 @@ async def test_a_fence_added_after_caching_is_judged_against(pool: asyncpg.Pool)
     async with pool.acquire() as conn:
         alerts = await conn.fetchval("SELECT count(*) FROM alerts WHERE person_id = $1", person_id)
     assert alerts == 0
+
+
+async def test_a_fence_replaced_by_casework_is_judged_from_the_next_batch(
+    pool: asyncpg.Pool,
+) -> None:
+    """The allowed area swapped for one far out (PATCH allowed_fence_ids): the cached person
+    is read again at the next batch, and fixes inside the new area are no violation."""
+    person_id = await strict_person(pool, "casework-fence")
+    evaluator = Evaluator(pool, EvaluatorConfig(position_interval_s=3600.0))
+    await evaluator.evaluate(pings(person_id, CENTRE, NOON))
+    async with pool.acquire() as conn:
+        fence = await registry_store.insert_fence(
+            conn, data=schemas.FenceIn(name="moved", role="allowed", geometry=square(*FAR_OUT, 500))
+        )
+        await casework_store.set_fences(
+            conn, person_id=person_id, role="allowed", fence_ids=[fence["id"]]
+        )
+    await evaluator.evaluate(pings(person_id, FAR_OUT, NOON + timedelta(minutes=5)))
+    assert evaluator.persons.reads == 2
+    async with pool.acquire() as conn:
+        alerts = await conn.fetchval("SELECT count(*) FROM alerts WHERE person_id = $1", person_id)
+        kept = await conn.fetchval(
+            "SELECT array_agg(fence_id) FROM person_fences WHERE person_id = $1", person_id
+        )
+    assert alerts == 0 and kept == [fence["id"]]
+
+
+async def test_a_discharged_persons_late_fixes_are_stored_but_not_judged(
+    pool: asyncpg.Pool,
+) -> None:
+    """Fixes far out, taken before the discharge and delivered after it: the person still
+    under supervision gets an out_of_area alert, the discharged one nothing."""
+    kept = await strict_person(pool, "casework-kept")
+    ended = await strict_person(pool, "casework-ended")
+    evaluator = Evaluator(pool, EvaluatorConfig(position_interval_s=3600.0))
+    await evaluator.evaluate(pings(kept, CENTRE, NOON) + pings(ended, CENTRE, NOON))
+    async with pool.acquire() as conn:
+        await conn.execute(casework_store.MARK_DISCHARGED, ended, None, NOON.date(), "期满")
+    later = NOON + timedelta(minutes=5)
+    await evaluator.evaluate(pings(kept, FAR_OUT, later) + pings(ended, FAR_OUT, later))
+    async with pool.acquire() as conn:
+        counts = {
+            person_id: await conn.fetchval(
+                "SELECT count(*) FROM alerts WHERE person_id = $1", person_id
+            )
+            for person_id in (kept, ended)
+        }
+    assert counts == {kept: 1, ended: 0}
