@@ -45,7 +45,7 @@ from monitor.errors import MonitorError, TooManyRequestsError
 from monitor.headers import SecurityHeaders
 from monitor.maintenance import run_maintenance
 from monitor.redact import install_log_redaction
-from monitor.registry import casework, device_routes, fence_edits, rules
+from monitor.registry import casework, device_routes, fence_edits, roster_routes, rules
 from monitor.registry import routes as registry_routes
 from monitor.reports import routes as report_routes
 from monitor.settings import Settings
@@ -61,6 +61,7 @@ OFFICER_APIS = (
     auth_routes.router,
     auth_routes.officers,
     registry_routes.router,
+    roster_routes.router,  # the persons and devices lists
     casework.router,
     fence_edits.router,
     device_routes.router,

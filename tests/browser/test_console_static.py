@@ -50,6 +50,14 @@ HOOKS = [
     "stale-reload",
     "sound-toggle",
     "notify-enable",
+    # roster: the Alerts | Persons tabs and the persons/devices list
+    "pane-tabs",
+    "tab-alerts",
+    "tab-roster",
+    "roster-pane",
+    "roster-filters",
+    "roster-list",
+    "roster-empty",
 ]
 
 URL = re.compile(r"\b(?:https?|wss?)://[^\s\"'`)]+", re.IGNORECASE)
