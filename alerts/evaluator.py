@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncpg
@@ -22,10 +22,12 @@ from alerts.coalesce import GATHER_S, MAX_PINGS_PER_TRANSACTION, Coalescer
 from alerts.fences import FenceCache, Points, points_of
 from alerts.models import AlertType, EventType, NewEvent
 from alerts.person_cache import PersonCache
+from alerts.separation import separation
 from alerts.streams import StreamPing
 from alerts.verdicts import Rule, Verdicts, fixes_of, iso, ms_to_dt
 from geofence import OUTSIDE
 from geofence.models import BoolArray, CodeArray
+from geofence.separation import SeparationConfig
 from geofence.state import (
     DEFAULT_THRESHOLDS,
     AreaEvent,
@@ -41,7 +43,9 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 log = logging.getLogger(__name__)
 
 ALLOWED_AREA_RULE = "allowed_area"
-SIGNAL_KEY = "signal_lost_alert"  # set by the timers while a device is silent
+# a person's signal_lost alert from before silence was judged per device (judges.LOST_KEY
+# now): still told when the person is heard again
+SIGNAL_KEY = "signal_lost_alert"
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class EvaluatorConfig:
     position_interval_s: float
     max_pings_per_transaction: int = MAX_PINGS_PER_TRANSACTION
     gather_s: float = GATHER_S  # a busy worker's wait before a transaction (alerts.coalesce)
+    separation: SeparationConfig = field(default_factory=SeparationConfig)  # 人机分离
 
 
 class Evaluator:
@@ -162,7 +167,9 @@ class Evaluator:
         )
         events += await judges.curfews(verdicts, self.fences, pings, points, thresholds, state)
         events += await judges.device_alerts(verdicts, pings, state)
-        if SIGNAL_KEY in state:  # the device is heard again: say so on the signal_lost alert
+        events += await judges.reconnections(verdicts, pings, state)
+        events += await separation(verdicts, pings, state, self.config.separation)
+        if SIGNAL_KEY in state:  # heard again: say so on the legacy signal_lost alert
             at = ms_to_dt(latest["ts_ms"])
             details = {"reconnected_at": at.isoformat()}
             events.append(await verdicts.updated(state.pop(SIGNAL_KEY), at, details))
@@ -170,8 +177,9 @@ class Evaluator:
             events.append(position_event(person, latest, area.status.value))
             state["last_position_ms"] = latest["ts_ms"]
         last_ts = ms_to_dt(area.last_ts_ms) if area.last_ts_ms is not None else None
+        quietest = judges.quietest_fix(person, state)
         return state_store.SavedState(
-            person.id, state, last_ts, latest["lat"], latest["lon"]
+            person.id, state, last_ts, latest["lat"], latest["lon"], quietest
         ), events
 
     def _far_outside(

@@ -5,12 +5,14 @@ Verdicts inside the evaluator's transaction.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from alerts.fences import FenceCache, Points
 from alerts.models import AlertType, NewEvent
+from alerts.state_store import PersonRow
 from alerts.streams import StreamPing
 from alerts.verdicts import Rule, Verdicts, at_ping, fix_order, fixes_of, iso, ms_to_dt, single
 from geofence import OUTSIDE
@@ -21,6 +23,7 @@ from geofence.state import AreaState, EventKind, Status, Thresholds, advance
 ZONES_KEY = "zones"  # exclusion zone id -> its machine's state
 CURFEWS_KEY = "curfews"  # curfew rule id -> {"window": [start_ms, end_ms], "area": state}
 DEVICE_KEY = "devices"  # device id -> {"last_ms", "tamper", "low"}: what each last reported
+LOST_KEY = "signal_lost"  # device id -> its open signal_lost alert (alerts.timer_store)
 LOW_BATTERY_PCT = 15.0  # an ankle band below this may die before the officer can act
 BATTERY_RECOVERED_PCT = 25.0
 
@@ -198,6 +201,35 @@ async def _battery(
     flag["low"] = True
     details = {"device_id": device_id, "battery_pct": level}
     return await v.violation(rule, single(ping), details)
+
+
+async def reconnections(
+    v: Verdicts, pings: list[StreamPing], state: dict[str, Any]
+) -> list[NewEvent]:
+    """A device the timers found silent is heard again: its signal_lost alert says when."""
+    lost: dict[str, int] = dict(state.get(LOST_KEY, {}))
+    if not lost:
+        return []  # nearly every batch
+    events: list[NewEvent] = []
+    for device_id in sorted({p["device_id"] for p in pings} & lost.keys()):
+        at = ms_to_dt(max(p["ts_ms"] for p in pings if p["device_id"] == device_id))
+        details = {"reconnected_at": at.isoformat()}
+        events.append(await v.updated(lost.pop(device_id), at, details))
+    keep(state, LOST_KEY, lost)
+    return events
+
+
+def quietest_fix(person: PersonRow, state: dict[str, Any]) -> datetime | None:
+    """The oldest newest fix among the person's live devices (None if one never reported):
+    no device of a person whose quietest is recent can be silent, so the timers skip them."""
+    flags: dict[str, Any] = state.get(DEVICE_KEY, {})
+    oldest: int | None = None
+    for device_id in (*person.band_ids, *person.phone_ids):
+        last_ms = flags.get(device_id, {}).get("last_ms")
+        if last_ms is None:
+            return None
+        oldest = last_ms if oldest is None else min(oldest, last_ms)
+    return None if oldest is None else ms_to_dt(oldest)
 
 
 def keep(state: dict[str, Any], key: str, kept: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ class AlertType(StrEnum):
     MISSED_CHECKIN = "missed_checkin"
     TAMPER = "tamper"
     LOW_BATTERY = "low_battery"
+    DEVICE_SEPARATION = "device_separation"  # a band far from the phone (人机分离)
 
 
 class AlertStatus(StrEnum):

@@ -41,8 +41,10 @@ MAX_PERSONS = 200_000
 
 
 # a PersonRow with no rules: id, level, jurisdiction id and path, allowed and exclusion fence
-# ids, revision, time zone
-Packed = tuple[int, str, int, str, tuple[int, ...], tuple[int, ...], int, str]
+# ids, revision, time zone, band and phone ids
+Packed = tuple[
+    int, str, int, str, tuple[int, ...], tuple[int, ...], int, str, tuple[str, ...], tuple[str, ...]
+]
 
 
 def pack(row: PersonRow) -> PersonRow | Packed:
@@ -57,16 +59,20 @@ def pack(row: PersonRow) -> PersonRow | Packed:
         row.exclusion_fence_ids,
         row.revision,
         row.rules.timezone,
+        row.band_ids,
+        row.phone_ids,
     )
 
 
 def unpack(entry: PersonRow | Packed) -> PersonRow:
     if isinstance(entry, PersonRow):
         return entry
-    person_id, level, jurisdiction_id, path, allowed, exclusion, revision, timezone = entry
+    person_id, level, jurisdiction_id, path, allowed, exclusion, revision, zone, *ids = entry
+    bands, phones = ids
     return PersonRow(
-        person_id, level, jurisdiction_id, path, allowed, exclusion, no_rules(timezone), revision
-    )
+        person_id, level, jurisdiction_id, path, allowed, exclusion, no_rules(zone), revision,
+        bands, phones,
+    )  # fmt: skip
 
 
 class PersonCache:

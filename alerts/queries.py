@@ -29,6 +29,7 @@ TYPE_URGENCY = {
     AlertType.OUT_OF_AREA: 3,
     AlertType.EXCLUSION_ZONE: 3,
     AlertType.TAMPER: 3,
+    AlertType.DEVICE_SEPARATION: 3,
     AlertType.OVERDUE_RETURN: 2,
     AlertType.CURFEW: 2,
     AlertType.SIGNAL_LOST: 2,

@@ -15,6 +15,7 @@ from fastapi.security import OAuth2PasswordBearer
 from alerts import queries, schemas, state_store, store, track
 from alerts.bounds import DbId, Instant, Offset
 from alerts.consumer import publish
+from alerts.known_query import RefuseUnknownQuery
 from alerts.models import Alert, AlertStatus, AlertType, EventType, NewEvent, Viewer, transition
 from alerts.queries import AlertSort
 from alerts.runtime import AlertsRuntime, runtime_of
@@ -43,7 +44,7 @@ def alert_out(alert: Alert) -> schemas.AlertOut:
     return schemas.AlertOut(**alert.to_wire())
 
 
-@router.get("/alerts")
+@router.get("/alerts", dependencies=[RefuseUnknownQuery])
 async def list_alerts(
     runtime: Runtime,
     viewer: CurrentViewer,

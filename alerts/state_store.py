@@ -30,6 +30,10 @@ class PersonRow:
     exclusion_fence_ids: tuple[int, ...] = ()
     rules: PersonRules = field(default_factory=PersonRules)
     revision: int = 0  # persons.revision when read (migrations/0006)
+    # live devices by kind, for device separation (geofence.separation); migrations/0017
+    # moves the revision when a device is enrolled or revoked
+    band_ids: tuple[str, ...] = ()
+    phone_ids: tuple[str, ...] = ()
 
     @property
     def fence_ids(self) -> tuple[int, ...]:
@@ -50,6 +54,7 @@ PERSON_COLUMNS = """
 p.id, p.revision, p.supervision_level, p.jurisdiction_id, j.path AS jurisdiction_path, p.timezone,
 coalesce(fz.allowed, '{}') AS allowed_fence_ids,
 coalesce(fz.exclusion, '{}') AS exclusion_fence_ids,
+coalesce(dv.bands, '{}') AS band_ids, coalesce(dv.phones, '{}') AS phone_ids,
 (SELECT coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'kind', r.kind,
                                               'params', r.params) ORDER BY r.id), '[]')
  FROM person_rules r WHERE r.person_id = p.id AND r.active) AS rules,
@@ -66,6 +71,11 @@ LEFT JOIN LATERAL (
            array_agg(f.id ORDER BY f.id) FILTER (WHERE f.role = 'exclusion') AS exclusion
     FROM person_fences pf JOIN fences f ON f.id = pf.fence_id WHERE pf.person_id = p.id
 ) fz ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(d.id ORDER BY d.id) FILTER (WHERE d.kind <> 'phone') AS bands,
+           array_agg(d.id ORDER BY d.id) FILTER (WHERE d.kind = 'phone') AS phones
+    FROM devices d WHERE d.person_id = p.id AND d.revoked_at IS NULL
+) dv ON true
 """
 PERSONS = f"SELECT {PERSON_COLUMNS} {PERSON_FROM} WHERE p.id = ANY($1::bigint[])"
 
@@ -84,6 +94,8 @@ def person_row(r: asyncpg.Record) -> PersonRow:
         exclusion_fence_ids=tuple(r["exclusion_fence_ids"]),
         rules=person_rules(r),
         revision=r["revision"],
+        band_ids=tuple(r["band_ids"]),
+        phone_ids=tuple(r["phone_ids"]),
     )
 
 
@@ -137,6 +149,7 @@ async def lock_states(conn: Conn, *, person_ids: list[int]) -> dict[int, dict[st
 # other columns in order.
 SAVE_STATES = """
 UPDATE person_state s SET state = v.state, updated_at = now(), last_ping_at = now(),
+       quietest_fix_at = v.quietest_fix_at,
        -- the newest fix wins: a late upload never moves the map dot backwards
        last_ts = greatest(s.last_ts, v.last_ts),
        last_lat = CASE WHEN v.last_ts > coalesce(s.last_ts, '-infinity') THEN v.lat
@@ -144,8 +157,8 @@ UPDATE person_state s SET state = v.state, updated_at = now(), last_ping_at = no
        last_lon = CASE WHEN v.last_ts > coalesce(s.last_ts, '-infinity') THEN v.lon
                        ELSE s.last_lon END
 FROM ROWS FROM (unnest($1::bigint[]), jsonb_array_elements($2::jsonb), unnest($3::timestamptz[]),
-               unnest($4::float8[]), unnest($5::float8[]))
-     AS v(person_id, state, last_ts, lat, lon)
+               unnest($4::float8[]), unnest($5::float8[]), unnest($9::timestamptz[]))
+     AS v(person_id, state, last_ts, lat, lon, quietest_fix_at)
 WHERE s.person_id = v.person_id
 """
 
@@ -157,6 +170,9 @@ class SavedState:
     last_ts: Any
     lat: float
     lon: float
+    # the oldest newest fix of the person's live devices; None if one has never reported
+    # (the timers' cheap prefilter for silent devices, migrations/0017)
+    quietest_fix_at: datetime | None = None
 
 
 LATEST_POSITIONS = """
@@ -173,8 +189,8 @@ async def latest_positions(conn: Conn, *, under_path: str) -> list[asyncpg.Recor
     return await conn.fetch(LATEST_POSITIONS, under_path)
 
 
-# The end of an evaluator's transaction in one round trip: states, the checkpoints of the
-# partitions judged (one row each of $6..$8).
+# The end of an evaluator's transaction in one round trip: states ($1..$5, $9), the
+# checkpoints of the partitions judged (one row each of $6..$8).
 SAVE_PROGRESS = f"""
 WITH saved AS ({SAVE_STATES}),
 checkpoint AS (
@@ -230,6 +246,7 @@ async def save_progress(
         [p.partition for p in progress],
         [p.last_ping_id for p in progress],
         [p.received_through for p in progress],
+        [s.quietest_fix_at for s in states],
     )
 
 

@@ -1,9 +1,10 @@
-"""SQL of the time-driven checks: find silent persons and overdue alerts, record the outcome."""
+"""SQL of the time-driven checks: find silent devices and overdue alerts, record the outcome."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -11,83 +12,147 @@ from asyncpg.pool import PoolConnectionProxy
 
 from alerts import rules_store, state_store, store
 from alerts.models import AlertType, EventType, NewEvent
+from alerts.verdicts import ms_to_dt
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
-SIGNAL_LOST_RULE = "device"
-STATE_KEY = "signal_lost_alert"
-
-# the cheap prefilter uses the smallest floor (5 min); the decision function has the last word
+# Each live device of a person under an order in force, silent since the latest of its newest
+# fix (what the evaluator keeps in state.devices), its enrolment and the order's start, for
+# longer than its threshold (SilenceRule: $2 floors by level, $3 missed reports, $4 the floor
+# of an unknown level, $5 the least floor); and not already flagged. Orders of either kind
+# count, as at ingest. A scan of the live devices each round; the evaluator's quietest_fix_at
+# (the person's oldest device report) drops, on one column, every person whose devices all
+# reported of late, before any jsonb is read.
 SILENT = """
-SELECT s.person_id, p.supervision_level, p.jurisdiction_id, j.path AS jurisdiction_path,
-       s.last_ping_at, max(d.expected_interval_s) AS expected_interval_s
-FROM person_state s
-JOIN persons p ON p.id = s.person_id
-JOIN jurisdictions j ON j.id = p.jurisdiction_id
-JOIN devices d ON d.person_id = p.id AND d.revoked_at IS NULL
-WHERE s.last_ping_at < $1::timestamptz - interval '5 minutes' AND NOT s.state ? 'signal_lost_alert'
-  AND EXISTS (SELECT 1 FROM monitoring_orders o WHERE o.person_id = p.id
-              AND o.revoked_at IS NULL AND o.starts_at <= $1 AND $1 < o.ends_at)
-GROUP BY s.person_id, p.id, j.path
-ORDER BY s.person_id LIMIT 1000
+SELECT d.id AS device_id, d.kind, d.expected_interval_s, p.id AS person_id,
+       p.supervision_level, p.jurisdiction_id, s.last_ms,
+       greatest(to_timestamp(s.last_ms::float8 / 1000), d.created_at, o.starts_at)
+           AS silent_since
+FROM devices d
+JOIN persons p ON p.id = d.person_id
+JOIN LATERAL (SELECT min(o.starts_at) AS starts_at FROM monitoring_orders o
+              WHERE o.person_id = d.person_id AND o.revoked_at IS NULL
+                AND o.starts_at <= $1 AND $1 < o.ends_at) o ON o.starts_at IS NOT NULL
+LEFT JOIN person_state st ON st.person_id = d.person_id
+CROSS JOIN LATERAL (SELECT st.state->'devices'->d.id->>'last_ms' AS last_ms) s
+WHERE d.revoked_at IS NULL
+  -- every device of the person reported within the least threshold: none can be silent
+  AND (st.quietest_fix_at IS NULL
+       OR st.quietest_fix_at < $1::timestamptz - make_interval(secs => $5))
+  AND NOT coalesce(st.state->'signal_lost' ? d.id, false)
+  AND greatest(to_timestamp(s.last_ms::float8 / 1000), d.created_at, o.starts_at)
+      < $1::timestamptz - make_interval(
+          secs => greatest(coalesce(($2::jsonb->>p.supervision_level)::float8, $4),
+                           $3 * d.expected_interval_s))
+ORDER BY silent_since LIMIT 1000
+"""
+ENSURE_STATE = """
+INSERT INTO person_state (person_id, state) VALUES ($1, '{}') ON CONFLICT DO NOTHING
+"""
+# the row lock the evaluator takes too: a report of the device committed since SILENT read it
+# moves last_ms, and then nothing is opened
+LOCK_QUIET = """
+SELECT 1 FROM person_state WHERE person_id = $1
+  AND NOT coalesce(state->'signal_lost' ? $2, false)
+  AND (state->'devices'->$2->>'last_ms') IS NOT DISTINCT FROM $3
+FOR UPDATE
 """
 MARK_LOST = """
-UPDATE person_state SET state = state || jsonb_build_object('signal_lost_alert', $2::bigint)
-WHERE person_id = $1 AND NOT state ? 'signal_lost_alert'
-RETURNING person_id
+UPDATE person_state
+SET state = jsonb_set(state, '{signal_lost}', coalesce(state->'signal_lost', '{}')
+                                             || jsonb_build_object($2::text, $3::bigint))
+WHERE person_id = $1
 """
 
-SignalDecision = Callable[..., bool]
 RungDecision = Callable[..., str | None]
 
 
-async def open_signal_lost(conn: Conn, *, now: datetime, decide: SignalDecision) -> list[int]:
-    """Open one signal_lost alert per silent person; answers the committed event ids."""
-    rows = await conn.fetch(SILENT, now)
+@dataclass(frozen=True)
+class SilenceRule:
+    """A device is silent after max(the level's floor, missed_reports x its interval)."""
+
+    floors_s: dict[str, float]
+    missed_reports: int
+    default_floor_s: float = 600.0
+
+    def after(self, supervision_level: str, expected_interval_s: int) -> timedelta:
+        floor = self.floors_s.get(supervision_level, self.default_floor_s)
+        return timedelta(seconds=max(floor, self.missed_reports * expected_interval_s))
+
+    def is_lost(
+        self, *, supervision_level: str, expected_interval_s: int, silent_since: datetime,
+        now: datetime,
+    ) -> bool:  # fmt: skip
+        return now - silent_since > self.after(supervision_level, expected_interval_s)
+
+
+async def lost_devices(conn: Conn, *, now: datetime, rule: SilenceRule) -> list[asyncpg.Record]:
+    """The tracked devices silent past their threshold at `now`, in the evaluator's lock order."""
+    least_floor_s = min(*rule.floors_s.values(), rule.default_floor_s)
+    rows = await conn.fetch(
+        SILENT, now, rule.floors_s, rule.missed_reports, rule.default_floor_s, least_floor_s
+    )
+    # the query has already chosen them; this says it in Python too, where it is unit-tested
     lost = [
         r
         for r in rows
-        if decide(
+        if rule.is_lost(
             supervision_level=r["supervision_level"],
             expected_interval_s=r["expected_interval_s"],
-            last_ping_at=r["last_ping_at"],
+            silent_since=r["silent_since"],
             now=now,
         )
     ]
+    return sorted(lost, key=lambda r: (r["person_id"], r["device_id"]))
+
+
+async def open_signal_lost(conn: Conn, *, now: datetime, rule: SilenceRule) -> list[int]:
+    """Open one signal_lost alert per silent device; answers the committed event ids."""
+    lost = await lost_devices(conn, now=now, rule=rule)
     if not lost:
         return []
-    persons = await state_store.persons(conn, person_ids=[r["person_id"] for r in lost])
+    persons = await state_store.persons(conn, person_ids=sorted({r["person_id"] for r in lost}))
     now_ms = round(now.timestamp() * 1000)
     events: list[NewEvent] = []
     async with conn.transaction():
-        for row in lost:
+        for row in lost:  # in person order, as the evaluator locks rows: no deadlock
             person = persons.get(row["person_id"])
             if person and person.rules.suspended(AlertType.SIGNAL_LOST.value, now_ms):
                 continue  # e.g. a planned device swap; asked again after the window
-            events += await _open_one(conn, row, now)
+            events += await _open_one(conn, row, now, rule)
         return await store.append_events(conn, events=events)
 
 
-async def _open_one(conn: Conn, row: asyncpg.Record, now: datetime) -> list[NewEvent]:
+async def _open_one(
+    conn: Conn, row: asyncpg.Record, now: datetime, rule: SilenceRule
+) -> list[NewEvent]:
+    person_id, device_id = row["person_id"], row["device_id"]
+    await conn.execute(ENSURE_STATE, person_id)
+    if await conn.fetchval(LOCK_QUIET, person_id, device_id, row["last_ms"]) is None:
+        return []  # the device was heard (or flagged) since: nothing to open
+    last_ms = row["last_ms"]
+    after = rule.after(row["supervision_level"], row["expected_interval_s"])
     alert_id, inserted = await store.upsert_open_alert(
         conn,
-        person_id=row["person_id"],
+        person_id=person_id,
         jurisdiction_id=row["jurisdiction_id"],
         type=AlertType.SIGNAL_LOST,
-        rule_key=SIGNAL_LOST_RULE,
+        rule_key=f"device:{device_id}",
         at=now,
         late=False,
         episode_id=None,
         evidence_ping_ids=[],
-        details={"last_ping_at": row["last_ping_at"].isoformat()},
+        details={
+            "device_id": device_id,
+            "device_kind": row["kind"],
+            "last_fix_at": None if last_ms is None else ms_to_dt(int(last_ms)).isoformat(),
+            "silent_since": row["silent_since"].isoformat(),
+            "after_s": after.total_seconds(),
+        },
     )
-    if await conn.fetchval(MARK_LOST, row["person_id"], alert_id) is None:
-        return []  # an evaluator saw a ping meanwhile: the row is already flagged or gone
-    return [
-        await alert_event(
-            conn, alert_id, EventType.ALERT_OPENED if inserted else EventType.ALERT_UPDATED, {}
-        )
-    ]
+    await conn.execute(MARK_LOST, person_id, device_id, alert_id)
+    kind = EventType.ALERT_OPENED if inserted else EventType.ALERT_UPDATED
+    return [await alert_event(conn, alert_id, kind, {})]
 
 
 async def alert_event(

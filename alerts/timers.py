@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 LADDER = ("street", "district", "city")
 # minutes an unacknowledged alert waits at each rung before it moves up
 ESCALATION_SLA_MIN = {"strict": 5.0, "normal": 15.0, "lenient": 30.0}
-# a device is lost after this many missed reports, and never sooner than the floor
+# a device is lost after this many missed reports (its own expected_interval_s each), and
+# never sooner than its person's level's floor; silence counts from its newest fix, or from
+# its enrolment or the order's start if later
 MISSED_REPORTS = 5
 SIGNAL_LOST_FLOOR_S = {"strict": 300.0, "normal": 600.0, "lenient": 1200.0}
 
@@ -35,15 +37,10 @@ class TimerConfig:
     order_notice: timedelta = timedelta(days=7)  # before an order ends, its supervisors hear
 
 
-def signal_lost_after(supervision_level: str, expected_interval_s: int) -> timedelta:
-    floor = SIGNAL_LOST_FLOOR_S.get(supervision_level, 600.0)
-    return timedelta(seconds=max(floor, MISSED_REPORTS * expected_interval_s))
+SILENCE = timer_store.SilenceRule(SIGNAL_LOST_FLOOR_S, MISSED_REPORTS)
 
 
-def is_signal_lost(
-    *, supervision_level: str, expected_interval_s: int, last_ping_at: datetime, now: datetime
-) -> bool:
-    return now - last_ping_at > signal_lost_after(supervision_level, expected_interval_s)
+is_signal_lost = SILENCE.is_lost  # the decision the timers apply (timer_store.SILENT prefilters)
 
 
 def next_rung(*, supervision_level: str, level: str, since: datetime, now: datetime) -> str | None:
@@ -63,11 +60,17 @@ async def run_timers(pool: asyncpg.Pool, redis: aioredis.Redis, config: TimerCon
 
 
 async def check_once(
-    pool: asyncpg.Pool, *, order_notice: timedelta = TimerConfig.order_notice
+    pool: asyncpg.Pool,
+    *,
+    order_notice: timedelta = TimerConfig.order_notice,
+    now: datetime | None = None,
 ) -> list[int]:
+    """One round of every check; `now` is the database's clock unless a test gives one."""
     async with pool.acquire() as conn:
-        now: datetime = await conn.fetchval("SELECT now()")
-        lost = await timer_store.open_signal_lost(conn, now=now, decide=is_signal_lost)
+        if now is None:
+            now = await conn.fetchval("SELECT now()")
+        assert now is not None
+        lost = await timer_store.open_signal_lost(conn, now=now, rule=SILENCE)
         escalated = await timer_store.escalate(conn, now=now, decide=next_rung)
         overdue = await timer_store.open_overdue_returns(conn, now=now)
         missed = await checkins.judge_due(conn, now=now)

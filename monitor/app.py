@@ -26,6 +26,7 @@ from alerts.partitions import PartitionOwner
 from alerts.runtime import AlertsRuntime
 from alerts.streams import connect
 from alerts.timers import TimerConfig, run_timers
+from geofence.separation import SeparationConfig
 from ingest import app_routes
 from ingest import routes as ingest_routes
 from ingest.engine import IngestConfig, Ingestor
@@ -44,7 +45,7 @@ from monitor.errors import MonitorError, TooManyRequestsError
 from monitor.headers import SecurityHeaders
 from monitor.maintenance import run_maintenance
 from monitor.redact import install_log_redaction
-from monitor.registry import casework, device_routes, fence_edits, rules
+from monitor.registry import casework, device_routes, fence_edits, roster_routes, rules
 from monitor.registry import routes as registry_routes
 from monitor.reports import routes as report_routes
 from monitor.settings import Settings
@@ -60,6 +61,7 @@ OFFICER_APIS = (
     auth_routes.router,
     auth_routes.officers,
     registry_routes.router,
+    roster_routes.router,  # the persons and devices lists
     casework.router,
     fence_edits.router,
     device_routes.router,
@@ -181,7 +183,9 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
     evaluator = Evaluator(
         ctx.pool,
         EvaluatorConfig(
-            position_interval_s=s.position_interval_s, gather_s=s.evaluator_gather_ms / 1000
+            position_interval_s=s.position_interval_s,
+            gather_s=s.evaluator_gather_ms / 1000,
+            separation=SeparationConfig(distance_m=s.separation_m, pair_s=s.separation_pair_s),
         ),
     )
 

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     relay_interval_s: float = 1.0
     # live map dots: at most one position event per person this often
     position_interval_s: float = 5.0
+    # a band and a phone of one person more than this far apart for certain (past both
+    # accuracies and what they could have moved between the fixes) raise device_separation
+    separation_m: float = Field(default=500.0, gt=0)
+    # a band's and a phone's fixes further apart in time than this are not compared
+    separation_pair_s: float = Field(default=120.0, gt=0, le=3600)
     # how often the timers run: signal_lost, escalation, overdue_return, missed_checkin,
     # orders about to lapse
     timer_interval_s: float = 10.0

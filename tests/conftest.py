@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+import redis
 import redis.asyncio as aioredis
 
 from monitor import db
@@ -81,11 +82,44 @@ async def database_url(server_urls: tuple[str, str]) -> AsyncIterator[str]:
         yield url
 
 
+CLAIM_TTL_S = 4 * 3600  # a claim outlives any session; a crashed one's lapses by itself
+claimed: dict[tuple[str, int], int] = {}  # (Redis base URL, offset) → the db this session holds
+
+
 def redis_db(redis_base: str, offset: int) -> str:
-    """A Redis db chosen by process id: offset 0 is the session's (`redis_url`), where the
+    """A Redis db of this session's own: offset 0 is the session's (`redis_url`), where the
     session's live server runs; a test whose own workers or streams must not meet that
-    server's picks another offset."""
-    return f"{redis_base}/{1 + (os.getpid() + offset) % 15}"
+    server's picks another offset. Each db is claimed in db 0 (SET NX), so test sessions
+    running side by side never flush each other's streams."""
+    key = (redis_base, offset)
+    if key not in claimed:
+        claimed[key] = claim_db(redis_base)
+    return f"{redis_base}/{claimed[key]}"
+
+
+def claim_db(redis_base: str) -> int:
+    token = f"{socket.gethostname()}:{os.getpid()}"
+    with redis.Redis.from_url(f"{redis_base}/0") as client:
+        for db_index in range(1, 16):
+            if client.set(f"monitor-test:db:{db_index}", token, nx=True, ex=CLAIM_TTL_S):
+                return db_index
+    raise RuntimeError(f"all 15 Redis dbs of {redis_base} are claimed by other test sessions")
+
+
+def release_claims() -> None:
+    token = f"{socket.gethostname()}:{os.getpid()}".encode()
+    for (redis_base, _), db_index in list(claimed.items()):
+        with (
+            contextlib.suppress(redis.RedisError),
+            redis.Redis.from_url(f"{redis_base}/0") as client,
+        ):
+            if client.get(f"monitor-test:db:{db_index}") == token:
+                client.delete(f"monitor-test:db:{db_index}")
+    claimed.clear()
+
+
+def pytest_sessionfinish() -> None:
+    release_claims()
 
 
 @contextlib.asynccontextmanager

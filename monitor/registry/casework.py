@@ -13,11 +13,12 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from alerts import store as alert_store
 from alerts.bounds import DbId, Offset
 from alerts.consumer import publish
+from alerts.known_query import RefuseUnknownQuery
 from alerts.models import EventType, NewEvent
 from alerts.timer_store import alert_event
 from geofence.rules import zone_info
@@ -40,7 +41,6 @@ from monitor.registry.casework_schemas import (
 )
 from monitor.registry.routes import Conn
 from monitor.registry.schemas import PersonOut
-from monitor.registry.unknown_query import refuse_unknown_query
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
@@ -173,21 +173,16 @@ async def transfer(conn: Conn, officer: Officer, current: PersonOut, plan: Plan)
     return [left, *events]
 
 
-HISTORY_QUERY = frozenset({"limit", "offset"})
-
-
-@router.get("/persons/{person_id}/history")
+@router.get("/persons/{person_id}/history", dependencies=[RefuseUnknownQuery])
 async def person_history(
     ctx: Ctx,
     officer: CurrentOfficer,
-    request: Request,
     person_id: DbId,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> list[PersonHistoryOut]:
     """Every change to the person's record, oldest first: who, when, each field's old and
     new value, and the reason given."""
-    refuse_unknown_query(request, HISTORY_QUERY)
     async with ctx.pool.acquire() as conn:
         found = await store.get_person(conn, person_id=person_id)
         if found is None or not officer.sees(found[1]):

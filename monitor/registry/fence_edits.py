@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from alerts import store as alert_store
 from alerts.bounds import DbId, Offset
+from alerts.known_query import RefuseUnknownQuery
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.error_responses import documented
@@ -24,11 +25,9 @@ from monitor.registry.geometry import to_fence_geometry
 from monitor.registry.routes import Conn, is_city_admin
 from monitor.registry.schemas import FenceOut, PersonOut
 from monitor.registry.store import row_to_person
-from monitor.registry.unknown_query import refuse_unknown_query
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
-PAGE_QUERY = frozenset({"limit", "offset"})
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
@@ -93,17 +92,15 @@ async def patch_fence(
     return fence.model_copy(update={"warnings": warnings})
 
 
-@router.get("/fences/{fence_id}/versions")
+@router.get("/fences/{fence_id}/versions", dependencies=[RefuseUnknownQuery])
 async def fence_versions(
     ctx: Ctx,
     officer: CurrentOfficer,
-    request: Request,
     fence_id: DbId,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[FenceVersionOut]:
     """Every version of the fence, oldest first, each with its geometry as it was."""
-    refuse_unknown_query(request, PAGE_QUERY)
     async with ctx.pool.acquire() as conn:
         await visible_fence(conn, officer, fence_id)
         rows = await fence_store.list_versions(conn, fence_id=fence_id, limit=limit, offset=offset)
@@ -127,18 +124,16 @@ async def retire_fence(ctx: Ctx, officer: Writer, fence_id: DbId, data: RetireFe
         return await visible_fence(conn, officer, fence_id)
 
 
-@router.get("/fences/{fence_id}/persons")
+@router.get("/fences/{fence_id}/persons", dependencies=[RefuseUnknownQuery])
 async def persons_on_fence(
     ctx: Ctx,
     officer: CurrentOfficer,
-    request: Request,
     fence_id: DbId,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[PersonOut]:
     """Persons under supervision within your reach who are judged by this fence (allowed
     area, exclusion zone or a curfew's home): after retiring it, those still to move."""
-    refuse_unknown_query(request, PAGE_QUERY)
     async with ctx.pool.acquire() as conn:
         await visible_fence(conn, officer, fence_id)
         rows = await fence_store.persons_on_fence(

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import timedelta
-from typing import Annotated
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from alerts import orders as lapse
 from alerts import store as alert_store
-from alerts.bounds import DbId, Offset
+from alerts.bounds import DbId
 from geofence.errors import InvalidInputError
 from geofence.rules import zone_info
 from monitor.auth.models import Officer
@@ -147,19 +146,6 @@ async def check_fences(
             raise BadRequestError(
                 f"{field}: fence {fence_id} is retired; give its successor", field=field
             )
-
-
-@router.get("/persons")
-async def list_persons(
-    ctx: Ctx,
-    officer: CurrentOfficer,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Offset = 0,
-) -> list[schemas.PersonOut]:
-    async with ctx.pool.acquire() as conn:
-        return await store.list_persons(
-            conn, under_path=officer.jurisdiction_path, limit=limit, offset=offset
-        )
 
 
 @router.get("/persons/{person_id}")

@@ -179,3 +179,52 @@ class FenceOut(BaseModel):
     warnings: list[str] = []
     geometry: dict[str, Any] | None = None
     retired_at: datetime | None = None  # given to no one new; see GET /v1/fences/{id}/persons
+
+
+PersonStatusName = Literal["tamper", "outside", "silent", "inside", "unknown"]
+
+
+class DeviceBriefOut(BaseModel):
+    """One of a person's active devices in a persons-list row, with its latest fix."""
+
+    device_id: str
+    kind: DeviceKind
+    battery_pct: float | None
+    last_fix_at: datetime | None
+    last_received_at: datetime | None
+    silent: bool
+
+
+class PersonRowOut(PersonOut):
+    """A persons-list row: the person, and what the roster shows beside them."""
+
+    status: PersonStatusName = Field(
+        description="most urgent first: `tamper` (an unresolved tamper alert, not cleared by a "
+        "refit), `outside` (the area status), `silent` (signal lost, not heard again), "
+        "`inside` (located otherwise), `unknown` (never located)"
+    )
+    last_fix_at: datetime | None = Field(description="the latest fix judged")
+    jurisdiction_name: str
+    open_alerts: int = Field(description="alerts not resolved")
+    device_count: int = Field(description="active (not revoked) devices")
+    lowest_battery_pct: float | None = Field(
+        description="the lowest battery among the active devices' latest fixes"
+    )
+    oldest_seen_at: datetime | None = Field(
+        description="the earliest of the active devices' latest arrivals (null when none has "
+        "been heard); a device never heard counts in `devices` with nulls"
+    )
+    devices: list[DeviceBriefOut]
+
+
+class DeviceRowOut(DeviceOut):
+    """A devices-list row: the device, its latest fix, and its person."""
+
+    case_number: str
+    supervision_level: SupervisionLevel
+    jurisdiction_id: int
+    jurisdiction_name: str
+    silent: bool = Field(
+        description="active and its latest fix arrived longer ago than 5 expected intervals "
+        "(at least the level's floor: strict 5, normal 10, lenient 20 min), or never heard"
+    )

@@ -8,6 +8,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from monitor.registry import schemas
+from monitor.registry.roster_store import LATEST_FIX
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
@@ -81,10 +82,6 @@ LEFT JOIN person_fences pf ON pf.person_id = p.id
 LEFT JOIN fences f ON f.id = pf.fence_id
 """
 GET_PERSON = PERSON_SELECT + " WHERE p.id = $1 GROUP BY p.id, j.path"
-LIST_PERSONS = (
-    PERSON_SELECT + " WHERE j.path LIKE $1 || '%' GROUP BY p.id, j.path ORDER BY p.id"
-    " LIMIT $2 OFFSET $3"
-)
 
 
 async def get_person(conn: Conn, *, person_id: int) -> tuple[schemas.PersonOut, str] | None:
@@ -93,13 +90,6 @@ async def get_person(conn: Conn, *, person_id: int) -> tuple[schemas.PersonOut, 
     if row is None:
         return None
     return row_to_person(row), row["jurisdiction_path"]
-
-
-async def list_persons(
-    conn: Conn, *, under_path: str, limit: int, offset: int
-) -> list[schemas.PersonOut]:
-    rows = await conn.fetch(LIST_PERSONS, under_path, limit, offset)
-    return [row_to_person(r) for r in rows]
 
 
 def row_to_person(row: asyncpg.Record) -> schemas.PersonOut:
@@ -223,15 +213,13 @@ DEVICE_COLUMNS = (
     " revoked_at"
 )
 # each device with its latest fix: when it was last heard, its battery, whether it said tampered
-LIST_DEVICES = """
+# (the look-up walks the pings' (person_id, ts) key: see roster_store.LATEST_FIX)
+LIST_DEVICES = f"""
 SELECT d.id, d.id AS device_id, d.person_id, d.kind, d.expected_interval_s, d.identifier_only,
        d.created_at, d.revoked_at,
        f.ts AS last_fix_at, f.received_at AS last_received_at, f.battery_pct, f.tamper
 FROM devices d
-LEFT JOIN LATERAL (
-    SELECT p.ts, p.received_at, p.battery_pct, p.tamper FROM pings p
-    WHERE p.device_id = d.id ORDER BY p.ts DESC LIMIT 1
-) f ON true
+{LATEST_FIX}
 WHERE d.person_id = ANY($1::bigint[])
 ORDER BY d.person_id, d.created_at, d.id
 """

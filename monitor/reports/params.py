@@ -9,8 +9,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import Request
-from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from pydantic import PlainValidator, TypeAdapter, WithJsonSchema
 
@@ -99,19 +97,3 @@ def month_period(month: str, tz_name: str) -> Period:
     first = date(year, number, 1)
     following = date(year + number // 12, number % 12 + 1, 1)
     return Period(instant_in(first, tz, "month"), instant_in(following, tz, "month"), tz_name)
-
-
-def query_names(dependant: Dependant) -> set[str]:
-    names = {p.alias for p in dependant.query_params}
-    for sub in dependant.dependencies:
-        names |= query_names(sub)
-    return names
-
-
-async def refuse_unknown_query(request: Request) -> None:
-    """A misspelt filter (`jurisdiction=`) must not silently widen a report: 422 naming it."""
-    route = request.scope.get("route")
-    known = query_names(route.dependant) if route is not None else set()
-    for name in request.query_params:
-        if name not in known:
-            raise invalid(name, f"not a parameter of this report; known: {sorted(known)}")

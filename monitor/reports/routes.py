@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from alerts import store as alert_store
 from alerts.bounds import DbId, Text
+from alerts.known_query import RefuseUnknownQuery
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer
 from monitor.errors import NotFoundError
@@ -25,14 +26,11 @@ from monitor.reports.params import (
     invalid,
     month_period,
     period,
-    refuse_unknown_query,
 )
 from monitor.reports.queries import Conn, Scope
 from monitor.reports.schemas import Format, Report
 
-router = APIRouter(
-    prefix="/v1/reports", tags=["reports"], dependencies=[Depends(refuse_unknown_query)]
-)
+router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=[RefuseUnknownQuery])
 AS_CSV: dict[int | str, dict[str, Any]] = {
     200: {"content": {CSV_TYPE: {"schema": {"type": "string"}}}, "description": "The report"}
 }

@@ -22,7 +22,7 @@ export const CONFIG = {
   beep: true, // sound on until the officer mutes it (the header button; kept per browser)
   // stale marking, desktop notifications, sound (staleness.js, alerting.js)
   staleGraceMs: 2000, // the stream not live this long (or the snapshot failed): mark the map stale
-  urgentTypes: ["out_of_area", "exclusion_zone", "tamper"], // these sound and notify, opened or escalated
+  urgentTypes: ["out_of_area", "exclusion_zone", "tamper", "device_separation"], // these sound and notify, opened or escalated
   alertBurstMs: 10000, // one tone and one desktop notification (with a count) per burst this long
 };
 
@@ -33,6 +33,7 @@ const LABEL_TABLES = {
     curfew: ["违反宵禁", "Curfew"], signal_lost: ["信号丢失", "Signal lost"],
     overdue_return: ["逾期未归", "Overdue return"], missed_checkin: ["未按时签到", "Missed check-in"],
     tamper: ["设备拆卸", "Tamper"], low_battery: ["电量低", "Low battery"],
+    device_separation: ["人机分离", "Device separation"],
   },
   statuses: { open: ["待处理", "Open"], escalated: ["已升级", "Escalated"],
     acknowledged: ["已签收", "Acknowledged"], resolved: ["已处置", "Resolved"] },

@@ -10,6 +10,7 @@ import { addStrings, onLanguageChange, t } from "./i18n.js";
 import { startLanguage } from "./language.js";
 import { MapPanel } from "./map.js";
 import { renderNotices } from "./notices.js";
+import { Roster } from "./roster.js";
 import { PersonPanel } from "./person.js";
 import { Session } from "./session.js";
 import { Staleness } from "./staleness.js";
@@ -52,6 +53,8 @@ const alerting = new Alerting({
   isActive: (id) => ["open", "escalated"].includes(alertList.alerts.get(id)?.status),
   onPick: (personId) => select(personId),
 });
+// roster: the Persons tab (persons and devices lists); a row selects its person
+const roster = new Roster({ session, jurisdictions, onPick: (personId) => select(personId), onNotify: notify });
 // ---- person panel (person.js): select() opens it; logging out closes it --------------------
 const personPanel = new PersonPanel({
   session, map, persons, jurisdictions,
@@ -68,6 +71,7 @@ function reset() {
   jurisdictions.clear();
   map.reset();
   alertList.reset();
+  roster.reset();
   Object.assign(state, { me: null, selected: null });
 }
 
@@ -158,6 +162,7 @@ function mergePosition(p) {
 
 function receive(message) {
   staleness.event();
+  roster.heard(message); // alert events change a person's status; positions do not reload it
   if (message.type === "position") {
     mergePosition(message);
     map.schedule();

@@ -19,7 +19,7 @@ addStrings({
   "panel.no_devices": ["未绑定设备", "No device enrolled"],
   "panel.never_seen": ["从未上报", "never reported"],
   "panel.silent": ["已静默", "silent"],
-  "panel.silent_title": ["超过 {n} 个上报周期（每 {s} 秒）无定位", "no fix for over {n} expected intervals ({s} s each)"],
+  "panel.silent_title": ["超过 {min} 分钟未收到上报", "nothing received for over {min} min"],
   "panel.tamper": ["拆卸报警", "tamper"],
   "panel.revoked": ["已停用", "revoked"],
   "panel.received": ["接收于 {time}", "received {time}"],
@@ -52,7 +52,10 @@ addStrings({
   "panel.late": ["迟报", "late"],
 });
 
-const SILENT_INTERVALS = 3; // a device is silent after this many expected intervals without a fix
+// a device is silent as the signal_lost timer and the devices list judge it (alerts/timers.py):
+// active, and nothing arrived for 5 expected intervals, at least the level's floor, or never heard
+const SILENT_INTERVALS = 5;
+const SILENT_FLOOR_S = { strict: 300, normal: 600, lenient: 1200 };
 const OPEN_STATUSES = ["open", "escalated", "acknowledged"];
 const FENCE_LIMIT_NAMES = 6; // names listed before "…" in the allowed area line
 
@@ -132,7 +135,7 @@ export class PersonPanel {
     if (this.error) return [el("p", { className: "error", textContent: t("panel.failed", { error: this.error }) })];
     if (!d) return [el("p", { className: "muted", textContent: t("panel.loading") })];
     return [this.now(d),
-      section("devices", t("panel.devices"), devicesOf(d.devices), t("panel.no_devices")),
+      section("devices", t("panel.devices"), devicesOf(d.devices, d.person.supervision_level), t("panel.no_devices")),
       section("order", t("panel.order"), orderOf(d.orders), t("panel.no_order")),
       section("rules", t("panel.rules"), rulesOf(d), t("panel.no_rules")),
       section("alerts", t("panel.alerts"), d.alerts.map((a) => this.alertItem(a)), t("panel.no_alerts"))];
@@ -183,21 +186,22 @@ function section(name, title, items, empty) {
       : el("p", { id: `person-${name}`, className: "muted", textContent: empty }));
 }
 
-function devicesOf(devices) {
+function devicesOf(devices, level) {
   return devices.map((d) => {
-    const silent = isSilent(d);
+    const limitS = silenceLimitS(d, level), silent = isSilent(d, limitS);
     const li = el("li", { className: "device" }, el("b", { textContent: t(`panel.kind.${d.kind}`) }),
-      el("code", { textContent: d.device_id }), ...deviceState(d, silent));
+      el("code", { textContent: d.device_id }), ...deviceState(d, silent, limitS));
     Object.assign(li.dataset, { deviceId: d.device_id, silent });
     return li;
   });
 }
 
-const isSilent = (d) => !d.revoked_at && (!d.last_fix_at
-  || Date.now() - Date.parse(d.last_fix_at) > SILENT_INTERVALS * d.expected_interval_s * 1000);
+const silenceLimitS = (d, level) => Math.max(SILENT_FLOOR_S[level] ?? 600, SILENT_INTERVALS * d.expected_interval_s);
+const isSilent = (d, limitS) => !d.revoked_at && (!d.last_received_at
+  || Date.now() - Date.parse(d.last_received_at) > limitS * 1000);
 
 /** Battery, the latest fix (its age, and when it arrived on hover), silent and tamper flags. */
-function deviceState(d, silent) {
+function deviceState(d, silent, limitS) {
   if (d.revoked_at) return [flag("revoked", t("panel.revoked"))];
   const battery = Number.isFinite(d.battery_pct)
     ? [el("span", { className: "battery", textContent: t("panel.battery", { pct: Math.round(d.battery_pct) }) })] : [];
@@ -205,7 +209,7 @@ function deviceState(d, silent) {
   return [...battery,
     el("time", { className: "last-fix", dateTime: d.last_fix_at, title: t("panel.received", { time: formatTime(d.last_received_at) }),
       textContent: `${formatTime(d.last_fix_at)} · ${ago(d.last_fix_at)}` }),
-    silent ? flag("silent", t("panel.silent"), t("panel.silent_title", { n: SILENT_INTERVALS, s: d.expected_interval_s })) : "",
+    silent ? flag("silent", t("panel.silent"), t("panel.silent_title", { min: Math.round(limitS / 60) })) : "",
     d.tamper ? flag("tamper", t("panel.tamper")) : ""];
 }
 

@@ -50,6 +50,14 @@ HOOKS = [
     "stale-reload",
     "sound-toggle",
     "notify-enable",
+    # roster: the Alerts | Persons tabs and the persons/devices list
+    "pane-tabs",
+    "tab-alerts",
+    "tab-roster",
+    "roster-pane",
+    "roster-filters",
+    "roster-list",
+    "roster-empty",
     # the person panel and its track playback (person.js, playback.js)
     "person-panel",
     "person-title",

@@ -240,3 +240,10 @@ async def test_the_audit_names_the_filters(
         )
     assert details["type"] == ["tamper"] and details["sort"] == "severity"
     assert details["jurisdiction_id"] == city["north"]
+
+
+async def test_an_unknown_filter_is_refused_not_ignored(live: Live, officer: Officer) -> None:
+    """`?satus=open` listing every alert would look like an answer to the question asked."""
+    async with httpx.AsyncClient(base_url=live.base_url, headers=bearer(officer.token)) as client:
+        reply = await client.get("/v1/alerts", params={"satus": "open", "type": "tamper"})
+    assert reply.status_code == 422 and reply.json()["field"] == "satus"

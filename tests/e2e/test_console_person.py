@@ -99,6 +99,11 @@ async def test_clicking_a_dot_opens_the_person_and_plays_back_their_track(
 ) -> None:
     async with httpx.AsyncClient(base_url=live.base_url) as client:
         person_id, case, pings, alert = await person_out_of_area(client, officer)
+        spare = await client.post(
+            "/v1/devices", headers=auth(officer), json={"person_id": person_id, "kind": "wrist"}
+        )
+        assert spare.status_code == 201, spare.text
+    device_id, spare_id = pings[0]["device_id"], spare.json()["device_id"]
     async with browser_page() as (page, errors):
         await log_in(page, live.base_url, officer)
         opened_at = datetime.now(UTC)
@@ -114,13 +119,17 @@ async def test_clicking_a_dot_opens_the_person_and_plays_back_their_track(
             await level.evaluate("(e) => getComputedStyle(e).backgroundColor") == "rgb(239, 68, 68)"
         )
         assert (await page.inner_text("#person-office")).startswith("city-")
-        device = page.locator("#person-devices li.device")
-        assert await device.count() == 1
+        assert await page.locator("#person-devices li.device").count() == 2
+        device = page.locator(f"#person-devices li.device[data-device-id='{device_id}']")
         assert "63%" in await device.inner_text()  # the last ping's battery
         last_fix = await device.locator("time.last-fix").get_attribute("datetime")
         assert last_fix and same_instant(last_fix, pings[-1])
         assert "分钟前" in await device.locator("time.last-fix").inner_text()  # "min ago"
-        assert await device.get_attribute("data-silent") == "true", "13 min without a fix"
+        # heard just now (the fixes are 13 min old, but arrived now); the spare band never was
+        assert await device.get_attribute("data-silent") == "false"
+        spare = page.locator(f"#person-devices li.device[data-device-id='{spare_id}']")
+        assert await spare.get_attribute("data-silent") == "true"
+        assert await spare.locator(".flag-silent").count() == 1
         assert await page.locator("#person-order li").count() == 1
         panel_alert = page.locator(f"#person-alerts li[data-alert-id='{alert['id']}']")
         assert await panel_alert.count() == 1

@@ -14,7 +14,7 @@ def test_signal_lost_needs_missed_reports_and_the_floor() -> None:
         return is_signal_lost(
             supervision_level=level,
             expected_interval_s=interval_s,
-            last_ping_at=NOW - timedelta(seconds=silent_s),
+            silent_since=NOW - timedelta(seconds=silent_s),
             now=NOW,
         )
 
