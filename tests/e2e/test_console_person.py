@@ -127,9 +127,9 @@ async def test_clicking_a_dot_opens_the_person_and_plays_back_their_track(
         assert "分钟前" in await device.locator("time.last-fix").inner_text()  # "min ago"
         # heard just now (the fixes are 13 min old, but arrived now); the spare band never was
         assert await device.get_attribute("data-silent") == "false"
-        spare = page.locator(f"#person-devices li.device[data-device-id='{spare_id}']")
-        assert await spare.get_attribute("data-silent") == "true"
-        assert await spare.locator(".flag-silent").count() == 1
+        unheard = page.locator(f"#person-devices li.device[data-device-id='{spare_id}']")
+        assert await unheard.get_attribute("data-silent") == "true"
+        assert await unheard.locator(".flag-silent").count() == 1
         assert await page.locator("#person-order li").count() == 1
         panel_alert = page.locator(f"#person-alerts li[data-alert-id='{alert['id']}']")
         assert await panel_alert.count() == 1
