@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 
-from alerts import queries, schemas, state_store, store
+from alerts import queries, schemas, state_store, store, track
 from alerts.bounds import DbId, Instant, Offset
 from alerts.consumer import publish
 from alerts.known_query import RefuseUnknownQuery
@@ -218,11 +218,13 @@ async def person_track(
     end: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> list[schemas.TrackPointOut]:
-    """Every read of a person's positions is written to the audit log."""
+    """Fixes in [start, end) in time order, at most `limit` (ask one more than you show to
+    know the range was cut), each judged against the allowed area. Every read of a person's
+    positions is written to the audit log."""
     end = end or datetime.now(UTC)
     start = start or day_before(end)
     if start > end:
-        raise HTTPException(422, "start: must not be after end")
+        raise invalid("start", "must not be after end")
     async with runtime.pool.acquire() as conn, conn.transaction():
         path = await store.person_path(conn, person_id=person_id)
         if path is None or not viewer.sees(path):
@@ -235,7 +237,9 @@ async def person_track(
             details={"start": start.isoformat(), "end": end.isoformat()},
         )
         rows = await store.track(conn, person_id=person_id, start=start, end=end, limit=limit)
-    return [schemas.TrackPointOut(**dict(r)) for r in rows]
+        fences = await track.allowed_fences(conn, person_id=person_id)
+    areas = await track.areas_of(fences, rows)
+    return [schemas.TrackPointOut(**dict(r), area=a) for r, a in zip(rows, areas, strict=True)]
 
 
 def day_before(end: datetime) -> datetime:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -60,6 +60,9 @@ class AlertActionOut(BaseModel):
     created_at: datetime
 
 
+TrackArea = Literal["inside", "outside", "uncertain"]
+
+
 class TrackPointOut(BaseModel):
     id: int
     ts: datetime
@@ -72,6 +75,9 @@ class TrackPointOut(BaseModel):
     checkin: bool
     tamper: bool
     source: str | None
+    # the fix against the person's allowed area as it is now (its accuracy circle wholly
+    # inside, wholly outside, or across the edge); null when the person has no allowed area
+    area: TrackArea | None = None
 
 
 class PositionOut(BaseModel):

@@ -9,6 +9,8 @@ export const CONFIG = {
   unknownColour: "#a3a3a3",
   fenceColours: { allowed: "#94a3b8", exclusion: "#f97316" },
   fenceFills: { allowed: "rgba(148,163,184,0.07)", exclusion: "rgba(249,115,22,0.12)" },
+  // track playback: the line, the stretches outside the allowed area, the marker on the slider's fix
+  track: { line: "#38bdf8", outside: "#f43f5e", marker: "#facc15" },
   outsideRing: "#f87171", // persons currently outside their allowed area: larger dot and this ring
   selectedRing: "#facc15", // the person of the alert last clicked
   dotRadius: { inside: 3.5, outside: 6 },

@@ -11,6 +11,7 @@ import { startLanguage } from "./language.js";
 import { MapPanel } from "./map.js";
 import { renderNotices } from "./notices.js";
 import { Roster } from "./roster.js";
+import { PersonPanel } from "./person.js";
 import { Session } from "./session.js";
 import { Staleness } from "./staleness.js";
 import { Stream } from "./stream.js";
@@ -54,6 +55,12 @@ const alerting = new Alerting({
 });
 // roster: the Persons tab (persons and devices lists); a row selects its person
 const roster = new Roster({ session, jurisdictions, onPick: (personId) => select(personId), onNotify: notify });
+// ---- person panel (person.js): select() opens it; logging out closes it --------------------
+const personPanel = new PersonPanel({
+  session, map, persons, jurisdictions,
+  onPickAlert: (alert) => select(alert.person_id, alert),
+});
+// ---- end of the person panel block ---------------------------------------------------------
 reset();
 
 function reset() {
@@ -97,6 +104,7 @@ async function login(event) {
 }
 
 function logout(message = "") {
+  personPanel.close();
   stream.close();
   session.forget();
   reset();
@@ -201,6 +209,7 @@ function select(personId, alert = null) {
   map.select(personId, Number.isFinite(d?.lon) && Number.isFinite(d?.lat) ? [d.lon, d.lat] : null);
   alertList.render();
   document.querySelector(`#alert-list li[data-person-id="${personId}"]`)?.scrollIntoView({ block: "nearest" });
+  personPanel.open(personId, alert);
 }
 
 $("login-form").addEventListener("submit", login);

@@ -17,7 +17,7 @@ export class MapPanel {
    */
   constructor(container, { persons, onPick, onDrawn }) {
     Object.assign(this, { container, persons, onPick, onDrawn, polygons: [], dots: new Map(),
-      selected: null, fitted: false, pending: false, crs: "wgs84", basemap: false });
+      selected: null, fitted: false, pending: false, crs: "wgs84", basemap: false, trackPoints: [] });
     this.map = L.map(container, { minZoom: 3, maxZoom: 19 }).setView(START.center, START.zoom);
     this.map.attributionControl.setPrefix("Leaflet"); // its default links out of an offline room
     this.fences = L.featureGroup().addTo(this.map);
@@ -37,6 +37,7 @@ export class MapPanel {
     this.people.clearLayers();
     this.dots.clear();
     this.ring.remove();
+    this.hideTrack();
     Object.assign(this, { selected: null, fitted: false });
   }
 
@@ -158,6 +159,52 @@ export class MapPanel {
     return at ? this.toLatLng(at) : null;
   }
 
+  // ---- a person's track (playback.js drives these) ----------------------------------------
+
+  /** Draw a track once: [{lat, lon, area}, ...] in WGS-84, time order. Fixes outside the
+   * allowed area colour the segments that touch them; the marker starts on the first fix.
+   * The map moves only when the track is not wholly in view beside a drawer padLeft pixels wide. */
+  showTrack(points, { padLeft = 0 } = {}) {
+    this.hideTrack();
+    this.trackPoints = points.map((p) => this.toLatLng([p.lon, p.lat]));
+    if (!this.trackPoints.length) return;
+    const line = L.polyline(this.trackPoints, { color: CONFIG.track.line, weight: 3, opacity: 0.85,
+      interactive: false, className: "track-line" });
+    this.track = L.featureGroup([line, ...outsideRuns(points).map(([from, to]) =>
+      L.polyline(this.trackPoints.slice(from, to + 1), { color: CONFIG.track.outside, weight: 4,
+        interactive: false, className: "track-outside" }))]).addTo(this.map);
+    this.trackMarker = L.circleMarker(this.trackPoints[0], { radius: 7, color: "#0b1016", weight: 2,
+      fillColor: CONFIG.track.marker, fillOpacity: 1, interactive: false, className: "track-marker" })
+      .addTo(this.map);
+    if (!this.inView(line.getBounds(), padLeft)) {
+      this.map.fitBounds(line.getBounds(), { paddingTopLeft: [padLeft + 20, 20], paddingBottomRight: [20, 20],
+        maxZoom: 17, animate: false });
+    }
+    this.moveTrackMarker(0);
+  }
+
+  /** Whether bounds lie in the part of the map not covered by a drawer padLeft pixels wide. */
+  inView(bounds, padLeft) {
+    const { x, y } = this.map.getSize();
+    const open = L.latLngBounds(this.map.containerPointToLatLng([padLeft, y]), this.map.containerPointToLatLng([x, 0]));
+    return open.contains(bounds);
+  }
+
+  hideTrack() {
+    this.track?.remove();
+    this.trackMarker?.remove();
+    Object.assign(this, { track: null, trackMarker: null, trackPoints: [] });
+  }
+
+  /** Only the marker moves: the line is drawn once, however long the track. */
+  moveTrackMarker(i) {
+    const at = this.trackPoints?.[i];
+    if (!at || !this.trackMarker) return;
+    this.trackMarker.setLatLng(at).bringToFront();
+    this.trackMarker.getElement().dataset.index = i; // for tests and the curious
+    if (!this.map.getBounds().contains(at)) this.map.panTo(at, { animate: false });
+  }
+
   /** Fill a <ul> with one entry per supervision level colour and the outside ring; again after
    * each language switch. */
   legend(ul) {
@@ -188,6 +235,19 @@ function cursorReadout(map, toWgs) {
     Object.assign(box.dataset, { lat, lon, mapLat: latlng.lat, mapLon: latlng.lng });
   });
   map.on("mouseout", () => { box.textContent = ""; });
+}
+
+/** [first, last] index pairs covering each run of fixes outside the allowed area, widened by one
+ * fix each side so the way out and back is coloured too (and a lone fix still makes a line). */
+function outsideRuns(points) {
+  const runs = [];
+  points.forEach((p, i) => {
+    if (p.area !== "outside") return;
+    const last = runs[runs.length - 1];
+    const [from, to] = [Math.max(0, i - 1), Math.min(points.length - 1, i + 1)];
+    if (last && from <= last[1]) last[1] = to; else runs.push([from, to]);
+  });
+  return runs;
 }
 
 /** A ring's bounding-box area in square degrees: enough to tell a district from an islet. */

@@ -58,6 +58,24 @@ HOOKS = [
     "roster-filters",
     "roster-list",
     "roster-empty",
+    # the person panel and its track playback (person.js, playback.js)
+    "person-panel",
+    "person-title",
+    "person-close",
+    "person-body",
+    "track-panel",
+    "track-form",
+    "track-from",
+    "track-to",
+    "track-slider",
+    "track-play",
+    "track-speed",
+    "track-note",
+    "track-readout",
+    "track-time",
+    "track-accuracy",
+    "track-area",
+    "track-index",
 ]
 
 URL = re.compile(r"\b(?:https?|wss?)://[^\s\"'`)]+", re.IGNORECASE)

@@ -180,9 +180,8 @@ async def test_instants_beyond_timestamptz_are_refused_and_a_track_runs_forwards
             ({"start": "2026-01-01T00:00:00"}, "start"),  # no offset: which day?
         ]:
             refused(await client.get(track, params=params), field)
-        backwards = await client.get(track, params={"start": LATER, "end": NOW})
-        assert backwards.status_code == 422
-        assert "start" in ErrorOut.model_validate(backwards.json()).detail
+        backwards = refused(await client.get(track, params={"start": LATER, "end": NOW}), "start")
+        assert "must not be after end" in str(backwards.detail)
         first_day = await client.get(track, params={"end": "0001-01-01T12:00:00Z"})
         assert first_day.status_code == 200, first_day.text
         order = {
