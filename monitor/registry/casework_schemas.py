@@ -19,11 +19,24 @@ Reason = Annotated[
 ]
 
 
-class PersonPatch(BaseModel):
-    """JSON merge patch (RFC 7396) of a person: only the fields given change. None of these
-    fields may be removed, so `null` is refused naming the field."""
+class MergePatch(BaseModel):
+    """JSON merge patch (RFC 7396) of a record: only the fields given change. None of the
+    record's fields may be removed, so `null` is refused naming the field; an unknown field is
+    refused naming it."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def not_null(cls, value: Any) -> Any:
+        """Validators run only on values given, so this refuses an explicit null alone."""
+        if value is None:
+            raise ValueError("may not be null: leave the field out to keep it")
+        return value
+
+
+class PersonPatch(MergePatch):
+    """A change to a person's record, with the reason kept in its history."""
 
     case_number: Text | None = Field(default=None, min_length=1, max_length=100)
     full_name: Text | None = Field(default=None, max_length=200)
@@ -43,14 +56,6 @@ class PersonPatch(BaseModel):
     reason: Reason | None = Field(
         default=None, description="why, kept in the history (e.g. the monthly assessment)"
     )
-
-    @field_validator("*")
-    @classmethod
-    def not_null(cls, value: Any) -> Any:
-        """Validators run only on values given, so this refuses an explicit null alone."""
-        if value is None:
-            raise ValueError("may not be null: leave the field out to keep it")
-        return value
 
     def given(self) -> dict[str, Any]:
         """The record's fields this patch sets (the reason is not one of them)."""

@@ -8,31 +8,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.bounds import JsonObject, Text
-from monitor.registry.casework_schemas import Reason
+from monitor.registry.casework_schemas import MergePatch, Reason
 from monitor.registry.schemas import CrsName
 
 
-class FencePatch(BaseModel):
+class FencePatch(MergePatch):
     """JSON merge patch of a fence: any change makes a new version; the old one is kept
     (`GET /v1/fences/{id}/versions`). The role and jurisdiction do not change: make a new
     fence for that."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: Text | None = Field(default=None, min_length=1, max_length=200)
     geometry: JsonObject | None = None
     crs: CrsName | None = Field(default=None, description="of the new geometry; only with it")
     properties: JsonObject | None = None
-
-    @field_validator("*")
-    @classmethod
-    def not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("may not be null: leave the field out to keep it")
-        return value
 
 
 class FenceVersionOut(BaseModel):
