@@ -141,9 +141,10 @@ LEFT JOIN LATERAL (
 FLOORS = " ".join(f"WHEN '{level}' THEN {s:g}" for level, s in SIGNAL_LOST_FLOOR_S.items())
 # as the signal_lost timer judges a person (alerts.timers.signal_lost_after), for one device:
 # active, and its latest fix arrived longer ago than its silence limit, or it was never heard
-DEVICE_SILENT = f"""(d.revoked_at IS NULL AND (f.received_at IS NULL OR f.received_at < now()
-    - make_interval(secs => greatest(CASE p.supervision_level {FLOORS} ELSE 600 END,
-                                     {MISSED_REPORTS} * d.expected_interval_s))))"""
+SILENCE_LIMIT_S = f"""greatest(CASE p.supervision_level {FLOORS} ELSE 600 END,
+                                {MISSED_REPORTS} * d.expected_interval_s)"""
+DEVICE_SILENT = f"""(d.revoked_at IS NULL AND (f.received_at IS NULL
+    OR f.received_at < now() - make_interval(secs => {SILENCE_LIMIT_S})))"""
 DEVICE_FIX_COLUMNS = f"""f.ts AS last_fix_at, f.received_at AS last_received_at, f.battery_pct,
        f.tamper, {DEVICE_SILENT} AS silent"""
 DEVICE_COLUMNS = """d.id, d.id AS device_id, d.person_id, d.kind, d.expected_interval_s,

@@ -156,6 +156,16 @@ class DeviceOut(BaseModel):
     last_received_at: datetime | None = None
     battery_pct: float | None = None
     tamper: bool | None = None
+    silent: bool | None = Field(
+        default=None,
+        description="listings only: active and its latest fix arrived longer ago than "
+        "`silent_after_s`, or never heard",
+    )
+    silent_after_s: int | None = Field(
+        default=None,
+        description="listings only: 5 expected intervals, at least the level's floor "
+        "(strict 5, normal 10, lenient 20 min), as the signal_lost timer judges",
+    )
 
 
 class FenceIn(BaseModel):

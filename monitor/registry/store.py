@@ -8,7 +8,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from monitor.registry import schemas
-from monitor.registry.roster_store import LATEST_FIX
+from monitor.registry.roster_store import DEVICE_SILENT, LATEST_FIX, SILENCE_LIMIT_S
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
@@ -217,8 +217,9 @@ DEVICE_COLUMNS = (
 LIST_DEVICES = f"""
 SELECT d.id, d.id AS device_id, d.person_id, d.kind, d.expected_interval_s, d.identifier_only,
        d.created_at, d.revoked_at,
-       f.ts AS last_fix_at, f.received_at AS last_received_at, f.battery_pct, f.tamper
-FROM devices d
+       f.ts AS last_fix_at, f.received_at AS last_received_at, f.battery_pct, f.tamper,
+       {DEVICE_SILENT} AS silent, ({SILENCE_LIMIT_S})::integer AS silent_after_s
+FROM devices d JOIN persons p ON p.id = d.person_id
 {LATEST_FIX}
 WHERE d.person_id = ANY($1::bigint[])
 ORDER BY d.person_id, d.created_at, d.id

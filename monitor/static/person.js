@@ -52,10 +52,6 @@ addStrings({
   "panel.late": ["迟报", "late"],
 });
 
-// a device is silent as the signal_lost timer and the devices list judge it (alerts/timers.py):
-// active, and nothing arrived for 5 expected intervals, at least the level's floor, or never heard
-const SILENT_INTERVALS = 5;
-const SILENT_FLOOR_S = { strict: 300, normal: 600, lenient: 1200 };
 const OPEN_STATUSES = ["open", "escalated", "acknowledged"];
 const FENCE_LIMIT_NAMES = 6; // names listed before "…" in the allowed area line
 
@@ -135,7 +131,7 @@ export class PersonPanel {
     if (this.error) return [el("p", { className: "error", textContent: t("panel.failed", { error: this.error }) })];
     if (!d) return [el("p", { className: "muted", textContent: t("panel.loading") })];
     return [this.now(d),
-      section("devices", t("panel.devices"), devicesOf(d.devices, d.person.supervision_level), t("panel.no_devices")),
+      section("devices", t("panel.devices"), devicesOf(d.devices), t("panel.no_devices")),
       section("order", t("panel.order"), orderOf(d.orders), t("panel.no_order")),
       section("rules", t("panel.rules"), rulesOf(d), t("panel.no_rules")),
       section("alerts", t("panel.alerts"), d.alerts.map((a) => this.alertItem(a)), t("panel.no_alerts"))];
@@ -186,19 +182,16 @@ function section(name, title, items, empty) {
       : el("p", { id: `person-${name}`, className: "muted", textContent: empty }));
 }
 
-function devicesOf(devices, level) {
+/** Each device as the server judged it: silent (and after how long) by the signal_lost rule. */
+function devicesOf(devices) {
   return devices.map((d) => {
-    const limitS = silenceLimitS(d, level), silent = isSilent(d, limitS);
+    const limitS = d.silent_after_s, silent = Boolean(d.silent);
     const li = el("li", { className: "device" }, el("b", { textContent: t(`panel.kind.${d.kind}`) }),
       el("code", { textContent: d.device_id }), ...deviceState(d, silent, limitS));
     Object.assign(li.dataset, { deviceId: d.device_id, silent });
     return li;
   });
 }
-
-const silenceLimitS = (d, level) => Math.max(SILENT_FLOOR_S[level] ?? 600, SILENT_INTERVALS * d.expected_interval_s);
-const isSilent = (d, limitS) => !d.revoked_at && (!d.last_received_at
-  || Date.now() - Date.parse(d.last_received_at) > limitS * 1000);
 
 /** Battery, the latest fix (its age, and when it arrived on hover), silent and tamper flags. */
 function deviceState(d, silent, limitS) {

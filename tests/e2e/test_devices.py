@@ -58,6 +58,7 @@ async def test_listed_devices_carry_their_latest_fix(live: Live, officer: Office
             assert (await client.post("/v1/pings", headers=bearer, json=fix)).status_code == 202
         listed = (await client.get(url, headers=auth)).json()[0]
         assert listed["battery_pct"] == 41 and listed["tamper"] is False
+        assert listed["silent"] is False and listed["silent_after_s"] == 300  # strict: 5 min
         assert listed["last_fix_at"].startswith(
             time.strftime("%Y-%m-%dT%H:%M", time.gmtime(int(last["ts"]) / 1000))
         )
