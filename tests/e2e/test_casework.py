@@ -63,18 +63,25 @@ async def streets(live: Live, officer: Officer, pool: asyncpg.Pool) -> Streets:
         ids.append(street.id)
         tokens.append(await log_in(live.base_url, f"street-{name}-{suffix}", password))
     async with httpx.AsyncClient(base_url=live.base_url) as client:
-        fence = await client.post(
-            "/v1/fences",
-            headers=bearer(officer.token),
-            json={
-                "name": f"city {suffix}",
-                "role": "allowed",
-                "geometry": square(*CENTRE, 1000),
-                "jurisdiction_id": officer.jurisdiction_id,
-            },
-        )
+        fence_id = await city_fence(client, officer, f"city {suffix}")
+    return Streets(ids[0], ids[1], tokens[0], tokens[1], fence_id)
+
+
+async def city_fence(client: httpx.AsyncClient, officer: Officer, name: str) -> int:
+    """A 1 km allowed square of the officer's own city, made over the API; its id."""
+    fence = await client.post(
+        "/v1/fences",
+        headers=bearer(officer.token),
+        json={
+            "name": name,
+            "role": "allowed",
+            "geometry": square(*CENTRE, 1000),
+            "jurisdiction_id": officer.jurisdiction_id,
+        },
+    )
     assert fence.status_code == 201, fence.text
-    return Streets(ids[0], ids[1], tokens[0], tokens[1], fence.json()["id"])
+    fence_id: int = fence.json()["id"]
+    return fence_id
 
 
 async def new_person(

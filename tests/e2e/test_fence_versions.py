@@ -17,7 +17,14 @@ from alerts.fences import FENCE_CHECK_S
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from tests.e2e.conftest import Live, Officer, log_in, make_admin
-from tests.e2e.test_casework import AWAY, bearer, judged_through, out_of_area, post_pings
+from tests.e2e.test_casework import (
+    AWAY,
+    bearer,
+    city_fence,
+    judged_through,
+    out_of_area,
+    post_pings,
+)
 from tests.e2e.test_slice import CENTRE, enrol, square
 
 pytestmark = pytest.mark.slow
@@ -127,17 +134,7 @@ async def test_only_the_fences_own_officers_change_it(
     below = bearer(await log_in(live.base_url, f"fv-street-{suffix}", street_password))
     stranger = bearer(await log_in(live.base_url, f"fv-stranger-{suffix}", stranger_password))
     async with httpx.AsyncClient(base_url=live.base_url) as client:
-        city_fence = await client.post(
-            "/v1/fences",
-            headers=bearer(officer.token),
-            json={
-                "name": f"city {suffix}",
-                "role": "allowed",
-                "geometry": square(*CENTRE, 1000),
-                "jurisdiction_id": officer.jurisdiction_id,
-            },
-        )
-        url = f"/v1/fences/{city_fence.json()['id']}"
+        url = f"/v1/fences/{await city_fence(client, officer, f'city {suffix}')}"
         seen_from_below = await client.get(url, headers=below)
         answers = {
             "below patch": await client.patch(url, headers=below, json={"name": "mine"}),
