@@ -15,7 +15,7 @@ from alerts.known_query import RefuseUnknownQuery
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer
 from monitor.errors import NotFoundError
-from monitor.registry import roster_store, schemas
+from monitor.registry import roster_store, schemas, store
 from monitor.registry.roster_store import Conn, PersonSort, PersonStatus
 from monitor.registry.schemas import DeviceKind, SupervisionLevel
 
@@ -39,9 +39,7 @@ async def subtree_in_reach(conn: Conn, officer: Officer, jurisdiction_id: int | 
     """The subtree to list; one out of reach answers exactly as a missing one (404)."""
     if jurisdiction_id is None:
         return officer.jurisdiction_path
-    path: str | None = await conn.fetchval(
-        "SELECT path FROM jurisdictions WHERE id = $1", jurisdiction_id
-    )
+    path = await store.get_jurisdiction_path(conn, jurisdiction_id=jurisdiction_id)
     if path is None or not officer.sees(path):
         raise NotFoundError(
             f"jurisdiction_id: no jurisdiction {jurisdiction_id} within your reach",

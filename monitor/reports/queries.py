@@ -103,11 +103,3 @@ async def holiday_sweep(
 ) -> list[dict[str, Any]]:
     """Episodes still going are measured to `now` (back_at null)."""
     return await rows(conn, SWEEP, scope, now, limit)
-
-
-JURISDICTION_PATH = "SELECT path FROM jurisdictions WHERE id = $1"
-
-
-async def jurisdiction_path(conn: Conn, *, jurisdiction_id: int) -> str | None:
-    path: str | None = await conn.fetchval(JURISDICTION_PATH, jurisdiction_id)
-    return path

@@ -18,6 +18,7 @@ from alerts.known_query import RefuseUnknownQuery
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer
 from monitor.errors import NotFoundError
+from monitor.registry import store as registry_store
 from monitor.reports import checkins, queries, roster, schemas
 from monitor.reports.csv_out import CSV_TYPE, csv_response, wants_csv
 from monitor.reports.params import (
@@ -80,7 +81,7 @@ async def subtree(ctx: Ctx, officer: Officer, jurisdiction_id: int | None) -> tu
     if jurisdiction_id is None:
         return officer.jurisdiction_id, officer.jurisdiction_path
     async with ctx.pool.acquire() as conn:
-        path = await queries.jurisdiction_path(conn, jurisdiction_id=jurisdiction_id)
+        path = await registry_store.get_jurisdiction_path(conn, jurisdiction_id=jurisdiction_id)
     if path is None or not officer.sees(path):
         raise NotFoundError(f"jurisdiction {jurisdiction_id} not found", field="jurisdiction_id")
     return jurisdiction_id, path
