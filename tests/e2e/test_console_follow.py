@@ -122,6 +122,8 @@ async def test_a_transfer_leaves_the_old_office_and_reaches_the_new_one_live(
             await old.click("#tab-roster")
             roster_row = f"#roster-list li[data-person-id='{person['id']}']"
             await old.wait_for_selector(roster_row, timeout=10_000)
+            await old.click(roster_row)  # the old office has the person's panel open
+            await old.wait_for_selector("#person-panel[data-ready=true]", timeout=10_000)
             await city.click(row, timeout=10_000)  # the city has the panel open
             await city.wait_for_selector("#person-panel[data-ready=true]", timeout=10_000)
             assert await city.inner_text("#person-office") == a.username
@@ -135,7 +137,9 @@ async def test_a_transfer_leaves_the_old_office_and_reaches_the_new_one_live(
             )
             assert moved.status_code == 200, moved.text
 
-            # the old office: the row of the Persons tab, the dot and the alert go, with a notice
+            # the old office: the panel closes; the Persons row, the dot and the alert go, with
+            # a notice saying where the case went
+            await old.wait_for_selector("#person-panel", state="hidden", timeout=10_000)
             await old.wait_for_selector(roster_row, state="detached", timeout=10_000)
             await old.wait_for_selector(dot, state="detached", timeout=10_000)
             await old.click("#tab-alerts")
