@@ -121,7 +121,8 @@ def lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         )
         supervisor = start_loops(ctx)
         # what startup made lives as long as the process: keep it out of every full
-        # collection, which otherwise walks it all (~200 ms each under batched ingest)
+        # collection, which otherwise walks it all
+        # (docs/decisions/0026-fleet-caches-and-the-collector.md)
         gc.freeze()
         try:
             yield

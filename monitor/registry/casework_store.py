@@ -82,6 +82,14 @@ async def move_open_alerts(conn: Conn, *, person_id: int, jurisdiction_id: int) 
     return sorted(r["id"] for r in await conn.fetch(MOVE_ALERTS, person_id, jurisdiction_id))
 
 
+JURISDICTION_NAME = "SELECT name FROM jurisdictions WHERE id = $1"
+
+
+async def jurisdiction_name(conn: Conn, *, jurisdiction_id: int) -> str:
+    name: str = await conn.fetchval(JURISDICTION_NAME, jurisdiction_id)
+    return name
+
+
 INSERT_HISTORY = """
 INSERT INTO person_history (person_id, officer_id, action, changes, reason)
 VALUES ($1, $2, $3, $4, $5) RETURNING id

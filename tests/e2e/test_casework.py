@@ -44,6 +44,7 @@ class Streets:
     token_a: str
     token_b: str
     city_fence: int
+    suffix: str
 
 
 async def streets(live: Live, officer: Officer, pool: asyncpg.Pool) -> Streets:
@@ -64,7 +65,7 @@ async def streets(live: Live, officer: Officer, pool: asyncpg.Pool) -> Streets:
         tokens.append(await log_in(live.base_url, f"street-{name}-{suffix}", password))
     async with httpx.AsyncClient(base_url=live.base_url) as client:
         fence_id = await city_fence(client, officer, f"city {suffix}")
-    return Streets(ids[0], ids[1], tokens[0], tokens[1], fence_id)
+    return Streets(ids[0], ids[1], tokens[0], tokens[1], fence_id, suffix)
 
 
 async def city_fence(client: httpx.AsyncClient, officer: Officer, name: str) -> int:
@@ -123,19 +124,29 @@ async def test_a_transfer_moves_the_person_and_their_open_alerts(
         )
         assert refused.status_code == 422 and refused.json()["field"] == "jurisdiction_id"
 
-        since = await last_event_id(pool)
-        stream = f"{live.ws_url}/v1/stream?token={where.token_b}&since={since}&positions=false"
-        async with websockets.connect(stream) as ws:
+        stream = f"{live.ws_url}/v1/stream?token={{}}&positions=false"
+        async with (
+            websockets.connect(stream.format(where.token_a)) as old,
+            websockets.connect(stream.format(where.token_b)) as new,
+        ):
+            await asyncio.sleep(0.5)  # subscribed live (no `since`): the hub's own scoping
             moved = await client.patch(
                 url,
                 headers=bearer(officer.token),
                 json={"jurisdiction_id": where.b, "reason": "执行地变更"},
             )
             assert moved.status_code == 200, moved.text
-            heard = await receive_until(ws, {"alert.updated"}, person["id"])
+            heard = await receive_until(new, {"alert.updated"}, person["id"])
+            left = await receive_until(old, {"person.transferred"}, person["id"])
         assert moved.json()["jurisdiction_id"] == where.b
         update = next(m for m in heard if m["type"] == "alert.updated")
         assert update["alert"]["id"] == alert_id and update["alert"]["jurisdiction_id"] == where.b
+        assert not any(m["type"] == "person.transferred" for m in heard)
+        transferred = next(m for m in left if m["type"] == "person.transferred")
+        assert transferred["alert_ids"] == [alert_id]
+        assert transferred["case_number"] == person["case_number"]
+        assert transferred["to_jurisdiction_name"] == f"street-b-{where.suffix}"
+        assert not any(m["type"] == "alert.updated" for m in left), "the old office is told once"
 
         for path in (url, f"{url}/history", f"/v1/alerts/{alert_id}"):
             assert (await client.get(path, headers=bearer(where.token_a))).status_code == 404
