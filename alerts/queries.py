@@ -11,6 +11,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from alerts.models import AlertStatus, AlertType
+from alerts.store import ASSIGNEE_JOIN, FOLLOWUP_COLUMNS, FOLLOWUP_DUE
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
@@ -45,24 +46,27 @@ ORDER_BY = {
     AlertSort.SEVERITY: f"{URGENCY} DESC, {RUNG} DESC, a.opened_at, a.id",
 }
 
-TRIAGE_SELECT = """
+TRIAGE_SELECT = f"""
 SELECT a.id, a.person_id, p.case_number, a.jurisdiction_id, j.path AS jurisdiction_path, a.type,
        a.rule_key, a.status, a.escalation_level, a.late, a.episode_id, a.opened_at,
        a.last_evidence_at, a.acknowledged_at, a.acknowledged_by, a.resolved_at, a.resolved_by,
-       a.disposition, a.note, a.evidence_ping_ids, a.details,
+       a.disposition, a.note, a.evidence_ping_ids, a.details, {FOLLOWUP_COLUMNS},
        nullif(p.full_name, '') AS full_name, j.name AS jurisdiction_name, p.supervision_level,
        ps.last_ts AS last_fix_at, a.details ->> 'returned_at' AS returned_at
 FROM alerts a JOIN persons p ON p.id = a.person_id JOIN jurisdictions j ON j.id = a.jurisdiction_id
-LEFT JOIN person_state ps ON ps.person_id = a.person_id
+LEFT JOIN person_state ps ON ps.person_id = a.person_id {ASSIGNEE_JOIN}
 WHERE j.path LIKE $1 || '%'
   AND ($2::text[] IS NULL OR a.status = ANY($2)) AND ($3::text[] IS NULL OR a.type = ANY($3))
   AND ($4::bigint IS NULL OR a.person_id = $4)
   AND ($5::timestamptz IS NULL OR a.opened_at >= $5)
   AND ($6::timestamptz IS NULL OR a.opened_at < $6)
+  AND ($7::bigint IS NULL OR a.assigned_to = $7) AND (NOT $8::boolean OR a.assigned_to IS NULL)
+  AND ($9::boolean IS NULL OR {FOLLOWUP_DUE} = $9)
 """
 # one statement per order, chosen by the enum: no text from a request reaches the SQL
 LIST_TRIAGE = {
-    sort: TRIAGE_SELECT + f"ORDER BY {order} LIMIT $7 OFFSET $8" for sort, order in ORDER_BY.items()
+    sort: TRIAGE_SELECT + f"ORDER BY {order} LIMIT $10 OFFSET $11"
+    for sort, order in ORDER_BY.items()
 }
 
 
@@ -75,6 +79,9 @@ class AlertFilter:
     opened_from: datetime | None = None
     opened_to: datetime | None = None
     sort: AlertSort = AlertSort.NEWEST
+    assigned_to: int | None = None  # this officer's
+    unassigned: bool = False  # nobody's
+    followup_due: bool | None = None
 
 
 async def list_triage(
@@ -90,6 +97,9 @@ async def list_triage(
         where.person_id,
         where.opened_from,
         where.opened_to,
+        where.assigned_to,
+        where.unassigned,
+        where.followup_due,
         limit,
         offset,
     )

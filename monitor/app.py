@@ -17,8 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import make_asgi_app
 from starlette.types import ASGIApp
 
+from alerts import followup_routes, ws
 from alerts import routes as alert_routes
-from alerts import ws
 from alerts.consumer import StreamConsumer, relay, worker_name
 from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.hub import Hub
@@ -67,6 +67,7 @@ OFFICER_APIS = (
     device_routes.router,
     rules.router,
     alert_routes.router,
+    followup_routes.router,  # assignment and follow-up notes
     audit_routes.router,
     report_routes.router,
 )

@@ -39,7 +39,7 @@ const map = new MapPanel($("map"), {
 });
 const alertList = new AlertList({
   session, jurisdictions, persons,
-  view: () => ({ role: state.me?.role, selected: state.selected }),
+  view: () => ({ role: state.me?.role, me: state.me?.id, selected: state.selected }),
   onPick: (personId, alert) => select(personId, alert),
   onNotify: notify,
   onRendered: (open) => {

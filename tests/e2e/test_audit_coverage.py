@@ -53,6 +53,11 @@ async def post(world: World, path: str, body: object = None, key: str = "") -> h
     return answer
 
 
+async def assign_to_self(w: World) -> httpx.Response:
+    me = (await w.client.get("/v1/auth/me", headers=w.headers)).json()["id"]
+    return await post(w, f"/v1/alerts/{w.alert_id}/assign", {"officer_id": me})
+
+
 def person(w: World) -> str:
     return f"/v1/persons/{w.person_id}"
 
@@ -92,6 +97,9 @@ CASES: dict[tuple[str, str], tuple[str, Case]] = {
         "ends_at": (NOW + timedelta(hours=8)).isoformat()}, "permit")),
     ("POST", "/v1/persons/{person_id}/permits/{permit_id}/cancel"): ("permit.cancel", lambda w: (
         post(w, f"{person(w)}/permits/{w.made['permit']}/cancel"))),
+    ("POST", "/v1/alerts/{alert_id}/assign"): ("alert.assign", lambda w: assign_to_self(w)),
+    ("POST", "/v1/alerts/{alert_id}/notes"): ("alert.note", lambda w: post(
+        w, f"/v1/alerts/{w.alert_id}/notes", {"body": "phoned: at home"})),
     ("POST", "/v1/alerts/{alert_id}/ack"): ("alert.acknowledged", lambda w: post(
         w, f"/v1/alerts/{w.alert_id}/ack", {"note": "seen"})),
     ("POST", "/v1/alerts/{alert_id}/resolve"): ("alert.resolved", lambda w: post(
@@ -113,6 +121,8 @@ CASES: dict[tuple[str, str], tuple[str, Case]] = {
         "/v1/alerts", headers=w.headers)),
     ("GET", "/v1/alerts/{alert_id}"): ("read_alert", lambda w: w.client.get(
         f"/v1/alerts/{w.alert_id}", headers=w.headers)),
+    ("GET", "/v1/alerts/{alert_id}/notes"): ("read_alert_notes", lambda w: w.client.get(
+        f"/v1/alerts/{w.alert_id}/notes", headers=w.headers)),
     # names the persons who left their area, from the alerts their positions raised
     ("GET", "/v1/reports/holiday-sweep"): ("read_holiday_sweep", lambda w: w.client.get(
         "/v1/reports/holiday-sweep", params={"from": "2026-01-01", "to": "2026-02-01"},
@@ -165,7 +175,7 @@ async def test_the_route_writes_its_audit_row(
 ) -> None:
     headers = {"Authorization": f"Bearer {officer.token}"}
     async with httpx.AsyncClient(base_url=live.base_url) as client:
-        device = await enrol(client, officer, f"AUDIT-{key[1]}-{NOW.timestamp()}")
+        device = await enrol(client, officer, f"AUDIT-{key[0]}{key[1]}-{NOW.timestamp()}")
         me = (await client.get("/v1/auth/me", headers=headers)).json()["id"]
         alert_id = await open_alert(pool, device.person_id)
         world = World(client, headers, officer, device.person_id, device.device_id, alert_id, {})
