@@ -118,6 +118,12 @@ async def test_a_transfer_moves_the_person_and_their_open_alerts(
         url = f"/v1/persons/{person['id']}"
         alert_id = await open_alert(pool, person["id"])
         assert (await client.get(url, headers=bearer(where.token_b))).status_code == 404
+        # street A's officer follows it up: they cannot see street B, so the move takes it off
+        me = (await client.get("/v1/auth/me", headers=bearer(where.token_a))).json()["id"]
+        taken = await client.post(
+            f"/v1/alerts/{alert_id}/assign", headers=bearer(where.token_a), json={"officer_id": me}
+        )
+        assert taken.status_code == 200 and taken.json()["assigned_to"] == me, taken.text
         # street A cannot hand the person to an office out of its reach
         refused = await client.patch(
             url, headers=bearer(where.token_a), json={"jurisdiction_id": where.b}
@@ -155,6 +161,8 @@ async def test_a_transfer_moves_the_person_and_their_open_alerts(
             "/v1/alerts", headers=bearer(where.token_b), params={"person_id": person["id"]}
         )
         assert [(a["id"], a["status"]) for a in listed.json()] == [(alert_id, "open")]
+        assert listed.json()[0]["assigned_to"] is None, "no one in street B follows it up yet"
+        assert update["alert"]["assigned_to"] is None
         history = (await client.get(f"{url}/history", headers=bearer(where.token_b))).json()
     assert [h["changes"] for h in history] == [
         {"jurisdiction_id": {"old": where.a, "new": where.b}}
