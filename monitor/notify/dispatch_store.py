@@ -131,7 +131,7 @@ VALUES ($1, $2, $3, $4, $5)
 """
 SETTLE = """
 UPDATE notification_deliveries SET attempts = attempts + 1, status = $2, next_attempt_at = $3,
-       delivered_at = CASE WHEN $2 = 'delivered' THEN $4 END
+       delivered_at = CASE WHEN $2 = 'delivered' THEN $4::timestamptz END
 WHERE id = $1
 """
 
