@@ -144,7 +144,7 @@ async def post(client: httpx.AsyncClient, row: asyncpg.Record, config: NotifyCon
     try:
         answer = await client.post(row["url"], content=body, headers=headers,
                                    timeout=config.timeout_s)  # fmt: skip
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:  # the URL's host too
         elapsed = (time.perf_counter() - started) * 1000
         return Outcome(None, f"{type(error).__name__}: {error}"[:500], elapsed)
     elapsed = (time.perf_counter() - started) * 1000

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from alerts.bounds import DbId, Instant, Text
@@ -27,8 +28,13 @@ def webhook_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("an http:// or https:// URL with a host, e.g. https://gw.example/hook")
-    if any(c.isspace() for c in url):
-        raise ValueError("must not contain spaces")
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        raise ValueError("must not contain spaces or control characters")
+    try:
+        parts.port  # noqa: B018  (read for its check: a port outside 0..65535 raises)
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as error:
+        raise ValueError(f"not a URL a request can be sent to: {error}") from None
     return url
 
 

@@ -3,7 +3,7 @@ names to be notified. Within the officer's reach; changes audited."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -69,13 +69,21 @@ async def list_shifts(
     async with ctx.pool.acquire() as conn:
         await access.office_in_reach(conn, officer, jurisdiction_id)
         start = start or await database_now(conn)
-        end = end or start + timedelta(days=7)
-        if not start < end <= start + MAX_RANGE:
+        end = end or later(start, timedelta(days=7))
+        if not start < end or end - start > MAX_RANGE:
             raise BadRequestError("to: must lie after from, at most 31 days later", field="to")
         return await store.list_shifts(
             conn, jurisdiction_id=jurisdiction_id, start=start, end=end,
             cancelled=include_cancelled, limit=limit,
         )  # fmt: skip
+
+
+def later(start: datetime, by: timedelta) -> datetime:
+    """start + by, or the last instant there is (a `from` in year 9999 must not overflow)."""
+    try:
+        return start + by
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 @router.post("/shifts/{shift_id}/cancel")

@@ -138,7 +138,12 @@ def types_or_null(alert_types: list[Any]) -> list[str] | None:
 
 
 async def insert_channel(
-    conn: Conn, *, jurisdiction_id: int, data: schemas.ChannelIn, secret: str, created_by: int
+    conn: Conn,
+    *,
+    jurisdiction_id: int,
+    data: schemas.ChannelIn,
+    secret: str,
+    created_by: int | None,
 ) -> schemas.ChannelOut:
     row = await conn.fetchrow(
         INSERT_CHANNEL, jurisdiction_id, data.name, data.url, secret,

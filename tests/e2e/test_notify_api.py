@@ -8,6 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import asyncpg
 import httpx
@@ -19,6 +20,7 @@ from monitor.auth.models import Role
 from monitor.notify import signing
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
+from monitor.registry.store import Conn
 from tests.e2e.conftest import Live, Officer, log_in
 from tests.notify_receiver import receiving
 
@@ -44,7 +46,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def account(live: Live, conn: asyncpg.Connection, role: Role, where: int) -> tuple[int, str]:
+async def account(live: Live, conn: Conn, role: Role, where: int) -> tuple[int, str]:
     name, password = f"n-{role.value}-{secrets.token_hex(4)}", secrets.token_urlsafe(12)
     officer_id = await auth_store.insert_officer(
         conn, username=name, password_hash=security.hash_password(password),
@@ -53,7 +55,9 @@ async def account(live: Live, conn: asyncpg.Connection, role: Role, where: int) 
     return officer_id, await log_in(live.base_url, name, password)
 
 
-async def place(conn: asyncpg.Connection, level: str, parent: int | None) -> int:
+async def place(
+    conn: Conn, level: Literal["city", "district", "street"], parent: int | None
+) -> int:
     data = schemas.JurisdictionIn(name=f"{level}-{secrets.token_hex(3)}", level=level,
                                   parent_id=parent)  # fmt: skip
     return (await registry_store.insert_jurisdiction(conn, data=data)).id

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 import asyncpg
 import httpx
@@ -28,6 +29,7 @@ from monitor.registry import store as registry_store
 from monitor.registry.store import Conn
 from tests.notify_receiver import Receiver, receiving
 
+Level = Literal["city", "district", "street"]
 CONFIG = engine.NotifyConfig(timeout_s=2.0, max_attempts=3, backoff_first_s=10.0)
 
 
@@ -41,7 +43,7 @@ class Offices:
     person: int
 
 
-async def office(conn: Conn, name: str, level: str, parent: int | None) -> int:
+async def office(conn: Conn, name: str, level: Level, parent: int | None) -> int:
     made = await registry_store.insert_jurisdiction(
         conn, data=registry_schemas.JurisdictionIn(name=name, level=level, parent_id=parent)
     )
@@ -89,7 +91,7 @@ async def channel(
     async with pool.acquire() as conn:
         made = await notify_store.insert_channel(
             conn, jurisdiction_id=jurisdiction_id, data=data, secret=secret, created_by=None
-        )  # type: ignore[arg-type]
+        )
     return made.id, secret
 
 
