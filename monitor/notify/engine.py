@@ -41,9 +41,15 @@ class NotifyConfig:
     batch: int = 50
 
 
-async def dispatch_once(pool: asyncpg.Pool, config: NotifyConfig, *, limit: int = 500) -> int:
-    """One read of the event log after the cursor: the deliveries made (cursor and deliveries
-    commit together, so a crash between rounds neither loses nor repeats one)."""
+DISPATCH_BATCH = 500  # events read in one round (one transaction)
+
+
+async def dispatch_once(
+    pool: asyncpg.Pool, config: NotifyConfig, *, limit: int = DISPATCH_BATCH
+) -> int:
+    """One read of the event log after the cursor; the number of alert events read (`limit`:
+    there may be more). Cursor and deliveries commit together, so a crash between rounds
+    neither loses nor repeats a delivery."""
     made = 0
     async with pool.acquire() as conn, conn.transaction():
         cursor = await dispatch_store.lock_cursor(conn)
@@ -53,7 +59,9 @@ async def dispatch_once(pool: asyncpg.Pool, config: NotifyConfig, *, limit: int 
         for row in rows:
             made += await dispatch_event(conn, row, config)
         await dispatch_store.advance_cursor(conn, to=through)
-    return made
+    if made:
+        log.info("notifier: %d deliveries of %d alert events", made, len(rows))
+    return len(rows)
 
 
 async def dispatch_event(conn: Conn, event: asyncpg.Record, config: NotifyConfig) -> int:
@@ -187,9 +195,8 @@ async def settle(
 async def run_dispatcher(pool: asyncpg.Pool, config: NotifyConfig) -> None:
     while True:
         await asyncio.sleep(config.interval_s)
-        made = await dispatch_once(pool, config)
-        if made:
-            log.info("notifier: %d deliveries made", made)
+        while await dispatch_once(pool, config) == DISPATCH_BATCH:
+            pass  # a backlog: read on without waiting
 
 
 async def run_sender(pool: asyncpg.Pool, config: NotifyConfig) -> None:

@@ -4,6 +4,7 @@ secret shown once, and a channel's test delivery signed with it."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from monitor.notify import signing
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from monitor.registry.store import Conn
-from tests.e2e.conftest import Live, Officer, log_in
+from tests.e2e.conftest import Live, Officer, log_in, running, settings_for
+from tests.integration.test_notify import open_alert
 from tests.notify_receiver import receiving
 
 pytestmark = pytest.mark.slow
@@ -267,3 +269,36 @@ async def test_an_alert_s_deliveries_are_read_within_reach(
         assert (await client.get(path, headers=town.oversight)).json() == []
         assert (await client.get(path, headers=town.stranger)).status_code == 404
         assert (await client.get(path, headers=town.admin, params={"x": 1})).status_code == 422
+
+
+async def test_the_app_s_own_loops_deliver_an_alert_to_the_rung_office(
+    town: Town, pool: asyncpg.Pool, database_url: str, redis_url: str
+) -> None:
+    """The notifier as `monitor up` runs it (supervised loops), not driven by the test."""
+    settings = settings_for(database_url, redis_url).model_copy(
+        update={"notify_interval_s": 0.2, "timer_interval_s": 3600.0}
+    )
+    async with (
+        receiving() as receiver,
+        running(settings) as server,
+        httpx.AsyncClient(base_url=server.base_url) as client,
+    ):
+        made = await client.post(
+            f"/v1/jurisdictions/{town.street}/channels", headers=town.admin,
+            json={"name": "gw", "url": receiver.url("/loop"), "alert_types": ["tamper"]},
+        )  # fmt: skip
+        assert made.status_code == 201, made.text
+        async with pool.acquire() as conn:
+            person = await conn.fetchval(
+                "INSERT INTO persons (case_number, supervision_level, jurisdiction_id) "
+                "VALUES ($1, 'strict', $2) RETURNING id", f"L-{secrets.token_hex(4)}", town.street,
+            )  # fmt: skip
+        await open_alert(pool, person, alert_type="tamper")
+        await open_alert(pool, person, alert_type="low_battery")  # not a type the channel takes
+        for _ in range(100):
+            if receiver.at("/loop"):
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # and nothing more comes
+        [got] = receiver.at("/loop")
+        assert got.json["alert"]["type"] == "tamper" and got.json["office"]["id"] == town.street
