@@ -41,20 +41,29 @@ async def news(
 
 
 # the office at the alert's rung: the ancestor-or-self of its jurisdiction at that level (any
-# number of levels), with its channels that take this event and alert type
-RUNG_CHANNELS = """
-SELECT j.id AS office_id, j.name AS office_name, j.level AS office_level, c.id AS channel_id
-FROM jurisdictions j JOIN notification_channels c ON c.jurisdiction_id = j.id
-WHERE $1 LIKE j.path || '%' AND j.level = $2 AND c.enabled AND $3 = ANY(c.events)
-  AND (c.alert_types IS NULL OR $4 = ANY(c.alert_types))
-ORDER BY c.id
+# number of levels); $3: or else the alert's own office (a person registered at a district
+# has alerts opened at the street rung, which no office of theirs is)
+RUNG_OFFICE = """
+SELECT id, name, level FROM jurisdictions
+WHERE ($1 LIKE path || '%' AND level = $2) OR ($3 AND path = $1)
+ORDER BY level = $2 DESC, length(path) DESC LIMIT 1
+"""
+OFFICE_CHANNELS = """
+SELECT id FROM notification_channels
+WHERE jurisdiction_id = $1 AND enabled AND $2 = ANY(events)
+  AND (alert_types IS NULL OR $3 = ANY(alert_types))
+ORDER BY id
 """
 
 
-async def rung_channels(
-    conn: Conn, *, alert_path: str, rung: str, event: str, alert_type: str
-) -> list[asyncpg.Record]:
-    return await conn.fetch(RUNG_CHANNELS, alert_path, rung, event, alert_type)
+async def rung_office(
+    conn: Conn, *, alert_path: str, rung: str, or_own: bool
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(RUNG_OFFICE, alert_path, rung, or_own)
+
+
+async def office_channels(conn: Conn, *, office_id: int, event: str, alert_type: str) -> list[int]:
+    return [r["id"] for r in await conn.fetch(OFFICE_CHANNELS, office_id, event, alert_type)]
 
 
 ON_DUTY = """

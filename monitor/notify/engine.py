@@ -66,36 +66,49 @@ async def dispatch_once(
 
 async def dispatch_event(conn: Conn, event: asyncpg.Record, config: NotifyConfig) -> int:
     """Deliveries of one alert event to the channels of the office at the alert's rung (for
-    alert.escalated, the rung it moved to)."""
+    alert.escalated, the rung it moved to; an alert opened below its own office's level goes
+    to that office, but an escalation to a level the tree lacks reaches nobody until the next
+    rung, so the first office never hears it twice)."""
     alert: dict[str, Any] = event["payload"]["alert"]
-    channels = await dispatch_store.rung_channels(
+    found = await dispatch_store.rung_office(
         conn, alert_path=event["jurisdiction_path"], rung=alert["escalation_level"],
-        event=CHANNEL_EVENTS[event["type"]], alert_type=alert["type"],
+        or_own=event["type"] != "alert.escalated",
     )  # fmt: skip
+    if found is None or await heard_it_already(conn, event, found["id"]):
+        return 0
+    channels = await dispatch_store.office_channels(
+        conn, office_id=found["id"], event=CHANNEL_EVENTS[event["type"]], alert_type=alert["type"]
+    )
     if not channels:
         return 0
-    first = channels[0]
-    office = {
-        "id": first["office_id"],
-        "name": first["office_name"],
-        "level": first["office_level"],
-    }
-    on_duty = await dispatch_store.on_duty(conn, office_id=office["id"], at=event["created_at"])
+    on_duty = await dispatch_store.on_duty(conn, office_id=found["id"], at=event["created_at"])
     payload = {
         "event": {"id": event["id"], "type": event["type"], "at": event["created_at"].isoformat()},
         "alert": alert,
         "person": {"id": alert["person_id"], "case_number": alert["case_number"]},
-        "office": office,
+        "office": {"id": found["id"], "name": found["name"], "level": found["level"]},
         "on_duty": on_duty,
         "nobody_on_duty": not on_duty,
     }
     made = 0
-    for channel in channels:
+    for channel_id in channels:
         made += await dispatch_store.insert_delivery(
-            conn, channel_id=channel["channel_id"], event_id=event["id"], event_type=event["type"],
+            conn, channel_id=channel_id, event_id=event["id"], event_type=event["type"],
             alert_id=event["alert_id"], payload=payload, max_attempts=config.max_attempts,
         ) is not None  # fmt: skip
     return made
+
+
+async def heard_it_already(conn: Conn, event: asyncpg.Record, office_id: int) -> bool:
+    """An escalation that leaves the alert with the office it opened at (a person registered
+    at a district: street → district) is no news to that office."""
+    before = event["payload"].get("from")
+    if event["type"] != "alert.escalated" or not isinstance(before, str):
+        return False
+    earlier = await dispatch_store.rung_office(
+        conn, alert_path=event["jurisdiction_path"], rung=before, or_own=True
+    )
+    return earlier is not None and earlier["id"] == office_id
 
 
 async def send_once(

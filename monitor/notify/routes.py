@@ -17,7 +17,7 @@ from alerts.bounds import DbId, Offset
 from alerts.known_query import RefuseUnknownQuery
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
-from monitor.errors import NotFoundError
+from monitor.errors import ConflictError, NotFoundError
 from monitor.notify import access, dispatch_store, engine, schemas, store
 from monitor.registry.store import Conn, database_now
 
@@ -108,6 +108,8 @@ async def test_channel(ctx: Ctx, officer: Writer, channel_id: DbId) -> schemas.D
     access.require_manager(officer, "manages notification channels")
     async with ctx.pool.acquire() as conn, conn.transaction():
         channel = await channel_in_reach(conn, officer, channel_id)
+        if not channel.enabled:
+            raise ConflictError(f"channel {channel_id} is disabled; enable it to test it")
         now = await database_now(conn)
         payload = {
             "event": {"id": None, "type": "channel.test", "at": now.isoformat()},

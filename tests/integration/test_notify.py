@@ -291,3 +291,30 @@ async def test_concurrent_and_restarted_dispatchers_make_each_delivery_once(
     rows = await deliveries(pool, street_channel)
     assert [r["status"] for r in rows] == ["delivered"] * 3
     assert len(receiver.at("/once")) == 3
+
+
+async def test_an_alert_of_a_person_registered_at_a_district_reaches_the_district_once(
+    pool: asyncpg.Pool, offices: Offices, receiver: Receiver
+) -> None:
+    """Opened at the street rung, which no office of theirs is: their own office hears it, and
+    the escalation to the district rung is no news to it; the city's is."""
+    district_channel, _ = await channel(pool, offices.district, receiver.url("/own"))
+    city_channel, _ = await channel(pool, offices.city, receiver.url("/city"))
+    async with pool.acquire() as conn:
+        person = await conn.fetchval(
+            "INSERT INTO persons (case_number, supervision_level, jurisdiction_id) "
+            "VALUES ($1, 'strict', $2) RETURNING id", f"DP-{secrets.token_hex(4)}",
+            offices.district,
+        )  # fmt: skip
+    await open_alert(pool, person)
+    await dispatch(pool)
+    now = await db_now(pool)
+    await timers.check_once(pool, now=now + timedelta(minutes=6))  # strict: 5 min a rung
+    await dispatch(pool)
+    await timers.check_once(pool, now=now + timedelta(minutes=12))
+    await dispatch(pool)
+    await send(pool)
+    assert [r.headers["x-monitor-event"] for r in receiver.at("/own")] == ["alert.opened"]
+    assert [r.headers["x-monitor-event"] for r in receiver.at("/city")] == ["alert.escalated"]
+    assert len(await deliveries(pool, district_channel)) == 1
+    assert len(await deliveries(pool, city_channel)) == 1
