@@ -116,7 +116,7 @@ CASES: dict[tuple[str, str], tuple[str, Case]] = {
         w, f"/v1/jurisdictions/{w.officer.jurisdiction_id}/channels",
         {"name": "gw", "url": "http://127.0.0.1:9/hook"}, "channel")),
     ("PATCH", "/v1/channels/{channel_id}"): ("channel.update", lambda w: w.client.patch(
-        f"/v1/channels/{w.made['channel']}", headers=w.headers, json={"enabled": False})),
+        f"/v1/channels/{w.made['channel']}", headers=w.headers, json={"name": "gw2"})),
     ("POST", "/v1/channels/{channel_id}/rotate-secret"): ("channel.rotate_secret", lambda w: (
         post(w, f"/v1/channels/{w.made['channel']}/rotate-secret"))),
     ("POST", "/v1/channels/{channel_id}/test"): ("channel.test", lambda w: post(
