@@ -44,6 +44,9 @@ from monitor.error_responses import DEVICE_ERRORS, OFFICER_ERRORS, add_bound_han
 from monitor.errors import MonitorError, TooManyRequestsError
 from monitor.headers import SecurityHeaders
 from monitor.maintenance import run_maintenance
+from monitor.notify import routes as notify_routes
+from monitor.notify import shift_routes
+from monitor.notify.engine import NotifyConfig, run_dispatcher, run_sender
 from monitor.redact import install_log_redaction
 from monitor.registry import casework, device_routes, fence_edits, roster_routes, rules
 from monitor.registry import routes as registry_routes
@@ -70,6 +73,8 @@ OFFICER_APIS = (
     followup_routes.router,  # assignment and follow-up notes
     audit_routes.router,
     report_routes.router,
+    notify_routes.router,
+    shift_routes.router,
 )
 
 
@@ -213,6 +218,9 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
         interval_s=s.timer_interval_s, order_notice=timedelta(days=s.order_notice_days)
     )
     supervisor.start("timers", lambda: run_timers(ctx.pool, ctx.redis, timers))
+    notify = notify_config(s)
+    supervisor.start("notify-dispatch", lambda: run_dispatcher(ctx.pool, notify))
+    supervisor.start("notify-send", lambda: run_sender(ctx.pool, notify))
     supervisor.start(
         "audit-anchors",
         lambda: run_anchoring(
@@ -227,6 +235,16 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
             position_events_keep=timedelta(hours=s.position_events_keep_h),
             interval_s=s.maintenance_interval_s,
         ),
+    )
+
+
+def notify_config(s: Settings) -> NotifyConfig:
+    return NotifyConfig(
+        interval_s=s.notify_interval_s,
+        timeout_s=s.notify_timeout_s,
+        max_attempts=s.notify_max_attempts,
+        backoff_first_s=s.notify_backoff_s,
+        backoff_cap_s=s.notify_backoff_max_s,
     )
 
 

@@ -104,6 +104,15 @@ class Settings(BaseSettings):
     audit_anchor_file: Path | None = None
     # how often the workers write that anchor (only when the chain has grown)
     audit_anchor_interval_s: float = Field(default=60.0, gt=0)
+    # how often the notifier reads new alert events into deliveries, and sends those due
+    notify_interval_s: float = Field(default=2.0, gt=0)
+    # a webhook receiver must answer within this (else the attempt failed, and is retried)
+    notify_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # attempts of one delivery before it is given up (status failed)
+    notify_max_attempts: int = Field(default=8, ge=1, le=100)
+    # wait after the first failed attempt, doubling after each (with jitter), up to the cap
+    notify_backoff_s: float = Field(default=10.0, gt=0)
+    notify_backoff_max_s: float = Field(default=3600.0, gt=0)
     # run the evaluator and time-driven loops inside the API process (`monitor up`)
     run_workers: bool = True
     # `monitor worker` serves its Prometheus metrics here (the API serves its own at /metrics);

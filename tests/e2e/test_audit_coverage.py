@@ -62,6 +62,14 @@ def person(w: World) -> str:
     return f"/v1/persons/{w.person_id}"
 
 
+async def my_shift(w: World) -> httpx.Response:
+    """The admin on duty at their own office for the next hours."""
+    me = (await w.client.get("/v1/auth/me", headers=w.headers)).json()["id"]
+    return await post(w, f"/v1/jurisdictions/{w.officer.jurisdiction_id}/shifts", {
+        "officer_id": me, "starts_at": NOW.isoformat(),
+        "ends_at": (NOW + timedelta(hours=8)).isoformat()}, "shift")  # fmt: skip
+
+
 CASES: dict[tuple[str, str], tuple[str, Case]] = {
     ("POST", "/v1/jurisdictions"): ("jurisdiction.create", lambda w: post(
         w, "/v1/jurisdictions",
@@ -112,6 +120,18 @@ CASES: dict[tuple[str, str], tuple[str, Case]] = {
         "date": datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()})),
     ("POST", "/v1/fences/{fence_id}/retire"): ("fence.retire", lambda w: post(
         w, f"/v1/fences/{w.made['fence']}/retire", {"reason": "redrawn"})),
+    ("POST", "/v1/jurisdictions/{jurisdiction_id}/channels"): ("channel.create", lambda w: post(
+        w, f"/v1/jurisdictions/{w.officer.jurisdiction_id}/channels",
+        {"name": "gw", "url": "http://127.0.0.1:9/hook"}, "channel")),
+    ("PATCH", "/v1/channels/{channel_id}"): ("channel.update", lambda w: w.client.patch(
+        f"/v1/channels/{w.made['channel']}", headers=w.headers, json={"name": "gw2"})),
+    ("POST", "/v1/channels/{channel_id}/rotate-secret"): ("channel.rotate_secret", lambda w: (
+        post(w, f"/v1/channels/{w.made['channel']}/rotate-secret"))),
+    ("POST", "/v1/channels/{channel_id}/test"): ("channel.test", lambda w: post(
+        w, f"/v1/channels/{w.made['channel']}/test")),
+    ("POST", "/v1/jurisdictions/{jurisdiction_id}/shifts"): ("shift.create", lambda w: my_shift(w)),
+    ("POST", "/v1/shifts/{shift_id}/cancel"): ("shift.cancel", lambda w: post(
+        w, f"/v1/shifts/{w.made['shift']}/cancel")),
     # reads of positions: alerts carry the fix that raised them
     ("GET", "/v1/persons/{person_id}/track"): ("read_track", lambda w: w.client.get(
         f"{person(w)}/track", headers=w.headers)),
