@@ -19,7 +19,7 @@ DEFAULT_TOP: Level = "city"
 def rank(level: str) -> int:
     """0 for a street office up to 4 for the ministry; ValueError for an unknown level."""
     try:
-        return LEVELS.index(level)  # type: ignore[arg-type]
+        return LEVELS.index(level)
     except ValueError:
         raise ValueError(f"level: {level!r} is not one of {', '.join(LEVELS)}") from None
 

@@ -83,9 +83,7 @@ async def check_once(
             now = await conn.fetchval("SELECT now()")
         assert now is not None
         lost = await timer_store.open_signal_lost(conn, now=now, rule=SILENCE)
-        escalated = await timer_store.escalate(
-            conn, now=now, top=escalation_top, decide=next_rung
-        )
+        escalated = await timer_store.escalate(conn, now=now, top=escalation_top, decide=next_rung)
         overdue = await timer_store.open_overdue_returns(conn, now=now)
         missed = await checkins.judge_due(conn, now=now)
         noted = await checkins.note_late(conn, now=now)

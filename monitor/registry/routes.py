@@ -71,7 +71,9 @@ async def create_jurisdiction(
     async with ctx.pool.acquire() as conn, conn.transaction():
         if data.parent_id is None:
             if not is_root_admin(officer):
-                raise ForbiddenError("parent_id: only an admin of the root may create a root jurisdiction")
+                raise ForbiddenError(
+                    "parent_id: only an admin of the root may create a root jurisdiction"
+                )
         else:
             await jurisdiction_in_reach(conn, officer, data.parent_id, field="parent_id")
         try:

@@ -33,9 +33,7 @@ async def insert_jurisdiction(
     if data.parent_id is not None:
         parent_level = await conn.fetchval(PARENT_LEVEL, data.parent_id)
         if parent_level is None:
-            raise BadRequestError(
-                f"parent_id: no jurisdiction {data.parent_id}", field="parent_id"
-            )
+            raise BadRequestError(f"parent_id: no jurisdiction {data.parent_id}", field="parent_id")
         if not ranks_below(data.level, parent_level):
             raise BadRequestError(
                 f"level: a {data.level} cannot sit under a {parent_level} (parent_id "

@@ -130,7 +130,8 @@ async def test_a_province_sees_every_city_under_it_and_nothing_of_its_sibling(
         assert {p["id"] for p in listed.json()} == {persons[street], persons[guangzhou]}
         seen = await client.get("/v1/alerts", headers=province_officer)
         assert {a["id"] for a in seen.json()} == {alerts[street], alerts[guangzhou]}
-        assert (await client.get(f"/v1/alerts/{alerts[street]}", headers=province_officer)).status_code == 200  # fmt: skip
+        one = await client.get(f"/v1/alerts/{alerts[street]}", headers=province_officer)
+        assert one.status_code == 200 and one.json()["escalation_level"] == "street"
 
         for where in (street, guangzhou):
             hidden = await client.get(f"/v1/persons/{persons[where]}", headers=sibling_officer)

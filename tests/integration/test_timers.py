@@ -106,7 +106,9 @@ async def make_tree(conn: Conn, levels: list[schemas.JurisdictionLevel]) -> list
         made = await registry_store.insert_jurisdiction(
             conn,
             data=schemas.JurisdictionIn(
-                name=f"{level}-{time.monotonic_ns()}", level=level, parent_id=(ids or [None])[-1]
+                name=f"{level}-{time.monotonic_ns()}",
+                level=level,
+                parent_id=ids[-1] if ids else None,
             ),
         )
         ids.append(made.id)
@@ -206,8 +208,8 @@ async def test_escalation_follows_the_chain_that_exists_and_never_passes_the_roo
         assert await conn.fetchval(
             "SELECT escalation_level FROM alerts WHERE id = $1", from_district
         ) == "district", "an alert starts at its own office's level"  # fmt: skip
-        root, _ = await make_tree(conn, ["city", "street"])
-        held_by_street = await make_person(conn, "strict", jurisdiction_id=_)
+        _, street = await make_tree(conn, ["city", "street"])
+        held_by_street = await make_person(conn, "strict", jurisdiction_id=street)
         at_root = await open_tamper_alert(conn, held_by_street)
     assert await climb(pool, from_district, 2, "ministry") == ["province", "province"]
     assert await climb(pool, at_root, 2, "ministry") == ["city", "city"]  # the root: no further
