@@ -5,6 +5,7 @@ level (a province, the ministry)."""
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -142,6 +143,22 @@ async def test_a_province_sees_every_city_under_it_and_nothing_of_its_sibling(
         assert {a["id"] for a in own.json()} == {alerts[changsha]}
         everyone = await client.get("/v1/persons", headers=admin)
         assert set(persons.values()) <= {p["id"] for p in everyone.json()}
+
+        # reports group by office as before, the province's whole subtree and nothing else
+        today = datetime.now(UTC).date()
+        period = {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=2))}
+        counted = await client.get("/v1/reports/alerts", headers=province_officer, params=period)
+        assert counted.status_code == 200, counted.text
+        assert {r["jurisdiction_id"] for r in counted.json()["rows"]} == {street, guangzhou}
+        month = {"month": today.strftime("%Y-%m"), "tz": "UTC"}
+        roster = await client.get("/v1/reports/roster", headers=province_officer, params=month)
+        assert roster.status_code == 200, roster.text
+        rows = roster.json()["rows"]
+        assert [(r["jurisdiction_id"], r["level"]) for r in rows][0] == (guangdong, "province")
+        assert {r["jurisdiction_id"] for r in rows} == {
+            guangdong, shenzhen, guangzhou, nanshan, street
+        }  # fmt: skip
+        assert sum(r["persons_on_record"] for r in rows) == 2
 
 
 async def test_the_root_admin_is_the_roots_whatever_its_level(
