@@ -154,7 +154,7 @@ async def test_a_province_sees_every_city_under_it_and_nothing_of_its_sibling(
         roster = await client.get("/v1/reports/roster", headers=province_officer, params=month)
         assert roster.status_code == 200, roster.text
         rows = roster.json()["rows"]
-        assert [(r["jurisdiction_id"], r["level"]) for r in rows][0] == (guangdong, "province")
+        assert (rows[0]["jurisdiction_id"], rows[0]["level"]) == (guangdong, "province")
         assert {r["jurisdiction_id"] for r in rows} == {
             guangdong, shenzhen, guangzhou, nanshan, street
         }  # fmt: skip

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from alerts.levels import LEVELS, next_rung, rank, ranks_below
+from monitor.settings import Settings
 
 
 def test_the_ladder_runs_from_the_street_office_to_the_ministry() -> None:
@@ -60,3 +62,15 @@ def test_the_rung_only_rises_never_skips_and_stops_at_the_top_or_the_root(
     # it stops at the top, or at the highest office of the chain at or below it
     reachable = [c for c in chain if rank(start) < rank(c) <= rank(top)]
     assert climbed[1:] == reachable
+
+
+def test_the_escalation_top_is_a_level_and_city_unless_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MONITOR_ESCALATION_TOP", raising=False)
+    assert Settings().escalation_top == "city"
+    monkeypatch.setenv("MONITOR_ESCALATION_TOP", "province")
+    assert Settings().escalation_top == "province"
+    monkeypatch.setenv("MONITOR_ESCALATION_TOP", "county")
+    with pytest.raises(ValidationError, match="escalation_top"):
+        Settings()
