@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from alerts.levels import LEVELS
 from alerts.models import AlertStatus, AlertType
 from alerts.store import ASSIGNEE_JOIN, FOLLOWUP_COLUMNS, FOLLOWUP_DUE
 
@@ -24,8 +25,8 @@ class AlertSort(StrEnum):
 
 # Severity, most urgent first: the type's urgency (gone, or where they must not be, or the
 # band cut off: 3; a rule broken in place or the signal gone: 2; a check-in missed: 1; a
-# battery running low: 0), then the escalation rung reached (city, district, street), then
-# the longest waiting.
+# battery running low: 0), then the escalation rung reached (ministry, province, city, district,
+# street), then the longest waiting.
 TYPE_URGENCY = {
     AlertType.OUT_OF_AREA: 3,
     AlertType.EXCLUSION_ZONE: 3,
@@ -39,7 +40,8 @@ TYPE_URGENCY = {
 }
 WHENS = " ".join(f"WHEN '{t.value}' THEN {n}" for t, n in TYPE_URGENCY.items())
 URGENCY = f"CASE a.type {WHENS} ELSE 0 END"  # enum values only: no request text
-RUNG = "CASE a.escalation_level WHEN 'city' THEN 2 WHEN 'district' THEN 1 ELSE 0 END"
+RUNG_WHENS = " ".join(f"WHEN '{level}' THEN {n}" for n, level in enumerate(LEVELS) if n)
+RUNG = f"CASE a.escalation_level {RUNG_WHENS} ELSE 0 END"  # level names only: no request text
 ORDER_BY = {
     AlertSort.NEWEST: "a.opened_at DESC, a.id DESC",
     AlertSort.OLDEST: "a.opened_at, a.id",

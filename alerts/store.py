@@ -51,11 +51,13 @@ async def get_alert(conn: Conn, *, alert_id: int, for_update: bool = False) -> A
     return None if row is None else row_to_alert(row)
 
 
-# one open alert per (person, type, rule): new evidence updates the open one
+# one open alert per (person, type, rule): new evidence updates the open one. It starts at
+# the rung of its own jurisdiction's level (a person held by a district office: district).
 UPSERT_OPEN_ALERT = """
 INSERT INTO alerts (person_id, jurisdiction_id, type, rule_key, status, late, episode_id,
-                    opened_at, last_evidence_at, evidence_ping_ids, details)
-VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $7, $8, $9)
+                    opened_at, last_evidence_at, evidence_ping_ids, details, escalation_level)
+VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $7, $8, $9,
+        (SELECT level FROM jurisdictions WHERE id = $2))
 ON CONFLICT (person_id, type, rule_key) WHERE status <> 'resolved' DO UPDATE
 SET last_evidence_at = greatest(alerts.last_evidence_at, EXCLUDED.last_evidence_at),
     evidence_ping_ids = (alerts.evidence_ping_ids || EXCLUDED.evidence_ping_ids)[1:200],

@@ -215,7 +215,9 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
     supervisor.start("partitions", owner.run)
     supervisor.start("relay", lambda: relay(ctx.redis, ctx.pool, interval_s=s.relay_interval_s))
     timers = TimerConfig(
-        interval_s=s.timer_interval_s, order_notice=timedelta(days=s.order_notice_days)
+        interval_s=s.timer_interval_s,
+        order_notice=timedelta(days=s.order_notice_days),
+        escalation_top=s.escalation_top,
     )
     supervisor.start("timers", lambda: run_timers(ctx.pool, ctx.redis, timers))
     notify = notify_config(s)

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alerts.levels import DEFAULT_TOP, Level
+
 INSECURE_SECRET = "change-me"
 # the key of an HMAC (officer sessions): guessable from a stolen row and token if short
 MIN_SECRET_CHARS = 32
@@ -93,6 +95,10 @@ class Settings(BaseSettings):
     # how often the timers run: signal_lost, escalation, overdue_return, missed_checkin,
     # orders about to lapse
     timer_interval_s: float = 10.0
+    # the last rung unacknowledged alerts climb to (street → district → city → province →
+    # ministry, as far as each alert's own chain of offices goes); "city" as before levels
+    # above it existed
+    escalation_top: Level = DEFAULT_TOP
     # this long before a monitoring order ends (unless renewed), its supervisors get a notice
     order_notice_days: float = Field(default=7.0, gt=0)
     # live-map position events are deleted once this old (alert events are kept)

@@ -7,7 +7,7 @@ import { addStrings, t } from "./i18n.js";
 import { comparator, matches, queryOf, readFilter, triageLines } from "./triage.js";
 
 const STATUS_RANK = { open: 0, escalated: 1, acknowledged: 2, resolved: 3 }; // alerts only move up
-const RUNG_RANK = { street: 0, district: 1, city: 2 };
+const RUNG_RANK = { street: 0, district: 1, city: 2, province: 3, ministry: 4 };
 const ACTIVE = new Set(["open", "escalated"]);
 
 addStrings({

@@ -11,7 +11,7 @@ const VIEWS = { // the status select: a view is one or several statuses
 // as the server's `severity` order (alerts/queries.py): type urgency, rung, longest waiting
 const URGENCY = { out_of_area: 3, exclusion_zone: 3, tamper: 3, device_separation: 3,
   overdue_return: 2, curfew: 2, signal_lost: 2, missed_checkin: 1, low_battery: 0 };
-const RUNG = { street: 0, district: 1, city: 2 };
+const RUNG = { street: 0, district: 1, city: 2, province: 3, ministry: 4 };
 
 addStrings({
   "ago.seconds": ["{n} 秒前", "{n} s ago"],
