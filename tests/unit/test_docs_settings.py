@@ -1,0 +1,19 @@
+"""docs/operations.md lists every setting: a setting added without a line there fails here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor.settings import Settings
+
+OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+
+
+def test_every_setting_has_a_line_in_the_operations_guide() -> None:
+    text = OPERATIONS.read_text(encoding="utf-8")
+    missing = [
+        f"MONITOR_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`MONITOR_{name.upper()}`" not in text
+    ]
+    assert not missing, f"docs/operations.md does not describe {missing}"
