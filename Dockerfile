@@ -5,6 +5,7 @@ COPY pyproject.toml README.md ./
 COPY monitor monitor
 COPY ingest ingest
 COPY geofence geofence
+COPY pings pings
 COPY alerts alerts
 COPY simulators simulators
 COPY migrations migrations
