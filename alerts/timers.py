@@ -18,17 +18,13 @@ import redis.asyncio as aioredis
 
 from alerts import checkins, orders, timer_store
 from alerts.consumer import publish
+from alerts.silence import SILENCE
 
 log = logging.getLogger(__name__)
 
 LADDER = ("street", "district", "city")
 # minutes an unacknowledged alert waits at each rung before it moves up
 ESCALATION_SLA_MIN = {"strict": 5.0, "normal": 15.0, "lenient": 30.0}
-# a device is lost after this many missed reports (its own expected_interval_s each), and
-# never sooner than its person's level's floor; silence counts from its newest fix, or from
-# its enrolment or the order's start if later
-MISSED_REPORTS = 5
-SIGNAL_LOST_FLOOR_S = {"strict": 300.0, "normal": 600.0, "lenient": 1200.0}
 
 
 @dataclass(frozen=True)
@@ -37,9 +33,7 @@ class TimerConfig:
     order_notice: timedelta = timedelta(days=7)  # before an order ends, its supervisors hear
 
 
-SILENCE = timer_store.SilenceRule(SIGNAL_LOST_FLOOR_S, MISSED_REPORTS)
-
-
+# silence (alerts.silence) is one rule for the timers and the lists
 is_signal_lost = SILENCE.is_lost  # the decision the timers apply (timer_store.SILENT prefilters)
 
 
