@@ -90,6 +90,18 @@ FROM page r ORDER BY {{order}}
 LIST_PERSON_ROWS = {sort: PERSON_ROWS.format(order=o) for sort, o in PERSON_ORDER.items()}
 
 
+# The lists are a few index probes a row (a device's latest fix, its state row, its order):
+# planned for a page of 1000 they cost past PostgreSQL's jit_above_cost, and compiling them
+# took a second where running them takes tens of milliseconds (docs/decisions/0013).
+NO_JIT = "SET LOCAL jit = off"
+
+
+async def fetch_without_jit(conn: Conn, sql: str, *args: Any) -> list[asyncpg.Record]:
+    async with conn.transaction():  # a savepoint inside a caller's transaction
+        await conn.execute(NO_JIT)
+        return await conn.fetch(sql, *args)
+
+
 def like_pattern(q: str | None) -> str | None:
     """`q` as an ILIKE pattern matching it anywhere, its own % _ and \\ taken literally."""
     if not q:
@@ -110,7 +122,8 @@ class PersonFilter:
 async def list_person_rows(
     conn: Conn, *, where: PersonFilter, limit: int, offset: int
 ) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
+    rows = await fetch_without_jit(
+        conn,
         LIST_PERSON_ROWS[where.sort],
         where.under_path,
         like_pattern(where.q),
@@ -190,12 +203,14 @@ async def list_device_rows(
 ) -> list[dict[str, Any]]:
     args: list[Any] = [where.under_path, like_pattern(where.q), where.kind, where.active]
     if where.silent is None:
-        rows = await conn.fetch(DEVICE_PAGE, *args, limit, offset)
+        rows = await fetch_without_jit(conn, DEVICE_PAGE, *args, limit, offset)
     else:
-        rows = await conn.fetch(DEVICE_PAGE_BY_SILENCE, *args, limit, offset, where.silent)
+        rows = await fetch_without_jit(
+            conn, DEVICE_PAGE_BY_SILENCE, *args, limit, offset, where.silent
+        )
     return [dict(r) for r in rows]
 
 
 async def persons_devices(conn: Conn, *, person_ids: list[int]) -> list[dict[str, Any]]:
     """The persons' devices, revoked ones included, each with its latest fix (or nulls)."""
-    return [dict(r) for r in await conn.fetch(PERSONS_DEVICES, person_ids)]
+    return [dict(r) for r in await fetch_without_jit(conn, PERSONS_DEVICES, person_ids)]
