@@ -6,10 +6,10 @@ page takes, and the device-silence filter that needs every device's latest fix.
 
 Makes a scratch database on the machine's PostgreSQL (MONITOR_BENCH_ADMIN_URL, by default
 postgresql://root@127.0.0.1/postgres) with a day's partitions for `--days` back and a week
-ahead, `--persons` persons with an ankle band each and every fifth a phone too, each under an
-order since before the oldest fix; a device
-reports every 10 minutes over the last day and once a day before that, except 5% last heard
-10 to 100 days ago and 2% never heard. Medians of `--rounds`, in milliseconds, of the
+ahead, `--persons` persons with an ankle band each and every fifth a phone too, each enrolled
+and under an order since before the oldest fix; a device reports every 10 minutes over the
+last day and once a day before that, except 5% last heard 10 to 100 days ago and 2% never
+heard. Medians of `--rounds`, in milliseconds, of the
 statements the routes run (monitor/registry/roster_store.py).
 """
 
@@ -64,7 +64,10 @@ SELECT p.id, jsonb_build_object(
        $1, 22.5, 114.0
 FROM persons p WHERE p.id % 100 < 93
 """
-# everyone under an order in force since before the oldest ping
+# every device enrolled, and every person under an order in force, since before the oldest ping
+ENROLLED = """
+UPDATE devices SET created_at = $1::timestamptz - make_interval(days => $2::int + 1)
+"""
 ORDERS = """
 INSERT INTO monitoring_orders (person_id, kind, starts_at, ends_at)
 SELECT id, 'electronic_positioning', $1::timestamptz - make_interval(days => $2::int + 1),
@@ -97,6 +100,7 @@ async def build(conn: asyncpg.Connection, persons: int, days: int) -> None:
     await conn.execute(PINGS_RECENT, now)
     await conn.execute(PINGS_DAILY, now, days)
     await conn.execute(STATES, now, round(now.timestamp() * 1000))
+    await conn.execute(ENROLLED, now, days)
     await conn.execute(ORDERS, now, days)
     await conn.execute("ANALYZE")
 
