@@ -7,13 +7,7 @@ judges a lone ping at once.
 
 A busy worker (its last transaction ended moments ago) first waits `gather_s`, as
 PostgreSQL's commit_delay does: without it, single-ping load runs as many small transactions,
-each paying its fixed round trips. Measured in alternating runs (BENCHMARKS.md): 5 ms cut the
-worker's CPU per ping by 20–34% and its PostgreSQL CPU per ping by 24–50%; 15 ms instead of 5
-cut it by another 11–35%. With reads that waited for the transaction, 15 ms raised the median
-ping → officer latency by 10–20 ms; with reads that go on meanwhile, the stage from ingest to
-evaluation has a median of about 20 ms at 15 ms (tenth session). Without any gather, reads
-that go on meanwhile made transactions of ~40 pings, and the worker's CPU per ping rose by
-about a third.
+each paying its fixed round trips. See docs/decisions/0022-evaluator-reads-and-gather.md
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ BATCH_SECONDS = Histogram(
     "monitor_evaluation_seconds", "Time to evaluate and commit one stream entry"
 )
 SOCKETS = Gauge("monitor_websockets", "Open officer WebSocket connections")
-# under single-ping load a transaction's fixed cost outweighs its pings' (BENCHMARKS.md,
-# benchmarks.evaluate_cpu): this says how many pings each one carries
+# under single-ping load a transaction's fixed cost outweighs its pings': this says how many
+# pings each one carries (docs/decisions/0022-evaluator-reads-and-gather.md)
 TRANSACTION_PINGS = Histogram(
     "monitor_evaluation_transaction_pings",
     "Pings judged per evaluator transaction",

@@ -82,6 +82,17 @@ class Viewer(Protocol):
     def sees(self, jurisdiction_path: str) -> bool: ...
 
 
+WIRE_TIMES = (
+    "opened_at",
+    "last_evidence_at",
+    "acknowledged_at",
+    "resolved_at",
+    "assigned_at",
+    "last_note_at",
+    "followup_due_at",
+)
+
+
 @dataclass(frozen=True)
 class Alert:
     id: int
@@ -105,11 +116,21 @@ class Alert:
     note: str
     evidence_ping_ids: list[int]
     details: dict[str, Any]
+    # who follows the alert up, and how (docs/decisions/0018)
+    assigned_to: int | None
+    assigned_to_name: str | None  # the assignee's display name, else username
+    assigned_at: datetime | None
+    assigned_by: int | None
+    notes_count: int
+    last_note_at: datetime | None
+    # a day after the last note (or the opening); None once resolved
+    followup_due_at: datetime | None
+    followup_due: bool  # as of the answer: unresolved and no note for a day
 
     def to_wire(self) -> dict[str, Any]:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
         data.pop("jurisdiction_path")
-        for key in ("opened_at", "last_evidence_at", "acknowledged_at", "resolved_at"):
+        for key in WIRE_TIMES:
             data[key] = data[key].isoformat() if data[key] is not None else None
         data["type"], data["status"] = self.type.value, self.status.value
         return data

@@ -1,8 +1,8 @@
 """Persons as the evaluator reads them, kept between transactions.
 
 Rebuilding every person of a batch from persons, jurisdictions, fences, rules and permits on
-every transaction was the evaluator's most expensive statement (1.3 ms of PostgreSQL per 40
-persons, against 0.3 ms for locking their states alone). Each person's row carries a
+every transaction was the evaluator's most expensive statement
+(docs/decisions/0026-fleet-caches-and-the-collector.md). Each person's row carries a
 revision that moves in the same transaction as any change to what is read here
 (migrations/0006), and the statement that locks the states reads it: a cached person whose
 revision moved is read again before it is used, so the cache is never staler than the old
@@ -13,10 +13,9 @@ before the discharge and uploaded after it are stored, as their order allowed, b
 more, so they open no alert on a closed case.
 
 A person without rules (most of them) is kept as a plain tuple, not a PersonRow: Python's
-collector leaves out a tuple of plain values, and with 80,000 PersonRows tracked every full
-collection walked them all, stopping the worker for 70–120 ms (gc.callbacks in a run of
-benchmarks.ws_latency at 80,000 devices), several times a minute. They are held in a
-SettledCache, so that the dict holding them is not walked either.
+collector leaves out a tuple of plain values, while every full collection walked all of a
+fleet's PersonRows. They are held in a SettledCache, so that the dict holding them is not
+walked either (docs/decisions/0026-fleet-caches-and-the-collector.md).
 """
 
 from __future__ import annotations

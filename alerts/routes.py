@@ -16,6 +16,7 @@ from alerts import queries, schemas, state_store, store, track
 from alerts.bounds import DbId, Instant, Offset
 from alerts.consumer import publish
 from alerts.errors import OutOfReachError
+from alerts.followup import AssignedTo, assignee_filter
 from alerts.known_query import RefuseUnknownQuery
 from alerts.models import Alert, AlertStatus, AlertType, EventType, NewEvent, Viewer, transition
 from alerts.queries import AlertSort
@@ -56,17 +57,28 @@ async def list_alerts(
     opened_from: Instant | None = None,
     opened_to: Instant | None = None,
     sort: AlertSort = AlertSort.NEWEST,
+    assigned_to: AssignedTo = None,
+    followup_due: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> list[schemas.AlertRowOut]:
     """Alerts within reach, filtered: `status` and `type` repeat for several values, the
     opening time range is [opened_from, opened_to); `severity` orders by the type's urgency,
-    then the escalation rung, then the longest waiting (alerts/queries.py)."""
+    then the escalation rung, then the longest waiting (alerts/queries.py). `assigned_to`
+    takes an officer's id, `me` or `none`; `followup_due` an unresolved alert without a
+    follow-up note for a day (docs/decisions/0018)."""
     if opened_from and opened_to and opened_from > opened_to:
         raise invalid("opened_from", "must not be after opened_to")
+    try:
+        assignee = assignee_filter(assigned_to, viewer)
+    except ValueError as exc:
+        raise invalid("assigned_to", str(exc)) from None
     async with runtime.pool.acquire() as conn, conn.transaction():
         under = await path_in_reach(conn, viewer, jurisdiction_id)
-        where = queries.AlertFilter(under, status, type, person_id, opened_from, opened_to, sort)
+        where = queries.AlertFilter(
+            under, status, type, person_id, opened_from, opened_to, sort,
+            assignee.officer_id, assignee.unassigned, followup_due,
+        )  # fmt: skip
         await store.audit(  # alerts carry the positions that raised them
             conn, officer_id=viewer.id, action="read_alerts", subject=viewer.jurisdiction_path,
             details={**asdict(where), "jurisdiction_id": jurisdiction_id, "offset": offset},
@@ -122,7 +134,8 @@ async def alert_actions(
         rows = await store.alert_history(conn, alert_id=alert_id)
     return [
         schemas.AlertActionOut(
-            **{k: r[k] for k in ("id", "type", "actor_officer_id", "created_at")}
+            **{k: r[k] for k in ("id", "type", "actor_officer_id", "created_at")},
+            **{k: r["payload"].get(k) for k in ("action", "assigned_to", "note_id")},
         )
         for r in rows
     ]

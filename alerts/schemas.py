@@ -41,6 +41,15 @@ class AlertOut(BaseModel):
     note: str
     evidence_ping_ids: list[int]
     details: dict[str, Any]
+    assigned_to: int | None
+    assigned_to_name: str | None
+    assigned_at: datetime | None
+    assigned_by: int | None
+    notes_count: int
+    last_note_at: datetime | None
+    # unresolved: when the next follow-up note is due (a day after the last, or the opening)
+    followup_due_at: datetime | None
+    followup_due: bool
 
 
 class AlertRowOut(AlertOut):
@@ -58,6 +67,10 @@ class AlertActionOut(BaseModel):
     type: str
     actor_officer_id: int | None
     created_at: datetime
+    # what an alert.updated did: assign, unassign, note (docs/decisions/0018); else None
+    action: str | None = None
+    assigned_to: int | None = None
+    note_id: int | None = None
 
 
 TrackArea = Literal["inside", "outside", "uncertain"]

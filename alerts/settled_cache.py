@@ -4,9 +4,9 @@ collector does not walk.
 CPython leaves a dict out of its collections while every key and value in it is untracked: a
 tuple of plain values is untracked once a collection has examined it, and a str, bytes, int or
 float never is tracked. But each newly made tuple is tracked until then, and inserting one tracks
-the whole dict again: every full collection then walks every entry (about 16 ms for 160,000
-here, so about 100 ms at a million devices) until two full collections have passed with no
-insert. Under a fleet's trickle of first lookups and changes, the dict never got the chance.
+the whole dict again: every full collection then walks every entry until two full
+collections have passed with no insert. Under a fleet's trickle of first lookups and changes,
+the dict never got the chance (docs/decisions/0026-fleet-caches-and-the-collector.md).
 
 New entries therefore wait in a young dict, small enough that walking it costs nothing. Once
 the collector has untracked an entry (young collections do, one or two of them, each a few

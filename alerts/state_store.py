@@ -144,9 +144,8 @@ async def lock_states(conn: Conn, *, person_ids: list[int]) -> dict[int, dict[st
 
 
 # The states travel as one JSON array, not a jsonb[]: asyncpg encodes an array element by
-# element (a Python call and collection checks each) and PostgreSQL parses each element on its
-# own; one document costs ~4 µs less per person on both sides. ROWS FROM zips it with the
-# other columns in order.
+# element and PostgreSQL parses each element on its own. ROWS FROM zips it with the other
+# columns in order. See docs/decisions/0025-judging-batches-as-columns.md
 SAVE_STATES = """
 UPDATE person_state s SET state = v.state, updated_at = now(),
        quietest_fix_at = v.quietest_fix_at,

@@ -13,12 +13,29 @@ from alerts.models import Alert, AlertStatus, AlertType, NewEvent
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
-ALERT_SELECT = """
+# daily follow-up (每日跟进): an unresolved alert is due a note a rolling day after its last
+# one, or after its opening while it has none (docs/decisions/0018)
+FOLLOWUP_WINDOW = "interval '24 hours'"
+FOLLOWUP_DUE_AT = (
+    f"CASE WHEN a.status <> 'resolved' "
+    f"THEN coalesce(a.last_note_at, a.opened_at) + {FOLLOWUP_WINDOW} END"
+)
+FOLLOWUP_DUE = f"coalesce({FOLLOWUP_DUE_AT} <= now(), false)"
+# the assignment and notes columns of an alert, with the assignee joined as `ao`
+FOLLOWUP_COLUMNS = f"""
+       a.assigned_to, coalesce(nullif(ao.display_name, ''), ao.username) AS assigned_to_name,
+       a.assigned_at, a.assigned_by, a.notes_count, a.last_note_at,
+       {FOLLOWUP_DUE_AT} AS followup_due_at, {FOLLOWUP_DUE} AS followup_due
+"""
+ASSIGNEE_JOIN = "LEFT JOIN officers ao ON ao.id = a.assigned_to"
+
+ALERT_SELECT = f"""
 SELECT a.id, a.person_id, p.case_number, a.jurisdiction_id, j.path AS jurisdiction_path, a.type,
        a.rule_key, a.status, a.escalation_level, a.late, a.episode_id, a.opened_at,
        a.last_evidence_at, a.acknowledged_at, a.acknowledged_by, a.resolved_at, a.resolved_by,
-       a.disposition, a.note, a.evidence_ping_ids, a.details
+       a.disposition, a.note, a.evidence_ping_ids, a.details, {FOLLOWUP_COLUMNS}
 FROM alerts a JOIN persons p ON p.id = a.person_id JOIN jurisdictions j ON j.id = a.jurisdiction_id
+{ASSIGNEE_JOIN}
 """
 
 
@@ -34,11 +51,13 @@ async def get_alert(conn: Conn, *, alert_id: int, for_update: bool = False) -> A
     return None if row is None else row_to_alert(row)
 
 
-# one open alert per (person, type, rule): new evidence updates the open one
+# one open alert per (person, type, rule): new evidence updates the open one. It starts at
+# the rung of its own jurisdiction's level (a person held by a district office: district).
 UPSERT_OPEN_ALERT = """
 INSERT INTO alerts (person_id, jurisdiction_id, type, rule_key, status, late, episode_id,
-                    opened_at, last_evidence_at, evidence_ping_ids, details)
-VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $7, $8, $9)
+                    opened_at, last_evidence_at, evidence_ping_ids, details, escalation_level)
+VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $7, $8, $9,
+        (SELECT level FROM jurisdictions WHERE id = $2))
 ON CONFLICT (person_id, type, rule_key) WHERE status <> 'resolved' DO UPDATE
 SET last_evidence_at = greatest(alerts.last_evidence_at, EXCLUDED.last_evidence_at),
     evidence_ping_ids = (alerts.evidence_ping_ids || EXCLUDED.evidence_ping_ids)[1:200],

@@ -54,9 +54,8 @@ class StreamPing(TypedDict):
 
 
 # A stream entry's pings, a column each: fixed-width columns are little-endian numpy bytes
-# (Redis fields are binary-safe), device ids a JSON list. Entries of JSON objects, a ping each,
-# cost ingest 2.9 µs a ping to build and write, most of it formatting three floats as decimal
-# text that the evaluator then parsed back; these cost a fifth of that.
+# (Redis fields are binary-safe), device ids a JSON list, not a JSON object a ping whose floats
+# go to decimal text and back: see docs/decisions/0021-stream-entries-as-columns.md
 INT64, FLOAT64, FLAGS = np.dtype("<i8"), np.dtype("<f8"), np.dtype("u1")
 CHECKIN, TAMPER = 1, 2  # bits of the flags column
 Column = npt.NDArray[Any]

@@ -10,6 +10,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from alerts import rules_store, state_store, store
+from alerts.levels import LEVELS
 from alerts.models import AlertType, EventType, NewEvent
 from alerts.silence import LAST_MS, SILENT_SINCE, SilenceRule, order_in_force
 from alerts.verdicts import ms_to_dt
@@ -150,12 +151,22 @@ async def alert_event(
     )
 
 
+# Unacknowledged alerts past the shortest SLA with an office above their rung, at or below the
+# top ($3), on their jurisdiction's chain of ancestors (its path's ids); `chain` is that chain's
+# levels, for the pure decision (alerts.levels.next_rung) to say it again in Python. $2 is the
+# ladder, lowest first: an alert at the top, or at the root of its tree, is not read again.
 OVERDUE = """
 SELECT a.id, a.escalation_level, coalesce(a.escalated_at, a.created_at) AS since,
-       p.supervision_level
-FROM alerts a JOIN persons p ON p.id = a.person_id
-WHERE a.status IN ('open', 'escalated') AND a.escalation_level <> 'city'
+       p.supervision_level, up.chain
+FROM alerts a JOIN persons p ON p.id = a.person_id JOIN jurisdictions j ON j.id = a.jurisdiction_id
+CROSS JOIN LATERAL (
+    SELECT array_agg(anc.level) AS chain FROM jurisdictions anc
+    WHERE anc.id = ANY(string_to_array(trim(BOTH '/' FROM j.path), '/')::bigint[])) up
+WHERE a.status IN ('open', 'escalated')
   AND coalesce(a.escalated_at, a.created_at) < $1::timestamptz - interval '5 minutes'
+  AND EXISTS (SELECT 1 FROM unnest(up.chain) AS c (level)
+              WHERE array_position($2::text[], c.level)
+                    BETWEEN array_position($2, a.escalation_level) + 1 AND array_position($2, $3))
 ORDER BY a.id LIMIT 1000
 """
 ESCALATE = """
@@ -165,14 +176,16 @@ RETURNING id
 """
 
 
-async def escalate(conn: Conn, *, now: datetime, decide: RungDecision) -> list[int]:
-    """Move unacknowledged alerts up a rung once their SLA has passed."""
+async def escalate(conn: Conn, *, now: datetime, top: str, decide: RungDecision) -> list[int]:
+    """Move unacknowledged alerts up their jurisdiction's chain once their SLA has passed."""
     events: list[NewEvent] = []
     async with conn.transaction():
-        for row in await conn.fetch(OVERDUE, now):
+        for row in await conn.fetch(OVERDUE, now, list(LEVELS), top):
             rung = decide(
                 supervision_level=row["supervision_level"],
                 level=row["escalation_level"],
+                chain=row["chain"],
+                top=top,
                 since=row["since"],
                 now=now,
             )

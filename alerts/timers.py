@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
 import redis.asyncio as aioredis
 
-from alerts import checkins, orders, timer_store
+from alerts import checkins, levels, orders, timer_store
 from alerts.consumer import publish
 from alerts.silence import SILENCE
 
 log = logging.getLogger(__name__)
 
-LADDER = ("street", "district", "city")
 # minutes an unacknowledged alert waits at each rung before it moves up
 ESCALATION_SLA_MIN = {"strict": 5.0, "normal": 15.0, "lenient": 30.0}
 
@@ -31,25 +31,36 @@ ESCALATION_SLA_MIN = {"strict": 5.0, "normal": 15.0, "lenient": 30.0}
 class TimerConfig:
     interval_s: float = 10.0
     order_notice: timedelta = timedelta(days=7)  # before an order ends, its supervisors hear
+    escalation_top: levels.Level = levels.DEFAULT_TOP  # the last rung an alert climbs to
 
 
 # silence (alerts.silence) is one rule for the timers and the lists
 is_signal_lost = SILENCE.is_lost  # the decision the timers apply (timer_store.SILENT prefilters)
 
 
-def next_rung(*, supervision_level: str, level: str, since: datetime, now: datetime) -> str | None:
-    """The rung an unacknowledged alert moves to now, or None if it stays."""
-    rung = LADDER.index(level)
+def next_rung(
+    *,
+    supervision_level: str,
+    level: str,
+    chain: Sequence[str],
+    top: str = levels.DEFAULT_TOP,
+    since: datetime,
+    now: datetime,
+) -> str | None:
+    """The rung an unacknowledged alert moves to now, or None if it stays: once its SLA has
+    passed, the next office up its jurisdiction's `chain` of levels, never above `top`."""
     sla = timedelta(minutes=ESCALATION_SLA_MIN.get(supervision_level, 15.0))
-    if rung + 1 >= len(LADDER) or now - since < sla:
+    if now - since < sla:
         return None
-    return LADDER[rung + 1]
+    return levels.next_rung(at=level, chain=chain, top=top)
 
 
 async def run_timers(pool: asyncpg.Pool, redis: aioredis.Redis, config: TimerConfig) -> None:
     while True:
         await asyncio.sleep(config.interval_s)
-        event_ids = await check_once(pool, order_notice=config.order_notice)
+        event_ids = await check_once(
+            pool, order_notice=config.order_notice, escalation_top=config.escalation_top
+        )
         await publish(redis, pool, event_ids)
 
 
@@ -57,6 +68,7 @@ async def check_once(
     pool: asyncpg.Pool,
     *,
     order_notice: timedelta = TimerConfig.order_notice,
+    escalation_top: levels.Level = levels.DEFAULT_TOP,
     now: datetime | None = None,
 ) -> list[int]:
     """One round of every check; `now` is the database's clock unless a test gives one."""
@@ -65,7 +77,7 @@ async def check_once(
             now = await conn.fetchval("SELECT now()")
         assert now is not None
         lost = await timer_store.open_signal_lost(conn, now=now, rule=SILENCE)
-        escalated = await timer_store.escalate(conn, now=now, decide=next_rung)
+        escalated = await timer_store.escalate(conn, now=now, top=escalation_top, decide=next_rung)
         overdue = await timer_store.open_overdue_returns(conn, now=now)
         missed = await checkins.judge_due(conn, now=now)
         noted = await checkins.note_late(conn, now=now)

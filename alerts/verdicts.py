@@ -95,8 +95,8 @@ class Verdicts:
 
 
 # from this many fixes, columns: `advance` judges a compliant batch of them without stepping
-# each (500 fixes: 44 µs against 350). Fewer, a Fix each: numpy's cost per call is more than
-# what it saves (1 fix: 15 µs against 6).
+# each. Fewer, a Fix each: numpy's cost per call is more than what it saves.
+# See docs/decisions/0025-judging-batches-as-columns.md
 COLUMNS_FROM = 16
 
 

@@ -19,8 +19,8 @@ class Status(StrEnum):
 
 
 # not frozen: a frozen dataclass sets each field through object.__setattr__, and making the
-# Fixes was an eighth of a worker's CPU on batched pings (1.4 -> 0.4 µs each, slots and a plain
-# __init__). Nothing changes a Fix once made.
+# Fixes was an eighth of a worker's CPU on batched pings. Nothing changes a Fix once made.
+# See docs/decisions/0025-judging-batches-as-columns.md
 @dataclass(slots=True)
 class Fix:
     ping_id: int
@@ -66,8 +66,9 @@ class Excursion:
 
 
 # not frozen, as Fix: the evaluator makes two a person per transaction (from_json, and the
-# state after the fixes), and a frozen one sets its 13 fields through object.__setattr__ (1.45
-# against 0.5 µs each). Nothing changes an AreaState once made; a new one is made instead.
+# state after the fixes), and a frozen one sets its 13 fields through object.__setattr__
+# (docs/decisions/0025-judging-batches-as-columns.md). Nothing changes an AreaState once
+# made; a new one is made instead.
 @dataclass(slots=True)
 class AreaState:
     status: Status = Status.INSIDE

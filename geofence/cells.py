@@ -1,7 +1,8 @@
 """Table shortcut for classify: per grid cell, bounds on every point's distance to the boundary.
 
 The grid is regular in lon/lat, so finding a ping's cell is two multiplications (H3's
-latlng_to_cell costs ~0.34 µs a point, more than classify's whole budget of 0.15 µs). Coarse
+latlng_to_cell alone costs more than classify's whole budget: see
+docs/decisions/0023-fence-cell-table.md). Coarse
 cells (~400 m) cover the fence's box plus a buffer; those within FINE_WITHIN_M of the boundary
 are split into 16x16 fine cells (~25 m). Each cell stores lo ≤ distance ≤ hi for all its points
 (1-Lipschitz: the centre's exact distance ± the cell's radius, with a margin) and the side of the

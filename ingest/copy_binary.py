@@ -1,14 +1,14 @@
 """PostgreSQL's binary COPY data for a flush of plain pings, built a column at a time.
 
-asyncpg's `copy_records_to_table` encodes COPY rows one field at a time from Python tuples:
-with the tuples themselves, 5.4 µs of the API's CPU a ping on a slow hour, a quarter of what a
-batched upload costs. Most pings are plain (position, fix time and accuracy, nothing else),
-so every row of a flush has the same shape: fixed-width fields and NULLs, and one text field,
-the device id. Such rows are a numpy structured array whose fields are the COPY row's bytes in
-order (field count; then each field's length and big-endian value), filled a column at a time:
-2.0 µs a ping, the same bytes PostgreSQL would get from asyncpg. A flush with any other ping
-goes through asyncpg (ingest.store.copy_pings). The columns come from ingest.flush.Flush,
-which the stream entries are built from too.
+asyncpg's `copy_records_to_table` encodes COPY rows one field at a time from Python tuples,
+a large part of what a batched upload costs (docs/decisions/0020-group-commit-by-copy.md).
+Most pings are plain (position, fix time and accuracy, nothing else), so every row of a flush
+has the same shape: fixed-width fields and NULLs, and one text field, the device id. Such rows
+are a numpy structured array whose fields are the COPY row's bytes in order (field count; then
+each field's length and big-endian value), filled a column at a time: the same bytes
+PostgreSQL would get from asyncpg. A flush with any other ping goes through asyncpg
+(ingest.store.copy_pings). The columns come from ingest.flush.Flush, which the stream entries
+are built from too.
 
 Format: https://www.postgresql.org/docs/current/sql-copy.html ("Binary Format").
 """

@@ -146,7 +146,8 @@ class Ingestor:
                 device = await store.get_device_by_id(conn, device_id=key[1])
         # a plain tuple of plain values: Python leaves it out of garbage collection (only exact
         # tuples are untracked, not a dataclass nor a named tuple); with a fleet-sized cache
-        # each full collection otherwise walked every entry, up to 200 ms at 80,000 devices
+        # each full collection otherwise walked every entry
+        # (docs/decisions/0026-fleet-caches-and-the-collector.md)
         self._devices[key] = (loaded, None if device is None else astuple(device))
         device_id = device.id if device is not None else key[1] if key[0] == "id" else None
         if device_id is not None:

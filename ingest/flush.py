@@ -2,7 +2,7 @@
 
 The COPY data (ingest.copy_binary) and the stream entries (ingest.group_commit.stream_entries)
 are both built a column at a time from the same person ids, fix times, positions and
-accuracies. Each used to pull them out of the Ping objects itself: 0.4 µs a ping, twice.
+accuracies, pulled out of the Ping objects once (docs/decisions/0020-group-commit-by-copy.md).
 """
 
 from __future__ import annotations

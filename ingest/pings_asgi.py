@@ -69,16 +69,16 @@ class PingsFastPath:
 
 def in_front_of(app: Starlette) -> PingsFastPath:
     """The device routes answered before the app's middleware stack, whose outer layers
-    (ServerErrorMiddleware, FastAPI's telemetry and body-limit wrappers) cost ~6% of a single
-    ping's API CPU and do nothing for these routes: their errors are answered here. A bug
-    (an unexpected exception) gets uvicorn's plain 500 rather than Starlette's, both
-    "Internal Server Error"; FastAPI's OpenTelemetry middleware, if configured, does not
-    see device requests.
+    (ServerErrorMiddleware, FastAPI's telemetry and body-limit wrappers) do nothing for these
+    routes: their errors are answered here. A bug (an unexpected exception) gets uvicorn's
+    plain 500 rather than Starlette's, both "Internal Server Error"; FastAPI's OpenTelemetry
+    middleware, if configured, does not see device requests. See
+    docs/decisions/0029-device-routes-in-front-of-the-app.md
 
     Forwarded headers (X-Forwarded-For/-Proto from a trusted proxy, FORWARDED_ALLOW_IPS as in
     uvicorn) are applied here behind the device routes, which read neither the client address
-    nor the scheme (uvicorn applying them costs ~2% of a single ping's API CPU); uvicorn must
-    run this with `proxy_headers=False`."""
+    nor the scheme, so device requests skip that work; uvicorn must run this with
+    `proxy_headers=False`."""
     trusted = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
     # uvicorn's ASGI types and Starlette's describe the same callables differently
     behind = cast(ASGIApp, ProxyHeadersMiddleware(cast(Any, app), trusted_hosts=trusted))

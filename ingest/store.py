@@ -187,7 +187,7 @@ async def insert_pings(
     columns = (
         [p.device_id for p in pings],
         [person_id for person_id, _ in rows],
-        [p.ts_us for p in pings],  # bigint[]: ~0.2 µs an element, a timestamptz[] ~0.9
+        [p.ts_us for p in pings],  # bigint[], cheaper than timestamptz[]: docs/decisions/0020
         [p.lat for p in pings],
         [p.lon for p in pings],
         [p.accuracy_m for p in pings],

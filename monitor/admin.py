@@ -16,6 +16,7 @@ from monitor.audit.verify import Verdict, verify
 from monitor.auth import security
 from monitor.auth import store as auth_store
 from monitor.auth.models import Role
+from monitor.errors import BadRequestError
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from monitor.registry.geometry import to_fence_geometry
@@ -37,6 +38,8 @@ async def create_jurisdiction(
     conn = await connect(settings)
     try:
         return (await registry_store.insert_jurisdiction(conn, data=data)).model_dump()
+    except BadRequestError as exc:
+        raise SystemExit(exc.message) from None
     finally:
         await conn.close()
 

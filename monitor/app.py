@@ -17,8 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import make_asgi_app
 from starlette.types import ASGIApp
 
+from alerts import followup_routes, ws
 from alerts import routes as alert_routes
-from alerts import ws
 from alerts.consumer import StreamConsumer, relay, worker_name
 from alerts.errors import AlertsError
 from alerts.evaluator import Evaluator, EvaluatorConfig
@@ -45,6 +45,9 @@ from monitor.error_responses import DEVICE_ERRORS, OFFICER_ERRORS, add_bound_han
 from monitor.errors import MonitorError, TooManyRequestsError
 from monitor.headers import SecurityHeaders
 from monitor.maintenance import run_maintenance
+from monitor.notify import routes as notify_routes
+from monitor.notify import shift_routes
+from monitor.notify.engine import NotifyConfig, run_dispatcher, run_sender
 from monitor.redact import install_log_redaction
 from monitor.registry import casework, device_routes, fence_edits, roster_routes, rules
 from monitor.registry import routes as registry_routes
@@ -68,8 +71,11 @@ OFFICER_APIS = (
     device_routes.router,
     rules.router,
     alert_routes.router,
+    followup_routes.router,  # assignment and follow-up notes
     audit_routes.router,
     report_routes.router,
+    notify_routes.router,
+    shift_routes.router,
 )
 
 
@@ -121,7 +127,8 @@ def lifespan(settings: Settings):  # type: ignore[no-untyped-def]
         )
         supervisor = start_loops(ctx)
         # what startup made lives as long as the process: keep it out of every full
-        # collection, which otherwise walks it all (~200 ms each under batched ingest)
+        # collection, which otherwise walks it all
+        # (docs/decisions/0026-fleet-caches-and-the-collector.md)
         gc.freeze()
         try:
             yield
@@ -209,9 +216,14 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
     supervisor.start("partitions", owner.run)
     supervisor.start("relay", lambda: relay(ctx.redis, ctx.pool, interval_s=s.relay_interval_s))
     timers = TimerConfig(
-        interval_s=s.timer_interval_s, order_notice=timedelta(days=s.order_notice_days)
+        interval_s=s.timer_interval_s,
+        order_notice=timedelta(days=s.order_notice_days),
+        escalation_top=s.escalation_top,
     )
     supervisor.start("timers", lambda: run_timers(ctx.pool, ctx.redis, timers))
+    notify = notify_config(s)
+    supervisor.start("notify-dispatch", lambda: run_dispatcher(ctx.pool, notify))
+    supervisor.start("notify-send", lambda: run_sender(ctx.pool, notify))
     supervisor.start(
         "audit-anchors",
         lambda: run_anchoring(
@@ -226,6 +238,16 @@ def start_workers(supervisor: Supervisor, ctx: AppContext) -> None:
             position_events_keep=timedelta(hours=s.position_events_keep_h),
             interval_s=s.maintenance_interval_s,
         ),
+    )
+
+
+def notify_config(s: Settings) -> NotifyConfig:
+    return NotifyConfig(
+        interval_s=s.notify_interval_s,
+        timeout_s=s.notify_timeout_s,
+        max_attempts=s.notify_max_attempts,
+        backoff_first_s=s.notify_backoff_s,
+        backoff_cap_s=s.notify_backoff_max_s,
     )
 
 

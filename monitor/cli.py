@@ -106,10 +106,11 @@ def simulate(
 @app.command("create-jurisdiction")
 def create_jurisdiction(
     name: str,
-    level: Annotated[str, typer.Option(help="city | district | street")],
+    level: Annotated[str, typer.Option(help="ministry | province | city | district | street")],
     parent_id: Annotated[int | None, typer.Option(help="Parent jurisdiction id.")] = None,
 ) -> None:
-    """Create a node of the city → district → street tree."""
+    """Create a node of the ministry → province → city → district → street tree; a node
+    ranks below its parent (levels between may be skipped)."""
     typer.echo(
         json.dumps(asyncio.run(admin.create_jurisdiction(settings_from(), name, level, parent_id)))
     )

@@ -1,5 +1,6 @@
-"""`monitor up --demo`: Shenzhen (BSD-3 boundary data), its jurisdiction tree, officers, ~200
-persons with monitoring orders and devices, and a simulated fleet in which a few walk out."""
+"""`monitor up --demo`: Shenzhen (BSD-3 boundary data) under Guangdong and the ministry, its
+jurisdiction tree, officers, ~200 persons with monitoring orders and devices, and a simulated
+fleet in which a few walk out."""
 
 from __future__ import annotations
 
@@ -49,9 +50,7 @@ async def seed(conn: Conn, *, persons: int, seed_value: int = 7) -> dict[str, An
     districts = load_districts()
     city_shape = shapely.union_all([shape(f["geometry"]) for f in districts])
     async with conn.transaction():
-        city = await registry_store.insert_jurisdiction(
-            conn, data=schemas.JurisdictionIn(name="深圳市 Shenzhen", level="city", code="440300")
-        )
+        city = await seed_city(conn)
         streets = await seed_tree(conn, city.id, districts)
         password = secrets.token_urlsafe(12)
         await auth_store.insert_officer(
@@ -77,6 +76,24 @@ async def seed(conn: Conn, *, persons: int, seed_value: int = 7) -> dict[str, An
             for n in range(persons)
         ]
     return {"officer": {"username": DEMO_USER, "password": password}, "devices": devices}
+
+
+async def seed_city(conn: Conn) -> schemas.JurisdictionOut:
+    """司法部 → 广东省 → 深圳市, as the tree runs in practice; the demo's officers are the
+    city's, so alerts climb to its command centre (MONITOR_ESCALATION_TOP=province: one more)."""
+    parent_id = None
+    chain: tuple[tuple[str, schemas.JurisdictionLevel, str | None], ...] = (
+        ("司法部 Ministry of Justice", "ministry", None),
+        ("广东省 Guangdong", "province", "440000"),
+        ("深圳市 Shenzhen", "city", "440300"),
+    )
+    for name, level, code in chain:
+        made = await registry_store.insert_jurisdiction(
+            conn,
+            data=schemas.JurisdictionIn(name=name, level=level, code=code, parent_id=parent_id),
+        )
+        parent_id = made.id
+    return made
 
 
 async def seed_tree(

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alerts.levels import DEFAULT_TOP, Level
+
 INSECURE_SECRET = "change-me"
 # the key of an HMAC (officer sessions): guessable from a stolen row and token if short
 MIN_SECRET_CHARS = 32
@@ -93,6 +95,10 @@ class Settings(BaseSettings):
     # how often the timers run: signal_lost, escalation, overdue_return, missed_checkin,
     # orders about to lapse
     timer_interval_s: float = 10.0
+    # the last rung unacknowledged alerts climb to (street → district → city → province →
+    # ministry, as far as each alert's own chain of offices goes); "city" as before levels
+    # above it existed
+    escalation_top: Level = DEFAULT_TOP
     # this long before a monitoring order ends (unless renewed), its supervisors get a notice
     order_notice_days: float = Field(default=7.0, gt=0)
     # live-map position events are deleted once this old (alert events are kept)
@@ -104,6 +110,15 @@ class Settings(BaseSettings):
     audit_anchor_file: Path | None = None
     # how often the workers write that anchor (only when the chain has grown)
     audit_anchor_interval_s: float = Field(default=60.0, gt=0)
+    # how often the notifier reads new alert events into deliveries, and sends those due
+    notify_interval_s: float = Field(default=2.0, gt=0)
+    # a webhook receiver must answer within this (else the attempt failed, and is retried)
+    notify_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    # attempts of one delivery before it is given up (status failed)
+    notify_max_attempts: int = Field(default=8, ge=1, le=100)
+    # wait after the first failed attempt, doubling after each (with jitter), up to the cap
+    notify_backoff_s: float = Field(default=10.0, gt=0)
+    notify_backoff_max_s: float = Field(default=3600.0, gt=0)
     # run the evaluator and time-driven loops inside the API process (`monitor up`)
     run_workers: bool = True
     # `monitor worker` serves its Prometheus metrics here (the API serves its own at /metrics);

@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
 from alerts import store as alert_store
-from alerts.bounds import DbId, Text
+from alerts.bounds import DbId, Offset, Text
+from alerts.known_query import RefuseUnknownQuery
 from monitor.auth import login, security, store
 from monitor.auth.models import Officer, Role
 from monitor.auth.throttle import Limits, LoginThrottle
@@ -19,6 +20,7 @@ from monitor.context import AppContext
 from monitor.deps import Ctx, CurrentOfficer, Writer, oauth2_scheme
 from monitor.errors import (
     AuthError,
+    BadRequestError,
     ConflictError,
     ForbiddenError,
     TooManyRequestsError,
@@ -49,6 +51,16 @@ class MeOut(BaseModel):
     display_name: str
     role: str
     jurisdiction_id: int
+
+
+class OfficerRowOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    jurisdiction_id: int
+    jurisdiction_name: str
+    active: bool  # false: the account is disabled
 
 
 LOCKED_OUT: dict[int | str, dict[str, Any]] = {
@@ -144,3 +156,38 @@ async def me(officer: CurrentOfficer) -> MeOut:
         role=officer.role.value,
         jurisdiction_id=officer.jurisdiction_id,
     )
+
+
+@officers.get("", dependencies=[RefuseUnknownQuery])
+async def list_officers(
+    ctx: Ctx,
+    viewer: CurrentOfficer,
+    jurisdiction_id: DbId | None = None,
+    q: Annotated[Text | None, Query(min_length=1, max_length=100)] = None,
+    role: Annotated[list[Role] | None, Query(max_length=len(Role))] = None,
+    alert_id: Annotated[
+        DbId | None, Query(description="only officers who may be assigned this alert")
+    ] = None,
+    active: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Offset = 0,
+) -> list[OfficerRowOut]:
+    """Officers within your jurisdiction subtree (or `jurisdiction_id`'s, within it), by
+    office then name; `q` matches the username or display name. For the pickers."""
+    async with ctx.pool.acquire() as conn:
+        under = viewer.jurisdiction_path
+        if jurisdiction_id is not None:
+            under = await jurisdiction_in_reach(
+                conn, viewer, jurisdiction_id, field="jurisdiction_id"
+            )
+        alert_path = None
+        if alert_id is not None:
+            alert = await alert_store.get_alert(conn, alert_id=alert_id)
+            if alert is None or not viewer.sees(alert.jurisdiction_path):
+                raise BadRequestError(
+                    f"alert_id: no alert {alert_id} within your reach", field="alert_id"
+                )
+            alert_path = alert.jurisdiction_path
+        where = store.OfficerFilter(under, q, role, alert_path, active)
+        rows = await store.list_officers(conn, where=where, limit=limit, offset=offset)
+    return [OfficerRowOut(**dict(r)) for r in rows]

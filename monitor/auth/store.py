@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -96,3 +97,37 @@ def row_to_officer(row: asyncpg.Record) -> Officer:
         jurisdiction_id=row["jurisdiction_id"],
         jurisdiction_path=row["jurisdiction_path"],
     )
+
+
+# the officers within a subtree, for the pickers; `alert_path` keeps those who may take the
+# alert (active, not oversight, their jurisdiction an ancestor of the alert's or its own)
+LIST_OFFICERS = """
+SELECT o.id, o.username, o.display_name, o.role, o.jurisdiction_id, j.name AS jurisdiction_name,
+       NOT o.disabled AS active
+FROM officers o JOIN jurisdictions j ON j.id = o.jurisdiction_id
+WHERE starts_with(j.path, $1)
+  AND ($2::text IS NULL OR strpos(lower(o.username || ' ' || o.display_name), lower($2)) > 0)
+  AND ($3::text[] IS NULL OR o.role = ANY($3))
+  AND ($4::text IS NULL OR (starts_with($4, j.path) AND NOT o.disabled AND o.role <> 'oversight'))
+  AND ($5::boolean IS NULL OR o.disabled = NOT $5)
+ORDER BY j.path, o.display_name, o.username, o.id LIMIT $6 OFFSET $7
+"""
+
+
+@dataclass(frozen=True)
+class OfficerFilter:
+    under_path: str
+    q: str | None = None
+    roles: list[Role] | None = None
+    alert_path: str | None = None  # who may take an alert of this jurisdiction
+    active: bool | None = None
+
+
+async def list_officers(
+    conn: Conn, *, where: OfficerFilter, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    roles = None if where.roles is None else [r.value for r in where.roles]
+    return await conn.fetch(
+        LIST_OFFICERS, where.under_path, where.q, roles, where.alert_path, where.active,
+        limit, offset,
+    )  # fmt: skip

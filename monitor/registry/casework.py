@@ -160,10 +160,16 @@ async def transfer(conn: Conn, officer: Officer, current: PersonOut, plan: Plan)
         )
         for alert_id in moved
     ]
+    # the old office may not see the new one: the name and case number let its console say
+    # where the case went without asking for a record it can no longer read
     payload: dict[str, Any] = {
         "person_id": current.id,
+        "case_number": current.case_number,
         "from_jurisdiction_id": current.jurisdiction_id,
         "to_jurisdiction_id": target,
+        "to_jurisdiction_name": await casework_store.jurisdiction_name(
+            conn, jurisdiction_id=target
+        ),
         "alert_ids": moved,
     }
     left = NewEvent(

@@ -69,17 +69,37 @@ async def curfew_fence_ids(conn: Conn, *, person_id: int) -> list[int]:
 # and an evaluation updating two alerts in opposite orders could deadlock
 LOCK_STATE = "SELECT 1 FROM person_state WHERE person_id = $1 FOR UPDATE"
 
+# an assignee who cannot see the new office loses the alert: the new office assigns it again
 MOVE_ALERTS = """
-UPDATE alerts SET jurisdiction_id = $2, updated_at = now()
-WHERE person_id = $1 AND status <> 'resolved' RETURNING id
+WITH moving AS (
+    SELECT a.id, a.assigned_to IS NULL OR starts_with(target.path, j.path) AS keeps
+    FROM alerts a
+    CROSS JOIN (SELECT path FROM jurisdictions WHERE id = $2) target
+    LEFT JOIN officers o ON o.id = a.assigned_to
+    LEFT JOIN jurisdictions j ON j.id = o.jurisdiction_id
+    WHERE a.person_id = $1 AND a.status <> 'resolved'
+)
+UPDATE alerts a SET jurisdiction_id = $2, updated_at = now(),
+    assigned_to = CASE WHEN m.keeps THEN a.assigned_to END,
+    assigned_at = CASE WHEN m.keeps THEN a.assigned_at END
+FROM moving m WHERE a.id = m.id RETURNING a.id
 """
 
 
 async def move_open_alerts(conn: Conn, *, person_id: int, jurisdiction_id: int) -> list[int]:
-    """Unresolved alerts follow the person to the new office, which sees and escalates them;
-    resolved ones stay on the record of the office that handled them."""
+    """Unresolved alerts follow the person to the new office, which sees and escalates them
+    (an assignee who cannot see that office is taken off); resolved ones stay on the record of
+    the office that handled them."""
     await conn.execute(LOCK_STATE, person_id)
     return sorted(r["id"] for r in await conn.fetch(MOVE_ALERTS, person_id, jurisdiction_id))
+
+
+JURISDICTION_NAME = "SELECT name FROM jurisdictions WHERE id = $1"
+
+
+async def jurisdiction_name(conn: Conn, *, jurisdiction_id: int) -> str:
+    name: str = await conn.fetchval(JURISDICTION_NAME, jurisdiction_id)
+    return name
 
 
 INSERT_HISTORY = """

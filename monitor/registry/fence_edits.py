@@ -22,7 +22,7 @@ from monitor.registry import fence_store, store
 from monitor.registry.casework import IfMatch, check_precondition, etag
 from monitor.registry.fence_schemas import FencePatch, FenceVersionOut, RetireFenceIn
 from monitor.registry.geometry import to_fence_geometry
-from monitor.registry.routes import Conn, is_city_admin
+from monitor.registry.routes import Conn, is_root_admin
 from monitor.registry.schemas import FenceOut, PersonOut
 from monitor.registry.store import row_to_person
 
@@ -40,14 +40,14 @@ async def visible_fence(conn: Conn, officer: Officer, fence_id: int) -> FenceOut
 
 async def fence_to_change(conn: Conn, officer: Officer, fence_id: int) -> Any:
     """The fence, locked, if the officer may change it: it belongs to their subtree, or it is
-    shared and they are a city admin (who alone creates shared fences). A fence seen from
+    shared and they are an admin of the root (who alone creates shared fences). A fence seen from
     below (an ancestor's) is the ancestor's to change: 403."""
     await visible_fence(conn, officer, fence_id)
     row = await fence_store.lock_fence(conn, fence_id=fence_id)
     if row is None:  # deleted in between: fences are not deleted, but say it plainly
         raise NotFoundError(f"fence {fence_id} not found")
     path = row["jurisdiction_path"]
-    if (path is None and not is_city_admin(officer)) or (
+    if (path is None and not is_root_admin(officer)) or (
         path is not None and not officer.sees(path)
     ):
         raise ForbiddenError(

@@ -25,8 +25,9 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 router = APIRouter(prefix="/v1", tags=["registry"])
 
 
-def is_city_admin(officer: Officer) -> bool:
-    """An admin of a root jurisdiction ('/1/'): only they act for the whole city."""
+def is_root_admin(officer: Officer) -> bool:
+    """An admin of a root jurisdiction ('/1/'), whatever its level (a city, a province, the
+    ministry): only they act for the whole tree."""
     return officer.role == "admin" and officer.jurisdiction_path.count("/") <= 2
 
 
@@ -69,8 +70,10 @@ async def create_jurisdiction(
         raise ForbiddenError("only an admin creates jurisdictions")
     async with ctx.pool.acquire() as conn, conn.transaction():
         if data.parent_id is None:
-            if not is_city_admin(officer):
-                raise ForbiddenError("parent_id: only a city admin may create a root jurisdiction")
+            if not is_root_admin(officer):
+                raise ForbiddenError(
+                    "parent_id: only an admin of the root may create a root jurisdiction"
+                )
         else:
             await jurisdiction_in_reach(conn, officer, data.parent_id, field="parent_id")
         try:
@@ -250,10 +253,10 @@ async def lapsing_orders(ctx: Ctx, officer: CurrentOfficer) -> list[schemas.Laps
 
 @router.post("/fences", status_code=status.HTTP_201_CREATED)
 async def create_fence(ctx: Ctx, officer: Writer, data: schemas.FenceIn) -> schemas.FenceOut:
-    if data.jurisdiction_id is None and not is_city_admin(officer):
+    if data.jurisdiction_id is None and not is_root_admin(officer):
         raise ForbiddenError(
-            "jurisdiction_id: a fence without a jurisdiction is shared by the whole city; only "
-            "a city admin creates one. Give your jurisdiction's id",
+            "jurisdiction_id: a fence without a jurisdiction is shared by the whole tree; only "
+            "an admin of the root creates one. Give your jurisdiction's id",
             field="jurisdiction_id",
         )
     geometry, warnings = to_fence_geometry(data.geometry, data.crs)

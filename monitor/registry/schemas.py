@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from alerts.bounds import INT32_MAX, DbId, JsonObject, Text
+from alerts.levels import Level
 
 SupervisionLevel = Literal["strict", "normal", "lenient"]
-JurisdictionLevel = Literal["city", "district", "street"]
+JurisdictionLevel = Level  # ministry, province, city, district, street (alerts.levels)
 OrderKind = Literal["electronic_positioning", "information_check"]
 DeviceKind = Literal["phone", "wrist", "ankle"]
 FenceRole = Literal["allowed", "exclusion"]

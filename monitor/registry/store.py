@@ -7,11 +7,15 @@ from datetime import datetime
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from alerts.levels import LEVELS, ranks_below
 from alerts.silence import DEVICE_SILENT, SILENCE_AFTER_S, SILENCE_JOINS
+from monitor.errors import BadRequestError
 from monitor.registry import schemas
 from monitor.registry.roster_store import LATEST_FIX
 
 Conn = asyncpg.Connection | PoolConnectionProxy
+
+LADDER_TEXT = " > ".join(reversed(LEVELS))  # ministry > province > city > district > street
 
 INSERT_JURISDICTION = """
 INSERT INTO jurisdictions (name, level, parent_id, code) VALUES ($1, $2, $3, $4)
@@ -19,9 +23,24 @@ RETURNING id, name, level, parent_id, code, path
 """
 
 
+PARENT_LEVEL = "SELECT level FROM jurisdictions WHERE id = $1"
+
+
 async def insert_jurisdiction(
     conn: Conn, *, data: schemas.JurisdictionIn
 ) -> schemas.JurisdictionOut:
+    """The new node; refused (naming `parent_id` or `level`) unless it ranks below its parent
+    (the database's trigger holds the same rule for any other writer)."""
+    if data.parent_id is not None:
+        parent_level = await conn.fetchval(PARENT_LEVEL, data.parent_id)
+        if parent_level is None:
+            raise BadRequestError(f"parent_id: no jurisdiction {data.parent_id}", field="parent_id")
+        if not ranks_below(data.level, parent_level):
+            raise BadRequestError(
+                f"level: a {data.level} cannot sit under a {parent_level} (parent_id "
+                f"{data.parent_id}); a node ranks below its parent: {LADDER_TEXT}",
+                field="level",
+            )
     row = await conn.fetchrow(INSERT_JURISDICTION, data.name, data.level, data.parent_id, data.code)
     assert row is not None
     return schemas.JurisdictionOut(**dict(row))

@@ -2,11 +2,12 @@
 // arrive first), rendered with its triage lines, and acted on (acknowledge, resolve).
 import { CONFIG, LABELS, formatTime, label } from "./config.js";
 import { $, el } from "./dom.js";
+import { FollowUp, followupLine, isFollowupDue } from "./followup.js";
 import { addStrings, t } from "./i18n.js";
 import { comparator, matches, queryOf, readFilter, triageLines } from "./triage.js";
 
 const STATUS_RANK = { open: 0, escalated: 1, acknowledged: 2, resolved: 3 }; // alerts only move up
-const RUNG_RANK = { street: 0, district: 1, city: 2 };
+const RUNG_RANK = { street: 0, district: 1, city: 2, province: 3, ministry: 4 };
 const ACTIVE = new Set(["open", "escalated"]);
 
 addStrings({
@@ -21,7 +22,7 @@ addStrings({
 export class AlertList {
   /**
    * session: for the API; jurisdictions: id → the officer's jurisdictions; persons: the map's
-   * latest positions (a row's fix age); view(): {role, selected} as the console has them now;
+   * latest positions (a row's fix age); view(): {role, me, selected} as the console has them now;
    * onPick(personId, alert) when a row is chosen; onNotify(text) for what went wrong;
    * onRendered(active) after each render, with the count of open and escalated alerts.
    */
@@ -35,9 +36,12 @@ export class AlertList {
       if (this.session.token) this.onNotify(t("alerts.load-failed", { message: error.message }));
     }));
     $("resolve-dialog").addEventListener("close", () => this.onResolveClosed());
+    this.followup = new FollowUp({ session, view, onNotify,
+      onChanged: (alert) => { if (this.merge(alert)) this.render(); } });
   }
 
   reset() {
+    this.followup?.close();
     this.alerts.clear();
     this.people.clear();
     this.form.reset();
@@ -78,6 +82,7 @@ export class AlertList {
     }
     const merged = { ...this.people.get(alert.person_id), ...known, ...alert };
     this.alerts.set(alert.id, merged);
+    this.followup?.heard(merged); // its dialog may be open
     if (merged.full_name === undefined) this.learnPerson(alert.person_id); // an event, not a row
     else this.people.set(alert.person_id, { full_name: merged.full_name, supervision_level: merged.supervision_level });
     return true;
@@ -101,7 +106,7 @@ export class AlertList {
   }
 
   render() {
-    const fits = (a) => matches(a, this.filter, this.jurisdictions);
+    const fits = (a) => matches(a, this.filter, this.jurisdictions, this.view().me);
     for (const a of this.alerts.values()) if (a.status === "resolved" && !fits(a)) this.alerts.delete(a.id);
     const sorted = [...this.alerts.values()].filter(fits).sort(comparator(this.filter.sort));
     for (const a of sorted.slice(CONFIG.shownAlerts)) if (a.status === "resolved") this.alerts.delete(a.id);
@@ -126,14 +131,17 @@ export class AlertList {
         alert.late ? el("span", { className: "late", textContent: t("alerts.late") }) : ""),
       ...triageLines(alert, { el, lastFix: this.lastFixOf(alert), office: this.jurisdictions.get(alert.jurisdiction_id)?.name }),
       ...checkinLines(alert),
+      followupLine(alert),
       actions);
-    Object.assign(li.dataset, { alertId: alert.id, personId: alert.person_id, status: alert.status, type: alert.type });
+    Object.assign(li.dataset, { alertId: alert.id, personId: alert.person_id, status: alert.status, type: alert.type,
+      followupDue: isFollowupDue(alert), assignedTo: alert.assigned_to ?? "" });
     li.classList.toggle("selected", alert.person_id === selected);
     li.classList.toggle("flash", (this.flash.get(alert.id) || 0) > Date.now());
     if (role && role !== "oversight") { // oversight accounts read but never change
       if (ACTIVE.has(alert.status)) actions.append(button(t("alerts.acknowledge"), "ack", () => this.change(alert.id, "ack", { note: "" })));
       if (alert.status !== "resolved") actions.append(button(t("alerts.resolve"), "resolve", () => this.openResolve(alert.id)));
     }
+    if (role) actions.append(button(t("followup.open"), "followup", () => this.followup.open(alert), { keep: true }));
     li.addEventListener("click", () => this.onPick(alert.person_id, alert));
     li.addEventListener("keydown", (e) => { if (e.key === "Enter" && e.target === li) this.onPick(alert.person_id, alert); });
     return li;
@@ -194,9 +202,10 @@ function checkinLines(alert) {
 
 const officeName = (j) => `${j.name} · ${label(LABELS.rungs, j.level)}`;
 
-function button(text, action, onClick) {
+/** keep: the button stays enabled after its click (it opens something, changes nothing). */
+function button(text, action, onClick, { keep = false } = {}) {
   const b = el("button", { type: "button", className: "secondary", textContent: text });
   b.dataset.action = action;
-  b.addEventListener("click", (event) => { event.stopPropagation(); b.disabled = true; onClick(); });
+  b.addEventListener("click", (event) => { event.stopPropagation(); b.disabled = !keep; onClick(); });
   return b;
 }

@@ -15,6 +15,7 @@ import { PersonPanel } from "./person.js";
 import { Session } from "./session.js";
 import { Staleness } from "./staleness.js";
 import { Stream } from "./stream.js";
+import { Transfers } from "./transfers.js";
 
 addStrings({ "console.load-failed": ["加载失败：{message}", "Loading failed: {message}"] });
 
@@ -38,7 +39,7 @@ const map = new MapPanel($("map"), {
 });
 const alertList = new AlertList({
   session, jurisdictions, persons,
-  view: () => ({ role: state.me?.role, selected: state.selected }),
+  view: () => ({ role: state.me?.role, me: state.me?.id, selected: state.selected }),
   onPick: (personId, alert) => select(personId, alert),
   onNotify: notify,
   onRendered: (open) => {
@@ -61,6 +62,7 @@ const personPanel = new PersonPanel({
   onPickAlert: (alert) => select(alert.person_id, alert),
 });
 // ---- end of the person panel block ---------------------------------------------------------
+const transfers = new Transfers({ jurisdictions, persons, map, alertList, roster, notices });
 reset();
 
 function reset() {
@@ -169,6 +171,9 @@ function receive(message) {
   } else if (message.type === "order.lapsing") {
     notices.set(message.order_id, message);
     renderNotices(notices, select);
+  } else if (message.type === "person.transferred") {
+    transfers.receive(message); // out of reach: their alerts, dot and row go, with a notice
+    renderNotices(notices, select);
   } else if (message.alert && alertList.merge(message.alert)) {
     if (message.type === "alert.opened") {
       alertList.flashOpened(message.alert.id);
@@ -176,6 +181,7 @@ function receive(message) {
     alertList.render();
     alerting.receive(message); // after the render: a notification's click finds the row
   }
+  personPanel.heard(message); // after the merges: an open panel reads the same positions
 }
 
 function setStatus(value) {

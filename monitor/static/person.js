@@ -53,6 +53,7 @@ addStrings({
 });
 
 const OPEN_STATUSES = ["open", "escalated", "acknowledged"];
+const FOLLOW_MS = 1000; // while open, a burst of the person's stream events costs one refresh
 const FENCE_LIMIT_NAMES = 6; // names listed before "…" in the allowed area line
 
 export class PersonPanel {
@@ -62,7 +63,7 @@ export class PersonPanel {
    */
   constructor({ session, map, persons, jurisdictions, onPickAlert }) {
     Object.assign(this, { session, persons, jurisdictions, onPickAlert,
-      personId: null, data: null, error: "", loads: 0, alertId: null });
+      personId: null, data: null, error: "", loads: 0, alertId: null, due: new Set(), timer: null, followed: 0 });
     this.root = $("person-panel");
     this.playback = new Playback({ session, map, padLeft: () => this.root.offsetWidth });
     translate(this.root);
@@ -90,6 +91,8 @@ export class PersonPanel {
   /** Hide the panel and take its track off the map. */
   close() {
     if (this.personId === null) return;
+    clearTimeout(this.timer);
+    Object.assign(this, { timer: null, due: new Set() });
     this.playback.close();
     Object.assign(this, { personId: null, data: null, alertId: null });
     this.loads++; // what is still loading is for nobody now
@@ -98,14 +101,59 @@ export class PersonPanel {
     delete this.root.dataset.ready;
   }
 
+  /** A stream event. The open person's alert events refresh the open alerts, positions the
+   * "now" line, at most once a FOLLOW_MS; the track and its playback are left as they are. */
+  heard(message) {
+    if (this.personId === null || message.person_id !== this.personId && message.alert?.person_id !== this.personId) return;
+    if (message.type === "person.transferred") this.transferred(message);
+    else if (message.type === "position") this.soon("now");
+    else if (message.alert) this.soon("alerts");
+  }
+
+  /** Out of this officer's reach now: the panel closes; still in reach: the new office shown. */
+  transferred(message) {
+    if (!this.jurisdictions.has(message.to_jurisdiction_id)) return this.close();
+    if (this.data) this.data.person = { ...this.data.person, jurisdiction_id: message.to_jurisdiction_id };
+    this.render();
+  }
+
+  soon(part) {
+    this.due.add(part);
+    if (this.timer === null) this.timer = setTimeout(() => this.follow(), Math.max(0, this.followed + FOLLOW_MS - Date.now()));
+  }
+
+  async follow() {
+    if (!this.data && !this.error) { // the first load is on its way: asked again after it
+      this.timer = setTimeout(() => this.follow(), FOLLOW_MS);
+      return;
+    }
+    const due = this.due, load = this.loads;
+    Object.assign(this, { due: new Set(), timer: null, followed: Date.now() });
+    if (this.error) return; // the panel says loading failed; reopening it asks again
+    if (due.has("now")) this.root.querySelector("#person-now").replaceWith(this.now(this.data));
+    if (!due.has("alerts")) return;
+    try {
+      const open = await this.session.api(this.alertsPath());
+      if (load !== this.loads || !this.data || this.error) return; // closed, or loaded again since
+      this.data.alerts = open;
+      this.root.querySelector("section.person-alerts").replaceWith(this.alertsSection(this.data));
+    } catch {
+      if (load === this.loads) this.soon("alerts"); // asked again a second later
+    }
+  }
+
+  alertsPath() {
+    const alerts = new URLSearchParams({ person_id: this.personId, sort: "newest", limit: 50 });
+    for (const status of OPEN_STATUSES) alerts.append("status", status);
+    return `/v1/alerts?${alerts}`;
+  }
+
   async load() {
     const id = this.personId, load = ++this.loads, api = (path) => this.session.api(path);
-    const alerts = new URLSearchParams({ person_id: id, sort: "newest", limit: 50 });
-    for (const status of OPEN_STATUSES) alerts.append("status", status);
     try {
       const [person, devices, rules, permits, orders, open, fences] = await Promise.all([
         api(`/v1/persons/${id}`), api(`/v1/persons/${id}/devices`), api(`/v1/persons/${id}/rules`),
-        api(`/v1/persons/${id}/permits`), api(`/v1/persons/${id}/orders`), api(`/v1/alerts?${alerts}`),
+        api(`/v1/persons/${id}/permits`), api(`/v1/persons/${id}/orders`), api(this.alertsPath()),
         api("/v1/fences"),
       ]);
       if (load !== this.loads) return;
@@ -134,7 +182,11 @@ export class PersonPanel {
       section("devices", t("panel.devices"), devicesOf(d.devices), t("panel.no_devices")),
       section("order", t("panel.order"), orderOf(d.orders), t("panel.no_order")),
       section("rules", t("panel.rules"), rulesOf(d), t("panel.no_rules")),
-      section("alerts", t("panel.alerts"), d.alerts.map((a) => this.alertItem(a)), t("panel.no_alerts"))];
+      this.alertsSection(d)];
+  }
+
+  alertsSection(d) {
+    return section("alerts", t("panel.alerts"), d.alerts.map((a) => this.alertItem(a)), t("panel.no_alerts"));
   }
 
   /** Where the person is now, by the live map: inside or out, when, where; and their office. */

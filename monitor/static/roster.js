@@ -103,6 +103,15 @@ export class Roster {
     this.pending = setTimeout(() => { this.pending = null; this.reload(); }, EVENT_DELAY_MS); // not put off by more
   }
 
+  /** A person transferred: out of this officer's reach (office null) their rows go at once;
+   * still in reach, their rows show the new office's name. The next reload agrees either way. */
+  moved(personId, office) {
+    const theirs = (row) => (this.devices ? row.person_id : row.id) === personId;
+    this.rows = office === null ? this.rows.filter((row) => !theirs(row))
+      : this.rows.map((row) => (theirs(row) ? { ...row, jurisdiction_name: office } : row));
+    this.render();
+  }
+
   soon(ms) {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.reload(), ms);

@@ -1,6 +1,7 @@
 // The alert list's triage: the filter form as a /v1/alerts query, the same filter and order
 // applied to live events as they merge, and the lines a row shows beside the alert itself.
 import { LABELS, formatTime, label, zonedToIso } from "./config.js";
+import { isFollowupDue } from "./followup.js";
 import { addStrings, t } from "./i18n.js";
 
 const VIEWS = { // the status select: a view is one or several statuses
@@ -10,7 +11,7 @@ const VIEWS = { // the status select: a view is one or several statuses
 // as the server's `severity` order (alerts/queries.py): type urgency, rung, longest waiting
 const URGENCY = { out_of_area: 3, exclusion_zone: 3, tamper: 3, device_separation: 3,
   overdue_return: 2, curfew: 2, signal_lost: 2, missed_checkin: 1, low_battery: 0 };
-const RUNG = { street: 0, district: 1, city: 2 };
+const RUNG = { street: 0, district: 1, city: 2, province: 3, ministry: 4 };
 
 addStrings({
   "ago.seconds": ["{n} 秒前", "{n} s ago"],
@@ -29,7 +30,8 @@ export function readFilter(form, jurisdictions) {
   const jurisdiction = jurisdictions.get(Number(data.get("jurisdiction_id")));
   return { type: data.get("type") || "", statuses: VIEWS[data.get("view")] || VIEWS.active,
     jurisdictionId: jurisdiction?.id ?? null, under: jurisdiction?.path ?? "",
-    from: instant("opened_from"), to: instant("opened_to"), sort: data.get("sort") || "newest" };
+    from: instant("opened_from"), to: instant("opened_to"), sort: data.get("sort") || "newest",
+    assigned: data.get("assigned") || "", followupDue: data.get("followup_due") === "true" };
 }
 
 export function queryOf(filter, limit) {
@@ -39,16 +41,26 @@ export function queryOf(filter, limit) {
   if (filter.jurisdictionId) q.set("jurisdiction_id", filter.jurisdictionId);
   if (filter.from) q.set("opened_from", filter.from);
   if (filter.to) q.set("opened_to", filter.to);
+  if (filter.assigned) q.set("assigned_to", filter.assigned); // me, none
+  if (filter.followupDue) q.set("followup_due", "true");
   return `/v1/alerts?${q}`;
 }
 
-/** Whether an alert (from the stream, say) belongs in the list as filtered. */
-export function matches(alert, filter, jurisdictions) {
+/** Whether an alert (from the stream, say) belongs in the list as filtered; `me`: the
+ * officer's id, for "mine". */
+export function matches(alert, filter, jurisdictions, me = null) {
   const opened = Date.parse(alert.opened_at);
   const path = jurisdictions.get(alert.jurisdiction_id)?.path ?? "";
   return filter.statuses.includes(alert.status) && (!filter.type || alert.type === filter.type)
     && (!filter.under || path.startsWith(filter.under))
-    && (!filter.from || opened >= Date.parse(filter.from)) && (!filter.to || opened < Date.parse(filter.to));
+    && (!filter.from || opened >= Date.parse(filter.from)) && (!filter.to || opened < Date.parse(filter.to))
+    && assignedMatches(alert, filter.assigned, me) && (!filter.followupDue || isFollowupDue(alert));
+}
+
+function assignedMatches(alert, assigned, me) {
+  if (assigned === "me") return alert.assigned_to != null && alert.assigned_to === me;
+  if (assigned === "none") return alert.assigned_to == null;
+  return true;
 }
 
 export function comparator(sort) {

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from alerts.levels import LEVELS, rank
+
 STATIC = Path(__file__).resolve().parents[2] / "monitor" / "static"
 REQUIRED = ["index.html", "console.js", "console.css"]
 SCRIPTS = sorted(STATIC.glob("*.js"))
@@ -275,6 +277,18 @@ def test_every_string_used_has_both_languages() -> None:
         if not key.startswith("lang."):  # the switch names the other language in its own
             assert CJK.search(zh) or zh == en, f"{key}: [zh-CN, English] the wrong way round?"
             assert not CJK.search(en), f"{key}: Chinese in the English {en!r}"
+
+
+def test_every_level_has_a_rung_label_and_the_consoles_rank_order() -> None:
+    known = strings()
+    for level in LEVELS:
+        zh, en = known[f"rungs.{level}"]
+        assert CJK.search(zh) and en and not CJK.search(en), level
+    for name, table in (("triage.js", "RUNG"), ("alertlist.js", "RUNG_RANK")):
+        found = re.search(rf"const {table} = \{{([^}}]*)\}}", (STATIC / name).read_text())
+        assert found is not None, f"{name} lost its {table} table"
+        ranks = {key: int(n) for key, n in re.findall(r"(\w+): (\d)", found.group(1))}
+        assert ranks == {level: rank(level) for level in LEVELS}, name
 
 
 class Texts(Page):

@@ -53,8 +53,21 @@ async def post(world: World, path: str, body: object = None, key: str = "") -> h
     return answer
 
 
+async def assign_to_self(w: World) -> httpx.Response:
+    me = (await w.client.get("/v1/auth/me", headers=w.headers)).json()["id"]
+    return await post(w, f"/v1/alerts/{w.alert_id}/assign", {"officer_id": me})
+
+
 def person(w: World) -> str:
     return f"/v1/persons/{w.person_id}"
+
+
+async def my_shift(w: World) -> httpx.Response:
+    """The admin on duty at their own office for the next hours."""
+    me = (await w.client.get("/v1/auth/me", headers=w.headers)).json()["id"]
+    return await post(w, f"/v1/jurisdictions/{w.officer.jurisdiction_id}/shifts", {
+        "officer_id": me, "starts_at": NOW.isoformat(),
+        "ends_at": (NOW + timedelta(hours=8)).isoformat()}, "shift")  # fmt: skip
 
 
 CASES: dict[tuple[str, str], tuple[str, Case]] = {
@@ -92,6 +105,9 @@ CASES: dict[tuple[str, str], tuple[str, Case]] = {
         "ends_at": (NOW + timedelta(hours=8)).isoformat()}, "permit")),
     ("POST", "/v1/persons/{person_id}/permits/{permit_id}/cancel"): ("permit.cancel", lambda w: (
         post(w, f"{person(w)}/permits/{w.made['permit']}/cancel"))),
+    ("POST", "/v1/alerts/{alert_id}/assign"): ("alert.assign", lambda w: assign_to_self(w)),
+    ("POST", "/v1/alerts/{alert_id}/notes"): ("alert.note", lambda w: post(
+        w, f"/v1/alerts/{w.alert_id}/notes", {"body": "phoned: at home"})),
     ("POST", "/v1/alerts/{alert_id}/ack"): ("alert.acknowledged", lambda w: post(
         w, f"/v1/alerts/{w.alert_id}/ack", {"note": "seen"})),
     ("POST", "/v1/alerts/{alert_id}/resolve"): ("alert.resolved", lambda w: post(
@@ -104,6 +120,18 @@ CASES: dict[tuple[str, str], tuple[str, Case]] = {
         "date": datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()})),
     ("POST", "/v1/fences/{fence_id}/retire"): ("fence.retire", lambda w: post(
         w, f"/v1/fences/{w.made['fence']}/retire", {"reason": "redrawn"})),
+    ("POST", "/v1/jurisdictions/{jurisdiction_id}/channels"): ("channel.create", lambda w: post(
+        w, f"/v1/jurisdictions/{w.officer.jurisdiction_id}/channels",
+        {"name": "gw", "url": "http://127.0.0.1:9/hook"}, "channel")),
+    ("PATCH", "/v1/channels/{channel_id}"): ("channel.update", lambda w: w.client.patch(
+        f"/v1/channels/{w.made['channel']}", headers=w.headers, json={"name": "gw2"})),
+    ("POST", "/v1/channels/{channel_id}/rotate-secret"): ("channel.rotate_secret", lambda w: (
+        post(w, f"/v1/channels/{w.made['channel']}/rotate-secret"))),
+    ("POST", "/v1/channels/{channel_id}/test"): ("channel.test", lambda w: post(
+        w, f"/v1/channels/{w.made['channel']}/test")),
+    ("POST", "/v1/jurisdictions/{jurisdiction_id}/shifts"): ("shift.create", lambda w: my_shift(w)),
+    ("POST", "/v1/shifts/{shift_id}/cancel"): ("shift.cancel", lambda w: post(
+        w, f"/v1/shifts/{w.made['shift']}/cancel")),
     # reads of positions: alerts carry the fix that raised them
     ("GET", "/v1/persons/{person_id}/track"): ("read_track", lambda w: w.client.get(
         f"{person(w)}/track", headers=w.headers)),
@@ -113,6 +141,8 @@ CASES: dict[tuple[str, str], tuple[str, Case]] = {
         "/v1/alerts", headers=w.headers)),
     ("GET", "/v1/alerts/{alert_id}"): ("read_alert", lambda w: w.client.get(
         f"/v1/alerts/{w.alert_id}", headers=w.headers)),
+    ("GET", "/v1/alerts/{alert_id}/notes"): ("read_alert_notes", lambda w: w.client.get(
+        f"/v1/alerts/{w.alert_id}/notes", headers=w.headers)),
     # names the persons who left their area, from the alerts their positions raised
     ("GET", "/v1/reports/holiday-sweep"): ("read_holiday_sweep", lambda w: w.client.get(
         "/v1/reports/holiday-sweep", params={"from": "2026-01-01", "to": "2026-02-01"},
@@ -165,7 +195,7 @@ async def test_the_route_writes_its_audit_row(
 ) -> None:
     headers = {"Authorization": f"Bearer {officer.token}"}
     async with httpx.AsyncClient(base_url=live.base_url) as client:
-        device = await enrol(client, officer, f"AUDIT-{key[1]}-{NOW.timestamp()}")
+        device = await enrol(client, officer, f"AUDIT-{key[0]}{key[1]}-{NOW.timestamp()}")
         me = (await client.get("/v1/auth/me", headers=headers)).json()["id"]
         alert_id = await open_alert(pool, device.person_id)
         world = World(client, headers, officer, device.person_id, device.device_id, alert_id, {})

@@ -45,6 +45,7 @@ class Streets:
     token_a: str
     token_b: str
     city_fence: int
+    suffix: str
 
 
 async def streets(live: Live, officer: Officer, pool: asyncpg.Pool) -> Streets:
@@ -65,7 +66,7 @@ async def streets(live: Live, officer: Officer, pool: asyncpg.Pool) -> Streets:
         tokens.append(await log_in(live.base_url, f"street-{name}-{suffix}", password))
     async with httpx.AsyncClient(base_url=live.base_url) as client:
         fence_id = await city_fence(client, officer, f"city {suffix}")
-    return Streets(ids[0], ids[1], tokens[0], tokens[1], fence_id)
+    return Streets(ids[0], ids[1], tokens[0], tokens[1], fence_id, suffix)
 
 
 async def city_fence(client: httpx.AsyncClient, officer: Officer, name: str) -> int:
@@ -118,25 +119,41 @@ async def test_a_transfer_moves_the_person_and_their_open_alerts(
         url = f"/v1/persons/{person['id']}"
         alert_id = await open_alert(pool, person["id"])
         assert (await client.get(url, headers=bearer(where.token_b))).status_code == 404
+        # street A's officer follows it up: they cannot see street B, so the move takes it off
+        me = (await client.get("/v1/auth/me", headers=bearer(where.token_a))).json()["id"]
+        taken = await client.post(
+            f"/v1/alerts/{alert_id}/assign", headers=bearer(where.token_a), json={"officer_id": me}
+        )
+        assert taken.status_code == 200 and taken.json()["assigned_to"] == me, taken.text
         # street A cannot hand the person to an office out of its reach
         refused = await client.patch(
             url, headers=bearer(where.token_a), json={"jurisdiction_id": where.b}
         )
         assert refused.status_code == 422 and refused.json()["field"] == "jurisdiction_id"
 
-        since = await last_event_id(pool)
-        stream = f"{live.ws_url}/v1/stream?token={where.token_b}&since={since}&positions=false"
-        async with websockets.connect(stream) as ws:
+        stream = f"{live.ws_url}/v1/stream?token={{}}&positions=false"
+        async with (
+            websockets.connect(stream.format(where.token_a)) as old,
+            websockets.connect(stream.format(where.token_b)) as new,
+        ):
+            await asyncio.sleep(0.5)  # subscribed live (no `since`): the hub's own scoping
             moved = await client.patch(
                 url,
                 headers=bearer(officer.token),
                 json={"jurisdiction_id": where.b, "reason": "执行地变更"},
             )
             assert moved.status_code == 200, moved.text
-            heard = await receive_until(ws, {"alert.updated"}, person["id"])
+            heard = await receive_until(new, {"alert.updated"}, person["id"])
+            left = await receive_until(old, {"person.transferred"}, person["id"])
         assert moved.json()["jurisdiction_id"] == where.b
         update = next(m for m in heard if m["type"] == "alert.updated")
         assert update["alert"]["id"] == alert_id and update["alert"]["jurisdiction_id"] == where.b
+        assert not any(m["type"] == "person.transferred" for m in heard)
+        transferred = next(m for m in left if m["type"] == "person.transferred")
+        assert transferred["alert_ids"] == [alert_id]
+        assert transferred["case_number"] == person["case_number"]
+        assert transferred["to_jurisdiction_name"] == f"street-b-{where.suffix}"
+        assert not any(m["type"] == "alert.updated" for m in left), "the old office is told once"
 
         for path in (url, f"{url}/history", f"/v1/alerts/{alert_id}"):
             assert (await client.get(path, headers=bearer(where.token_a))).status_code == 404
@@ -145,6 +162,8 @@ async def test_a_transfer_moves_the_person_and_their_open_alerts(
             "/v1/alerts", headers=bearer(where.token_b), params={"person_id": person["id"]}
         )
         assert [(a["id"], a["status"]) for a in listed.json()] == [(alert_id, "open")]
+        assert listed.json()[0]["assigned_to"] is None, "no one in street B follows it up yet"
+        assert update["alert"]["assigned_to"] is None
         history = (await client.get(f"{url}/history", headers=bearer(where.token_b))).json()
     assert [h["changes"] for h in history] == [
         {"jurisdiction_id": {"old": where.a, "new": where.b}}

@@ -16,6 +16,8 @@ import httpx
 import pytest
 from playwright.async_api import Page
 
+from monitor.registry import store as registry_store
+from monitor.registry.schemas import JurisdictionIn
 from simulators.fleet import Fleet, SimDevice, offset
 from tests.e2e.browser import browser_page, log_in
 from tests.e2e.conftest import Live, Officer, running, settings_for
@@ -195,8 +197,24 @@ async def test_a_failed_snapshot_marks_the_map_stale_until_reloaded(
 async def test_an_urgent_alert_notifies_selects_on_click_and_the_tone_can_be_muted(
     live: Live, officer: Officer, page: Page, pool: asyncpg.Pool
 ) -> None:
+    async with pool.acquire() as conn:  # held by a street office, so there is a rung to climb
+        district = await registry_store.insert_jurisdiction(
+            conn,
+            data=JurisdictionIn(
+                name="district", level="district", parent_id=officer.jurisdiction_id
+            ),
+        )
+        street = await registry_store.insert_jurisdiction(
+            conn,
+            data=JurisdictionIn(
+                name=f"street-{district.id}", level="street", parent_id=district.id
+            ),
+        )
     async with httpx.AsyncClient(base_url=live.base_url) as client:
-        devices = [await enrol(client, officer, f"NT{i}-{time.monotonic_ns()}") for i in range(2)]
+        devices = [
+            await enrol(client, officer, f"NT{i}-{time.monotonic_ns()}", jurisdiction_id=street.id)
+            for i in range(2)
+        ]
     await log_in(page, live.base_url, officer)
     await page.wait_for_selector('#conn-status[data-state="live"]', timeout=15_000)
     await page.wait_for_selector('#sound-toggle[data-state="on"]', timeout=5_000)  # login click
@@ -210,7 +228,7 @@ async def test_an_urgent_alert_notifies_selects_on_click_and_the_tone_can_be_mut
     [case] = await cases_of(page, devices[:1])
     first = (await page.evaluate(NOTIFICATIONS))[0]
     assert first["title"] == "紧急告警：越界"
-    assert case in first["body"] and "city-" in first["body"], "names case number and office"
+    assert case in first["body"] and street.name in first["body"], "names case number and office"
     assert await page.evaluate("window.tones.length") == 3, "one three-note tone"
 
     # clicking it brings the console forward on the person

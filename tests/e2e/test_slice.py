@@ -32,6 +32,7 @@ async def enrol(
     case: str,
     level: str = "strict",
     full_name: str = "",
+    jurisdiction_id: int | None = None,  # the officer's own unless given
 ) -> SimDevice:
     auth = {"Authorization": f"Bearer {officer.token}"}
     fence = await client.post(
@@ -53,6 +54,7 @@ async def enrol(
             "full_name": full_name,
             "supervision_level": level,
             "allowed_fence_ids": [fence.json()["id"]],
+            **({} if jurisdiction_id is None else {"jurisdiction_id": jurisdiction_id}),
         },
     )
     assert person.status_code == 201, person.text

@@ -52,3 +52,13 @@ def test_bad_fence_file_is_refused_with_the_ring_named(cli: CliRunner, tmp_path:
     result = cli.invoke(app, ["import-fence", str(bad), "bad"])
     assert result.exit_code != 0
     assert "ring 0" in str(result.exception) or "ring 0" in result.output
+
+
+def test_a_jurisdiction_must_rank_below_its_parent(cli: CliRunner) -> None:
+    province = json.loads(run(cli, "create-jurisdiction", "广东省", "--level", "province"))
+    parent = ["--parent-id", str(province["id"])]
+    district = json.loads(run(cli, "create-jurisdiction", "区", "--level", "district", *parent))
+    assert district["path"] == f"{province['path']}{district['id']}/"  # a level skipped
+    refused = cli.invoke(app, ["create-jurisdiction", "省", "--level", "province", *parent])
+    assert refused.exit_code != 0
+    assert "level: a province cannot sit under a province" in str(refused.exception)

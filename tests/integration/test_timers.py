@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from alerts import store as alert_store
 from alerts.evaluator import Evaluator, EvaluatorConfig
+from alerts.levels import Level
+from alerts.models import AlertType
 from alerts.timers import check_once
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
@@ -19,10 +22,14 @@ from tests.stream_pings import stream_ping
 Conn = asyncpg.Connection | PoolConnectionProxy
 
 
-async def make_person(conn: Conn, level: schemas.SupervisionLevel) -> int:
-    city = await registry_store.insert_jurisdiction(
-        conn, data=schemas.JurisdictionIn(name="timers", level="city")
-    )
+async def make_person(
+    conn: Conn, level: schemas.SupervisionLevel, *, jurisdiction_id: int | None = None
+) -> int:
+    if jurisdiction_id is None:
+        city = await registry_store.insert_jurisdiction(
+            conn, data=schemas.JurisdictionIn(name="timers", level="city")
+        )
+        jurisdiction_id = city.id
     fence = await registry_store.insert_fence(
         conn, data=schemas.FenceIn(name="f", role="allowed", geometry=square(*CENTRE, 500))
     )
@@ -31,7 +38,7 @@ async def make_person(conn: Conn, level: schemas.SupervisionLevel) -> int:
         case_number=f"T-{time.monotonic_ns()}",
         supervision_level=level,
         allowed_fence_ids=[fence["id"]],
-        jurisdiction_id=city.id,
+        jurisdiction_id=jurisdiction_id,
         device_id=f"t-{time.monotonic_ns()}",
     )
     return enrolled.person_id
@@ -92,15 +99,67 @@ async def test_silent_device_opens_signal_lost_and_a_ping_reports_reconnection(
     assert len(updated) == 1 and "reconnected_at" in updated[0]["payload"]["alert"]["details"]
 
 
+async def make_tree(conn: Conn, levels: list[schemas.JurisdictionLevel]) -> list[int]:
+    """A chain of offices, the first the root; answers their ids in that order."""
+    ids: list[int] = []
+    for level in levels:
+        made = await registry_store.insert_jurisdiction(
+            conn,
+            data=schemas.JurisdictionIn(
+                name=f"{level}-{time.monotonic_ns()}",
+                level=level,
+                parent_id=ids[-1] if ids else None,
+            ),
+        )
+        ids.append(made.id)
+    return ids
+
+
+async def open_tamper_alert(conn: Conn, person_id: int) -> int:
+    """Opened as the evaluator opens one (alerts.store.upsert_open_alert), 6 minutes ago."""
+    alert_id, _ = await alert_store.upsert_open_alert(
+        conn, person_id=person_id, jurisdiction_id=await conn.fetchval(
+            "SELECT jurisdiction_id FROM persons WHERE id = $1", person_id),
+        type=AlertType.TAMPER, rule_key="", at=datetime.now(UTC), late=False, episode_id=None,
+        evidence_ping_ids=[], details={},
+    )  # fmt: skip
+    await conn.execute(
+        "UPDATE alerts SET created_at = now() - interval '6 minutes' WHERE id = $1", alert_id
+    )
+    return alert_id
+
+
+async def climb(pool: asyncpg.Pool, alert_id: int, rounds: int, top: Level) -> list[str]:
+    """Each round as if the SLA had passed since the last move; answers the rungs seen."""
+    seen = []
+    for _ in range(rounds):
+        await check_once(pool, escalation_top=top)
+        async with pool.acquire() as conn:
+            seen.append(
+                await conn.fetchval("SELECT escalation_level FROM alerts WHERE id = $1", alert_id)
+            )
+            await conn.execute(
+                "UPDATE alerts SET escalated_at = now() - interval '6 minutes' WHERE id = $1",
+                alert_id,
+            )
+    return seen
+
+
+async def escalations(pool: asyncpg.Pool, alert_id: int) -> list[tuple[str, str]]:
+    async with pool.acquire() as conn:
+        events = await conn.fetch(
+            "SELECT payload FROM events WHERE alert_id = $1 AND type = 'alert.escalated' "
+            "ORDER BY id",
+            alert_id,
+        )
+    return [(e["payload"]["from"], e["payload"]["to"]) for e in events]
+
+
 async def test_unacknowledged_alert_escalates_one_rung_per_sla(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        person_id = await make_person(conn, "strict")
-        alert_id = await conn.fetchval(
-            "INSERT INTO alerts (person_id, jurisdiction_id, type, status, opened_at, "
-            "last_evidence_at, created_at) SELECT id, jurisdiction_id, 'tamper', 'open', now(), "
-            "now(), now() - interval '6 minutes' FROM persons WHERE id = $1 RETURNING id",
-            person_id,
-        )
+        *_, street = await make_tree(conn, ["city", "district", "street"])
+        person_id = await make_person(conn, "strict", jurisdiction_id=street)
+        alert_id = await open_tamper_alert(conn, person_id)
     await check_once(pool)
     await check_once(pool)
     async with pool.acquire() as conn:
@@ -115,16 +174,45 @@ async def test_unacknowledged_alert_escalates_one_rung_per_sla(pool: asyncpg.Poo
     await check_once(pool)
     async with pool.acquire() as conn:
         level = await conn.fetchval("SELECT escalation_level FROM alerts WHERE id = $1", alert_id)
-        events = await conn.fetch(
-            "SELECT payload FROM events WHERE alert_id = $1 AND type = "
-            "'alert.escalated' ORDER BY id",
-            alert_id,
-        )
     assert level == "city"
-    assert [(e["payload"]["from"], e["payload"]["to"]) for e in events] == [
-        ("street", "district"),
-        ("district", "city"),
-    ]
+    assert await escalations(pool, alert_id) == [("street", "district"), ("district", "city")]
+
+
+async def test_escalation_climbs_a_five_level_tree_to_the_top_set_and_stops(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        *_, street = await make_tree(conn, ["ministry", "province", "city", "district", "street"])
+        person_id = await make_person(conn, "strict", jurisdiction_id=street)
+        to_city = await open_tamper_alert(conn, person_id)
+    assert await climb(pool, to_city, 4, "city") == ["district", "city", "city", "city"]
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE alerts SET status = 'resolved' WHERE id = $1", to_city)
+        to_province = await open_tamper_alert(conn, person_id)
+    assert await climb(pool, to_province, 5, "province") == [
+        "district", "city", "province", "province", "province"
+    ]  # fmt: skip
+    assert await escalations(pool, to_province) == [
+        ("street", "district"), ("district", "city"), ("city", "province")
+    ]  # fmt: skip
+
+
+async def test_escalation_follows_the_chain_that_exists_and_never_passes_the_root(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        # Beijing: districts directly under a province-level city, no city office between
+        _, district = await make_tree(conn, ["province", "district"])
+        held_by_district = await make_person(conn, "strict", jurisdiction_id=district)
+        from_district = await open_tamper_alert(conn, held_by_district)
+        assert await conn.fetchval(
+            "SELECT escalation_level FROM alerts WHERE id = $1", from_district
+        ) == "district", "an alert starts at its own office's level"  # fmt: skip
+        _, street = await make_tree(conn, ["city", "street"])
+        held_by_street = await make_person(conn, "strict", jurisdiction_id=street)
+        at_root = await open_tamper_alert(conn, held_by_street)
+    assert await climb(pool, from_district, 2, "ministry") == ["province", "province"]
+    assert await climb(pool, at_root, 2, "ministry") == ["city", "city"]  # the root: no further
 
 
 async def test_a_suspension_window_holds_signal_lost_until_it_ends(pool: asyncpg.Pool) -> None:

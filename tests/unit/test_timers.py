@@ -25,10 +25,18 @@ def test_signal_lost_needs_missed_reports_and_the_floor() -> None:
     assert lost("normal", 300, 1501)
 
 
+CHAIN = ("street", "district", "city", "province", "ministry")
+
+
 def test_escalation_ladder() -> None:
-    def rung(level: str, at: str, minutes: float) -> str | None:
+    def rung(level: str, at: str, minutes: float, top: str = "city") -> str | None:
         return next_rung(
-            supervision_level=level, level=at, since=NOW - timedelta(minutes=minutes), now=NOW
+            supervision_level=level,
+            level=at,
+            chain=CHAIN,
+            top=top,
+            since=NOW - timedelta(minutes=minutes),
+            now=NOW,
         )
 
     assert rung("strict", "street", 4.9) is None
@@ -36,3 +44,5 @@ def test_escalation_ladder() -> None:
     assert rung("normal", "district", 15.1) == "city"
     assert rung("lenient", "street", 29) is None
     assert rung("strict", "city", 600) is None  # the top rung stays
+    assert rung("strict", "city", 600, top="province") == "province"
+    assert rung("strict", "province", 600, top="province") is None

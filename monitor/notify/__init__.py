@@ -1,0 +1,1 @@
+"""Alerts reach people who are not watching: duty roster, signed webhooks, escalation."""
