@@ -15,6 +15,7 @@ from fastapi.security import OAuth2PasswordBearer
 from alerts import queries, schemas, state_store, store, track
 from alerts.bounds import DbId, Instant, Offset
 from alerts.consumer import publish
+from alerts.errors import OutOfReachError
 from alerts.followup import AssignedTo, assignee_filter
 from alerts.known_query import RefuseUnknownQuery
 from alerts.models import Alert, AlertStatus, AlertType, EventType, NewEvent, Viewer, transition
@@ -98,8 +99,11 @@ async def path_in_reach(conn: Conn, viewer: Viewer, jurisdiction_id: int | None)
     if jurisdiction_id is None:
         return viewer.jurisdiction_path
     path = await queries.jurisdiction_path(conn, jurisdiction_id=jurisdiction_id)
-    if path is None or not viewer.sees(path):
-        raise invalid("jurisdiction_id", f"no jurisdiction {jurisdiction_id} within your reach")
+    if path is None or not viewer.sees(path):  # 404, as the persons, devices and reports
+        raise OutOfReachError(
+            f"jurisdiction_id: no jurisdiction {jurisdiction_id} within your reach",
+            field="jurisdiction_id",
+        )
     return path
 
 

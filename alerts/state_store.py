@@ -147,7 +147,7 @@ async def lock_states(conn: Conn, *, person_ids: list[int]) -> dict[int, dict[st
 # element and PostgreSQL parses each element on its own. ROWS FROM zips it with the other
 # columns in order. See docs/decisions/0025-judging-batches-as-columns.md
 SAVE_STATES = """
-UPDATE person_state s SET state = v.state, updated_at = now(), last_ping_at = now(),
+UPDATE person_state s SET state = v.state, updated_at = now(),
        quietest_fix_at = v.quietest_fix_at,
        -- the newest fix wins: a late upload never moves the map dot backwards
        last_ts = greatest(s.last_ts, v.last_ts),

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -13,40 +12,42 @@ from asyncpg.pool import PoolConnectionProxy
 from alerts import rules_store, state_store, store
 from alerts.levels import LEVELS
 from alerts.models import AlertType, EventType, NewEvent
+from alerts.silence import LAST_MS, SILENT_SINCE, SilenceRule, order_in_force
 from alerts.verdicts import ms_to_dt
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
-# Each live device of a person under an order in force, silent since the latest of its newest
-# fix (what the evaluator keeps in state.devices), its enrolment and the order's start, for
-# longer than its threshold (SilenceRule: $2 floors by level, $3 missed reports, $4 the floor
-# of an unknown level, $5 the least floor); and not already flagged. Orders of either kind
-# count, as at ingest. A scan of the live devices each round; the evaluator's quietest_fix_at
-# (the person's oldest device report) drops, on one column, every person whose devices all
-# reported of late, before any jsonb is read.
+# Each device silent at $1 by the rule (alerts.silence) and not already flagged. A scan of the
+# live devices each round; the evaluator's quietest_fix_at (the person's oldest device report)
+# drops, on one column, every person whose devices all reported within the least floor ($2),
+# before any jsonb is read.
 SILENT = """
 SELECT d.id AS device_id, d.kind, d.expected_interval_s, p.id AS person_id,
-       p.supervision_level, p.jurisdiction_id, s.last_ms,
-       greatest(to_timestamp(s.last_ms::float8 / 1000), d.created_at, o.starts_at)
-           AS silent_since
+       p.supervision_level, p.jurisdiction_id, {last_ms} AS last_ms, {silent_since} AS silent_since
 FROM devices d
 JOIN persons p ON p.id = d.person_id
-JOIN LATERAL (SELECT min(o.starts_at) AS starts_at FROM monitoring_orders o
-              WHERE o.person_id = d.person_id AND o.revoked_at IS NULL
-                AND o.starts_at <= $1 AND $1 < o.ends_at) o ON o.starts_at IS NOT NULL
 LEFT JOIN person_state st ON st.person_id = d.person_id
-CROSS JOIN LATERAL (SELECT st.state->'devices'->d.id->>'last_ms' AS last_ms) s
+{order_in_force}
 WHERE d.revoked_at IS NULL
   -- every device of the person reported within the least threshold: none can be silent
   AND (st.quietest_fix_at IS NULL
-       OR st.quietest_fix_at < $1::timestamptz - make_interval(secs => $5))
+       OR st.quietest_fix_at < $1::timestamptz - make_interval(secs => $2))
   AND NOT coalesce(st.state->'signal_lost' ? d.id, false)
-  AND greatest(to_timestamp(s.last_ms::float8 / 1000), d.created_at, o.starts_at)
-      < $1::timestamptz - make_interval(
-          secs => greatest(coalesce(($2::jsonb->>p.supervision_level)::float8, $4),
-                           $3 * d.expected_interval_s))
+  AND {is_silent}
 ORDER BY silent_since LIMIT 1000
 """
+
+
+def silent_query(rule: SilenceRule) -> str:
+    """SILENT under `rule`: the same text for the same rule, so asyncpg prepares it once."""
+    return SILENT.format(
+        last_ms=LAST_MS,
+        silent_since=SILENT_SINCE,
+        order_in_force=order_in_force("$1::timestamptz"),
+        is_silent=rule.is_silent_sql("$1::timestamptz"),
+    )
+
+
 ENSURE_STATE = """
 INSERT INTO person_state (person_id, state) VALUES ($1, '{}') ON CONFLICT DO NOTHING
 """
@@ -68,31 +69,9 @@ WHERE person_id = $1
 RungDecision = Callable[..., str | None]
 
 
-@dataclass(frozen=True)
-class SilenceRule:
-    """A device is silent after max(the level's floor, missed_reports x its interval)."""
-
-    floors_s: dict[str, float]
-    missed_reports: int
-    default_floor_s: float = 600.0
-
-    def after(self, supervision_level: str, expected_interval_s: int) -> timedelta:
-        floor = self.floors_s.get(supervision_level, self.default_floor_s)
-        return timedelta(seconds=max(floor, self.missed_reports * expected_interval_s))
-
-    def is_lost(
-        self, *, supervision_level: str, expected_interval_s: int, silent_since: datetime,
-        now: datetime,
-    ) -> bool:  # fmt: skip
-        return now - silent_since > self.after(supervision_level, expected_interval_s)
-
-
 async def lost_devices(conn: Conn, *, now: datetime, rule: SilenceRule) -> list[asyncpg.Record]:
     """The tracked devices silent past their threshold at `now`, in the evaluator's lock order."""
-    least_floor_s = min(*rule.floors_s.values(), rule.default_floor_s)
-    rows = await conn.fetch(
-        SILENT, now, rule.floors_s, rule.missed_reports, rule.default_floor_s, least_floor_s
-    )
+    rows = await conn.fetch(silent_query(rule), now, rule.least_floor_s)
     # the query has already chosen them; this says it in Python too, where it is unit-tested
     lost = [
         r

@@ -19,16 +19,12 @@ import redis.asyncio as aioredis
 
 from alerts import checkins, levels, orders, timer_store
 from alerts.consumer import publish
+from alerts.silence import SILENCE
 
 log = logging.getLogger(__name__)
 
 # minutes an unacknowledged alert waits at each rung before it moves up
 ESCALATION_SLA_MIN = {"strict": 5.0, "normal": 15.0, "lenient": 30.0}
-# a device is lost after this many missed reports (its own expected_interval_s each), and
-# never sooner than its person's level's floor; silence counts from its newest fix, or from
-# its enrolment or the order's start if later
-MISSED_REPORTS = 5
-SIGNAL_LOST_FLOOR_S = {"strict": 300.0, "normal": 600.0, "lenient": 1200.0}
 
 
 @dataclass(frozen=True)
@@ -38,9 +34,7 @@ class TimerConfig:
     escalation_top: levels.Level = levels.DEFAULT_TOP  # the last rung an alert climbs to
 
 
-SILENCE = timer_store.SilenceRule(SIGNAL_LOST_FLOOR_S, MISSED_REPORTS)
-
-
+# silence (alerts.silence) is one rule for the timers and the lists
 is_signal_lost = SILENCE.is_lost  # the decision the timers apply (timer_store.SILENT prefilters)
 
 

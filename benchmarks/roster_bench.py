@@ -2,12 +2,14 @@
 page takes, and the device-silence filter that needs every device's latest fix.
 
     python -m benchmarks.roster_bench [--persons 3000] [--days 180] [--rounds 5] [--keep]
+                                      [--database bench_roster]
 
 Makes a scratch database on the machine's PostgreSQL (MONITOR_BENCH_ADMIN_URL, by default
 postgresql://root@127.0.0.1/postgres) with a day's partitions for `--days` back and a week
-ahead, `--persons` persons with an ankle band each and every fifth a phone too; a device
-reports every 10 minutes over the last day and once a day before that, except 5% last heard
-10 to 100 days ago and 2% never heard. Medians of `--rounds`, in milliseconds, of the
+ahead, `--persons` persons with an ankle band each and every fifth a phone too, each enrolled
+and under an order since before the oldest fix; a device reports every 10 minutes over the
+last day and once a day before that, except 5% last heard 10 to 100 days ago and 2% never
+heard. Medians of `--rounds`, in milliseconds, of the
 statements the routes run (monitor/registry/roster_store.py).
 """
 
@@ -51,11 +53,26 @@ SELECT d.id, d.person_id, $1::timestamptz - make_interval(days => k), 22.5, 114.
 FROM devices d, generate_series(1, $2::int) k
 WHERE d.person_id % 100 < 93 OR (d.person_id % 100 < 98 AND k >= 10 + d.person_id % 91)
 """
+# as the evaluator leaves them: each reporting device's newest fix judged (state.devices)
 STATES = """
-INSERT INTO person_state (person_id, state, last_ts, last_lat, last_lon, last_ping_at)
-SELECT id, jsonb_build_object('area', jsonb_build_object(
-           'status', CASE WHEN id % 50 = 0 THEN 'outside' ELSE 'inside' END)), $1, 22.5, 114.0, $1
-FROM persons WHERE id % 100 < 93
+INSERT INTO person_state (person_id, state, last_ts, last_lat, last_lon)
+SELECT p.id, jsonb_build_object(
+           'area', jsonb_build_object(
+               'status', CASE WHEN p.id % 50 = 0 THEN 'outside' ELSE 'inside' END),
+           'devices', (SELECT jsonb_object_agg(d.id, jsonb_build_object('last_ms', $2::bigint))
+                       FROM devices d WHERE d.person_id = p.id)),
+       $1, 22.5, 114.0
+FROM persons p WHERE p.id % 100 < 93
+"""
+# every device enrolled, and every person under an order in force, since before the oldest ping
+ENROLLED = """
+UPDATE devices SET created_at = $1::timestamptz - make_interval(days => $2::int + 1)
+"""
+ORDERS = """
+INSERT INTO monitoring_orders (person_id, kind, starts_at, ends_at)
+SELECT id, 'electronic_positioning', $1::timestamptz - make_interval(days => $2::int + 1),
+       $1::timestamptz + interval '30 days'
+FROM persons
 """
 # the lookup the devices of a person had before: by device_id alone, which no index leads with
 OLD_LIST_DEVICES = """
@@ -82,7 +99,9 @@ async def build(conn: asyncpg.Connection, persons: int, days: int) -> None:
             await conn.execute(statement, *args)
     await conn.execute(PINGS_RECENT, now)
     await conn.execute(PINGS_DAILY, now, days)
-    await conn.execute(STATES, now)
+    await conn.execute(STATES, now, round(now.timestamp() * 1000))
+    await conn.execute(ENROLLED, now, days)
+    await conn.execute(ORDERS, now, days)
     await conn.execute("ANALYZE")
 
 
@@ -130,12 +149,13 @@ def cases(conn: asyncpg.Connection) -> dict[str, Callable[[], Awaitable[object]]
 
 
 async def main(args: argparse.Namespace) -> None:
+    database = args.database
     admin_url = os.environ.get("MONITOR_BENCH_ADMIN_URL", "postgresql://root@127.0.0.1/postgres")
     admin = await asyncpg.connect(admin_url)
-    await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-    await admin.execute(f"CREATE DATABASE {DATABASE}")
+    await admin.execute(f"DROP DATABASE IF EXISTS {database}")
+    await admin.execute(f"CREATE DATABASE {database}")
     try:
-        conn = await db.connect(admin_url.rsplit("/", 1)[0] + f"/{DATABASE}")
+        conn = await db.connect(admin_url.rsplit("/", 1)[0] + f"/{database}")
         await db.migrate(conn)
         start = time.perf_counter()
         await build(conn, args.persons, args.days)
@@ -150,7 +170,7 @@ async def main(args: argparse.Namespace) -> None:
         await conn.close()
     finally:
         if not args.keep:
-            await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+            await admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         await admin.close()
 
 
@@ -159,5 +179,6 @@ if __name__ == "__main__":
     parser.add_argument("--persons", type=int, default=3000)
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--keep", action="store_true", help=f"leave {DATABASE} for EXPLAIN")
+    parser.add_argument("--database", default=DATABASE, help="the scratch database's name")
+    parser.add_argument("--keep", action="store_true", help="leave the database for EXPLAIN")
     asyncio.run(main(parser.parse_args()))

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 from alerts import followup_routes, ws
 from alerts import routes as alert_routes
 from alerts.consumer import StreamConsumer, relay, worker_name
+from alerts.errors import AlertsError
 from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.hub import Hub
 from alerts.partitions import PartitionOwner
@@ -255,7 +256,8 @@ def add_error_handlers(app: FastAPI, settings: Settings) -> None:
     retry = {"Retry-After": str(settings.retry_after_s)}
 
     @app.exception_handler(MonitorError)
-    async def monitor_error(request: Request, exc: MonitorError) -> JSONResponse:
+    @app.exception_handler(AlertsError)  # the same answer: a client cannot tell the packages
+    async def monitor_error(request: Request, exc: MonitorError | AlertsError) -> JSONResponse:
         body = {"detail": exc.message, **({"field": exc.field} if exc.field else {})}
         headers = retry if exc.status_code == 503 else None
         if isinstance(exc, TooManyRequestsError):

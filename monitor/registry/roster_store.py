@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from alerts.timers import MISSED_REPORTS, SIGNAL_LOST_FLOOR_S
+from alerts.silence import DEVICE_SILENT, SILENCE_JOINS
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
@@ -90,6 +90,18 @@ FROM page r ORDER BY {{order}}
 LIST_PERSON_ROWS = {sort: PERSON_ROWS.format(order=o) for sort, o in PERSON_ORDER.items()}
 
 
+# The lists are a few index probes a row (a device's latest fix, its state row, its order):
+# planned for a page of 1000 they cost past PostgreSQL's jit_above_cost, and compiling them
+# took a second where running them takes tens of milliseconds (docs/decisions/0013).
+NO_JIT = "SET LOCAL jit = off"
+
+
+async def fetch_without_jit(conn: Conn, sql: str, *args: Any) -> list[asyncpg.Record]:
+    async with conn.transaction():  # a savepoint inside a caller's transaction
+        await conn.execute(NO_JIT)
+        return await conn.fetch(sql, *args)
+
+
 def like_pattern(q: str | None) -> str | None:
     """`q` as an ILIKE pattern matching it anywhere, its own % _ and \\ taken literally."""
     if not q:
@@ -110,7 +122,8 @@ class PersonFilter:
 async def list_person_rows(
     conn: Conn, *, where: PersonFilter, limit: int, offset: int
 ) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
+    rows = await fetch_without_jit(
+        conn,
         LIST_PERSON_ROWS[where.sort],
         where.under_path,
         like_pattern(where.q),
@@ -138,15 +151,8 @@ LEFT JOIN LATERAL (
     LIMIT 1
 ) f ON true
 """
-FLOORS = " ".join(f"WHEN '{level}' THEN {s:g}" for level, s in SIGNAL_LOST_FLOOR_S.items())
-# as the signal_lost timer judges a person (alerts.timers.signal_lost_after), for one device:
-# active, and its latest fix arrived longer ago than its silence limit, or it was never heard
-SILENCE_LIMIT_S = f"""greatest(CASE p.supervision_level {FLOORS} ELSE 600 END,
-                                {MISSED_REPORTS} * d.expected_interval_s)"""
-DEVICE_SILENT = f"""(d.revoked_at IS NULL AND (f.received_at IS NULL
-    OR f.received_at < now() - make_interval(secs => {SILENCE_LIMIT_S})))"""
-DEVICE_FIX_COLUMNS = f"""f.ts AS last_fix_at, f.received_at AS last_received_at, f.battery_pct,
-       f.tamper, {DEVICE_SILENT} AS silent"""
+DEVICE_FIX_COLUMNS = """f.ts AS last_fix_at, f.received_at AS last_received_at, f.battery_pct,
+       f.tamper"""
 DEVICE_COLUMNS = """d.id, d.id AS device_id, d.person_id, d.kind, d.expected_interval_s,
        d.identifier_only, d.created_at, d.revoked_at, p.case_number, p.supervision_level,
        p.jurisdiction_id, j.name AS jurisdiction_name"""
@@ -157,24 +163,27 @@ DEVICE_WHERE = """WHERE j.path LIKE $1 || '%'
   AND ($3::text[] IS NULL OR d.kind = ANY($3))
   AND ($4::boolean IS NULL OR (d.revoked_at IS NULL) = $4)"""
 DEVICE_ORDER = "p.case_number, d.created_at, d.id"
-# without the silent filter the page is cut first and only its devices' fixes are looked up
+# a device is silent by the timers' rule (alerts.silence), from the fix the evaluator judged
+# last; the latest fix stored is looked up for the page's devices only
 DEVICE_PAGE = f"""
-SELECT d.*, {DEVICE_FIX_COLUMNS}
+SELECT d.*, {DEVICE_FIX_COLUMNS}, {DEVICE_SILENT} AS silent
 FROM (SELECT {DEVICE_COLUMNS} {DEVICE_FROM} {DEVICE_WHERE} ORDER BY {DEVICE_ORDER}
       LIMIT $5 OFFSET $6) d
 JOIN persons p ON p.id = d.person_id
+{SILENCE_JOINS}
 {LATEST_FIX}
 ORDER BY d.case_number, d.created_at, d.id
 """
-# by silence: every device in the filter needs its latest fix before the page is cut
 DEVICE_PAGE_BY_SILENCE = f"""
-SELECT * FROM (
-    SELECT {DEVICE_COLUMNS}, {DEVICE_FIX_COLUMNS} {DEVICE_FROM} {LATEST_FIX} {DEVICE_WHERE}
-) d WHERE d.silent = $7
-ORDER BY d.case_number, d.created_at, d.id LIMIT $5 OFFSET $6
+SELECT d.*, {DEVICE_FIX_COLUMNS}
+FROM (SELECT {DEVICE_COLUMNS}, {DEVICE_SILENT} AS silent {DEVICE_FROM} {SILENCE_JOINS}
+      {DEVICE_WHERE} AND {DEVICE_SILENT} = $7 ORDER BY {DEVICE_ORDER} LIMIT $5 OFFSET $6) d
+{LATEST_FIX}
+ORDER BY d.case_number, d.created_at, d.id
 """
 PERSONS_DEVICES = f"""
-SELECT {DEVICE_COLUMNS}, {DEVICE_FIX_COLUMNS} {DEVICE_FROM} {LATEST_FIX}
+SELECT {DEVICE_COLUMNS}, {DEVICE_FIX_COLUMNS}, {DEVICE_SILENT} AS silent
+{DEVICE_FROM} {SILENCE_JOINS} {LATEST_FIX}
 WHERE d.person_id = ANY($1::bigint[])
 ORDER BY d.person_id, d.created_at, d.id
 """
@@ -194,12 +203,14 @@ async def list_device_rows(
 ) -> list[dict[str, Any]]:
     args: list[Any] = [where.under_path, like_pattern(where.q), where.kind, where.active]
     if where.silent is None:
-        rows = await conn.fetch(DEVICE_PAGE, *args, limit, offset)
+        rows = await fetch_without_jit(conn, DEVICE_PAGE, *args, limit, offset)
     else:
-        rows = await conn.fetch(DEVICE_PAGE_BY_SILENCE, *args, limit, offset, where.silent)
+        rows = await fetch_without_jit(
+            conn, DEVICE_PAGE_BY_SILENCE, *args, limit, offset, where.silent
+        )
     return [dict(r) for r in rows]
 
 
 async def persons_devices(conn: Conn, *, person_ids: list[int]) -> list[dict[str, Any]]:
     """The persons' devices, revoked ones included, each with its latest fix (or nulls)."""
-    return [dict(r) for r in await conn.fetch(PERSONS_DEVICES, person_ids)]
+    return [dict(r) for r in await fetch_without_jit(conn, PERSONS_DEVICES, person_ids)]

@@ -8,9 +8,10 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from alerts.levels import LEVELS, ranks_below
+from alerts.silence import DEVICE_SILENT, SILENCE_AFTER_S, SILENCE_JOINS
 from monitor.errors import BadRequestError
 from monitor.registry import schemas
-from monitor.registry.roster_store import DEVICE_SILENT, LATEST_FIX, SILENCE_LIMIT_S
+from monitor.registry.roster_store import LATEST_FIX
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
@@ -231,14 +232,16 @@ DEVICE_COLUMNS = (
     "id, id AS device_id, person_id, kind, expected_interval_s, identifier_only, created_at,"
     " revoked_at"
 )
-# each device with its latest fix: when it was last heard, its battery, whether it said tampered
+# each device with its latest fix: when it was last heard, its battery, whether it said tampered;
+# silent by the timers' rule (alerts.silence)
 # (the look-up walks the pings' (person_id, ts) key: see roster_store.LATEST_FIX)
 LIST_DEVICES = f"""
 SELECT d.id, d.id AS device_id, d.person_id, d.kind, d.expected_interval_s, d.identifier_only,
        d.created_at, d.revoked_at,
        f.ts AS last_fix_at, f.received_at AS last_received_at, f.battery_pct, f.tamper,
-       {DEVICE_SILENT} AS silent, ({SILENCE_LIMIT_S})::integer AS silent_after_s
+       {DEVICE_SILENT} AS silent, ({SILENCE_AFTER_S})::integer AS silent_after_s
 FROM devices d JOIN persons p ON p.id = d.person_id
+{SILENCE_JOINS}
 {LATEST_FIX}
 WHERE d.person_id = ANY($1::bigint[])
 ORDER BY d.person_id, d.created_at, d.id

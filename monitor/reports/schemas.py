@@ -86,7 +86,9 @@ class RosterRow(BaseModel):
     orders_ended: int  # ran their term
     orders_revoked: int  # 解除 before their term
     under_order_at_start: int
-    placed: int  # under an order at the end, not at the start
-    released: int  # under an order at the start, not at the end
+    placed: int  # came under an order here in the month, other than by a transfer
+    transferred_in: int  # moved here in the month while under an order
+    transferred_out: int  # moved away in the month while under an order
+    released: int  # left an order here in the month, other than by a transfer
     under_order_at_end: int
     persons_on_record: int

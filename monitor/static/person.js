@@ -250,7 +250,8 @@ function deviceState(d, silent, limitS) {
   if (d.revoked_at) return [flag("revoked", t("panel.revoked"))];
   const battery = Number.isFinite(d.battery_pct)
     ? [el("span", { className: "battery", textContent: t("panel.battery", { pct: Math.round(d.battery_pct) }) })] : [];
-  if (!d.last_fix_at) return [...battery, flag("silent", t("panel.never_seen"))];
+  // never reported, and silent only once the rule says so (an enrolment of a minute ago is not)
+  if (!d.last_fix_at) return [...battery, flag(silent ? "silent" : "unheard", t("panel.never_seen"))];
   return [...battery,
     el("time", { className: "last-fix", dateTime: d.last_fix_at, title: t("panel.received", { time: formatTime(d.last_received_at) }),
       textContent: `${formatTime(d.last_fix_at)} · ${ago(d.last_fix_at)}` }),

@@ -1,6 +1,7 @@
 """A known week of history for the report tests (the 2026 National Day holiday, Shanghai
 time): alerts with their opening, acknowledgement and resolution, check-in rules and the
-alerts that missed windows, orders, a permit, and persons created on known days.
+alerts that missed windows, orders, a permit, persons created on known days, and two moves
+between offices in October.
 
 Everything but the persons is written straight into the tables as the evaluator, the timers
 and the registry leave them, so each figure the reports give can be worked out by hand (the
@@ -30,6 +31,11 @@ def local(month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI)
 
 
+INSERT_TRANSFER = """
+INSERT INTO person_history (person_id, at, officer_id, action, changes, reason)
+VALUES ($1, $2, $3, 'update', jsonb_build_object('jurisdiction_id',
+        jsonb_build_object('old', $4::bigint, 'new', $5::bigint)), '执行地变更')
+"""
 INSERT_ALERT = """
 INSERT INTO alerts (person_id, jurisdiction_id, type, rule_key, status, opened_at,
                     last_evidence_at, created_at, acknowledged_at, acknowledged_by,
@@ -51,6 +57,8 @@ class History:
     zhang: int  # north
     li: int  # north, checks in daily at 09:00
     wang: int  # south
+    zhao: int  # north, under an order from 5 October, moved to south on the 15th
+    sun: int  # south, never under an order, moved to north on the 16th
     north_officer: dict[str, str]
     south_officer: dict[str, str]
     alerts: dict[str, int]
@@ -110,18 +118,25 @@ async def seed(client: httpx.AsyncClient, conn: Conn, admin: Officer) -> History
     zhang = await person(client, admin, north, "Zhang San")
     li = await person(client, admin, north, "=Li Si")  # a name a spreadsheet would run
     wang = await person(client, admin, south, "Wang Wu")
+    zhao = await person(client, admin, north, "Zhao Liu")
+    sun = await person(client, admin, south, "Sun Qi")
     h = History(
-        north, south, zhang, li, wang,
+        north, south, zhang, li, wang, zhao, sun,
         await account(client, admin, north, "officer"),
         await account(client, admin, south, "officer"),
         {}, 0,
     )  # fmt: skip
     me = await conn.fetchval("SELECT id FROM officers WHERE username = $1", admin.username)
-    for person_id, created in ((zhang, local(9, 15)), (li, local(8, 31)), (wang, local(10, 20))):
-        await conn.execute("UPDATE persons SET created_at = $2 WHERE id = $1", person_id, created)
+    created = ((zhang, local(9, 15)), (li, local(8, 31)), (wang, local(10, 20)),
+               (zhao, local(10, 3)), (sun, local(10, 2)))  # fmt: skip
+    for person_id, created_at in created:
+        await conn.execute(
+            "UPDATE persons SET created_at = $2 WHERE id = $1", person_id, created_at
+        )
     await seed_alerts(conn, me, h)
     await seed_checkins(conn, me, h)
     await seed_orders(conn, h)
+    await seed_transfers(conn, me, h)
     return h
 
 
@@ -182,3 +197,16 @@ async def seed_orders(conn: Conn, h: History) -> None:
     await order(conn, h.zhang, "information_check", local(10, 10), local(12, 31))
     await order(conn, h.wang, "electronic_positioning", local(10, 20), local(11, 15),
                 at=local(10, 25))  # fmt: skip
+
+
+async def transfer(conn: Conn, me: int, person_id: int, to: int, at: datetime) -> None:
+    """A move between offices as the registry leaves it: the person's office, and history."""
+    old = await conn.fetchval("SELECT jurisdiction_id FROM persons WHERE id = $1", person_id)
+    await conn.execute("UPDATE persons SET jurisdiction_id = $2 WHERE id = $1", person_id, to)
+    await conn.execute(INSERT_TRANSFER, person_id, at, me, old, to)
+
+
+async def seed_transfers(conn: Conn, me: int, h: History) -> None:
+    await order(conn, h.zhao, "electronic_positioning", local(10, 5), local(12, 31))
+    await transfer(conn, me, h.zhao, h.south, local(10, 15, 10))
+    await transfer(conn, me, h.sun, h.north, local(10, 16, 10))  # under no order: not counted

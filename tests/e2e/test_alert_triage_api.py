@@ -193,8 +193,11 @@ async def test_no_filter_reaches_another_district(
         answers = []
         for jurisdiction_id in (c["south"], missing):
             reply = await client.get("/v1/alerts", params={"jurisdiction_id": jurisdiction_id})
-            assert reply.status_code == 422 and reply.json()["field"] == "jurisdiction_id"
+            assert reply.status_code == 404 and reply.json()["field"] == "jurisdiction_id"
             answers.append(reply.text.replace(str(jurisdiction_id), "ID"))
+            # word for word the answer of the persons list (and the devices list and reports)
+            persons = await client.get("/v1/persons", params={"jurisdiction_id": jurisdiction_id})
+            assert (persons.status_code, persons.text) == (404, reply.text)
         assert answers[0] == answers[1], "another district's id answers as a missing one"
     async with httpx.AsyncClient(base_url=live.base_url, headers=bearer(officer.token)) as client:
         south = ids(await client.get("/v1/alerts", params={"jurisdiction_id": c["south"]}))

@@ -17,7 +17,8 @@ import httpx
 import pytest
 import websockets
 
-from alerts import timer_store, timers
+from alerts import timer_store
+from alerts.silence import SILENCE
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from simulators.fleet import offset
@@ -356,7 +357,7 @@ async def test_discharge_ends_tracking_and_keeps_the_record(
     assert {k: v.status_code for k, v in again.items()} == dict.fromkeys(again, 409)
     async with pool.acquire() as conn:  # the timers' silent devices, an hour on
         later = await conn.fetchval("SELECT now() + interval '1 hour'")
-        lost = await timer_store.lost_devices(conn, now=later, rule=timers.SILENCE)
+        lost = await timer_store.lost_devices(conn, now=later, rule=SILENCE)
         silent = {r["person_id"] for r in lost}
         actions = await conn.fetch(
             "SELECT action FROM audit_log WHERE subject = $1 AND action = 'person.discharge'",

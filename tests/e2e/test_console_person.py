@@ -104,6 +104,10 @@ async def test_clicking_a_dot_opens_the_person_and_plays_back_their_track(
         )
         assert spare.status_code == 201, spare.text
     device_id, spare_id = pings[0]["device_id"], spare.json()["device_id"]
+    async with pool.acquire() as conn:  # the spare was enrolled an hour ago, and never heard
+        await conn.execute(
+            "UPDATE devices SET created_at = now() - interval '1 hour' WHERE id = $1", spare_id
+        )
     async with browser_page() as (page, errors):
         await log_in(page, live.base_url, officer)
         opened_at = datetime.now(UTC)
@@ -125,7 +129,9 @@ async def test_clicking_a_dot_opens_the_person_and_plays_back_their_track(
         last_fix = await device.locator("time.last-fix").get_attribute("datetime")
         assert last_fix and same_instant(last_fix, pings[-1])
         assert "分钟前" in await device.locator("time.last-fix").inner_text()  # "min ago"
-        # heard just now (the fixes are 13 min old, but arrived now); the spare band never was
+        # not silent: its fixes are 13 min old, but it was enrolled a minute ago, and silence
+        # counts from the latest of the newest fix, the enrolment and the order's start (as the
+        # timers count it); the spare band, enrolled an hour ago, never reported: silent
         assert await device.get_attribute("data-silent") == "false"
         unheard = page.locator(f"#person-devices li.device[data-device-id='{spare_id}']")
         assert await unheard.get_attribute("data-silent") == "true"

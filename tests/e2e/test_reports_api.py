@@ -155,21 +155,47 @@ async def test_holiday_sweep_names_who_left_when_and_for_how_long_and_is_audited
     assert datetime.fromisoformat(audited["details"]["start"]) == local(10, 1)
 
 
-async def test_monthly_roster_reconciles_intake_and_release(
+IDENTITY = ("under_order_at_start", "placed", "transferred_in", "transferred_out", "released",
+            "under_order_at_end")  # fmt: skip
+
+
+def reconciles(row: dict[str, Any]) -> bool:
+    start, placed, moved_in, moved_out, released, end = (row[c] for c in IDENTITY)
+    return bool(start + placed + moved_in - moved_out - released == end)
+
+
+async def test_monthly_roster_reconciles_intake_release_and_transfers(
     admin: httpx.AsyncClient, history: History
 ) -> None:
+    """October, by hand: Zhao, created in north on the 3rd under an order from the 5th, moved
+    to south on the 15th; Sun, created in south on the 2nd under no order, moved to north on
+    the 16th. Zhang and Li are under orders all month in north; Wang's order in south begins
+    and is revoked within it."""
     h = history
     rows = (await report(admin, "roster", month="2026-10"))["rows"]
     by = {r["jurisdiction_id"]: r for r in rows}
     assert by[h.north] | {"jurisdiction_name": ""} == {
         "jurisdiction_id": h.north, "jurisdiction_name": "", "level": "district",
-        "persons_created": 0, "orders_started": 1, "orders_ended": 1, "orders_revoked": 0,
-        "under_order_at_start": 2, "placed": 0, "released": 0, "under_order_at_end": 2,
-        "persons_on_record": 2,
+        "persons_created": 1,  # Zhao, in north then; Sun was created in south
+        "orders_started": 2,  # Zhang's second, Zhao's (before his move)
+        "orders_ended": 1, "orders_revoked": 0,
+        "under_order_at_start": 2,  # Zhang, Li
+        "placed": 1,  # Zhao, who then left under his order
+        "transferred_in": 0,  # Sun came under no order
+        "transferred_out": 1,  # Zhao
+        "released": 0,
+        "under_order_at_end": 2,  # Zhang, Li
+        "persons_on_record": 3,  # Zhang, Li, Sun
     }  # fmt: skip
-    south = by[h.south]
-    assert (south["persons_created"], south["orders_started"], south["orders_revoked"]) == (1, 1, 1)
-    assert (south["under_order_at_start"], south["under_order_at_end"]) == (0, 0)
+    assert by[h.south] | {"jurisdiction_name": ""} == {
+        "jurisdiction_id": h.south, "jurisdiction_name": "", "level": "district",
+        "persons_created": 2,  # Wang, Sun
+        "orders_started": 1, "orders_ended": 0, "orders_revoked": 1,  # Wang's
+        "under_order_at_start": 0, "placed": 0, "transferred_in": 1,  # Zhao
+        "transferred_out": 0, "released": 0,
+        "under_order_at_end": 1,  # Zhao
+        "persons_on_record": 2,  # Wang, Zhao
+    }  # fmt: skip
     assert rows[0]["level"] == "city" and rows[0]["persons_on_record"] == 0
     september = {
         r["jurisdiction_id"]: r for r in (await report(admin, "roster", month="2026-09"))["rows"]
@@ -178,6 +204,16 @@ async def test_monthly_roster_reconciles_intake_and_release(
     # Li's order began at the first instant of September: under it at the start already
     assert september[h.north]["orders_started"] == 2
     assert (september[h.north]["under_order_at_start"], september[h.north]["placed"]) == (1, 1)
+    assert september[h.north]["persons_on_record"] == 2  # Sun and Zhao came in October
+    assert september[h.south]["persons_on_record"] == 0
+    for row in [*rows, *september.values()]:
+        assert reconciles(row), row
+    reply = await admin.get("/v1/reports/roster", params={"month": "2026-10", "format": "csv"})
+    head, *lines = list(csv.reader(io.StringIO(reply.content.decode("utf-8-sig"))))
+    assert head[head.index("placed") : head.index("under_order_at_end") + 1] == [*IDENTITY[1:]]
+    south = next(dict(zip(head, line, strict=True)) for line in lines if line[0] == str(h.south))
+    assert {c: south[c] for c in IDENTITY} == {c: str(by[h.south][c]) for c in IDENTITY}
+    assert reply.headers["content-disposition"].endswith('roster_2026-10-01_2026-11-01.csv"')
 
 
 async def test_csv_has_a_header_row_and_a_filename(

@@ -21,8 +21,12 @@ from tests.e2e.test_registry import account, bearer, district, fence
 pytestmark = pytest.mark.slow
 
 INSERT_STATE = """
-INSERT INTO person_state (person_id, state, last_ts, last_lat, last_lon, last_ping_at)
-VALUES ($1, $2, $3, 22.54, 114.05, $3)
+INSERT INTO person_state (person_id, state, last_ts, last_lat, last_lon)
+VALUES ($1, $2, $3, 22.54, 114.05)
+"""
+INSERT_ORDER = """
+INSERT INTO monitoring_orders (person_id, kind, starts_at, ends_at, approved_by)
+VALUES ($1, 'electronic_positioning', $2, $2::timestamptz + interval '90 days', 'bureau head')
 """
 INSERT_ALERT = """
 INSERT INTO alerts (person_id, jurisdiction_id, type, status, opened_at, last_evidence_at, details)
@@ -130,21 +134,36 @@ async def roster(live: Live, officer: Officer, pool: asyncpg.Pool) -> Roster:
 
 
 async def record(conn: Any, ids: dict[str, int], devices: dict[str, str], now: datetime) -> None:
-    """States and alerts as the evaluator and timers leave them; fixes as ingest stores them."""
-    for name, (_, _, area, extra, alerts) in PEOPLE.items():
-        if area is not None:
-            state = {"area": {"status": area}, **extra}
-            await conn.execute(INSERT_STATE, ids[name], state, now - timedelta(minutes=1))
-        for type_, status, details in alerts:
-            await conn.execute(INSERT_ALERT, ids[name], type_, status, now, details)
+    """States and alerts as the evaluator and timers leave them; fixes as ingest stores them.
+    The devices were enrolled, and the orders of `out` and `cut` began, four days ago."""
+    enrolled = now - timedelta(days=4)
+    await conn.execute(  # in the order they were made
+        "UPDATE devices SET created_at = created_at - interval '4 days' WHERE id = ANY($1::text[])",
+        [*devices.values()],
+    )
+    for name in ("out", "cut"):
+        await conn.execute(INSERT_ORDER, ids[name], enrolled)
     fixes = [  # device, fix age, arrival age, battery
         ("ankle", timedelta(minutes=1), timedelta(minutes=1), 40.0),
         ("ankle", timedelta(minutes=5), timedelta(minutes=5), 90.0),
-        ("phone", timedelta(days=3), timedelta(hours=2), 75.0),  # heard 2 h ago: silent
+        # its newest fix is 3 days old, though it arrived 2 h ago: silent (since the fix)
+        ("phone", timedelta(days=3), timedelta(hours=2), 75.0),
         ("old", timedelta(minutes=2), timedelta(minutes=2), 5.0),  # revoked: not counted
     ]
+    judged: dict[str, dict[str, int]] = {}  # the evaluator's newest fix of each device
     for device, fix_age, arrival_age, battery in fixes:
         await conn.execute(INSERT_PING, devices[device], now - fix_age, now - arrival_age, battery)
+        fix_ms = round((now - fix_age).timestamp() * 1000)
+        last = judged.setdefault(devices[device], {"last_ms": fix_ms})
+        last["last_ms"] = max(last["last_ms"], fix_ms)
+    for name, (_, _, area, extra, alerts) in PEOPLE.items():
+        if area is not None:
+            state = {"area": {"status": area}, **extra}
+            if name == "out":
+                state["devices"] = judged
+            await conn.execute(INSERT_STATE, ids[name], state, now - timedelta(minutes=1))
+        for type_, status, details in alerts:
+            await conn.execute(INSERT_ALERT, ids[name], type_, status, now, details)
 
 
 async def get(live: Live, path: str, headers: dict[str, str], **params: Any) -> httpx.Response:
@@ -235,7 +254,7 @@ async def test_a_row_keeps_the_person_and_adds_the_roster(live: Live, roster: Ro
         None,
         None,
     )
-    assert cut["devices"][0]["silent"] is True  # never heard
+    assert cut["devices"][0]["silent"] is True  # never heard in the four days since enrolment
 
 
 async def device_ids(live: Live, roster: Roster, **params: Any) -> list[str]:
