@@ -28,12 +28,13 @@ from datetime import datetime, timedelta
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from alerts import state_store, store
+from alerts import store
 from alerts.models import AlertType, EventType, NewEvent
 from alerts.timer_store import alert_event
-from alerts.verdicts import ms_to_dt
+from evaluator import state_store
+from evaluator.writer import ms_to_dt
 from geofence.errors import InvalidInputError
-from geofence.rules import Checkin, parse_checkin
+from geofence.person_rules import Checkin, parse_checkin
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 

@@ -13,12 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alerts import followup_store, store
 from alerts.bounds import DbId, Offset, Text
-from alerts.consumer import publish
 from alerts.followup import refusal
 from alerts.known_query import RefuseUnknownQuery
 from alerts.models import Alert, AlertStatus, EventType, NewEvent, Viewer
 from alerts.routes import Conn, CurrentViewer, Runtime, alert_in_reach, alert_out
 from alerts.schemas import AlertOut
+from evaluator.consumer import publish
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 

@@ -12,15 +12,16 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 
-from alerts import queries, schemas, state_store, store, track
+from alerts import queries, schemas, store, track
 from alerts.bounds import DbId, Instant, Offset
-from alerts.consumer import publish
 from alerts.errors import OutOfReachError
 from alerts.followup import AssignedTo, assignee_filter
 from alerts.known_query import RefuseUnknownQuery
 from alerts.models import Alert, AlertStatus, AlertType, EventType, NewEvent, Viewer, transition
 from alerts.queries import AlertSort
 from alerts.runtime import AlertsRuntime, runtime_of
+from evaluator import state_store
+from evaluator.consumer import publish
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 

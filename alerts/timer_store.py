@@ -9,11 +9,12 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from alerts import rules_store, state_store, store
+from alerts import permit_store, store
 from alerts.levels import LEVELS
 from alerts.models import AlertType, EventType, NewEvent
 from alerts.silence import LAST_MS, SILENT_SINCE, SilenceRule, order_in_force
-from alerts.verdicts import ms_to_dt
+from evaluator import state_store
+from evaluator.writer import ms_to_dt
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
@@ -207,7 +208,7 @@ async def open_overdue_returns(conn: Conn, *, now: datetime) -> list[int]:
     """Leave over, grace over, person still away: overdue_return (逾期未归); else close it."""
     events: list[NewEvent] = []
     async with conn.transaction():
-        ended = await rules_store.ended_permits(conn, now=now)
+        ended = await permit_store.ended_permits(conn, now=now)
         if not ended:
             return []
         persons = await state_store.persons(
@@ -219,7 +220,7 @@ async def open_overdue_returns(conn: Conn, *, now: datetime) -> list[int]:
             if person is None:
                 continue
             if row["status"] != "outside":  # back, or never left: the leave is over (销假)
-                await rules_store.close_ended(conn, permit_id=row["id"], at=now)
+                await permit_store.close_ended(conn, permit_id=row["id"], at=now)
                 continue
             if person.rules.suspended(AlertType.OVERDUE_RETURN.value, now_ms):
                 continue  # asked again on the next round, after the suspension ends
@@ -240,7 +241,7 @@ async def open_overdue_returns(conn: Conn, *, now: datetime) -> list[int]:
                     "destination": row["destination"],
                 },
             )
-            await rules_store.mark_overdue(conn, permit_id=row["id"], alert_id=alert_id)
+            await permit_store.mark_overdue(conn, permit_id=row["id"], alert_id=alert_id)
             kind = EventType.ALERT_OPENED if inserted else EventType.ALERT_UPDATED
             events.append(await alert_event(conn, alert_id, kind, {}))
         return await store.append_events(conn, events=events)

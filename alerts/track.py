@@ -14,9 +14,9 @@ import asyncpg
 import numpy as np
 from asyncpg.pool import PoolConnectionProxy
 
-from alerts.fences import build_indexes, combine
 from alerts.schemas import TrackArea
-from alerts.state_store import FenceRow
+from evaluator.fence_cache import build_indexes, combine
+from evaluator.state_store import FenceRow
 from geofence import INSIDE, OUTSIDE
 
 Conn = asyncpg.Connection | PoolConnectionProxy

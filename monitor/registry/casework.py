@@ -17,11 +17,11 @@ from fastapi import APIRouter, Header, Query, Response
 
 from alerts import store as alert_store
 from alerts.bounds import DbId, Offset
-from alerts.consumer import publish
 from alerts.known_query import RefuseUnknownQuery
 from alerts.models import EventType, NewEvent
 from alerts.timer_store import alert_event
-from geofence.rules import zone_info
+from evaluator.consumer import publish
+from geofence.person_rules import zone_info
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.error_responses import documented

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from geofence.errors import InvalidInputError
-from geofence.rules import zone_info
+from geofence.person_rules import zone_info
 from monitor.auth.models import Officer
 from monitor.errors import BadRequestError
 from monitor.registry import casework_store, store

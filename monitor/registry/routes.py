@@ -13,7 +13,7 @@ from alerts import orders as lapse
 from alerts import store as alert_store
 from alerts.bounds import DbId
 from geofence.errors import InvalidInputError
-from geofence.rules import zone_info
+from geofence.person_rules import zone_info
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError

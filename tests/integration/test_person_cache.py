@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from alerts import state_store
-from alerts.evaluator import Evaluator, EvaluatorConfig
-from alerts.state_store import PersonRow
 from alerts.streams import StreamPing
+from evaluator import state_store
+from evaluator.engine import Evaluator, EvaluatorConfig
+from evaluator.state_store import PersonRow
 from monitor.registry import casework_store, schemas
 from monitor.registry import store as registry_store
 from tests.e2e.test_slice import CENTRE, square

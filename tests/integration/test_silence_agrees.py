@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.timers import check_once
+from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import roster_store, schemas
 from monitor.registry import store as registry_store
 from monitor.registry.enrol import enrol_person

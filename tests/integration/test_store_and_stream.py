@@ -13,10 +13,11 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 
-from alerts import state_store, store, streams
-from alerts.consumer import StreamConsumer, ensure_group, relay
-from alerts.evaluator import Evaluator, EvaluatorConfig
+from alerts import store, streams
 from alerts.models import EventType, NewEvent
+from evaluator import state_store
+from evaluator.consumer import StreamConsumer, ensure_group, relay
+from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor import db
 from monitor.registry import schemas
 from monitor.registry import store as registry_store

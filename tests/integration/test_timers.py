@@ -9,10 +9,10 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from alerts import store as alert_store
-from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.levels import Level
 from alerts.models import AlertType
 from alerts.timers import check_once
+from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from monitor.registry.enrol import enrol_person

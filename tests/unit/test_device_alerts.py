@@ -8,9 +8,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts import judges
 from alerts.streams import StreamPing
-from alerts.verdicts import fix_order
+from evaluator import rule_steps
+from evaluator.writer import fix_order
 from tests.stream_pings import stream_ping
 
 
@@ -23,7 +23,7 @@ class Untouchable:
 
 async def full_loop(v: Any, pings: list[StreamPing], state: dict[str, Any]) -> list[Any]:
     """device_alerts as it was before the shortcut: every report in fix order."""
-    flags: dict[str, Any] = state.get(judges.DEVICE_KEY, {})
+    flags: dict[str, Any] = state.get(rule_steps.DEVICE_KEY, {})
     events: list[Any] = []
     for device_id in sorted({p["device_id"] for p in pings}):
         mine = sorted((p for p in pings if p["device_id"] == device_id), key=fix_order)
@@ -33,11 +33,11 @@ async def full_loop(v: Any, pings: list[StreamPing], state: dict[str, Any]) -> l
                 continue
             flag["last_ms"] = ping["ts_ms"]
             if bool(ping["tamper"]) != bool(flag.get("tamper")):
-                events += await judges._tamper(v, ping, flag)
+                events += await rule_steps._tamper(v, ping, flag)
             if ping["battery_pct"] is not None:
-                events += await judges._battery(v, ping, ping["battery_pct"], flag)
+                events += await rule_steps._battery(v, ping, ping["battery_pct"], flag)
         flags[device_id] = flag
-    state[judges.DEVICE_KEY] = flags
+    state[rule_steps.DEVICE_KEY] = flags
     return events
 
 
@@ -83,6 +83,6 @@ async def test_the_shortcut_answers_as_the_full_loop(
     rows: list[tuple[str, int, bool, float | None]], known: dict[str, Any]
 ) -> None:
     pings = [report(n, *row) for n, row in enumerate(rows)]
-    before = {judges.DEVICE_KEY: known} if known else {}
+    before = {rule_steps.DEVICE_KEY: known} if known else {}
     expected = await outcome(full_loop, pings, copy.deepcopy(before))
-    assert await outcome(judges.device_alerts, pings, copy.deepcopy(before)) == expected
+    assert await outcome(rule_steps.device_alerts, pings, copy.deepcopy(before)) == expected

@@ -16,9 +16,9 @@ from pydantic import BaseModel, Field
 
 from alerts import store as alert_store
 from alerts.bounds import DbId, Instant, JsonObject, Text
-from alerts.verdicts import ms_to_dt
+from evaluator.writer import ms_to_dt
 from geofence.errors import InvalidInputError
-from geofence.rules import parse_rules
+from geofence.person_rules import parse_rules
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.errors import BadRequestError, ConflictError, NotFoundError
 from monitor.registry import store as registry_store

@@ -13,8 +13,8 @@ import asyncpg
 import numpy as np
 from asyncpg.pool import PoolConnectionProxy
 
-from alerts.state_store import FenceRow, PersonRow, fence_versions, fences
 from alerts.streams import StreamPing
+from evaluator.state_store import FenceRow, PersonRow, fence_versions, fences
 from geofence import INSIDE, OUTSIDE, UNCERTAIN, FenceIndex
 from geofence.models import CodeArray, FloatArray
 from geofence.zones import ZoneIndex

@@ -19,10 +19,11 @@ import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from alerts import metrics, state_store, store, streams
-from alerts.coalesce import MAX_PINGS_PER_TRANSACTION
-from alerts.evaluator import Evaluator
-from alerts.verdicts import ms_to_dt
+from alerts import metrics, store, streams
+from evaluator import state_store
+from evaluator.coalesce import MAX_PINGS_PER_TRANSACTION
+from evaluator.engine import Evaluator
+from evaluator.writer import ms_to_dt
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from alerts.models import AlertType, NewEvent
 from alerts.streams import StreamPing
-from alerts.verdicts import Rule, Verdicts, fix_order, ms_to_dt, single
+from evaluator.writer import Rule, Verdicts, fix_order, ms_to_dt, single
 from geofence.separation import (
     Change,
     DeviceFix,

@@ -17,14 +17,15 @@ import asyncpg
 import numpy as np
 from asyncpg.pool import PoolConnectionProxy
 
-from alerts import judges, metrics, rules_store, state_store, store
-from alerts.coalesce import GATHER_S, MAX_PINGS_PER_TRANSACTION, Coalescer
-from alerts.fences import FenceCache, Points, points_of
+from alerts import metrics, permit_store, store
 from alerts.models import AlertType, EventType, NewEvent
-from alerts.person_cache import PersonCache
-from alerts.separation import separation
 from alerts.streams import StreamPing
-from alerts.verdicts import Rule, Verdicts, fixes_of, iso, ms_to_dt
+from evaluator import rule_steps, state_store
+from evaluator.coalesce import GATHER_S, MAX_PINGS_PER_TRANSACTION, Coalescer
+from evaluator.fence_cache import FenceCache, Points, points_of
+from evaluator.person_cache import PersonCache
+from evaluator.separation import separation
+from evaluator.writer import Rule, Verdicts, fixes_of, iso, ms_to_dt
 from geofence import OUTSIDE
 from geofence.models import BoolArray, CodeArray
 from geofence.separation import SeparationConfig
@@ -43,7 +44,7 @@ Conn = asyncpg.Connection | PoolConnectionProxy
 log = logging.getLogger(__name__)
 
 ALLOWED_AREA_RULE = "allowed_area"
-# a person's signal_lost alert from before silence was judged per device (judges.LOST_KEY
+# a person's signal_lost alert from before silence was judged per device (rule_steps.LOST_KEY
 # now): still told when the person is heard again
 SIGNAL_KEY = "signal_lost_alert"
 
@@ -62,7 +63,7 @@ class Judged:
 class EvaluatorConfig:
     position_interval_s: float
     max_pings_per_transaction: int = MAX_PINGS_PER_TRANSACTION
-    gather_s: float = GATHER_S  # a busy worker's wait before a transaction (alerts.coalesce)
+    gather_s: float = GATHER_S  # a busy worker's wait before a transaction (evaluator.coalesce)
     separation: SeparationConfig = field(default_factory=SeparationConfig)  # 人机分离
 
 
@@ -86,7 +87,7 @@ class Evaluator:
 
         The partitions' progress commits with the judgement itself; events published since
         the last commit move the publication watermark with the new events' ids. Concurrent
-        calls share one transaction (alerts.coalesce).
+        calls share one transaction (evaluator.coalesce).
         """
         return await self.coalescer.submit(pings, progress, published_event_ids)
 
@@ -162,12 +163,12 @@ class Evaluator:
         events: list[NewEvent] = []
         for area_event in area_events:
             events += await self._allowed_area_event(verdicts, area_event, latest)
-        events += await judges.exclusion_zones(
+        events += await rule_steps.exclusion_zones(
             verdicts, self.fences, pings, points, thresholds, state, before
         )
-        events += await judges.curfews(verdicts, self.fences, pings, points, thresholds, state)
-        events += await judges.device_alerts(verdicts, pings, state)
-        events += await judges.reconnections(verdicts, pings, state)
+        events += await rule_steps.curfews(verdicts, self.fences, pings, points, thresholds, state)
+        events += await rule_steps.device_alerts(verdicts, pings, state)
+        events += await rule_steps.reconnections(verdicts, pings, state)
         events += await separation(verdicts, pings, state, self.config.separation)
         if SIGNAL_KEY in state:  # heard again: say so on the legacy signal_lost alert
             at = ms_to_dt(latest["ts_ms"])
@@ -177,7 +178,7 @@ class Evaluator:
             events.append(position_event(person, latest, area.status.value))
             state["last_position_ms"] = latest["ts_ms"]
         last_ts = ms_to_dt(area.last_ts_ms) if area.last_ts_ms is not None else None
-        quietest = judges.quietest_fix(person, state)
+        quietest = rule_steps.quietest_fix(person, state)
         return state_store.SavedState(
             person.id, state, last_ts, latest["lat"], latest["lon"], quietest
         ), events
@@ -222,7 +223,7 @@ class Evaluator:
         if not v.person.rules.permits:
             return []
         at = ms_to_dt(event.ts_ms)
-        closed = await rules_store.close_permits(v.conn, person_id=v.person.id, at=at)
+        closed = await permit_store.close_permits(v.conn, person_id=v.person.id, at=at)
         return [await v.updated(a, at, {"returned_at": iso(event)}) for a in closed]
 
 

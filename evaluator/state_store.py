@@ -13,7 +13,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from geofence.errors import InvalidInputError
-from geofence.rules import PersonRules, parse_rules
+from geofence.person_rules import PersonRules, parse_rules
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 

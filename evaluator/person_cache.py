@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from alerts.settled_cache import SettledCache
-from alerts.state_store import Conn, PersonRow, lock_states, no_rules, persons
+from evaluator.state_store import Conn, PersonRow, lock_states, no_rules, persons
 
 LOCK_STATES_AND_REVISIONS = """
 WITH locked AS MATERIALIZED (

@@ -14,9 +14,10 @@ import asyncpg
 import numpy as np
 from asyncpg.pool import PoolConnectionProxy
 
-from alerts import state_store, store
+from alerts import store
 from alerts.models import AlertType, EventType, NewEvent
 from alerts.streams import StreamPing
+from evaluator import state_store
 from geofence.models import BoolArray, CodeArray
 from geofence.state import AreaEvent, EventKind, Fix, FixColumns
 
