@@ -18,8 +18,8 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from alerts import checkins, levels, orders, timer_store
+from alerts.outbox import publish
 from alerts.silence import SILENCE
-from evaluator.consumer import publish
 
 log = logging.getLogger(__name__)
 

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from alerts.models import ms_to_dt
 from alerts.streams import StreamPing
 from benchmarks import machine
 from benchmarks.ingest_bench import ADMIN_DSN, postgres_cpu_delta, postgres_cpu_seconds, seed
 from evaluator.engine import Evaluator, EvaluatorConfig
 from evaluator.state_store import Progress
-from evaluator.writer import ms_to_dt
 from geofence.index import TABLE_MIN_POINTS
 from monitor import db
 

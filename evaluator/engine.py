@@ -15,17 +15,17 @@ from typing import Any
 
 import asyncpg
 import numpy as np
-from asyncpg.pool import PoolConnectionProxy
 
-from alerts import metrics, permit_store, store
-from alerts.models import AlertType, EventType, NewEvent
+from alerts import outbox, permit_store, person_store
+from alerts.models import AlertType, EventType, NewEvent, ms_to_dt
 from alerts.streams import StreamPing
+from evaluator import metrics as evaluation_metrics
 from evaluator import rule_steps, state_store
 from evaluator.coalesce import GATHER_S, MAX_PINGS_PER_TRANSACTION, Coalescer
 from evaluator.fence_cache import FenceCache, Points, points_of
 from evaluator.person_cache import PersonCache
 from evaluator.separation import separation
-from evaluator.writer import Rule, Verdicts, fixes_of, iso, ms_to_dt
+from evaluator.writer import Rule, Verdicts, fixes_of, iso
 from geofence import OUTSIDE
 from geofence.models import BoolArray, CodeArray
 from geofence.separation import SeparationConfig
@@ -38,8 +38,7 @@ from geofence.state import (
     advance,
     far_radius_m,
 )
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +96,7 @@ class Evaluator:
         progress: list[state_store.Progress],
         published_event_ids: list[int],
     ) -> list[int]:
-        metrics.TRANSACTION_PINGS.observe(len(pings))
+        evaluation_metrics.TRANSACTION_PINGS.observe(len(pings))
         by_person: dict[int, list[StreamPing]] = defaultdict(list)
         for ping in pings:
             by_person[ping["person_id"]].append(ping)
@@ -114,12 +113,12 @@ class Evaluator:
                 saved.append(new_state)
                 events += person_events
             await state_store.save_progress(conn, states=saved, progress=progress)
-            return await store.append_events(
+            return await outbox.append_events(
                 conn, events=events, published_through=max(published_event_ids, default=0)
             )
 
     def _classify(
-        self, persons: dict[int, state_store.PersonRow], by_person: dict[int, list[StreamPing]]
+        self, persons: dict[int, person_store.PersonRow], by_person: dict[int, list[StreamPing]]
     ) -> dict[int, Judged]:
         """Every person's pings against their allowed area, one vectorised call per distinct
         fence set (a city's people mostly share one) instead of one per person."""
@@ -148,7 +147,7 @@ class Evaluator:
     async def _judge(
         self,
         conn: Conn,
-        person: state_store.PersonRow,
+        person: person_store.PersonRow,
         saved: dict[str, Any],
         judged: Judged,
     ) -> tuple[state_store.SavedState, list[NewEvent]]:
@@ -227,7 +226,7 @@ class Evaluator:
         return [await v.updated(a, at, {"returned_at": iso(event)}) for a in closed]
 
 
-def thresholds_for(person: state_store.PersonRow) -> Thresholds:
+def thresholds_for(person: person_store.PersonRow) -> Thresholds:
     """The level's defaults, with the person's own overrides (a `thresholds` rule)."""
     base = DEFAULT_THRESHOLDS[person.supervision_level]
     if not person.rules.thresholds:
@@ -238,7 +237,7 @@ def thresholds_for(person: state_store.PersonRow) -> Thresholds:
     return replace(base, **overrides)
 
 
-def position_event(person: state_store.PersonRow, ping: StreamPing, status: str) -> NewEvent:
+def position_event(person: person_store.PersonRow, ping: StreamPing, status: str) -> NewEvent:
     payload = {
         "person_id": person.id,
         "lat": ping["lat"],

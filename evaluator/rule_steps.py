@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from alerts.models import AlertType, NewEvent
+from alerts.models import AlertType, NewEvent, ms_to_dt
+from alerts.person_store import PersonRow
 from alerts.streams import StreamPing
 from evaluator.fence_cache import FenceCache, Points
-from evaluator.state_store import PersonRow
-from evaluator.writer import Rule, Verdicts, at_ping, fix_order, fixes_of, iso, ms_to_dt, single
+from evaluator.writer import Rule, Verdicts, at_ping, fix_order, fixes_of, iso, single
 from geofence import OUTSIDE
 from geofence.models import CodeArray
 from geofence.person_rules import Curfew

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.models import AlertType, NewEvent
+from alerts.models import AlertType, NewEvent, ms_to_dt
 from alerts.streams import StreamPing
-from evaluator.writer import Rule, Verdicts, fix_order, ms_to_dt, single
+from evaluator.writer import Rule, Verdicts, fix_order, single
 from geofence.separation import (
     Change,
     DeviceFix,

@@ -7,25 +7,18 @@ suspension windows, late marks, evidence and the events for the console work the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import asyncpg
 import numpy as np
-from asyncpg.pool import PoolConnectionProxy
 
-from alerts import store
-from alerts.models import AlertType, EventType, NewEvent
+from alerts import person_store, store
+from alerts.models import AlertType, EventType, NewEvent, ms_to_dt
+from alerts.outbox import alert_event
 from alerts.streams import StreamPing
-from evaluator import state_store
 from geofence.models import BoolArray, CodeArray
 from geofence.state import AreaEvent, EventKind, Fix, FixColumns
-
-Conn = asyncpg.Connection | PoolConnectionProxy
-
-
-def ms_to_dt(ts_ms: int) -> datetime:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
+from pings.pg import Conn
 
 
 @dataclass(frozen=True)
@@ -42,7 +35,7 @@ class Verdicts:
     """One person's alerts, inside the evaluator's transaction."""
 
     conn: Conn
-    person: state_store.PersonRow
+    person: person_store.PersonRow
 
     async def violation(
         self,
@@ -66,7 +59,7 @@ class Verdicts:
             details=details,
         )
         kind = EventType.ALERT_OPENED if inserted else EventType.ALERT_UPDATED
-        return [await alert_event(self.conn, self.person, kind, alert_id, rule.episode_id, at)]
+        return [await rule_event(self.conn, self.person, kind, alert_id, rule.episode_id, at)]
 
     async def back(
         self,
@@ -85,14 +78,12 @@ class Verdicts:
         kind = always or (EventType.ALERT_UPDATED if found is not None else None)
         if kind is None:
             return []
-        return [await alert_event(self.conn, self.person, kind, found, rule.episode_id, at)]
+        return [await rule_event(self.conn, self.person, kind, found, rule.episode_id, at)]
 
     async def updated(self, alert_id: int, at: datetime, details: dict[str, Any]) -> NewEvent:
         """News on an alert opened elsewhere (signal_lost, overdue_return)."""
         await store.merge_details(self.conn, alert_id=alert_id, details=details)
-        return await alert_event(
-            self.conn, self.person, EventType.ALERT_UPDATED, alert_id, None, at
-        )
+        return await rule_event(self.conn, self.person, EventType.ALERT_UPDATED, alert_id, None, at)
 
 
 # from this many fixes, columns: `advance` judges a compliant batch of them without stepping
@@ -139,28 +130,18 @@ def at_ping(pings: list[StreamPing], event: AreaEvent | None = None) -> dict[str
     return {} if ping is None else {"lat": ping["lat"], "lon": ping["lon"]}
 
 
-async def alert_event(
+async def rule_event(
     conn: Conn,
-    person: state_store.PersonRow,
+    person: person_store.PersonRow,
     kind: EventType,
     alert_id: int | None,
     episode_id: str | None,
     at: datetime,
 ) -> NewEvent:
-    payload: dict[str, Any] = {
-        "person_id": person.id,
-        "episode_id": episode_id,
-        "at": at.isoformat(),
-    }
+    """The event of a verdict: about its alert when one is open, else about the person (a
+    return with no alert open)."""
+    extra: dict[str, Any] = {"episode_id": episode_id, "at": at.isoformat()}
     if alert_id is not None:
-        alert = await store.get_alert(conn, alert_id=alert_id)
-        assert alert is not None
-        payload["alert"] = alert.to_wire()
-    return NewEvent(
-        kind,
-        person.id,
-        person.jurisdiction_id,
-        person.jurisdiction_path,
-        payload,
-        alert_id=alert_id,
-    )
+        return await alert_event(conn, alert_id, kind, extra)
+    payload = {"person_id": person.id, **extra}
+    return NewEvent(kind, person.id, person.jurisdiction_id, person.jurisdiction_path, payload)

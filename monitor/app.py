@@ -21,10 +21,11 @@ from alerts import followup_routes, ws
 from alerts import routes as alert_routes
 from alerts.errors import AlertsError
 from alerts.hub import Hub
+from alerts.outbox import relay
 from alerts.runtime import AlertsRuntime
 from alerts.streams import connect
 from alerts.timers import TimerConfig, run_timers
-from evaluator.consumer import StreamConsumer, relay, worker_name
+from evaluator.consumer import StreamConsumer, worker_name
 from evaluator.engine import Evaluator, EvaluatorConfig
 from evaluator.partitions import PartitionOwner
 from geofence.separation import SeparationConfig

@@ -17,7 +17,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from monitor.reports.queries import Conn, Scope
+from monitor.reports.queries import Scope
+from pings.pg import Conn
 
 RULES = """
 SELECT r.id AS rule_id, r.person_id, p.jurisdiction_id, p.timezone, r.created_at,

@@ -17,6 +17,7 @@ from monitor.registry import roster_store, schemas
 from monitor.registry import store as registry_store
 from monitor.registry.enrol import enrol_person
 from monitor.registry.roster_store import DeviceFilter
+from pings.pg import Conn
 from tests.e2e.test_slice import CENTRE, square
 from tests.stream_pings import stream_ping
 
@@ -52,7 +53,7 @@ CASES = {
 }
 
 
-async def make(conn: roster_store.Conn, tag: str, name: str, case: Case, city: int) -> int:
+async def make(conn: Conn, tag: str, name: str, case: Case, city: int) -> int:
     fence = await registry_store.insert_fence(
         conn, data=schemas.FenceIn(name="f", role="allowed", geometry=square(*CENTRE, 500))
     )

@@ -7,10 +7,10 @@ import contextlib
 
 import pytest
 
+from alerts.models import ms_to_dt
 from alerts.streams import StreamPing
 from evaluator.coalesce import BUSY_GATHERS, GATHER_S, Coalescer
 from evaluator.state_store import Progress
-from evaluator.writer import ms_to_dt
 from monitor.settings import Settings
 from tests.stream_pings import stream_ping
 
