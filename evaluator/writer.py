@@ -1,133 +1,95 @@
-"""Writing what a rule's state machine decided: open or update its one alert, or note the return.
-
-Every rule (allowed area, exclusion zone, curfew, device flags) alerts through `Verdicts`, so
-suspension windows, late marks, evidence and the events for the console work the same for all.
+"""The one writer of the judges' decisions (evaluator.decisions), inside the evaluator's
+transaction: open or update a rule's one alert, or note the return; news on an alert opened
+elsewhere; the leaves a return ends. Suspension windows, late marks, evidence and the events
+for the console work the same for every rule.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
-from alerts import person_store, store
-from alerts.models import AlertType, EventType, NewEvent, ms_to_dt
+from alerts import permit_store, person_store, store
+from alerts.models import EventType, NewEvent, ms_to_dt
 from alerts.outbox import alert_event
-from alerts.streams import StreamPing
-from geofence.models import BoolArray, CodeArray
-from geofence.state import AreaEvent, EventKind, Fix, FixColumns
+from evaluator.decisions import Cleared, Decision, LeavesEnded, Noted, Violated
 from pings.pg import Conn
 
 
-@dataclass(frozen=True)
-class Rule:
-    """What one state machine alerts as: type, the rule key of its one open alert, episode."""
-
-    type: AlertType
-    key: str
-    episode_id: str
-
-
-@dataclass(frozen=True)
-class Verdicts:
-    """One person's alerts, inside the evaluator's transaction."""
-
-    conn: Conn
-    person: person_store.PersonRow
-
-    async def violation(
-        self,
-        rule: Rule,
-        event: AreaEvent,
-        details: dict[str, Any],
-    ) -> list[NewEvent]:
-        if self.person.rules.suspended(rule.type.value, event.ts_ms):
-            return []  # a suspension window (e.g. a hospital stay): judged, not alerted
-        at = ms_to_dt(event.ts_ms)
-        alert_id, inserted = await store.upsert_open_alert(
-            self.conn,
-            person_id=self.person.id,
-            jurisdiction_id=self.person.jurisdiction_id,
-            type=rule.type,
-            rule_key=rule.key,
-            at=at,
-            late=event.late,
-            episode_id=rule.episode_id,
-            evidence_ping_ids=list(event.evidence_ping_ids),
-            details=details,
-        )
-        kind = EventType.ALERT_OPENED if inserted else EventType.ALERT_UPDATED
-        return [await rule_event(self.conn, self.person, kind, alert_id, rule.episode_id, at)]
-
-    async def back(
-        self,
-        rule: Rule,
-        event: AreaEvent,
-        detail: str,
-        always: EventType | None,
-    ) -> list[NewEvent]:
-        """Compliant again: the open alert records when; `always` is sent even without one."""
-        at = ms_to_dt(event.ts_ms)
-        found = await store.open_alert_id(
-            self.conn, person_id=self.person.id, type=rule.type, rule_key=rule.key
-        )
-        if found is not None:
-            await store.merge_details(self.conn, alert_id=found, details={detail: at.isoformat()})
-        kind = always or (EventType.ALERT_UPDATED if found is not None else None)
-        if kind is None:
-            return []
-        return [await rule_event(self.conn, self.person, kind, found, rule.episode_id, at)]
-
-    async def updated(self, alert_id: int, at: datetime, details: dict[str, Any]) -> NewEvent:
-        """News on an alert opened elsewhere (signal_lost, overdue_return)."""
-        await store.merge_details(self.conn, alert_id=alert_id, details=details)
-        return await rule_event(self.conn, self.person, EventType.ALERT_UPDATED, alert_id, None, at)
+async def write(
+    conn: Conn, person: person_store.PersonRow, decisions: list[Decision]
+) -> list[NewEvent]:
+    """Apply a person's decisions in the order the judges made them; answers their events."""
+    events: list[NewEvent] = []
+    for decision in decisions:
+        if isinstance(decision, Violated):
+            events += await violation(conn, person, decision)
+        elif isinstance(decision, Cleared):
+            events += await cleared(conn, person, decision)
+        elif isinstance(decision, Noted):
+            at = ms_to_dt(decision.at_ms)
+            events.append(await noted(conn, person, decision.alert_id, at, decision.details))
+        else:
+            events += await leaves_ended(conn, person, decision)
+    return events
 
 
-# from this many fixes, columns: `advance` judges a compliant batch of them without stepping
-# each. Fewer, a Fix each: numpy's cost per call is more than what it saves.
-# See docs/decisions/0025-judging-batches-as-columns.md
-COLUMNS_FROM = 16
+async def violation(
+    conn: Conn, person: person_store.PersonRow, decision: Violated
+) -> list[NewEvent]:
+    rule = decision.rule
+    if person.rules.suspended(rule.type.value, decision.at_ms):
+        return []  # a suspension window (e.g. a hospital stay): judged, not alerted
+    at = ms_to_dt(decision.at_ms)
+    alert_id, inserted = await store.upsert_open_alert(
+        conn,
+        person_id=person.id,
+        jurisdiction_id=person.jurisdiction_id,
+        type=rule.type,
+        rule_key=rule.key,
+        at=at,
+        late=decision.late,
+        episode_id=rule.episode_id,
+        evidence_ping_ids=list(decision.evidence_ping_ids),
+        details=decision.details,
+    )
+    kind = EventType.ALERT_OPENED if inserted else EventType.ALERT_UPDATED
+    return [await rule_event(conn, person, kind, alert_id, rule.episode_id, at)]
 
 
-def fixes_of(
-    pings: list[StreamPing], codes: CodeArray, far: BoolArray | None = None
-) -> list[Fix] | FixColumns:
-    count = len(pings)
-    if count >= COLUMNS_FROM:
-        ids = np.fromiter((p["id"] for p in pings), np.int64, count)
-        times = np.fromiter((p["ts_ms"] for p in pings), np.int64, count)
-        return FixColumns(ids, times, codes, far)
-    # tolist() makes Python ints and bools in one go, far cheaper than int() per numpy scalar
-    code_list: list[int] = codes.tolist()
-    if far is None:
-        return [Fix(p["id"], p["ts_ms"], c) for p, c in zip(pings, code_list, strict=True)]
-    far_list: list[bool] = far.tolist()
-    return [
-        Fix(p["id"], p["ts_ms"], c, f) for p, c, f in zip(pings, code_list, far_list, strict=True)
-    ]
+async def cleared(conn: Conn, person: person_store.PersonRow, decision: Cleared) -> list[NewEvent]:
+    """Kept again: the open alert records when; `always` is sent even without one."""
+    rule = decision.rule
+    at = ms_to_dt(decision.at_ms)
+    found = await store.open_alert_id(conn, person_id=person.id, type=rule.type, rule_key=rule.key)
+    if found is not None:
+        await store.merge_details(conn, alert_id=found, details={decision.detail: at.isoformat()})
+    kind = decision.always or (EventType.ALERT_UPDATED if found is not None else None)
+    if kind is None:
+        return []
+    return [await rule_event(conn, person, kind, found, rule.episode_id, at)]
 
 
-def fix_order(ping: StreamPing) -> tuple[int, int]:
-    return ping["ts_ms"], ping["id"]
+async def noted(
+    conn: Conn,
+    person: person_store.PersonRow,
+    alert_id: int,
+    at: datetime,
+    details: dict[str, Any],
+) -> NewEvent:
+    """News on an alert opened elsewhere (signal_lost, overdue_return)."""
+    await store.merge_details(conn, alert_id=alert_id, details=details)
+    return await rule_event(conn, person, EventType.ALERT_UPDATED, alert_id, None, at)
 
 
-def single(ping: StreamPing) -> AreaEvent:
-    """One report that decides on its own (a device flag), as the event it makes."""
-    return AreaEvent(EventKind.EXITED, ping["ts_ms"], 0, (ping["id"],))
-
-
-def iso(event: AreaEvent) -> str:
-    return ms_to_dt(event.ts_ms).isoformat()
-
-
-def at_ping(pings: list[StreamPing], event: AreaEvent | None = None) -> dict[str, Any]:
-    """Where the person was on the fix that decided the event (the only one if no event)."""
-    ids = {pings[0]["id"]} if event is None else set(event.evidence_ping_ids[-1:])
-    ping = next((p for p in pings if p["id"] in ids), None)
-    return {} if ping is None else {"lat": ping["lat"], "lon": ping["lon"]}
+async def leaves_ended(
+    conn: Conn, person: person_store.PersonRow, decision: LeavesEnded
+) -> list[NewEvent]:
+    """Back inside: every leave that had begun is closed (销假), overdue alerts told."""
+    at = ms_to_dt(decision.at_ms)
+    closed = await permit_store.close_permits(conn, person_id=person.id, at=at)
+    details = {"returned_at": at.isoformat()}
+    return [await noted(conn, person, alert_id, at, details) for alert_id in closed]
 
 
 async def rule_event(
