@@ -28,12 +28,12 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from alerts.evaluator import Evaluator, EvaluatorConfig
-from alerts.state_store import Progress
+from alerts.models import ms_to_dt
 from alerts.streams import StreamPing
-from alerts.verdicts import ms_to_dt
 from benchmarks import machine
 from benchmarks.ingest_bench import ADMIN_DSN, postgres_cpu_delta, postgres_cpu_seconds, seed
+from evaluator.engine import Evaluator, EvaluatorConfig
+from evaluator.state_store import Progress
 from geofence.index import TABLE_MIN_POINTS
 from monitor import db
 

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from alerts import streams
-from alerts.state_store import mark_replay
+from evaluator.state_store import mark_replay
 from ingest import store
 from ingest.errors import DATABASE_UNAVAILABLE as DB_ERRORS
 from ingest.flush import Flush

@@ -6,7 +6,8 @@ from typing import Any
 
 import asyncpg
 
-from monitor.registry.store import PERSON_SELECT, Conn
+from monitor.registry.store import PERSON_SELECT
+from pings.pg import Conn
 
 # the fence, locked, and its jurisdiction's path (None: shared by the city)
 LOCK_FENCE = """

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from alerts import state_store, streams
+from alerts import streams
+from evaluator import state_store
 from ingest import store as ingest_store
 from ingest.copy_binary import plain_copy
 from ingest.flush import Flush

@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 
 from alerts import timer_store
-from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.streams import StreamPing
+from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from simulators.fleet import offset

@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 import asyncpg
 import pytest
 
-from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.timers import check_once
+from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import roster_store, schemas
 from monitor.registry import store as registry_store
 from monitor.registry.enrol import enrol_person
 from monitor.registry.roster_store import DeviceFilter
+from pings.pg import Conn
 from tests.conftest import db_pool, fresh_database
 from tests.e2e.test_slice import CENTRE, square
 from tests.stream_pings import stream_ping
@@ -64,7 +65,7 @@ async def own_pool(server_urls: tuple[str, str]) -> AsyncIterator[asyncpg.Pool]:
         yield created
 
 
-async def make(conn: roster_store.Conn, tag: str, name: str, case: Case, city: int) -> int:
+async def make(conn: Conn, tag: str, name: str, case: Case, city: int) -> int:
     fence = await registry_store.insert_fence(
         conn, data=schemas.FenceIn(name="f", role="allowed", geometry=square(*CENTRE, 500))
     )

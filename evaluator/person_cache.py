@@ -22,8 +22,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from alerts.person_store import PersonRow, no_rules, persons
 from alerts.settled_cache import SettledCache
-from alerts.state_store import Conn, PersonRow, lock_states, no_rules, persons
+from evaluator.state_store import lock_states
+from pings.pg import Conn
 
 LOCK_STATES_AND_REVISIONS = """
 WITH locked AS MATERIALIZED (
