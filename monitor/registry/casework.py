@@ -3,7 +3,7 @@ name and case number; and supervision ends (解矫). Within the officer's reach,
 
 The evaluators see a change at their next batch of the person's pings: every change here
 moves `persons.revision` in the same transaction (migration 0006), and a worker re-reads a
-cached person whose revision moved (alerts/person_cache.py). docs/decisions/0015.
+cached person whose revision moved (evaluator/person_cache.py). docs/decisions/0015.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Fences change in versions: an edit is a new version (the old geometry kept), a fence is
 retired rather than deleted, and the persons still on it are listed to be moved off it.
 
-Evaluators judge by a fence's new version within `FENCE_CHECK_S` (alerts/fences.py compares
+Evaluators judge by a fence's new version within `FENCE_CHECK_S` (evaluator/fence_cache.py compares
 versions). docs/decisions/0015.
 """
 
