@@ -19,12 +19,11 @@ from asyncpg.pool import PoolConnectionProxy
 
 from alerts import judges, metrics, rules_store, state_store, store
 from alerts.coalesce import GATHER_S, MAX_PINGS_PER_TRANSACTION, Coalescer
-from alerts.fences import FenceCache, Points, points_of
+from alerts.fences import FenceCache, Points
 from alerts.models import AlertType, EventType, NewEvent
 from alerts.person_cache import PersonCache
 from alerts.separation import separation
-from alerts.streams import StreamPing
-from alerts.verdicts import Rule, Verdicts, fixes_of, iso, ms_to_dt
+from alerts.verdicts import Rule, Verdicts, fixes_of, iso
 from geofence import OUTSIDE
 from geofence.models import BoolArray, CodeArray
 from geofence.separation import SeparationConfig
@@ -37,6 +36,8 @@ from geofence.state import (
     advance,
     far_radius_m,
 )
+from pings.batch import PingBatch, StreamPing
+from pings.clock import ms_to_dt
 
 Conn = asyncpg.Connection | PoolConnectionProxy
 
@@ -78,7 +79,7 @@ class Evaluator:
 
     async def evaluate(
         self,
-        pings: list[StreamPing],
+        pings: PingBatch,
         progress: Sequence[state_store.Progress] = (),
         published_event_ids: Sequence[int] = (),
     ) -> list[int]:
@@ -92,18 +93,17 @@ class Evaluator:
 
     async def _evaluate(
         self,
-        pings: list[StreamPing],
+        pings: PingBatch,
         progress: list[state_store.Progress],
         published_event_ids: list[int],
     ) -> list[int]:
         metrics.TRANSACTION_PINGS.observe(len(pings))
-        by_person: dict[int, list[StreamPing]] = defaultdict(list)
-        for ping in pings:
-            by_person[ping["person_id"]].append(ping)
+        ordered, spans = pings.by_person()
+        by_person = dict(spans)
         async with self.pool.acquire() as conn, conn.transaction():
             persons, states = await self.persons.lock(conn, person_ids=sorted(by_person))
             await self.fences.refresh(conn, persons.values())
-            judged = self._classify(persons, by_person)
+            judged = self._classify(persons, ordered, by_person)
             events: list[NewEvent] = []
             saved: list[state_store.SavedState] = []
             for person_id in sorted(persons):
@@ -118,30 +118,38 @@ class Evaluator:
             )
 
     def _classify(
-        self, persons: dict[int, state_store.PersonRow], by_person: dict[int, list[StreamPing]]
+        self,
+        persons: dict[int, state_store.PersonRow],
+        ordered: PingBatch,
+        by_person: dict[int, slice],
     ) -> dict[int, Judged]:
         """Every person's pings against their allowed area, one vectorised call per distinct
-        fence set (a city's people mostly share one) instead of one per person."""
+        fence set (a city's people mostly share one) instead of one per person. `ordered` is
+        the batch by person, `by_person` each person's span of it."""
         groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for person_id, person in persons.items():
             groups[person.allowed_fence_ids].append(person_id)
+        rows = ordered.rows()
         judged: dict[int, Judged] = {}
         for fence_ids, members in groups.items():
-            pings = [p for person_id in members for p in by_person[person_id]]
-            points = points_of(pings)
+            spans = [by_person[person_id] for person_id in members]
+            if len(groups) == 1 and len(spans) == len(by_person):
+                points = (ordered.lat, ordered.lon, ordered.accuracy_m)  # the whole batch
+                offsets = [span.start for span in spans]
+            else:
+                places = np.concatenate([np.arange(span.start, span.stop) for span in spans])
+                points = (ordered.lat[places], ordered.lon[places], ordered.accuracy_m[places])
+                offsets = np.cumsum([0, *(span.stop - span.start for span in spans[:-1])]).tolist()
             codes = self.fences.classify(fence_ids, points)
             far = self._far_outside(fence_ids, points, codes)
-            start = 0
-            for person_id in members:
-                end = start + len(by_person[person_id])
-                part = slice(start, end)
+            for person_id, span, start in zip(members, spans, offsets, strict=True):
+                part = slice(start, start + span.stop - span.start)
                 judged[person_id] = Judged(
-                    by_person[person_id],
+                    rows[span],
                     (points[0][part], points[1][part], points[2][part]),
                     codes[part],
                     far[part],
                 )
-                start = end
         return judged
 
     async def _judge(

@@ -17,8 +17,9 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from alerts import store, streams
+from alerts import store
 from alerts.models import EventType
+from pings import streams
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ import numpy as np
 from alerts.fences import FenceCache, Points
 from alerts.models import AlertType, NewEvent
 from alerts.state_store import PersonRow
-from alerts.streams import StreamPing
 from alerts.verdicts import Rule, Verdicts, at_ping, fix_order, fixes_of, iso, ms_to_dt, single
 from geofence import OUTSIDE
 from geofence.models import CodeArray
 from geofence.rules import Curfew
 from geofence.state import AreaState, EventKind, Status, Thresholds, advance
+from pings.batch import StreamPing
 
 ZONES_KEY = "zones"  # exclusion zone id -> its machine's state
 CURFEWS_KEY = "curfews"  # curfew rule id -> {"window": [start_ms, end_ms], "area": state}

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.settled_cache import SettledCache
 from alerts.state_store import Conn, PersonRow, lock_states, no_rules, persons
+from pings.settled_cache import SettledCache
 
 LOCK_STATES_AND_REVISIONS = """
 WITH locked AS MATERIALIZED (

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from alerts.models import AlertType, NewEvent
-from alerts.streams import StreamPing
 from alerts.verdicts import Rule, Verdicts, fix_order, ms_to_dt, single
 from geofence.separation import (
     Change,
@@ -17,6 +16,7 @@ from geofence.separation import (
     distance_m,
     next_fix,
 )
+from pings.batch import StreamPing
 
 # {"fixes": {device id: its latest fix}, "pairs": {band id: {phone id: its PairState}}}
 SEPARATION_KEY = "separation"

@@ -7,7 +7,7 @@ suspension windows, late marks, evidence and the events for the console work the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -16,15 +16,12 @@ from asyncpg.pool import PoolConnectionProxy
 
 from alerts import state_store, store
 from alerts.models import AlertType, EventType, NewEvent
-from alerts.streams import StreamPing
 from geofence.models import BoolArray, CodeArray
 from geofence.state import AreaEvent, EventKind, Fix, FixColumns
+from pings.batch import StreamPing
+from pings.clock import ms_to_dt as ms_to_dt  # the judges and timers import it from here
 
 Conn = asyncpg.Connection | PoolConnectionProxy
-
-
-def ms_to_dt(ts_ms: int) -> datetime:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from alerts.timers import check_once
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from monitor.registry.enrol import enrol_person
+from pings.batch import PingBatch
 from tests.e2e.test_slice import CENTRE, square
 from tests.stream_pings import stream_ping
 
@@ -90,7 +91,7 @@ async def test_silent_device_opens_signal_lost_and_a_ping_reports_reconnection(
         lon=CENTRE[1],
         accuracy_m=10.0,
     )
-    event_ids = await Evaluator(pool, EvaluatorConfig(60.0)).evaluate([ping])
+    event_ids = await Evaluator(pool, EvaluatorConfig(60.0)).evaluate(PingBatch.of_rows([ping]))
     async with pool.acquire() as conn:
         types = await conn.fetch(
             "SELECT type, payload FROM events WHERE id = ANY($1::bigint[])", event_ids

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts import judges
-from alerts.streams import StreamPing
 from alerts.verdicts import fix_order
+from pings.batch import StreamPing
 from tests.stream_pings import stream_ping
 
 
