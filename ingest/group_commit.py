@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import asyncpg
 import numpy as np
@@ -269,8 +269,6 @@ def stream_entries(
     cuts = np.flatnonzero(np.diff(of_ping[order])) + 1
     entries = {}
     for chosen in np.split(order, cuts):
-        part = pings.take(chosen if every else places[chosen])
-        entries[int(of_ping[chosen[0]])] = streams.encode(
-            replace(part, ids=ids[chosen]), received_ms=received_ms
-        )
+        part = pings.take(chosen if every else places[chosen], ids=ids[chosen])
+        entries[int(of_ping[chosen[0]])] = streams.encode(part, received_ms=received_ms)
     return entries

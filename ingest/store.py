@@ -10,8 +10,8 @@ import asyncpg
 
 from ingest import metrics
 from ingest.models import Device
-from pings.batch import CHECKIN, TAMPER, PingBatch, Stored
-from pings.clock import us_to_dt
+from pings.batch import CHECKIN, TAMPER, PingBatch, Stored, nan_to_none
+from pings.clock import EPOCH, MICROSECOND
 from pings.copy import plain_copy
 from pings.pg import Conn
 
@@ -171,7 +171,7 @@ def column_values(batch: PingBatch) -> tuple[list[Any], ...]:
         batch.accuracy_m.tolist(),
         stored.speed_mps,
         stored.heading_deg,
-        [None if b != b else b for b in battery.tolist()],  # NaN: unknown
+        nan_to_none(battery),
         (batch.flags & CHECKIN).astype(bool).tolist(),
         (batch.flags & TAMPER).astype(bool).tolist(),
         stored.source,
@@ -183,11 +183,14 @@ def column_values(batch: PingBatch) -> tuple[list[Any], ...]:
 
 def copy_records(batch: PingBatch, first_id: int) -> list[tuple[Any, ...]]:
     """COPY's rows, in COLUMNS' order; the fix time as the datetime asyncpg encodes."""
-    columns = column_values(batch)
-    return [
-        (first_id + place, device, person, us_to_dt(ts_us), *rest)
-        for place, (device, person, ts_us, *rest) in enumerate(zip(*columns, strict=True))
-    ]
+    (device, person, ts_us, lat, lon, accuracy, speed, heading, battery, checkin, tamper, source,
+     seq, crs_in, attrs) = column_values(batch)  # fmt: skip
+    ids = range(first_id, first_id + len(batch))
+    times = [EPOCH + t * MICROSECOND for t in ts_us]  # pings.clock.us_to_dt, inlined
+    return list(
+        zip(ids, device, person, times, lat, lon, accuracy, speed, heading, battery, checkin,
+            tamper, source, seq, crs_in, attrs, strict=True)
+    )  # fmt: skip
 
 
 async def insert_pings(conn: Conn, *, batch: PingBatch, first_id: int) -> dict[int, int]:

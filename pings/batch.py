@@ -9,7 +9,7 @@ docs/decisions/0032-one-ping-batch.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypedDict
 
@@ -59,6 +59,14 @@ class StreamPing(TypedDict):
     checkin: bool
     tamper: bool
     battery_pct: float | None
+
+
+def nan_to_none(column: FloatArray) -> list[float | None]:
+    """A float column's values, None where NaN (unknown)."""
+    unknown = np.isnan(column)
+    if unknown.all():
+        return [None] * len(column)
+    return [None if u else v for u, v in zip(unknown.tolist(), column.tolist(), strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,11 +201,16 @@ class PingBatch:
         """The batch with ids from `first_id` by place, as stored."""
         return replace(self, ids=np.arange(first_id, first_id + len(self), dtype=np.int64))
 
-    def take(self, places: npt.NDArray[np.intp] | IntArray | slice) -> PingBatch:
-        """The pings at these places (indices or a slice), stored-only fields left out."""
+    def take(
+        self, places: npt.NDArray[np.intp] | IntArray | slice, ids: IntArray | None = None
+    ) -> PingBatch:
+        """The pings at these places (indices or a slice), stored-only fields left out;
+        numbered `ids` if given."""
         chosen = range(len(self))[places] if isinstance(places, slice) else places.tolist()
+        if ids is None:
+            ids = self.ids[places] if len(self.ids) else NO_IDS
         return PingBatch(
-            ids=self.ids[places] if len(self.ids) else NO_IDS,
+            ids=ids,
             person_ids=self.person_ids[places],
             device_ids=[self.device_ids[place] for place in chosen],
             ts_us=self.ts_us[places],
@@ -211,12 +224,14 @@ class PingBatch:
     def by_person(self) -> tuple[PingBatch, list[tuple[int, slice]]]:
         """The batch ordered by person (each person's pings in batch order), and each
         person's span of it: one reordering, then views, however many persons."""
-        order = np.argsort(self.person_ids, kind="stable")
-        ordered = self.take(order)
+        if not len(self):
+            return self, []
+        in_order = len(self) < 2 or bool((self.person_ids[1:] >= self.person_ids[:-1]).all())
+        ordered = self if in_order else self.take(np.argsort(self.person_ids, kind="stable"))
         persons = ordered.person_ids
         starts = [0, *(np.flatnonzero(np.diff(persons)) + 1).tolist()]
         ends = [*starts[1:], len(persons)]
-        firsts: list[int] = persons[starts].tolist() if len(persons) else []
+        firsts: list[int] = persons[starts].tolist()
         return ordered, [
             (person, slice(start, end))
             for person, start, end in zip(firsts, starts, ends, strict=True)
@@ -224,13 +239,6 @@ class PingBatch:
 
     def rows(self) -> list[StreamPing]:
         """Each ping as a row, its fix time floored to milliseconds (pings.clock.us_to_ms)."""
-        battery = self.battery_pct
-        unknown = np.isnan(battery)
-        batteries: Iterable[float | None] = (
-            [None] * len(battery)
-            if unknown.all()
-            else [None if u else b for u, b in zip(unknown.tolist(), battery.tolist(), strict=True)]
-        )
         columns = (
             self.ids.tolist(),
             self.person_ids.tolist(),
@@ -241,7 +249,7 @@ class PingBatch:
             self.accuracy_m.tolist(),
             (self.flags & CHECKIN).astype(bool).tolist(),
             (self.flags & TAMPER).astype(bool).tolist(),
-            batteries,
+            nan_to_none(self.battery_pct),
         )
         return [
             {
