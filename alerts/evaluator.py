@@ -7,6 +7,7 @@ machine sees those fixes as already judged).
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -133,13 +134,8 @@ class Evaluator:
         judged: dict[int, Judged] = {}
         for fence_ids, members in groups.items():
             spans = [by_person[person_id] for person_id in members]
-            if len(groups) == 1 and len(spans) == len(by_person):
-                points = (ordered.lat, ordered.lon, ordered.accuracy_m)  # the whole batch
-                offsets = [span.start for span in spans]
-            else:
-                places = np.concatenate([np.arange(span.start, span.stop) for span in spans])
-                points = (ordered.lat[places], ordered.lon[places], ordered.accuracy_m[places])
-                offsets = np.cumsum([0, *(span.stop - span.start for span in spans[:-1])]).tolist()
+            every = len(groups) == 1 and len(spans) == len(by_person)
+            points, offsets = points_of_spans(ordered, spans, every=every)
             codes = self.fences.classify(fence_ids, points)
             far = self._far_outside(fence_ids, points, codes)
             for person_id, span, start in zip(members, spans, offsets, strict=True):
@@ -232,6 +228,25 @@ class Evaluator:
         at = ms_to_dt(event.ts_ms)
         closed = await rules_store.close_permits(v.conn, person_id=v.person.id, at=at)
         return [await v.updated(a, at, {"returned_at": iso(event)}) for a in closed]
+
+
+def points_of_spans(
+    ordered: PingBatch, spans: list[slice], *, every: bool
+) -> tuple[Points, list[int]]:
+    """The positions of these persons' spans of the batch, and where each span starts in
+    them: the batch's own columns when the spans are all of it, views when they are one run
+    of it (no copy either way), else the spans gathered."""
+    columns = (ordered.lat, ordered.lon, ordered.accuracy_m)
+    if every:
+        return columns, [span.start for span in spans]
+    if all(a.stop == b.start for a, b in itertools.pairwise(spans)):
+        run = slice(spans[0].start, spans[-1].stop)
+        lat, lon, accuracy_m = (column[run] for column in columns)
+        return (lat, lon, accuracy_m), [span.start - run.start for span in spans]
+    places = np.concatenate([np.arange(span.start, span.stop) for span in spans])
+    lat, lon, accuracy_m = (column[places] for column in columns)
+    sizes = [span.stop - span.start for span in spans]
+    return (lat, lon, accuracy_m), np.cumsum([0, *sizes[:-1]]).tolist()
 
 
 def thresholds_for(person: state_store.PersonRow) -> Thresholds:

@@ -161,7 +161,7 @@ def plain_batch(items: list[Any], device_id: str, limits: Limits) -> list[Ping] 
 
 def parse_ts(value: Any, limits: Limits) -> int:
     """The fix time in epoch microseconds, within the accepted range."""
-    ts_us = _to_dt_to_us(value)
+    ts_us = _to_epoch_us(value)
     if limits.earliest_us <= ts_us <= limits.latest_us:
         return ts_us
     if not MIN_US <= ts_us <= MAX_US:
@@ -172,7 +172,7 @@ def parse_ts(value: Any, limits: Limits) -> int:
     raise FieldError("ts", f"{iso(ts_us)} is older than the {limits.retention_days}-day retention")
 
 
-def _to_dt_to_us(value: Any) -> int:
+def _to_epoch_us(value: Any) -> int:
     if value is None:
         raise FieldError("ts", "required (RFC 3339 text or epoch milliseconds)")
     if isinstance(value, bool):

@@ -97,7 +97,10 @@ def is_plain(p: Reported) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen, like ingest.models.Ping: a frozen dataclass sets its ten fields through
+# object.__setattr__, and a flush makes one batch per stream partition. Nothing changes a batch
+# once made; `take`, `concat` and `numbered` make new ones. No __eq__: columns are arrays.
+@dataclass(slots=True, eq=False)
 class PingBatch:
     """Pings as columns, in order. `ids` is empty until the pings are stored and numbered."""
 

@@ -48,3 +48,17 @@ def test_microseconds_floor_to_the_same_millisecond_as_a_datetime_does(ts_us: in
 
 def test_milliseconds_read_as_the_instant_they_name() -> None:
     assert ms_to_dt(1_700_000_000_123) == datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC)
+
+
+def test_positions_of_spans_gathered_or_viewed_alike() -> None:
+    from alerts.evaluator import points_of_spans
+
+    rows = [stream_ping(n, person_id=n // 2, lat=float(n)) for n in range(8)]  # 4 persons
+    ordered, spans = PingBatch.of_rows(rows).by_person()
+    every, offsets = points_of_spans(ordered, [s for _, s in spans], every=True)
+    assert every[0] is ordered.lat and offsets == [0, 2, 4, 6]
+    run, offsets = points_of_spans(ordered, [spans[1][1], spans[2][1]], every=False)
+    assert run[0].tolist() == [2.0, 3.0, 4.0, 5.0] and offsets == [0, 2]
+    assert run[0].base is not None, "one run of the batch is a view"
+    apart, offsets = points_of_spans(ordered, [spans[0][1], spans[3][1]], every=False)
+    assert apart[0].tolist() == [0.0, 1.0, 6.0, 7.0] and offsets == [0, 2]
