@@ -6,6 +6,7 @@ COPY monitor monitor
 COPY ingest ingest
 COPY geofence geofence
 COPY pings pings
+COPY evaluator evaluator
 COPY alerts alerts
 COPY simulators simulators
 COPY migrations migrations

@@ -26,16 +26,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-from alerts import state_store, store
+from alerts import outbox, person_store, store
 from alerts.models import AlertType, EventType, NewEvent
-from alerts.timer_store import alert_event
-from alerts.verdicts import ms_to_dt
+from alerts.outbox import alert_event
 from geofence.errors import InvalidInputError
-from geofence.rules import Checkin, parse_checkin
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from geofence.person_rules import Checkin, parse_checkin
+from pings.clock import ms_to_dt
+from pings.pg import Conn
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +110,7 @@ async def judge_due(conn: Conn, *, now: datetime) -> list[int]:
 
 
 async def _judge(conn: Conn, rows: list[asyncpg.Record], now: datetime) -> list[int]:
-    persons = await state_store.persons(conn, person_ids=sorted({r["person_id"] for r in rows}))
+    persons = await person_store.persons(conn, person_ids=sorted({r["person_id"] for r in rows}))
     windows: list[Window] = []
     next_due: dict[int, datetime] = {}
     for row in rows:
@@ -141,7 +139,7 @@ async def _judge(conn: Conn, rows: list[asyncpg.Record], now: datetime) -> list[
             continue
         events.append(await _missed(conn, person, window, now))
     await conn.execute(ADVANCE, list(next_due), list(next_due.values()))
-    return await store.append_events(conn, events=events)
+    return await outbox.append_events(conn, events=events)
 
 
 async def _outcomes(conn: Conn, windows: list[Window]) -> list[tuple[Window, bool, bool]]:
@@ -159,7 +157,7 @@ async def _outcomes(conn: Conn, windows: list[Window]) -> list[tuple[Window, boo
 
 
 async def _missed(
-    conn: Conn, person: state_store.PersonRow, window: Window, now: datetime
+    conn: Conn, person: person_store.PersonRow, window: Window, now: datetime
 ) -> NewEvent:
     alert_id, inserted = await store.upsert_open_alert(
         conn,
@@ -202,4 +200,4 @@ async def note_late(conn: Conn, *, now: datetime) -> list[int]:
                 )  # fmt: skip
                 kind = EventType.ALERT_RESOLVED
             events.append(await alert_event(conn, row["id"], kind, {}))
-        return await store.append_events(conn, events=events)
+        return await outbox.append_events(conn, events=events)

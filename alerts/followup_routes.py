@@ -11,14 +11,15 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from alerts import followup_store, store
+from alerts import followup_store, outbox, store
 from alerts.bounds import DbId, Offset, Text
-from alerts.consumer import publish
 from alerts.followup import refusal
 from alerts.known_query import RefuseUnknownQuery
 from alerts.models import Alert, AlertStatus, EventType, NewEvent, Viewer
-from alerts.routes import Conn, CurrentViewer, Runtime, alert_in_reach, alert_out
+from alerts.outbox import publish
+from alerts.routes import CurrentViewer, Runtime, alert_in_reach, alert_out
 from alerts.schemas import AlertOut
+from pings.pg import Conn
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 
@@ -116,7 +117,7 @@ async def updated(
         EventType.ALERT_UPDATED, changed.person_id, changed.jurisdiction_id,
         changed.jurisdiction_path, payload, alert_id=alert_id, actor_officer_id=viewer.id,
     )  # fmt: skip
-    return changed, await store.append_events(conn, events=[event])
+    return changed, await outbox.append_events(conn, events=[event])
 
 
 @router.post("/alerts/{alert_id}/notes", status_code=status.HTTP_201_CREATED)

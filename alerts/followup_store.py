@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from alerts.followup import Assignee
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 ASSIGNEE = """
 SELECT o.id, o.role, NOT o.disabled AS active, j.path AS jurisdiction_path

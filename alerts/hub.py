@@ -1,7 +1,7 @@
 """Hub: one listener per process reads committed events in id order and fans them out.
 
 Redis only wakes the listener; PostgreSQL is the source, read as `id > last`, which is safe
-because event ids commit in order (see store.append_events). Each subscriber has a bounded
+because event ids commit in order (see outbox.append_events). Each subscriber has a bounded
 queue; one that falls behind is caught up from PostgreSQL by its own cursor, never dropped.
 """
 
@@ -17,7 +17,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from alerts import store
+from alerts import outbox
 from alerts.models import EventType
 from pings import streams
 
@@ -82,7 +82,7 @@ class Hub:
         """The next page of what `sub` missed, from PostgreSQL; empty once it is current."""
         while True:
             async with self.pool.acquire() as conn:
-                rows = await store.events_after(
+                rows = await outbox.events_after(
                     conn, after_id=sub.cursor, under_path=sub.jurisdiction_path, limit=PAGE
                 )
             messages = [m for m in map(record_to_message, rows) if sub.wants(m)]
@@ -92,7 +92,7 @@ class Hub:
 
     async def run(self) -> None:
         async with self.pool.acquire() as conn:
-            self.last_id = await store.last_event_id(conn)
+            self.last_id = await outbox.last_event_id(conn)
         stream_id = "$"
         while True:
             stream_id = await self._wait(stream_id)
@@ -119,7 +119,7 @@ class Hub:
     async def _fan_out(self) -> None:
         while True:
             async with self.pool.acquire() as conn:
-                rows = await store.events_after(
+                rows = await outbox.events_after(
                     conn, after_id=self.last_id, under_path=None, limit=PAGE
                 )
             for message in map(record_to_message, rows):

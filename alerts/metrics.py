@@ -1,18 +1,8 @@
-"""Prometheus metrics of evaluation and delivery."""
+"""Prometheus metrics of delivery: events written, officer sockets open."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
 
 EVENTS = Counter("monitor_events", "Events written to the event log, by type", ["type"])
-BATCH_SECONDS = Histogram(
-    "monitor_evaluation_seconds", "Time to evaluate and commit one stream entry"
-)
 SOCKETS = Gauge("monitor_websockets", "Open officer WebSocket connections")
-# under single-ping load a transaction's fixed cost outweighs its pings': this says how many
-# pings each one carries (docs/decisions/0022-evaluator-reads-and-gather.md)
-TRANSACTION_PINGS = Histogram(
-    "monitor_evaluation_transaction_pings",
-    "Pings judged per evaluator transaction",
-    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000),
-)

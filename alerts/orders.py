@@ -13,12 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-from alerts import store
+from alerts import outbox
 from alerts.models import EventType, NewEvent
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 # live orders ending within the notice, with no live order of the kind that carries on from
 # their end (an information check carrying on is no renewal of a positioning order: each kind
@@ -76,7 +74,7 @@ async def notice_lapsing(conn: Conn, *, now: datetime, notice: timedelta) -> lis
             )
             for r in rows
         ]
-        return await store.append_events(conn, events=events)
+        return await outbox.append_events(conn, events=events)
 
 
 async def lapsing(

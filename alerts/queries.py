@@ -7,14 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import asyncpg
-from asyncpg.pool import PoolConnectionProxy
-
 from alerts.levels import LEVELS
 from alerts.models import AlertStatus, AlertType
 from alerts.store import ASSIGNEE_JOIN, FOLLOWUP_COLUMNS, FOLLOWUP_DUE
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 
 class AlertSort(StrEnum):

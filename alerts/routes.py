@@ -6,23 +6,20 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 
-from alerts import queries, schemas, state_store, store, track
+from alerts import outbox, queries, schemas, store, track
 from alerts.bounds import DbId, Instant, Offset
-from alerts.consumer import publish
 from alerts.errors import OutOfReachError
 from alerts.followup import AssignedTo, assignee_filter
 from alerts.known_query import RefuseUnknownQuery
 from alerts.models import Alert, AlertStatus, AlertType, EventType, NewEvent, Viewer, transition
+from alerts.outbox import publish
 from alerts.queries import AlertSort
 from alerts.runtime import AlertsRuntime, runtime_of
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 bearer = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
@@ -204,7 +201,7 @@ async def change(
             if target is AlertStatus.ACKNOWLEDGED
             else EventType.ALERT_RESOLVED
         )
-        event_ids = await store.append_events(
+        event_ids = await outbox.append_events(
             conn,
             events=[
                 NewEvent(
@@ -276,7 +273,7 @@ async def latest_positions(runtime: Runtime, viewer: CurrentViewer) -> list[sche
             subject=viewer.jurisdiction_path,
             details={},
         )
-        rows = await state_store.latest_positions(conn, under_path=viewer.jurisdiction_path)
+        rows = await track.latest_positions(conn, under_path=viewer.jurisdiction_path)
     return [
         schemas.PositionOut(
             person_id=r["person_id"],

@@ -1,4 +1,4 @@
-"""SQL for alerts, the event log (outbox) and per-person evaluation state."""
+"""SQL for alerts: open, update, acknowledge, resolve; their history, the audit log, tracks."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-from alerts import metrics
-from alerts.models import Alert, AlertStatus, AlertType, NewEvent
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from alerts.models import Alert, AlertStatus, AlertType
+from pings.pg import Conn
 
 # daily follow-up (每日跟进): an unresolved alert is due a note a rolling day after its last
 # one, or after its opening while it has none (docs/decisions/0018)
@@ -145,94 +142,6 @@ async def resolve(
 ) -> None:
     """officer_id None: resolved by the system (disposition auto_cleared)."""
     await conn.execute(RESOLVE, alert_id, at, officer_id, disposition, note)
-
-
-# one statement: the counter row stays locked until commit, so event ids become visible in
-# id order; the events take the ids just below the counter's new value, in the order given.
-# The same update moves the publication watermark ($8) over events already published.
-# Payloads go as one JSON array rather than a jsonb[] (see state_store.SAVE_STATES).
-APPEND_EVENTS = """
-WITH taken AS (
-    UPDATE event_counter SET last_id = last_id + cardinality($1::text[]),
-                             published_id = greatest(published_id, $8)
-    RETURNING last_id
-)
-INSERT INTO events (id, type, alert_id, person_id, jurisdiction_id, jurisdiction_path,
-                    actor_officer_id, payload)
-SELECT taken.last_id - cardinality($1::text[]) + v.n, v.type, v.alert_id, v.person_id,
-       v.jurisdiction_id, v.jurisdiction_path, v.actor_officer_id, v.payload
-FROM taken, ROWS FROM (unnest($1::text[]), unnest($2::bigint[]), unnest($3::bigint[]),
-                       unnest($4::bigint[]), unnest($5::text[]), unnest($6::bigint[]),
-                       jsonb_array_elements($7::jsonb))
-    WITH ORDINALITY AS v(type, alert_id, person_id, jurisdiction_id, jurisdiction_path,
-                         actor_officer_id, payload, n)
-RETURNING id
-"""
-
-
-async def append_events(
-    conn: Conn, *, events: list[NewEvent], published_through: int = 0
-) -> list[int]:
-    """Write events with commit-ordered ids. Call last in the transaction: it serializes writers.
-
-    `published_through`: the hubs were woken for every event up to this id (an earlier
-    transaction's); recorded with the new ids, or by the relay when there are none."""
-    if not events:
-        return []
-    for event in events:
-        metrics.EVENTS.labels(event.type.value).inc()
-    rows = await conn.fetch(
-        APPEND_EVENTS,
-        [e.type.value for e in events],
-        [e.alert_id for e in events],
-        [e.person_id for e in events],
-        [e.jurisdiction_id for e in events],
-        [e.jurisdiction_path for e in events],
-        [e.actor_officer_id for e in events],
-        [e.payload for e in events],
-        published_through,
-    )
-    last = max(r["id"] for r in rows)
-    return list(range(last - len(events) + 1, last + 1))
-
-
-EVENTS_AFTER = """
-SELECT id, type, payload, jurisdiction_path, created_at FROM events
-WHERE id > $1 AND ($2::text IS NULL OR jurisdiction_path LIKE $2 || '%')
-ORDER BY id LIMIT $3
-"""
-
-
-async def events_after(
-    conn: Conn, *, after_id: int, under_path: str | None, limit: int
-) -> list[asyncpg.Record]:
-    return await conn.fetch(EVENTS_AFTER, after_id, under_path, limit)
-
-
-LAST_EVENT_ID = "SELECT last_id FROM event_counter"
-
-
-async def last_event_id(conn: Conn) -> int:
-    last: int = await conn.fetchval(LAST_EVENT_ID)
-    return last
-
-
-PUBLICATION = "SELECT last_id, published_id FROM event_counter"
-# taken briefly, between the evaluators' transactions (they hold the row to commit)
-MARK_PUBLISHED = """
-UPDATE event_counter SET published_id = $1 WHERE published_id < $1 AND last_id >= $1
-"""
-
-
-async def publication(conn: Conn) -> tuple[int, int]:
-    """(the last committed event id, the id the hubs were last woken through)."""
-    row = await conn.fetchrow(PUBLICATION)
-    assert row is not None
-    return row["last_id"], row["published_id"]
-
-
-async def mark_published(conn: Conn, *, through: int) -> None:
-    await conn.execute(MARK_PUBLISHED, through)
 
 
 INSERT_AUDIT = """

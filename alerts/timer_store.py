@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-from alerts import rules_store, state_store, store
+from alerts import outbox, permit_store, person_store, store
 from alerts.levels import LEVELS
 from alerts.models import AlertType, EventType, NewEvent
+from alerts.outbox import alert_event
 from alerts.silence import LAST_MS, SILENT_SINCE, SilenceRule, order_in_force
-from alerts.verdicts import ms_to_dt
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.clock import ms_to_dt
+from pings.pg import Conn
 
 # Each device silent at $1 by the rule (alerts.silence) and not already flagged. A scan of the
 # live devices each round; the evaluator's quietest_fix_at (the person's oldest device report)
@@ -91,7 +89,7 @@ async def open_signal_lost(conn: Conn, *, now: datetime, rule: SilenceRule) -> l
     lost = await lost_devices(conn, now=now, rule=rule)
     if not lost:
         return []
-    persons = await state_store.persons(conn, person_ids=sorted({r["person_id"] for r in lost}))
+    persons = await person_store.persons(conn, person_ids=sorted({r["person_id"] for r in lost}))
     now_ms = round(now.timestamp() * 1000)
     events: list[NewEvent] = []
     async with conn.transaction():
@@ -100,7 +98,7 @@ async def open_signal_lost(conn: Conn, *, now: datetime, rule: SilenceRule) -> l
             if person and person.rules.suspended(AlertType.SIGNAL_LOST.value, now_ms):
                 continue  # e.g. a planned device swap; asked again after the window
             events += await _open_one(conn, row, now, rule)
-        return await store.append_events(conn, events=events)
+        return await outbox.append_events(conn, events=events)
 
 
 async def _open_one(
@@ -133,22 +131,6 @@ async def _open_one(
     await conn.execute(MARK_LOST, person_id, device_id, alert_id)
     kind = EventType.ALERT_OPENED if inserted else EventType.ALERT_UPDATED
     return [await alert_event(conn, alert_id, kind, {})]
-
-
-async def alert_event(
-    conn: Conn, alert_id: int, kind: EventType, extra: dict[str, Any]
-) -> NewEvent:
-    alert = await store.get_alert(conn, alert_id=alert_id)
-    assert alert is not None
-    payload = {"person_id": alert.person_id, "alert": alert.to_wire(), **extra}
-    return NewEvent(
-        kind,
-        alert.person_id,
-        alert.jurisdiction_id,
-        alert.jurisdiction_path,
-        payload,
-        alert_id=alert_id,
-    )
 
 
 # Unacknowledged alerts past the shortest SLA with an office above their rung, at or below the
@@ -200,17 +182,17 @@ async def escalate(conn: Conn, *, now: datetime, top: str, decide: RungDecision)
                         {"from": row["escalation_level"], "to": rung},
                     )
                 )
-        return await store.append_events(conn, events=events)
+        return await outbox.append_events(conn, events=events)
 
 
 async def open_overdue_returns(conn: Conn, *, now: datetime) -> list[int]:
     """Leave over, grace over, person still away: overdue_return (逾期未归); else close it."""
     events: list[NewEvent] = []
     async with conn.transaction():
-        ended = await rules_store.ended_permits(conn, now=now)
+        ended = await permit_store.ended_permits(conn, now=now)
         if not ended:
             return []
-        persons = await state_store.persons(
+        persons = await person_store.persons(
             conn, person_ids=sorted({r["person_id"] for r in ended})
         )
         now_ms = round(now.timestamp() * 1000)
@@ -219,7 +201,7 @@ async def open_overdue_returns(conn: Conn, *, now: datetime) -> list[int]:
             if person is None:
                 continue
             if row["status"] != "outside":  # back, or never left: the leave is over (销假)
-                await rules_store.close_ended(conn, permit_id=row["id"], at=now)
+                await permit_store.close_ended(conn, permit_id=row["id"], at=now)
                 continue
             if person.rules.suspended(AlertType.OVERDUE_RETURN.value, now_ms):
                 continue  # asked again on the next round, after the suspension ends
@@ -240,7 +222,7 @@ async def open_overdue_returns(conn: Conn, *, now: datetime) -> list[int]:
                     "destination": row["destination"],
                 },
             )
-            await rules_store.mark_overdue(conn, permit_id=row["id"], alert_id=alert_id)
+            await permit_store.mark_overdue(conn, permit_id=row["id"], alert_id=alert_id)
             kind = EventType.ALERT_OPENED if inserted else EventType.ALERT_UPDATED
             events.append(await alert_event(conn, alert_id, kind, {}))
-        return await store.append_events(conn, events=events)
+        return await outbox.append_events(conn, events=events)

@@ -18,7 +18,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from alerts import checkins, levels, orders, timer_store
-from alerts.consumer import publish
+from alerts.outbox import publish
 from alerts.silence import SILENCE
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,6 @@
-"""A person's track as officers read it: each fix judged against the person's allowed area
-now, the same accuracy-circle test the evaluator applies (inside, outside, uncertain).
+"""Positions as officers read them: the latest of each person, and a person's track with each
+fix judged against the person's allowed area now, the same accuracy-circle test the evaluator
+applies (inside, outside, uncertain).
 
 Pings are stored without a verdict (the evaluator keeps state, not a judgment per ping), so
 the console's playback would otherwise have to redo geometry in the browser, less exactly.
@@ -12,14 +13,11 @@ from collections.abc import Sequence
 
 import asyncpg
 import numpy as np
-from asyncpg.pool import PoolConnectionProxy
 
-from alerts.fences import build_indexes, combine
+from alerts.fence_indexes import FenceRow, build_indexes, combine
 from alerts.schemas import TrackArea
-from alerts.state_store import FenceRow
 from geofence import INSIDE, OUTSIDE
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 # any other code (UNCERTAIN) is "uncertain"
 AREA_NAMES: dict[int, TrackArea] = {int(INSIDE): "inside", int(OUTSIDE): "outside"}
@@ -52,3 +50,17 @@ def classify(fences: list[FenceRow], rows: Sequence[asyncpg.Record]) -> list[Tra
     acc = np.fromiter((r["accuracy_m"] for r in rows), dtype=np.float64, count=len(rows))
     codes = combine([index.classify_exact(lat, lon, acc) for index in build_indexes(fences)])
     return [AREA_NAMES.get(int(code), "uncertain") for code in codes]
+
+
+LATEST_POSITIONS = """
+SELECT s.person_id, p.case_number, p.supervision_level, s.last_ts, s.last_lat, s.last_lon,
+       s.state->'area'->>'status' AS status
+FROM person_state s JOIN persons p ON p.id = s.person_id
+JOIN jurisdictions j ON j.id = p.jurisdiction_id
+WHERE j.path LIKE $1 || '%' AND s.last_ts IS NOT NULL
+ORDER BY s.person_id
+"""
+
+
+async def latest_positions(conn: Conn, *, under_path: str) -> list[asyncpg.Record]:
+    return await conn.fetch(LATEST_POSITIONS, under_path)

@@ -28,14 +28,14 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from alerts.evaluator import Evaluator, EvaluatorConfig
-from alerts.state_store import Progress
-from alerts.verdicts import ms_to_dt
 from benchmarks import machine
 from benchmarks.ingest_bench import ADMIN_DSN, postgres_cpu_delta, postgres_cpu_seconds, seed
+from evaluator.engine import Evaluator, EvaluatorConfig
+from evaluator.state_store import Progress
 from geofence.index import TABLE_MIN_POINTS
 from monitor import db
 from pings.batch import PingBatch, StreamPing
+from pings.clock import ms_to_dt
 
 DATABASE = "bench_evaluate_cpu"
 CENTRE = (22.545, 114.055)  # Futian, well inside Shenzhen

@@ -19,13 +19,14 @@ from starlette.types import ASGIApp
 
 from alerts import followup_routes, ws
 from alerts import routes as alert_routes
-from alerts.consumer import StreamConsumer, relay, worker_name
 from alerts.errors import AlertsError
-from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.hub import Hub
-from alerts.partitions import PartitionOwner
+from alerts.outbox import relay
 from alerts.runtime import AlertsRuntime
 from alerts.timers import TimerConfig, run_timers
+from evaluator.consumer import StreamConsumer, worker_name
+from evaluator.engine import Evaluator, EvaluatorConfig
+from evaluator.partitions import PartitionOwner
 from geofence.separation import SeparationConfig
 from ingest import phone_app_routes
 from ingest import routes as ingest_routes
@@ -48,7 +49,7 @@ from monitor.notify import routes as notify_routes
 from monitor.notify import shift_routes
 from monitor.notify.engine import NotifyConfig, run_dispatcher, run_sender
 from monitor.redact import install_log_redaction
-from monitor.registry import casework, device_routes, fence_edits, roster_routes, rules
+from monitor.registry import casework, device_routes, fence_edits, roster_routes, rule_routes
 from monitor.registry import routes as registry_routes
 from monitor.reports import routes as report_routes
 from monitor.settings import Settings
@@ -69,7 +70,7 @@ OFFICER_APIS = (
     casework.router,
     fence_edits.router,
     device_routes.router,
-    rules.router,
+    rule_routes.router,
     alert_routes.router,
     followup_routes.router,  # assignment and follow-up notes
     audit_routes.router,

@@ -7,9 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 log = logging.getLogger(__name__)
 

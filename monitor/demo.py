@@ -14,10 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import shapely
 import shapely.affinity
-from asyncpg.pool import PoolConnectionProxy
 from shapely.geometry import Point, mapping, shape
 
 from monitor.auth import security
@@ -26,9 +24,8 @@ from monitor.auth.models import Role
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from monitor.registry.enrol import enrol_person
+from pings.pg import Conn
 from simulators.fleet import Route, SimDevice, offset
-
-Conn = asyncpg.Connection | PoolConnectionProxy
 
 DEMO_USER = "demo-admin"
 LEVELS: tuple[schemas.SupervisionLevel, ...] = ("strict", "normal", "lenient")

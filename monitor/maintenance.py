@@ -32,6 +32,7 @@ import asyncpg
 from alerts import store as alert_store
 from monitor import db
 from monitor.auth import store as auth_store
+from pings.pg import Conn
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ async def run_maintenance(
 
 
 async def maintain(
-    conn: db.Conn,
+    conn: Conn,
     *,
     now: datetime,
     retention_days: int,
@@ -104,7 +105,7 @@ async def maintain(
         await conn.execute("SELECT pg_advisory_unlock_all()")
 
 
-async def _partitions_ahead(conn: db.Conn, today: date) -> None:
+async def _partitions_ahead(conn: Conn, today: date) -> None:
     """A new partition locks pings as a detach does: busy, it waits for the next round (a week
     of them is made ahead), and the purges still run."""
     try:
@@ -118,7 +119,7 @@ async def _partitions_ahead(conn: db.Conn, today: date) -> None:
         log.info("made %d ping partitions ahead", made)
 
 
-async def purge(conn: db.Conn, *, before: date) -> Purged:
+async def purge(conn: Conn, *, before: date) -> Purged:
     """Every ping with a fix time before `before`, but for alerts' evidence."""
     days: list[str] = []
     kept = 0
@@ -142,7 +143,7 @@ async def purge(conn: db.Conn, *, before: date) -> Purged:
     return purged
 
 
-async def purge_position_events(conn: db.Conn, *, before: datetime) -> int:
+async def purge_position_events(conn: Conn, *, before: datetime) -> int:
     deleted = 0
     while True:
         status = await conn.execute(PURGE_POSITION_EVENTS, before, POSITION_EVENTS_BATCH)
@@ -154,7 +155,7 @@ async def purge_position_events(conn: db.Conn, *, before: datetime) -> int:
             return deleted
 
 
-async def _drop_partition(conn: db.Conn, part: str) -> int:
+async def _drop_partition(conn: Conn, part: str) -> int:
     """Answers how many evidence pings were kept."""
     async with conn.transaction():
         # read while ingest goes on: the detach below waits for nothing but the lock

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from monitor.db import Conn
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from monitor.registry.schemas import SupervisionLevel
+from pings.pg import Conn
 from tests.e2e.test_slice import CENTRE, square
 
 

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from monitor.audit import store
 from monitor.audit.chain import Anchor
+from pings.pg import Conn
 from pings.streams import AUDIT_ANCHOR_MAXLEN, AUDIT_ANCHOR_STREAM
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def append_line(path: Path, line: bytes) -> None:
 
 
 async def write_anchor(
-    conn: asyncpg.Connection | store.Conn, redis: aioredis.Redis, path: Path, *, after: int
+    conn: asyncpg.Connection | Conn, redis: aioredis.Redis, path: Path, *, after: int
 ) -> int:
     """Writes the head if it moved past `after`; answers the head id."""
     head = await store.head(conn)

@@ -6,12 +6,8 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-from asyncpg.pool import PoolConnectionProxy
-
 from monitor.audit.chain import AuditRow
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 BATCH = 5000
 

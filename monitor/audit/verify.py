@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from monitor.audit import store
 from monitor.audit.chain import Anchor, Break, ChainCheck, check_anchors, check_head, first_break
+from pings.pg import Conn
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Verdict:
         return self.broken is None
 
 
-async def verify(conn: store.Conn, anchors: Sequence[Anchor]) -> Verdict:
+async def verify(conn: Conn, anchors: Sequence[Anchor]) -> Verdict:
     """Reads the chain in one snapshot, so appends made meanwhile neither break nor join it."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         check = ChainCheck()

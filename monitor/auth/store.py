@@ -6,11 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from monitor.auth.models import Officer, Role
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 OFFICER_COLUMNS = """
     o.id, o.username, o.display_name, o.role, o.jurisdiction_id, j.path AS jurisdiction_path

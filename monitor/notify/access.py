@@ -11,7 +11,7 @@ import asyncpg
 from monitor.auth.models import Officer, Role
 from monitor.errors import ForbiddenError, NotFoundError
 from monitor.notify import store
-from monitor.registry.store import Conn
+from pings.pg import Conn
 
 MANAGERS = (Role.ADMIN, Role.SUPERVISOR)
 # channel URLs may carry a gateway's credentials: not for every duty officer's screen

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from monitor.registry.store import Conn
+from pings.pg import Conn
 
 # the row lock is held to commit: one dispatcher at a time, in every process
 LOCK_CURSOR = "SELECT last_event_id FROM notification_cursor FOR UPDATE"

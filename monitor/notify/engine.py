@@ -21,7 +21,7 @@ import httpx
 import orjson
 
 from monitor.notify import dispatch_store, metrics, signing
-from monitor.registry.store import Conn
+from pings.pg import Conn
 
 log = logging.getLogger(__name__)
 

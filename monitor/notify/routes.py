@@ -19,7 +19,8 @@ from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.errors import ConflictError, NotFoundError
 from monitor.notify import access, dispatch_store, engine, schemas, store
-from monitor.registry.store import Conn, database_now
+from monitor.registry.store import database_now
+from pings.pg import Conn
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 

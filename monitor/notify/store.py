@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from monitor.notify import schemas
-from monitor.registry.store import Conn
+from pings.pg import Conn
 
 OFFICE = "SELECT id, name, level, path FROM jurisdictions WHERE id = $1"
 

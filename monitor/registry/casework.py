@@ -3,7 +3,7 @@ name and case number; and supervision ends (解矫). Within the officer's reach,
 
 The evaluators see a change at their next batch of the person's pings: every change here
 moves `persons.revision` in the same transaction (migration 0006), and a worker re-reads a
-cached person whose revision moved (alerts/person_cache.py). docs/decisions/0015.
+cached person whose revision moved (evaluator/person_cache.py). docs/decisions/0015.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Header, Query, Response
 
+from alerts import outbox
 from alerts import store as alert_store
 from alerts.bounds import DbId, Offset
-from alerts.consumer import publish
 from alerts.known_query import RefuseUnknownQuery
 from alerts.models import EventType, NewEvent
-from alerts.timer_store import alert_event
-from geofence.rules import zone_info
+from alerts.outbox import alert_event, publish
+from geofence.person_rules import zone_info
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.error_responses import documented
@@ -39,8 +39,8 @@ from monitor.registry.casework_schemas import (
     PersonHistoryOut,
     PersonPatch,
 )
-from monitor.registry.routes import Conn
 from monitor.registry.schemas import PersonOut
+from pings.pg import Conn
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
@@ -142,7 +142,7 @@ async def apply(
         conn, officer_id=officer.id, action="person.update", subject=f"person:{current.id}",
         details={"fields": sorted(plan.changes), "history_id": history_id},
     )  # fmt: skip
-    return await alert_store.append_events(conn, events=events)
+    return await outbox.append_events(conn, events=events)
 
 
 async def transfer(conn: Conn, officer: Officer, current: PersonOut, plan: Plan) -> list[NewEvent]:
@@ -265,4 +265,4 @@ async def record_discharge(
         )
         for alert_id in ended.alert_ids
     ]
-    return await alert_store.append_events(conn, events=events)
+    return await outbox.append_events(conn, events=events)

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from geofence.errors import InvalidInputError
-from geofence.rules import zone_info
+from geofence.person_rules import zone_info
 from monitor.auth.models import Officer
 from monitor.errors import BadRequestError
 from monitor.registry import casework_store, store
 from monitor.registry.casework_schemas import PersonPatch
-from monitor.registry.routes import Conn, check_fences, jurisdiction_in_reach
+from monitor.registry.routes import check_fences, jurisdiction_in_reach
 from monitor.registry.schemas import PersonOut
+from pings.pg import Conn
 
 FENCE_FIELDS = (("allowed_fence_ids", "allowed"), ("exclusion_fence_ids", "exclusion"))
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from monitor.registry.store import Conn
+from pings.pg import Conn
 
 LOCK_PERSON = "SELECT revision FROM persons WHERE id = $1 FOR UPDATE"
 

@@ -14,7 +14,8 @@ from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.errors import ConflictError, NotFoundError
 from monitor.registry import schemas, store
-from monitor.registry.routes import Conn, person_in_reach, supervised_in_reach
+from monitor.registry.routes import person_in_reach, supervised_in_reach
+from pings.pg import Conn
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 

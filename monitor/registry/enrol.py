@@ -8,14 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
-from asyncpg.pool import PoolConnectionProxy
-
 from ingest.credentials import hash_token, new_token
 from monitor.registry import schemas, store
-
-Conn = asyncpg.Connection | PoolConnectionProxy
-
+from pings.pg import Conn
 
 # an order needs a statutory ground; absconding is the commonest one for a band
 DEFAULT_BASIS: dict[schemas.OrderKind, schemas.OrderBasis] = {

@@ -1,7 +1,7 @@
 """Fences change in versions: an edit is a new version (the old geometry kept), a fence is
 retired rather than deleted, and the persons still on it are listed to be moved off it.
 
-Evaluators judge by a fence's new version within `FENCE_CHECK_S` (alerts/fences.py compares
+Evaluators judge by a fence's new version within `FENCE_CHECK_S` (evaluator/fence_cache.py compares
 versions). docs/decisions/0015.
 """
 
@@ -22,9 +22,10 @@ from monitor.registry import fence_store, store
 from monitor.registry.casework import IfMatch, check_precondition, etag
 from monitor.registry.fence_schemas import FencePatch, FenceVersionOut, RetireFenceIn
 from monitor.registry.geometry import to_fence_geometry
-from monitor.registry.routes import Conn, is_root_admin
+from monitor.registry.routes import is_root_admin
 from monitor.registry.schemas import FenceOut, PersonOut
 from monitor.registry.store import row_to_person
+from pings.pg import Conn
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 

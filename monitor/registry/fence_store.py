@@ -6,7 +6,8 @@ from typing import Any
 
 import asyncpg
 
-from monitor.registry.store import PERSON_SELECT, Conn
+from monitor.registry.store import PERSON_SELECT
+from pings.pg import Conn
 
 # the fence, locked, and its jurisdiction's path (None: shared by the city)
 LOCK_FENCE = """
@@ -20,8 +21,8 @@ async def lock_fence(conn: Conn, *, fence_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(LOCK_FENCE, fence_id)
 
 
-# the version bump is what the evaluators compare (alerts/fences.py), and what the trigger of
-# migration 0021 keeps a copy of
+# the version bump is what the evaluators compare (evaluator/fence_cache.py), and what the
+# trigger of migration 0021 keeps a copy of
 UPDATE_FENCE = """
 UPDATE fences SET name = coalesce($2, name), crs = coalesce($3, crs),
        geometry = coalesce($4, geometry), properties = coalesce($5, properties),

@@ -16,8 +16,9 @@ from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer
 from monitor.errors import NotFoundError
 from monitor.registry import roster_store, schemas, store
-from monitor.registry.roster_store import Conn, PersonSort, PersonStatus
+from monitor.registry.roster_store import PersonSort, PersonStatus
 from monitor.registry.schemas import DeviceKind, SupervisionLevel
+from pings.pg import Conn
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 

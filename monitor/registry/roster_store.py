@@ -17,11 +17,9 @@ from enum import StrEnum
 from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from alerts.silence import DEVICE_SILENT, SILENCE_JOINS
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 
 class PersonStatus(StrEnum):

@@ -6,21 +6,19 @@ from collections.abc import Collection
 from datetime import timedelta
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 from fastapi import APIRouter, Response, status
 
 from alerts import orders as lapse
 from alerts import store as alert_store
 from alerts.bounds import DbId
 from geofence.errors import InvalidInputError
-from geofence.rules import zone_info
+from geofence.person_rules import zone_info
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.errors import BadRequestError, ConflictError, ForbiddenError, NotFoundError
 from monitor.registry import orders, schemas, store
 from monitor.registry.geometry import to_fence_geometry
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from alerts.levels import LEVELS, ranks_below
 from alerts.silence import DEVICE_SILENT, SILENCE_AFTER_S, SILENCE_JOINS
 from monitor.errors import BadRequestError
 from monitor.registry import schemas
 from monitor.registry.roster_store import LATEST_FIX
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 LADDER_TEXT = " > ".join(reversed(LEVELS))  # ministry > province > city > district > street
 

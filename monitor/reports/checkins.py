@@ -1,7 +1,7 @@
 """The missed check-in alarm rate (未签到报警率): check-in windows judged missed over windows
 due, per office, rebuilt from the rules, since no row is kept per window.
 
-A check-in rule is never edited (geofence.rules.Checkin), so its windows follow from its
+A check-in rule is never edited (geofence.person_rules.Checkin), so its windows follow from its
 params: on each listed local weekday a window opens at `at` in the person's time zone, lasts
 `window_min` and is judged `grace_min` after it closes (its due time). A window counts as due
 in a period when its due time lies in it, has passed, and the timers would ask it
@@ -17,7 +17,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from monitor.reports.queries import Conn, Scope
+from monitor.reports.queries import Scope
+from pings.pg import Conn
 
 RULES = """
 SELECT r.id AS rule_id, r.person_id, p.jurisdiction_id, p.timezone, r.created_at,

@@ -7,10 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-from asyncpg.pool import PoolConnectionProxy
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 # the jurisdiction an alert was raised under (the person's office at the time)
 IN_REACH = "JOIN jurisdictions j ON j.id = a.jurisdiction_id WHERE j.path LIKE $1 || '%'"

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.reports.queries import Conn, Scope
+from monitor.reports.queries import Scope
+from pings.pg import Conn
 
 # live at instant t: begun, not yet ended, not revoked by then
 LIVE_AT = """EXISTS (SELECT 1 FROM monitoring_orders o WHERE o.person_id = p.id

@@ -28,8 +28,9 @@ from monitor.reports.params import (
     month_period,
     period,
 )
-from monitor.reports.queries import Conn, Scope
+from monitor.reports.queries import Scope
 from monitor.reports.schemas import Format, Report
+from pings.pg import Conn
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], dependencies=[RefuseUnknownQuery])
 AS_CSV: dict[int | str, dict[str, Any]] = {

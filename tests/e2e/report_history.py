@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from alerts.queries import Conn
+from pings.pg import Conn
 from tests.e2e.conftest import Officer
 from tests.e2e.test_alert_triage_api import person
 from tests.e2e.test_registry import account, district

@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from alerts.queries import Conn
+from pings.pg import Conn
 from tests.e2e.conftest import Live, Officer
 from tests.e2e.test_registry import account, bearer, district, fence
 

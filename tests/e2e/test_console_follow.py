@@ -11,7 +11,6 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -31,7 +30,7 @@ from tests.e2e.test_console_map import screenshot
 from tests.e2e.test_console_person import INSIDE, track_pings
 from tests.e2e.test_console_roster import located
 from tests.e2e.test_registry import bearer
-from tests.e2e.test_slice import enrol
+from tests.e2e.test_slice import enrol, order_and_band
 
 pytestmark = pytest.mark.slow
 
@@ -52,27 +51,9 @@ async def located_person(
 ) -> dict[str, Any]:
     """A person of `office` with an order, a band and a fix at home that the workers judged."""
     person = await new_person(client, office.token, office.jurisdiction_id, fence_id)
-    now = datetime.now(UTC)
-    order = await client.post(
-        f"/v1/persons/{person['id']}/orders",
-        headers=bearer(office.token),
-        json={
-            "kind": "electronic_positioning",
-            "starts_at": (now - timedelta(hours=1)).isoformat(),
-            "ends_at": (now + timedelta(days=60)).isoformat(),
-            "basis": "left_residence_without_approval",
-            "approved_by": "bureau",
-        },
-    )
-    assert order.status_code == 201, order.text
-    device = await client.post(
-        "/v1/devices",
-        headers=bearer(office.token),
-        json={"person_id": person["id"], "kind": "ankle"},
-    )
-    assert device.status_code == 201, device.text
-    pings = track_pings(device.json()["device_id"], time.time() - 600)[:3]
-    posted = await client.post("/v1/pings", json=pings, headers=bearer(device.json()["token"]))
+    device_id, token = await order_and_band(client, bearer(office.token), person["id"])
+    pings = track_pings(device_id, time.time() - 600)[:3]
+    posted = await client.post("/v1/pings", json=pings, headers=bearer(token))
     assert posted.status_code == 202 and posted.json()["accepted"] == 3, posted.text
     await located(client, office, {person["id"]})
     return person

@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from alerts.fences import FENCE_CHECK_S
+from evaluator.fence_cache import FENCE_CHECK_S
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from tests.e2e.conftest import Live, Officer, log_in, make_admin

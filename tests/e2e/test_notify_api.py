@@ -21,7 +21,7 @@ from monitor.auth.models import Role
 from monitor.notify import signing
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
-from monitor.registry.store import Conn
+from pings.pg import Conn
 from tests.e2e.conftest import Live, Officer, log_in, running, settings_for
 from tests.integration.test_notify import open_alert
 from tests.notify_receiver import receiving

@@ -59,6 +59,16 @@ async def enrol(
     )
     assert person.status_code == 201, person.text
     person_id = person.json()["id"]
+    device_id, token = await order_and_band(client, auth, person_id)
+    away = offset(*CENTRE, 3000, 0)  # 2 km north of the fence's edge
+    route = Route(CENTRE[0], CENTRE[1], away[0], away[1], cycle_s=600.0)
+    return SimDevice(device_id, token, person_id, route)
+
+
+async def order_and_band(
+    client: httpx.AsyncClient, auth: dict[str, str], person_id: int
+) -> tuple[str, str]:
+    """An electronic-positioning order in force for 60 days and an ankle band: its id, token."""
     now = datetime.now(UTC)
     order = await client.post(
         f"/v1/persons/{person_id}/orders",
@@ -76,9 +86,7 @@ async def enrol(
         "/v1/devices", headers=auth, json={"person_id": person_id, "kind": "ankle"}
     )
     assert device.status_code == 201, device.text
-    away = offset(*CENTRE, 3000, 0)  # 2 km north of the fence's edge
-    route = Route(CENTRE[0], CENTRE[1], away[0], away[1], cycle_s=600.0)
-    return SimDevice(device.json()["device_id"], device.json()["token"], person_id, route)
+    return device.json()["device_id"], device.json()["token"]
 
 
 async def receive_until(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from geofence.errors import InvalidInputError
-from geofence.rules import parse_rules
+from geofence.person_rules import parse_rules
 
 
 def refusal(kind: str, params: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from alerts import checkins
+from pings.pg import Conn
 from tests.e2e.test_slice import CENTRE
 from tests.registry_rows import person_in_new_city
 
@@ -71,7 +72,7 @@ class Person:
         async with self.pool.acquire() as conn:
             return await self.mine(conn, await checkins.note_late(conn, now=now))
 
-    async def mine(self, conn: checkins.Conn, event_ids: list[int]) -> list[int]:
+    async def mine(self, conn: Conn, event_ids: list[int]) -> list[int]:
         rows = await conn.fetch(
             "SELECT id FROM events WHERE id = ANY($1::bigint[]) AND person_id = $2 ORDER BY id",
             event_ids,

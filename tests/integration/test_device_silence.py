@@ -9,8 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.timers import check_once
+from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from monitor.registry.enrol import enrol_person

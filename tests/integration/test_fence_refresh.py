@@ -7,8 +7,8 @@ import asyncio
 import asyncpg
 import numpy as np
 
-from alerts.fences import FENCE_CHECK_S, FenceCache
-from alerts.state_store import PersonRow
+from alerts.person_store import PersonRow
+from evaluator.fence_cache import FENCE_CHECK_S, FenceCache
 from geofence import INSIDE, OUTSIDE
 from geofence.index import TABLE_MIN_POINTS
 from monitor.registry import schemas

@@ -11,17 +11,18 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
-from alerts import store
+from alerts import outbox
 from alerts.models import EventType, NewEvent
 from monitor import db
 from monitor.maintenance import MAINTENANCE_LOCK, maintain
+from pings.pg import Conn
 from tests.e2e.test_slice import CENTRE
 from tests.registry_rows import person_in_new_city
 
 JULY_1 = datetime(2019, 7, 1, 12, tzinfo=UTC)
 
 
-async def store_ping(conn: db.Conn, person_id: int, ts: datetime) -> int:
+async def store_ping(conn: Conn, person_id: int, ts: datetime) -> int:
     ping_id: int = await conn.fetchval(
         "INSERT INTO pings (device_id, person_id, ts, lat, lon, accuracy_m) "
         "VALUES ('band', $1, $2, $3, $4, 10) RETURNING id",
@@ -32,7 +33,7 @@ async def store_ping(conn: db.Conn, person_id: int, ts: datetime) -> int:
     return ping_id
 
 
-async def where(conn: db.Conn, ping_ids: list[int]) -> dict[int, str]:
+async def where(conn: Conn, ping_ids: list[int]) -> dict[int, str]:
     """Each ping still stored, with the partition holding it."""
     rows = await conn.fetch(
         "SELECT id, tableoid::regclass::text AS part FROM pings WHERE id = ANY($1::bigint[])",
@@ -120,7 +121,7 @@ async def test_old_position_events_go_and_alert_events_stay(pool: asyncpg.Pool) 
                 [EventType.POSITION, EventType.POSITION, EventType.ALERT_UPDATED]
             )
         ]
-        old_position, new_position, old_alert = await store.append_events(conn, events=events)
+        old_position, new_position, old_alert = await outbox.append_events(conn, events=events)
         await conn.execute(
             "UPDATE events SET created_at = $2 WHERE id = ANY($1::bigint[])",
             [old_position, old_alert],

@@ -16,17 +16,16 @@ import asyncpg
 import httpx
 import pytest
 
-from alerts import store as alert_store
-from alerts import timers
+from alerts import outbox, timers
 from alerts.models import EventType
-from alerts.timer_store import alert_event
+from alerts.outbox import alert_event
 from monitor.auth import store as auth_store
 from monitor.auth.models import Role
 from monitor.notify import dispatch_store, engine, schemas, signing
 from monitor.notify import store as notify_store
 from monitor.registry import schemas as registry_schemas
 from monitor.registry import store as registry_store
-from monitor.registry.store import Conn
+from pings.pg import Conn
 from tests.notify_receiver import Receiver, receiving
 
 Level = Literal["city", "district", "street"]
@@ -109,7 +108,7 @@ async def open_alert(
             alert_type,
         )
         event = await alert_event(conn, alert_id, EventType.ALERT_OPENED, {})
-        await alert_store.append_events(conn, events=[event])
+        await outbox.append_events(conn, events=[event])
     return alert_id
 
 

@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from alerts import orders
+from pings.pg import Conn
 from tests.registry_rows import person_in_new_city
 
 NOW = datetime(2031, 1, 1, tzinfo=UTC)
 WEEK = timedelta(days=7)
 
 
-async def person_with_orders(conn: orders.Conn, *spans: tuple[int, int]) -> tuple[int, str]:
+async def person_with_orders(conn: Conn, *spans: tuple[int, int]) -> tuple[int, str]:
     """A person in a new city with an order for each (start, end) in days from NOW."""
     person_id, city_id = await person_in_new_city(conn, "orders")
     for start, end in spans:
@@ -30,7 +31,7 @@ async def person_with_orders(conn: orders.Conn, *spans: tuple[int, int]) -> tupl
     return person_id, path
 
 
-async def noticed(conn: orders.Conn, event_ids: list[int]) -> list[int]:
+async def noticed(conn: Conn, event_ids: list[int]) -> list[int]:
     """The persons the events gave notice about."""
     rows = await conn.fetch(
         "SELECT person_id, type FROM events WHERE id = ANY($1::bigint[]) ORDER BY id", event_ids

@@ -7,7 +7,7 @@ import uuid
 
 import redis.asyncio as aioredis
 
-from alerts.partitions import PartitionOwner, fair_share
+from evaluator.partitions import PartitionOwner, fair_share
 
 
 def test_fair_share() -> None:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from alerts import state_store
-from alerts.evaluator import Evaluator, EvaluatorConfig
-from alerts.state_store import PersonRow
+from alerts import person_store
+from alerts.person_store import PersonRow
+from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import casework_store, schemas
 from monitor.registry import store as registry_store
 from pings.batch import PingBatch, StreamPing
@@ -117,7 +117,7 @@ async def test_a_person_without_rules_is_cached_out_of_the_collectors_walk(
     assert cached.unsettled == 1, "the plain person settles; the PersonRow stays young"
     assert not cached.is_walked()
     async with pool.acquire() as conn:
-        registry = await state_store.persons(conn, person_ids=[plain, ruled])
+        registry = await person_store.persons(conn, person_ids=[plain, ruled])
         async with conn.transaction():
             found, _ = await evaluator.persons.lock(conn, person_ids=[plain, ruled])
     assert found == registry

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from alerts import timer_store
-from alerts.evaluator import Evaluator, EvaluatorConfig
+from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from pings.batch import PingBatch, StreamPing

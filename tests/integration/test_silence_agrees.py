@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
+import pytest
 
-from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.timers import check_once
+from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import roster_store, schemas
 from monitor.registry import store as registry_store
 from monitor.registry.enrol import enrol_person
 from monitor.registry.roster_store import DeviceFilter
 from pings.batch import PingBatch
+from pings.pg import Conn
+from tests.conftest import db_pool, fresh_database
 from tests.e2e.test_slice import CENTRE, square
 from tests.stream_pings import stream_ping
 
@@ -53,7 +57,16 @@ CASES = {
 }
 
 
-async def make(conn: roster_store.Conn, tag: str, name: str, case: Case, city: int) -> int:
+@pytest.fixture
+async def own_pool(server_urls: tuple[str, str]) -> AsyncIterator[asyncpg.Pool]:
+    """A database of this test's own: the session's live server runs its timers every few
+    seconds on the session's, and would judge these devices (enrolled a day ago) silent in the
+    moment between their enrolment and their fixes being judged."""
+    async with fresh_database(server_urls[0]) as url, db_pool(url) as created:
+        yield created
+
+
+async def make(conn: Conn, tag: str, name: str, case: Case, city: int) -> int:
     fence = await registry_store.insert_fence(
         conn, data=schemas.FenceIn(name="f", role="allowed", geometry=square(*CENTRE, 500))
     )
@@ -120,7 +133,10 @@ async def listed_silent(
     }
 
 
-async def test_the_timers_and_the_lists_call_the_same_devices_silent(pool: asyncpg.Pool) -> None:
+async def test_the_timers_and_the_lists_call_the_same_devices_silent(
+    own_pool: asyncpg.Pool,
+) -> None:
+    pool = own_pool
     tag = f"SIL{secrets.token_hex(3).upper()}"
     async with pool.acquire() as conn:
         city = await registry_store.insert_jurisdiction(

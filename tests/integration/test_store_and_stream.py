@@ -13,10 +13,12 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 
-from alerts import state_store, store
-from alerts.consumer import StreamConsumer, ensure_group, relay
-from alerts.evaluator import Evaluator, EvaluatorConfig
+from alerts import outbox
 from alerts.models import EventType, NewEvent
+from alerts.outbox import relay
+from evaluator import state_store
+from evaluator.consumer import StreamConsumer, ensure_group
+from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor import db
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
@@ -48,7 +50,7 @@ async def test_event_ids_become_visible_in_id_order(pool: asyncpg.Pool) -> None:
 
     async def slow_writer() -> list[int]:
         async with pool.acquire() as conn, conn.transaction():
-            ids = await store.append_events(conn, events=[event(city.id)])
+            ids = await outbox.append_events(conn, events=[event(city.id)])
             first_has_id.set()
             await asyncio.sleep(0.5)
             return ids
@@ -57,7 +59,7 @@ async def test_event_ids_become_visible_in_id_order(pool: asyncpg.Pool) -> None:
         await first_has_id.wait()
         started = time.monotonic()
         async with pool.acquire() as conn, conn.transaction():
-            ids = await store.append_events(conn, events=[event(city.id)])
+            ids = await outbox.append_events(conn, events=[event(city.id)])
         return ids, time.monotonic() - started
 
     slow, (fast, waited) = await asyncio.gather(slow_writer(), fast_writer())
@@ -80,7 +82,7 @@ async def test_the_relay_wakes_the_hubs_for_events_their_publisher_never_announc
                 conn, data=schemas.JurisdictionIn(name="relay", level="city")
             )
             async with conn.transaction():
-                unannounced = await store.append_events(conn, events=[event(city.id)] * 3)
+                unannounced = await outbox.append_events(conn, events=[event(city.id)] * 3)
         async with flushed(redis_db(server_urls[1], 11)) as redis:
             entries = await relayed(own, redis, through=unannounced[-1])
         last, published = await store_publication(own)
@@ -90,7 +92,7 @@ async def test_the_relay_wakes_the_hubs_for_events_their_publisher_never_announc
 
 async def store_publication(pool: asyncpg.Pool) -> tuple[int, int]:
     async with pool.acquire() as conn:
-        return await store.publication(conn)
+        return await outbox.publication(conn)
 
 
 async def relayed(pool: asyncpg.Pool, redis: aioredis.Redis, *, through: int) -> Any:
@@ -118,15 +120,15 @@ async def test_a_transaction_with_events_moves_the_watermark_over_those_announce
             conn, data=schemas.JurisdictionIn(name="watermark", level="city")
         )
         async with conn.transaction():
-            first = await store.append_events(conn, events=[event(city.id)])
+            first = await outbox.append_events(conn, events=[event(city.id)])
         async with conn.transaction():  # the hubs were woken for `first` meanwhile
-            second = await store.append_events(
+            second = await outbox.append_events(
                 conn, events=[event(city.id)], published_through=first[0]
             )
-        last, published = await store.publication(conn)
+        last, published = await outbox.publication(conn)
         async with conn.transaction():  # a stale mark never moves it back
-            await store.append_events(conn, events=[event(city.id)], published_through=1)
-        _, still = await store.publication(conn)
+            await outbox.append_events(conn, events=[event(city.id)], published_through=1)
+        _, still = await outbox.publication(conn)
     assert last == second[0] and published >= first[0]
     assert still == published
 

@@ -6,21 +6,19 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from alerts import store as alert_store
-from alerts.evaluator import Evaluator, EvaluatorConfig
 from alerts.levels import Level
 from alerts.models import AlertType
 from alerts.timers import check_once
+from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from monitor.registry.enrol import enrol_person
 from pings.batch import PingBatch
+from pings.pg import Conn
 from tests.e2e.test_slice import CENTRE, square
 from tests.stream_pings import stream_ping
-
-Conn = asyncpg.Connection | PoolConnectionProxy
 
 
 async def make_person(

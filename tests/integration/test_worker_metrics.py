@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from alerts.evaluator import Evaluator, EvaluatorConfig
+from evaluator.engine import Evaluator, EvaluatorConfig
 from pings.batch import PingBatch
 from tests.conftest import flushed, free_port, fresh_database, redis_db
 from tests.e2e.test_slice import CENTRE

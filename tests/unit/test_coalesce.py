@@ -7,11 +7,11 @@ import contextlib
 
 import pytest
 
-from alerts.coalesce import BUSY_GATHERS, GATHER_S, Coalescer
-from alerts.state_store import Progress
-from alerts.verdicts import ms_to_dt
+from evaluator.coalesce import BUSY_GATHERS, GATHER_S, Coalescer
+from evaluator.state_store import Progress
 from monitor.settings import Settings
 from pings.batch import PingBatch, StreamPing
+from pings.clock import ms_to_dt
 from tests.stream_pings import stream_ping
 
 
@@ -199,6 +199,6 @@ async def test_an_idle_worker_judges_a_lone_ping_without_gathering() -> None:
 
 
 def test_the_services_gather_default_is_the_coalescers() -> None:
-    """monitor.settings and alerts.coalesce each state the default (settings imports nothing
+    """monitor.settings and evaluator.coalesce each state the default (settings imports nothing
     of alerts); this keeps them one value."""
     assert Settings().evaluator_gather_ms == GATHER_S * 1000

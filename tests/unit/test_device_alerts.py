@@ -1,30 +1,45 @@
-"""device_alerts' shortcut for quiet reports answers exactly as its full loop does."""
+"""device_flags' shortcut for quiet reports answers exactly as its full loop does, and the
+judge is pure: the state it was given is left as it was."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts import judges
-from alerts.verdicts import fix_order
-from pings.batch import StreamPing
+from alerts.person_store import PersonRow
+from evaluator import device_judges
+from evaluator.decisions import Batch, Decision, State, fix_order
+from evaluator.fence_cache import FenceCache
+from geofence.state import DEFAULT_THRESHOLDS, AreaState
+from pings.batch import PingBatch, StreamPing
 from tests.stream_pings import stream_ping
 
-
-class Untouchable:
-    """A Verdicts stand-in for reports that must need none: any use raises."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"verdicts.{name} used")
+PERSON = PersonRow(1, "strict", 1, "/1/", (1,))
 
 
-async def full_loop(v: Any, pings: list[StreamPing], state: dict[str, Any]) -> list[Any]:
-    """device_alerts as it was before the shortcut: every report in fix order."""
-    flags: dict[str, Any] = state.get(judges.DEVICE_KEY, {})
-    events: list[Any] = []
+def batch_of(pings: list[StreamPing]) -> Batch:
+    codes = np.zeros(len(pings), dtype=np.int8)
+    columns = PingBatch.of_rows(pings)
+    return Batch(
+        pings,
+        (columns.lat, columns.lon, columns.accuracy_m),
+        codes,
+        np.zeros(len(pings), dtype=np.bool_),
+        max(pings, key=lambda p: p["ts_ms"]),
+        DEFAULT_THRESHOLDS["strict"],
+        AreaState(),
+        FenceCache(),
+    )
+
+
+def full_loop(pings: list[StreamPing], state: State) -> tuple[State, list[Decision]]:
+    """device_flags as it was before the shortcut: every report in fix order."""
+    flags: dict[str, Any] = copy.deepcopy(state.get(device_judges.DEVICE_KEY, {}))
+    decisions: list[Decision] = []
     for device_id in sorted({p["device_id"] for p in pings}):
         mine = sorted((p for p in pings if p["device_id"] == device_id), key=fix_order)
         flag = dict(flags.get(device_id, {}))
@@ -33,12 +48,11 @@ async def full_loop(v: Any, pings: list[StreamPing], state: dict[str, Any]) -> l
                 continue
             flag["last_ms"] = ping["ts_ms"]
             if bool(ping["tamper"]) != bool(flag.get("tamper")):
-                events += await judges._tamper(v, ping, flag)
+                decisions += device_judges.tamper(PERSON, ping, flag)
             if ping["battery_pct"] is not None:
-                events += await judges._battery(v, ping, ping["battery_pct"], flag)
+                decisions += device_judges.battery(PERSON, ping, ping["battery_pct"], flag)
         flags[device_id] = flag
-    state[judges.DEVICE_KEY] = flags
-    return events
+    return {**state, device_judges.DEVICE_KEY: flags}, decisions
 
 
 def report(n: int, device: str, ts_ms: int, tamper: bool, battery: float | None) -> StreamPing:
@@ -70,19 +84,14 @@ flags = st.dictionaries(
 )
 
 
-async def outcome(judge: Any, pings: list[StreamPing], state: dict[str, Any]) -> Any:
-    try:
-        return await judge(Untouchable(), pings, state), state
-    except AssertionError as exc:  # the reports needed verdicts: an alert would change
-        return str(exc)
-
-
 @settings(max_examples=400, deadline=None)
 @given(reports, flags)
-async def test_the_shortcut_answers_as_the_full_loop(
+def test_the_shortcut_answers_as_the_full_loop(
     rows: list[tuple[str, int, bool, float | None]], known: dict[str, Any]
 ) -> None:
     pings = [report(n, *row) for n, row in enumerate(rows)]
-    before = {judges.DEVICE_KEY: known} if known else {}
-    expected = await outcome(full_loop, pings, copy.deepcopy(before))
-    assert await outcome(judges.device_alerts, pings, copy.deepcopy(before)) == expected
+    before = {device_judges.DEVICE_KEY: known} if known else {}
+    untouched = copy.deepcopy(before)
+    expected = full_loop(pings, copy.deepcopy(before))
+    assert device_judges.device_flags(PERSON, batch_of(pings), before) == expected
+    assert before == untouched  # pure: the saved state is the caller's

@@ -51,7 +51,7 @@ def test_milliseconds_read_as_the_instant_they_name() -> None:
 
 
 def test_positions_of_spans_gathered_or_viewed_alike() -> None:
-    from alerts.evaluator import points_of_spans
+    from evaluator.engine import points_of_spans
 
     rows = [stream_ping(n, person_id=n // 2, lat=float(n)) for n in range(8)]  # 4 persons
     ordered, spans = PingBatch.of_rows(rows).by_person()

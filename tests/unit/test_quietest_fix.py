@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts import judges
-from alerts.state_store import PersonRow
-from alerts.verdicts import ms_to_dt
+from alerts.person_store import PersonRow
+from evaluator import device_judges
+from pings.clock import ms_to_dt
 
 
 def person(bands: tuple[str, ...], phones: tuple[str, ...]) -> PersonRow:
@@ -15,20 +15,20 @@ def person(bands: tuple[str, ...], phones: tuple[str, ...]) -> PersonRow:
 
 
 def test_a_device_never_heard_leaves_no_quietest() -> None:
-    state = {judges.DEVICE_KEY: {"b": {"last_ms": 5}}}
-    assert judges.quietest_fix(person(("b",), ("p",)), state) is None
-    assert judges.quietest_fix(person((), ()), state) is None
+    state = {device_judges.DEVICE_KEY: {"b": {"last_ms": 5}}}
+    assert device_judges.quietest_fix(person(("b",), ("p",)), state) is None
+    assert device_judges.quietest_fix(person((), ()), state) is None
 
 
 def test_a_revoked_device_left_in_the_state_does_not_count() -> None:
-    state = {judges.DEVICE_KEY: {"b": {"last_ms": 9_000}, "gone": {"last_ms": 1}}}
-    assert judges.quietest_fix(person(("b",), ()), state) == ms_to_dt(9_000)
+    state = {device_judges.DEVICE_KEY: {"b": {"last_ms": 9_000}, "gone": {"last_ms": 1}}}
+    assert device_judges.quietest_fix(person(("b",), ()), state) == ms_to_dt(9_000)
 
 
 @given(st.dictionaries(st.sampled_from("abcdef"), st.integers(0, 2**40), min_size=1))
 def test_the_quietest_is_the_oldest_report_of_any_live_device(reports: dict[str, int]) -> None:
     """No device can be older than it: skipping persons whose quietest is recent hides none."""
     devices = tuple(sorted(reports))
-    state = {judges.DEVICE_KEY: {d: {"last_ms": t} for d, t in reports.items()}}
-    found = judges.quietest_fix(person(devices[:1], devices[1:]), state)
+    state = {device_judges.DEVICE_KEY: {d: {"last_ms": t} for d, t in reports.items()}}
+    found = device_judges.quietest_fix(person(devices[:1], devices[1:]), state)
     assert found == ms_to_dt(min(reports.values()))

@@ -1,7 +1,7 @@
 """Concurrent evaluations gathered into one transaction, one transaction at a time.
 
 A worker reads its partitions without waiting for what it read to be judged
-(alerts.consumer): requests queue here while a transaction runs, and one task judges
+(evaluator.consumer): requests queue here while a transaction runs, and one task judges
 everything queued in the next transaction. Batches grow with load, and an idle worker still
 judges a lone ping at once.
 
@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from alerts.state_store import Progress
+from evaluator.state_store import Progress
 from pings.batch import PingBatch
 
 log = logging.getLogger(__name__)

@@ -1,12 +1,14 @@
-"""The evaluator's step for device separation (人机分离): each of a person's bands against each
-of their phones, on their latest fixes (the judgement itself is geofence.separation's)."""
+"""The judge of device separation (人机分离): each of a person's bands against each of their
+phones, on their latest fixes (the judgement itself is geofence.separation's). Pure
+(evaluator.decisions)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from alerts.models import AlertType, NewEvent
-from alerts.verdicts import Rule, Verdicts, fix_order, ms_to_dt, single
+from alerts.models import AlertType
+from alerts.person_store import PersonRow
+from evaluator.decisions import Batch, Cleared, Decision, Judge, Rule, State, Violated, fix_order
 from geofence.separation import (
     Change,
     DeviceFix,
@@ -17,20 +19,31 @@ from geofence.separation import (
     next_fix,
 )
 from pings.batch import StreamPing
+from pings.clock import ms_to_dt
 
 # {"fixes": {device id: its latest fix}, "pairs": {band id: {phone id: its PairState}}}
 SEPARATION_KEY = "separation"
 
 
-async def separation(
-    v: Verdicts, pings: list[StreamPing], state: dict[str, Any], config: SeparationConfig
-) -> list[NewEvent]:
+def separation(config: SeparationConfig) -> Judge:
+    """The judge, with the distances and times that make a pair apart."""
+
+    def judge(person: PersonRow, batch: Batch, state: State) -> tuple[State, list[Decision]]:
+        return separated(person, batch.pings, state, config)
+
+    return judge
+
+
+def separated(
+    person: PersonRow, pings: list[StreamPing], state: State, config: SeparationConfig
+) -> tuple[State, list[Decision]]:
     """Judge every pair a new fix touches; a late fix (older than its device's latest) is
     stored but never judged, so it cannot flip the pair backwards."""
-    bands, phones = v.person.band_ids, v.person.phone_ids
-    if not bands or not phones:
-        state.pop(SEPARATION_KEY, None)  # one kind only (most people): nothing to compare
-        return []
+    bands, phones = person.band_ids, person.phone_ids
+    if not bands or not phones:  # one kind only (most people): nothing to compare
+        if SEPARATION_KEY not in state:
+            return state, []
+        return {k: v for k, v in state.items() if k != SEPARATION_KEY}, []
     saved: dict[str, Any] = state.get(SEPARATION_KEY, {})
     watched = {*bands, *phones}
     fixes = {d: DeviceFix.from_json(f) for d, f in saved.get("fixes", {}).items() if d in watched}
@@ -39,7 +52,7 @@ async def separation(
         for band, by_phone in saved.get("pairs", {}).items()
         if band in bands
     }
-    events: list[NewEvent] = []
+    decisions: list[Decision] = []
     for ping in sorted((p for p in pings if p["device_id"] in watched), key=fix_order):
         device = ping["device_id"]
         previous = fixes.get(device)
@@ -56,12 +69,11 @@ async def separation(
             )
             of_band[phone] = pair.to_json()
             if change is not None:
-                events += await _alert(v, ping, change, (band, fixes[band]), (phone, fixes[phone]))
-    state[SEPARATION_KEY] = {
-        "fixes": {d: f.to_json() for d, f in fixes.items()},
-        "pairs": pairs,
-    }
-    return events
+                decisions.append(
+                    decision(person, ping, change, (band, fixes[band]), (phone, fixes[phone]))
+                )
+    fixes_json = {d: f.to_json() for d, f in fixes.items()}
+    return {**state, SEPARATION_KEY: {"fixes": fixes_json, "pairs": pairs}}, decisions
 
 
 def pairs_of(device: str, bands: tuple[str, ...], phones: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -70,21 +82,21 @@ def pairs_of(device: str, bands: tuple[str, ...], phones: tuple[str, ...]) -> li
     return [(band, device) for band in bands]
 
 
-async def _alert(
-    v: Verdicts,
+def decision(
+    person: PersonRow,
     ping: StreamPing,
     change: Change,
     band: tuple[str, DeviceFix],
     phone: tuple[str, DeviceFix],
-) -> list[NewEvent]:
+) -> Decision:
     (band_id, band_fix), (phone_id, phone_fix) = band, phone
     rule = Rule(
         AlertType.DEVICE_SEPARATION,
         f"separation:{band_id}|{phone_id}",
-        f"{v.person.id}-s-{ping['ts_ms']}",
+        f"{person.id}-s-{ping['ts_ms']}",
     )
     if change is Change.REJOINED:
-        return await v.back(rule, single(ping), "rejoined_at", None)
+        return Cleared(rule, ping["ts_ms"], "rejoined_at")
     details = {
         "device_id": band_id,
         "phone_id": phone_id,
@@ -93,7 +105,7 @@ async def _alert(
         "band": fix_details(band_fix),
         "phone": fix_details(phone_fix),
     }
-    return await v.violation(rule, single(ping), details)
+    return Violated(rule, ping["ts_ms"], details, (ping["id"],))
 
 
 def fix_details(fix: DeviceFix) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from geofence.errors import InvalidInputError
-from geofence.rules import Checkin, Curfew, Permit, PersonRules, Suspension, parse_rules
+from geofence.person_rules import Checkin, Curfew, Permit, PersonRules, Suspension, parse_rules
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -1,5 +1,5 @@
-"""Stream consumers: one read of a worker's partitions feeds the evaluator; a relay finishes
-publishing."""
+"""Stream consumer: one read of a worker's partitions feeds the evaluator, whose events it
+publishes after commit (alerts.outbox)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
-from alerts import metrics, state_store, store
-from alerts.coalesce import MAX_PINGS_PER_TRANSACTION
-from alerts.evaluator import Evaluator
+from alerts.outbox import publish
+from evaluator import metrics as evaluation_metrics
+from evaluator import state_store
+from evaluator.coalesce import MAX_PINGS_PER_TRANSACTION
+from evaluator.engine import Evaluator
 from pings import replay, streams
 from pings.batch import PingBatch
 from pings.clock import ms_to_dt
@@ -59,24 +61,6 @@ async def ensure_group(redis: aioredis.Redis, stream: str) -> bool:
             raise
         return False
     return True
-
-
-async def publish(redis: aioredis.Redis, pool: asyncpg.Pool, event_ids: list[int]) -> None:
-    """After commit: wake the hubs, then mark the events published. The relay retries failures."""
-    if not event_ids:
-        return
-    try:
-        await redis.xadd(
-            streams.EVENT_STREAM,
-            {b"last": str(max(event_ids)).encode()},
-            maxlen=streams.EVENT_STREAM_MAXLEN,
-            approximate=True,
-        )
-    except RedisError:
-        log.warning("could not publish events up to %d; the relay will", max(event_ids))
-        return
-    async with pool.acquire() as conn:
-        await store.mark_published(conn, through=max(event_ids))
 
 
 @dataclass
@@ -317,7 +301,7 @@ class StreamConsumer:
         locks."""
         for chunk in chunks:
             if chunk.count:
-                with metrics.BATCH_SECONDS.time():
+                with evaluation_metrics.BATCH_SECONDS.time():
                     event_ids += await self.evaluator.evaluate(
                         PingBatch.concat(chunk.batches), chunk.progress, unmarked
                     )
@@ -429,20 +413,3 @@ class StreamConsumer:
             await publish(self.redis, self.pool, await self.evaluator.evaluate(pings))
             replayed += len(pings)
         log.warning("partition %d: replayed %d pings from PostgreSQL", partition, replayed)
-
-
-async def relay(redis: aioredis.Redis, pool: asyncpg.Pool, *, interval_s: float) -> None:
-    """Wake the hubs for events whose publisher died between commit and publish: those
-    committed a pass ago or earlier and still above the watermark. (A hub also reads on its
-    own every hub_poll_s; this makes the worst case one relay interval.)"""
-    committed_before = None  # the last event id committed at the previous pass
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            async with pool.acquire() as conn:
-                last, published = await store.publication(conn)
-            if committed_before is not None and published < committed_before:
-                await publish(redis, pool, [last])
-            committed_before = last
-        except (RedisError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            log.exception("relay pass failed; retrying")

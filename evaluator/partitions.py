@@ -3,7 +3,7 @@
 Leases live in Redis with a TTL and are renewed while the owner lives. Workers announce
 themselves so each takes a fair share; a dead worker's partitions are taken over when its
 leases expire. A new owner claims what the previous owner read but never acknowledged
-(alerts.consumer).
+(evaluator.consumer).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class PartitionOwner:
             if not await self.redis.eval(RENEW, 1, self._lease(partition), self.owner, self.ttl_ms):
                 log.warning("lost the lease on partition %d", partition)
                 await self.stop(partition)
-        # together: each may wait a moment for its judgements to end (alerts.consumer)
+        # together: each may wait a moment for its judgements to end (evaluator.consumer)
         await asyncio.gather(*(self.release(p) for p in sorted(self.tasks)[share:]))
         for partition in range(self.partitions):
             if len(self.tasks) >= share:
@@ -106,7 +106,7 @@ class PartitionOwner:
 
     async def stop_all(self) -> None:
         """Release every lease, together: each partition may wait a moment for its
-        judgements (alerts.consumer), and those waits must not add up at shutdown."""
+        judgements (evaluator.consumer), and those waits must not add up at shutdown."""
 
         async def release(partition: int) -> None:
             with contextlib.suppress(RedisError):

@@ -1,8 +1,11 @@
-"""Evaluator: judges each person's pings against their fences and writes alerts with their events.
+"""Evaluator: judges each person's pings against their fences and rules, and writes the alerts
+and events the judges decided.
 
-State, alerts and events are written in one transaction; the stream entry is acknowledged and
-hubs are woken only after commit (a crash in between redelivers the entry, and the state
-machine sees those fixes as already judged).
+Per person: the pings are classified against the allowed area (one vectorised call per fence
+set), each judge of the pipeline (`judges`) answers the new state and its decisions, and the
+one writer (evaluator.writer) applies them. State, alerts and events are written in one
+transaction; the stream entry is acknowledged and hubs are woken only after commit (a crash in
+between redelivers the entry, and the state machine sees those fixes as already judged).
 """
 
 from __future__ import annotations
@@ -16,38 +19,25 @@ from typing import Any
 
 import asyncpg
 import numpy as np
-from asyncpg.pool import PoolConnectionProxy
 
-from alerts import judges, metrics, rules_store, state_store, store
-from alerts.coalesce import GATHER_S, MAX_PINGS_PER_TRANSACTION, Coalescer
-from alerts.fences import FenceCache, Points
-from alerts.models import AlertType, EventType, NewEvent
-from alerts.person_cache import PersonCache
-from alerts.separation import separation
-from alerts.verdicts import Rule, Verdicts, fixes_of, iso
+from alerts import outbox, person_store
+from alerts.models import EventType, NewEvent
+from evaluator import area_judges, device_judges, state_store, writer
+from evaluator import metrics as evaluation_metrics
+from evaluator.coalesce import GATHER_S, MAX_PINGS_PER_TRANSACTION, Coalescer
+from evaluator.decisions import Batch, Decision, Judge, State
+from evaluator.fence_cache import FenceCache, Points
+from evaluator.person_cache import PersonCache
+from evaluator.separation import separation
 from geofence import OUTSIDE
 from geofence.models import BoolArray, CodeArray
 from geofence.separation import SeparationConfig
-from geofence.state import (
-    DEFAULT_THRESHOLDS,
-    AreaEvent,
-    AreaState,
-    EventKind,
-    Thresholds,
-    advance,
-    far_radius_m,
-)
+from geofence.state import DEFAULT_THRESHOLDS, AreaState, Thresholds, far_radius_m
 from pings.batch import PingBatch, StreamPing
 from pings.clock import ms_to_dt
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 log = logging.getLogger(__name__)
-
-ALLOWED_AREA_RULE = "allowed_area"
-# a person's signal_lost alert from before silence was judged per device (judges.LOST_KEY
-# now): still told when the person is heard again
-SIGNAL_KEY = "signal_lost_alert"
 
 
 @dataclass(frozen=True)
@@ -64,7 +54,7 @@ class Judged:
 class EvaluatorConfig:
     position_interval_s: float
     max_pings_per_transaction: int = MAX_PINGS_PER_TRANSACTION
-    gather_s: float = GATHER_S  # a busy worker's wait before a transaction (alerts.coalesce)
+    gather_s: float = GATHER_S  # a busy worker's wait before a transaction (evaluator.coalesce)
     separation: SeparationConfig = field(default_factory=SeparationConfig)  # 人机分离
 
 
@@ -77,6 +67,7 @@ class Evaluator:
         self.coalescer = Coalescer(
             self._evaluate, max_pings=config.max_pings_per_transaction, gather_s=config.gather_s
         )
+        self.judges = judges(config)
 
     async def evaluate(
         self,
@@ -88,7 +79,7 @@ class Evaluator:
 
         The partitions' progress commits with the judgement itself; events published since
         the last commit move the publication watermark with the new events' ids. Concurrent
-        calls share one transaction (alerts.coalesce).
+        calls share one transaction (evaluator.coalesce).
         """
         return await self.coalescer.submit(pings, progress, published_event_ids)
 
@@ -98,7 +89,7 @@ class Evaluator:
         progress: list[state_store.Progress],
         published_event_ids: list[int],
     ) -> list[int]:
-        metrics.TRANSACTION_PINGS.observe(len(pings))
+        evaluation_metrics.TRANSACTION_PINGS.observe(len(pings))
         ordered, spans = pings.by_person()
         by_person = dict(spans)
         async with self.pool.acquire() as conn, conn.transaction():
@@ -114,13 +105,13 @@ class Evaluator:
                 saved.append(new_state)
                 events += person_events
             await state_store.save_progress(conn, states=saved, progress=progress)
-            return await store.append_events(
+            return await outbox.append_events(
                 conn, events=events, published_through=max(published_event_ids, default=0)
             )
 
     def _classify(
         self,
-        persons: dict[int, state_store.PersonRow],
+        persons: dict[int, person_store.PersonRow],
         ordered: PingBatch,
         by_person: dict[int, slice],
     ) -> dict[int, Judged]:
@@ -151,37 +142,36 @@ class Evaluator:
     async def _judge(
         self,
         conn: Conn,
-        person: state_store.PersonRow,
-        saved: dict[str, Any],
+        person: person_store.PersonRow,
+        saved: State,
         judged: Judged,
     ) -> tuple[state_store.SavedState, list[NewEvent]]:
-        pings, points = judged.pings, judged.points
-        thresholds = thresholds_for(person)
+        pings = judged.pings
         latest = max(pings, key=lambda p: p["ts_ms"])
-        state = dict(saved)
-        before = AreaState.from_json(saved.get("area"))
-        area, area_events = advance(before, fixes_of(pings, judged.codes, judged.far), thresholds)
-        state["area"] = area.to_json()
-        verdicts = Verdicts(conn, person)
-        events: list[NewEvent] = []
-        for area_event in area_events:
-            events += await self._allowed_area_event(verdicts, area_event, latest)
-        events += await judges.exclusion_zones(
-            verdicts, self.fences, pings, points, thresholds, state, before
+        batch = Batch(
+            pings,
+            judged.points,
+            judged.codes,
+            judged.far,
+            latest,
+            thresholds_for(person),
+            AreaState.from_json(saved.get(area_judges.AREA_KEY)),
+            self.fences,
         )
-        events += await judges.curfews(verdicts, self.fences, pings, points, thresholds, state)
-        events += await judges.device_alerts(verdicts, pings, state)
-        events += await judges.reconnections(verdicts, pings, state)
-        events += await separation(verdicts, pings, state, self.config.separation)
-        if SIGNAL_KEY in state:  # heard again: say so on the legacy signal_lost alert
-            at = ms_to_dt(latest["ts_ms"])
-            details = {"reconnected_at": at.isoformat()}
-            events.append(await verdicts.updated(state.pop(SIGNAL_KEY), at, details))
+        state = saved
+        decisions: list[Decision] = []
+        for judge in self.judges:
+            state, found = judge(person, batch, state)
+            if found:
+                decisions += found
+        events = await writer.write(conn, person, decisions) if decisions else []
+        area = state[area_judges.AREA_KEY]
         if self._position_due(saved, latest):
-            events.append(position_event(person, latest, area.status.value))
-            state["last_position_ms"] = latest["ts_ms"]
-        last_ts = ms_to_dt(area.last_ts_ms) if area.last_ts_ms is not None else None
-        quietest = judges.quietest_fix(person, state)
+            events.append(position_event(person, latest, str(area["status"])))
+            state = {**state, "last_position_ms": latest["ts_ms"]}
+        last_ts_ms = area.get("last_ts_ms")
+        last_ts = ms_to_dt(last_ts_ms) if last_ts_ms is not None else None
+        quietest = device_judges.quietest_fix(person, state)
         return state_store.SavedState(
             person.id, state, last_ts, latest["lat"], latest["lon"], quietest
         ), events
@@ -202,32 +192,18 @@ class Evaluator:
         last_ms = int(saved.get("last_position_ms", 0))
         return latest["ts_ms"] - last_ms >= self.config.position_interval_s * 1000
 
-    async def _allowed_area_event(
-        self, v: Verdicts, event: AreaEvent, latest: StreamPing
-    ) -> list[NewEvent]:
-        person = v.person
-        # a past excursion proven by late fixes is its own alert, not news on the current one
-        key = f"{ALLOWED_AREA_RULE}@{event.episode}" if event.late else ALLOWED_AREA_RULE
-        rule = Rule(AlertType.OUT_OF_AREA, key, f"{person.id}-{event.episode}")
-        if event.kind is EventKind.EXITED:
-            permit = person.rules.permit_at(event.ts_ms)
-            if permit is not None:  # 外出审批: away with leave
-                return []
-            details = {"lat": latest["lat"], "lon": latest["lon"], "exited_at": iso(event)}
-            return await v.violation(rule, event, details)
-        if event.late:  # a past excursion's end: the late alert says when it ended
-            return await v.back(rule, event, "returned_at", None)
-        events = await self._close_permits(v, event)
-        # person.returned goes out even without an alert (a permitted or suspended excursion)
-        return events + await v.back(rule, event, "returned_at", EventType.PERSON_RETURNED)
 
-    async def _close_permits(self, v: Verdicts, event: AreaEvent) -> list[NewEvent]:
-        """Back inside: every leave that had begun is closed (销假), overdue alerts told."""
-        if not v.person.rules.permits:
-            return []
-        at = ms_to_dt(event.ts_ms)
-        closed = await rules_store.close_permits(v.conn, person_id=v.person.id, at=at)
-        return [await v.updated(a, at, {"returned_at": iso(event)}) for a in closed]
+def judges(config: EvaluatorConfig) -> list[Judge]:
+    """The pipeline, in the order its decisions are written (and their events numbered)."""
+    return [
+        area_judges.allowed_area,
+        area_judges.exclusion_zones,
+        area_judges.curfews,
+        device_judges.device_flags,
+        device_judges.reconnections,
+        separation(config.separation),
+        device_judges.person_heard,
+    ]
 
 
 def points_of_spans(
@@ -249,7 +225,7 @@ def points_of_spans(
     return (lat, lon, accuracy_m), np.cumsum([0, *sizes[:-1]]).tolist()
 
 
-def thresholds_for(person: state_store.PersonRow) -> Thresholds:
+def thresholds_for(person: person_store.PersonRow) -> Thresholds:
     """The level's defaults, with the person's own overrides (a `thresholds` rule)."""
     base = DEFAULT_THRESHOLDS[person.supervision_level]
     if not person.rules.thresholds:
@@ -260,7 +236,7 @@ def thresholds_for(person: state_store.PersonRow) -> Thresholds:
     return replace(base, **overrides)
 
 
-def position_event(person: state_store.PersonRow, ping: StreamPing, status: str) -> NewEvent:
+def position_event(person: person_store.PersonRow, ping: StreamPing, status: str) -> NewEvent:
     payload = {
         "person_id": person.id,
         "lat": ping["lat"],

@@ -9,16 +9,15 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import asyncpg
 import numpy as np
-from asyncpg.pool import PoolConnectionProxy
 
-from alerts.state_store import FenceRow, PersonRow, fence_versions, fences
-from geofence import INSIDE, OUTSIDE, UNCERTAIN, FenceIndex
+from alerts.fence_indexes import FenceRow, build_indexes, combine
+from alerts.person_store import PersonRow
+from evaluator.state_store import fence_versions, fences
+from geofence import OUTSIDE, UNCERTAIN, FenceIndex
 from geofence.models import CodeArray, FloatArray
 from geofence.zones import ZoneIndex
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 log = logging.getLogger(__name__)
 
@@ -137,29 +136,3 @@ class FenceCache:
         if key not in self._indexes:
             self._indexes[key] = build_indexes(rows)
         return self._indexes[key]
-
-
-def build_indexes(rows: list[FenceRow]) -> list[FenceIndex]:
-    """One index per CRS, each over the union of that CRS's fences."""
-    by_crs: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        feature = {"type": "Feature", "properties": {"id": row.id}, "geometry": row.geometry}
-        by_crs.setdefault(row.crs, []).append(feature)
-    return [
-        FenceIndex.from_geojson({"type": "FeatureCollection", "features": feats}, crs=crs)
-        for crs, feats in sorted(by_crs.items())
-    ]
-
-
-def combine(codes: list[CodeArray]) -> CodeArray:
-    """Across indexes of different CRS: inside any is inside, outside all is outside.
-
-    A disc straddling two fences of different CRS stays uncertain: never a false alarm.
-    """
-    if len(codes) == 1:
-        return codes[0]
-    stacked = np.stack(codes)
-    out = np.full(stacked.shape[1], UNCERTAIN, dtype=np.int8)
-    out[(stacked == OUTSIDE).all(axis=0)] = OUTSIDE
-    out[(stacked == INSIDE).any(axis=0)] = INSIDE
-    return out

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.state_store import Conn, PersonRow, lock_states, no_rules, persons
+from alerts.person_store import PersonRow, no_rules, persons
+from evaluator.state_store import lock_states
+from pings.pg import Conn
 from pings.settled_cache import SettledCache
 
 LOCK_STATES_AND_REVISIONS = """

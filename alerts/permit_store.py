@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-Conn = asyncpg.Connection | PoolConnectionProxy
+from pings.pg import Conn
 
 CLOSE_PERMITS = """
 UPDATE leave_permits SET returned_at = $2, closed_at = $2
