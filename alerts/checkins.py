@@ -28,10 +28,11 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from alerts import outbox, person_store, store
-from alerts.models import AlertType, EventType, NewEvent, ms_to_dt
+from alerts.models import AlertType, EventType, NewEvent
 from alerts.outbox import alert_event
 from geofence.errors import InvalidInputError
 from geofence.person_rules import Checkin, parse_checkin
+from pings.clock import ms_to_dt
 from pings.pg import Conn
 
 log = logging.getLogger(__name__)

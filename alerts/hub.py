@@ -17,8 +17,9 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from alerts import outbox, streams
+from alerts import outbox
 from alerts.models import EventType
+from pings import streams
 
 log = logging.getLogger(__name__)
 

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
-
-
-def ms_to_dt(ts_ms: int) -> datetime:
-    """A fix time in epoch milliseconds (as geofence and the stream carry it) as a UTC datetime."""
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC)
 
 
 class AlertType(StrEnum):

@@ -11,8 +11,9 @@ import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from alerts import metrics, store, streams
+from alerts import metrics, store
 from alerts.models import EventType, NewEvent
+from pings import streams
 from pings.pg import Conn
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,10 @@ import asyncpg
 
 from alerts import outbox, permit_store, person_store, store
 from alerts.levels import LEVELS
-from alerts.models import AlertType, EventType, NewEvent, ms_to_dt
+from alerts.models import AlertType, EventType, NewEvent
 from alerts.outbox import alert_event
 from alerts.silence import LAST_MS, SILENT_SINCE, SilenceRule, order_in_force
+from pings.clock import ms_to_dt
 from pings.pg import Conn
 
 # Each device silent at $1 by the rule (alerts.silence) and not already flagged. A scan of the

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from alerts.settled_cache import SettledCache
 from benchmarks import machine
+from pings.settled_cache import SettledCache
 
 
 def entry(n: int) -> tuple[tuple[str, bytes], tuple[float, tuple[str, int, str, bool]]]:

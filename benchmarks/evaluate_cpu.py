@@ -28,14 +28,14 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from alerts.models import ms_to_dt
-from alerts.streams import StreamPing
 from benchmarks import machine
 from benchmarks.ingest_bench import ADMIN_DSN, postgres_cpu_delta, postgres_cpu_seconds, seed
 from evaluator.engine import Evaluator, EvaluatorConfig
 from evaluator.state_store import Progress
 from geofence.index import TABLE_MIN_POINTS
 from monitor import db
+from pings.batch import PingBatch, StreamPing
+from pings.clock import ms_to_dt
 
 DATABASE = "bench_evaluate_cpu"
 CENTRE = (22.545, 114.055)  # Futian, well inside Shenzhen
@@ -86,13 +86,14 @@ async def one_run(
 ) -> Run:
     """(evaluator CPU, PostgreSQL CPU) in microseconds per ping, and events written."""
     persons, per_person = shape
-    work = [
-        walkers.transaction(persons, per_person) for _ in range(count // (persons * per_person))
+    work = [  # as the consumer hands them over, decoded from the stream
+        PingBatch.of_rows(walkers.transaction(persons, per_person))
+        for _ in range(count // (persons * per_person))
     ]
     pg_before, own_before = await postgres_cpu_seconds(database_url), time.process_time()
     events = 0
     for pings in work:
-        progress = [Progress(0, pings[-1]["id"], ms_to_dt(int(time.time() * 1000)))]
+        progress = [Progress(0, int(pings.ids[-1]), ms_to_dt(int(time.time() * 1000)))]
         events += len(await evaluator.evaluate(pings, progress))
     own = time.process_time() - own_before
     pg = postgres_cpu_delta(pg_before, await postgres_cpu_seconds(database_url))

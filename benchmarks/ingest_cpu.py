@@ -20,9 +20,10 @@ from typing import Any
 
 from benchmarks import machine
 from ingest import engine, group_commit, schemas, store
-from ingest.copy_binary import plain_copy
-from ingest.flush import Flush
-from ingest.models import Ping, epoch_us
+from ingest.models import Ping
+from pings.batch import PingBatch
+from pings.clock import dt_to_us
+from pings.copy import plain_copy
 
 ROUNDS = 200
 PARTITIONS = 8
@@ -54,17 +55,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     now = datetime.now(UTC)
-    raw = body(args.pings, epoch_us(now) // 1000)
+    raw = body(args.pings, dt_to_us(now) // 1000)
     limits = schemas.Limits(now, 300, 180)
     items = schemas.parse_body(raw, "application/json")
     valid, rejected = engine.validate(items, "d", limits)
     assert len(valid) == args.pings and not rejected
-    order = ((epoch_us(now) - 86_400_000_000, epoch_us(now) + 86_400_000_000),)
+    order = ((dt_to_us(now) - 86_400_000_000, dt_to_us(now) + 86_400_000_000),)
     # two orders, neither covering the whole request: the per-ping path
     middle = valid[len(valid) // 2][1].ts_us
-    split = ((0, middle), (middle, epoch_us(now) + 1))
+    split = ((0, middle), (middle, dt_to_us(now) + 1))
     rows: list[tuple[int, Ping]] = [(17, p) for _, p in valid]
-    flush = Flush.of(rows)
+    flush = PingBatch.of_reports([17] * len(rows), [p for _, p in rows])
     new_ids = {place: 10**9 + place for place in range(len(rows))}
 
     def stream() -> None:
@@ -80,12 +81,15 @@ def main() -> None:
         ("validate, item by item (any error or optional field)", per_item),
         ("monitoring order, one window covers all", lambda: engine.split_by_order(valid, order)),
         ("monitoring order, checked ping by ping", lambda: engine.split_by_order(valid, split)),
-        ("the flush's columns, for the COPY and the stream (Flush.of)", lambda: Flush.of(rows)),
+        (
+            "the flush's columns, for the COPY and the stream (PingBatch.of_reports)",
+            lambda: PingBatch.of_reports([17] * len(rows), [p for _, p in rows]),
+        ),
         ("COPY data, column by column (plain pings)", lambda: plain_copy(flush, 10**9)),
         (
             "COPY's records for asyncpg, ping by ping (a flush with any other ping; "
             "asyncpg's encoding of them not counted)",
-            lambda: store.copy_records(rows, 10**9),
+            lambda: store.copy_records(flush, 10**9),
         ),
         ("stream entries (columns, one per partition)", stream),
     ]

@@ -25,9 +25,9 @@ import asyncpg
 from benchmarks import machine
 from benchmarks.measure import cpu_seconds
 from ingest import store
-from ingest.flush import Flush
 from ingest.models import Ping
 from monitor import db
+from pings.batch import PingBatch
 
 DATABASE = "bench_ping_store"
 Store = Callable[..., Awaitable[object]]
@@ -69,7 +69,18 @@ async def by_copy(
     conn: asyncpg.Connection, *, rows: list[tuple[int, Ping]], first_id: int
 ) -> object:
     """The group commit's way: the flush's columns (counted here), then the COPY."""
-    return await store.store_pings(conn, flush=Flush.of(rows), first_id=first_id)
+    return await store.store_pings(conn, batch=batch_of(rows), first_id=first_id)
+
+
+async def by_insert(
+    conn: asyncpg.Connection, *, rows: list[tuple[int, Ping]], first_id: int
+) -> object:
+    """The duplicates' way: the flush's columns (counted here), then INSERT ... ON CONFLICT."""
+    return await store.insert_pings(conn, batch=batch_of(rows), first_id=first_id)
+
+
+def batch_of(rows: list[tuple[int, Ping]]) -> PingBatch:
+    return PingBatch.of_reports([person for person, _ in rows], [ping for _, ping in rows])
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -82,7 +93,7 @@ async def main(args: argparse.Namespace) -> None:
         await db.migrate(conn)
         await db.ensure_partitions(conn, today=datetime.now(UTC).date())
         backend = await conn.fetchval("SELECT pg_backend_pid()")
-        paths: dict[str, Store] = {"COPY": by_copy, "INSERT": store.insert_pings}
+        paths: dict[str, Store] = {"COPY": by_copy, "INSERT": by_insert}
         results: dict[tuple[int, str], list[tuple[float, float]]] = {}
         for size in (int(s) for s in args.sizes.split(",")):
             for _ in range(args.rounds):

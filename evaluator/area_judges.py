@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from alerts.models import AlertType, EventType, ms_to_dt
+from alerts.models import AlertType, EventType
 from alerts.person_store import PersonRow
-from alerts.streams import StreamPing
 from evaluator.decisions import (
     Batch,
     Cleared,
@@ -27,6 +26,8 @@ from geofence import OUTSIDE
 from geofence.models import CodeArray
 from geofence.person_rules import Curfew
 from geofence.state import AreaEvent, AreaState, EventKind, Status, Thresholds, advance
+from pings.batch import StreamPing
+from pings.clock import ms_to_dt
 
 ALLOWED_AREA_RULE = "allowed_area"
 AREA_KEY = "area"  # the allowed area's machine

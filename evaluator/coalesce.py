@@ -19,8 +19,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from alerts.streams import StreamPing
 from evaluator.state_store import Progress
+from pings.batch import PingBatch
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,12 @@ MAX_PINGS_PER_TRANSACTION = 5000
 GATHER_S = 0.015
 BUSY_GATHERS = 10
 
-Judge = Callable[[list[StreamPing], list[Progress], list[int]], Awaitable[list[int]]]
+Judge = Callable[[PingBatch, list[Progress], list[int]], Awaitable[list[int]]]
 
 
 @dataclass
 class Request:
-    pings: list[StreamPing]
+    pings: PingBatch
     progress: Sequence[Progress]
     published_event_ids: Sequence[int]
     answer: asyncio.Future[list[int]] = field(
@@ -61,7 +61,7 @@ class Coalescer:
 
     async def submit(
         self,
-        pings: list[StreamPing],
+        pings: PingBatch,
         progress: Sequence[Progress] = (),
         published_event_ids: Sequence[int] = (),
     ) -> list[int]:
@@ -117,7 +117,7 @@ class Coalescer:
         self._answer([request], event_ids)
 
     async def _judge(self, batch: list[Request]) -> list[int]:
-        pings = [p for r in batch for p in r.pings]
+        pings = PingBatch.concat([r.pings for r in batch])
         progress = [p for r in batch for p in r.progress]
         published = [i for r in batch for i in r.published_event_ids]
         return await self.judge(pings, progress, published)

@@ -19,13 +19,14 @@ import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from alerts import streams
-from alerts.models import ms_to_dt
 from alerts.outbox import publish
 from evaluator import metrics as evaluation_metrics
 from evaluator import state_store
 from evaluator.coalesce import MAX_PINGS_PER_TRANSACTION
 from evaluator.engine import Evaluator
+from pings import replay, streams
+from pings.batch import PingBatch
+from pings.clock import ms_to_dt
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +69,23 @@ class Chunk:
 
     partition: int
     entry_ids: list[bytes] = field(default_factory=list)
-    pings: list[streams.StreamPing] = field(default_factory=list)
+    batches: list[PingBatch] = field(default_factory=list)
+    count: int = 0  # pings in the batches
     received_through_ms: int | None = None
 
-    def add(self, entry_id: bytes, pings: list[streams.StreamPing], received: int | None) -> None:
+    def add(self, entry_id: bytes, pings: PingBatch, received: int | None) -> None:
         self.entry_ids.append(entry_id)
-        self.pings += pings
+        if len(pings):
+            self.batches.append(pings)
+            self.count += len(pings)
         if received is not None:
             self.received_through_ms = max(received, self.received_through_ms or received)
 
     @property
     def progress(self) -> list[state_store.Progress]:
-        if self.received_through_ms is None or not self.pings:
+        if self.received_through_ms is None or not self.count:
             return []
-        last_ping_id = max(p["id"] for p in self.pings)
+        last_ping_id = max(int(b.ids.max()) for b in self.batches)
         return [
             state_store.Progress(self.partition, last_ping_id, ms_to_dt(self.received_through_ms))
         ]
@@ -210,7 +214,7 @@ class StreamConsumer:
 
     def _start(self, reads: dict[int, list[Entry]]) -> None:
         chunks = {p: list(self._chunks(p, entries)) for p, entries in reads.items()}
-        pings = sum(len(c.pings) for cs in chunks.values() for c in cs)
+        pings = sum(c.count for cs in chunks.values() for c in cs)
         self._queued_pings += pings
         task = asyncio.create_task(self._judged(chunks, pings))
         self._in_flight[task] = set(chunks)
@@ -296,10 +300,10 @@ class StreamConsumer:
         overhead the bottleneck; the cap keeps one transaction from holding 64 x 500 pings'
         locks."""
         for chunk in chunks:
-            if chunk.pings:
+            if chunk.count:
                 with evaluation_metrics.BATCH_SECONDS.time():
                     event_ids += await self.evaluator.evaluate(
-                        chunk.pings, chunk.progress, unmarked
+                        PingBatch.concat(chunk.batches), chunk.progress, unmarked
                     )
             judged.append((partition, chunk.entry_ids))
 
@@ -365,11 +369,11 @@ class StreamConsumer:
         chunk = Chunk(partition)
         for entry_id, fields in entries:
             try:
-                pings, received = streams.decode_batch(fields), streams.received_ms(fields)
+                pings, received = streams.decode(fields), streams.received_ms(fields)
             except (KeyError, ValueError):
                 log.error("dropping unreadable entry %s of partition %d", entry_id, partition)
-                pings, received = [], None
-            if chunk.pings and len(chunk.pings) + len(pings) > self.max_pings:
+                pings, received = PingBatch.empty(), None
+            if chunk.count and chunk.count + len(pings) > self.max_pings:
                 yield chunk
                 chunk = Chunk(partition)
             chunk.add(entry_id, pings, received)
@@ -386,16 +390,16 @@ class StreamConsumer:
         asked_at = datetime.now(UTC)
         await self.replay_since(partition, since - REPLAY_MARGIN)
         async with self.pool.acquire() as conn:
-            await state_store.clear_replay(conn, partition=partition, through=asked_at)
+            await replay.clear_replay(conn, partition=partition, through=asked_at)
 
     async def replay_since(self, partition: int, since: datetime) -> None:
         """Judge every ping received since `since`, person by person in fix-time order.
         Pings judged already are late by now and change nothing."""
-        after: tuple[int, datetime, int] = (-1, datetime.min.replace(tzinfo=UTC), -1)
+        after: replay.Cursor = (-1, datetime.min.replace(tzinfo=UTC), -1)
         replayed = 0
         while True:
             async with self.pool.acquire() as conn:
-                rows = await state_store.replay_page(
+                page = await replay.replay_page(
                     conn,
                     since=since,
                     partitions=self.partitions,
@@ -403,25 +407,9 @@ class StreamConsumer:
                     after=after,
                     limit=self.batch,
                 )
-            if not rows:
+            if page is None:
                 break
-            pings = [record_to_stream(r) for r in rows]
+            pings, after = page
             await publish(self.redis, self.pool, await self.evaluator.evaluate(pings))
-            after = (rows[-1]["person_id"], rows[-1]["ts"], rows[-1]["id"])
-            replayed += len(rows)
+            replayed += len(pings)
         log.warning("partition %d: replayed %d pings from PostgreSQL", partition, replayed)
-
-
-def record_to_stream(row: asyncpg.Record) -> streams.StreamPing:
-    return streams.StreamPing(
-        id=row["id"],
-        person_id=row["person_id"],
-        device_id=row["device_id"],
-        ts_ms=row["ts_ms"],
-        lat=row["lat"],
-        lon=row["lon"],
-        accuracy_m=row["accuracy_m"],
-        checkin=row["checkin"],
-        tamper=row["tamper"],
-        battery_pct=row["battery_pct"],
-    )

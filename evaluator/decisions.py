@@ -17,10 +17,10 @@ import numpy as np
 
 from alerts.models import AlertType, EventType
 from alerts.person_store import PersonRow
-from alerts.streams import StreamPing
 from evaluator.fence_cache import FenceCache, Points
 from geofence.models import BoolArray, CodeArray
 from geofence.state import AreaState, Fix, FixColumns, Thresholds
+from pings.batch import StreamPing
 
 State = dict[str, Any]  # a person's saved state (person_state.state): a key per rule
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from alerts.models import AlertType, ms_to_dt
+from alerts.models import AlertType
 from alerts.person_store import PersonRow
-from alerts.streams import StreamPing
 from evaluator.decisions import (
     Batch,
     Cleared,
@@ -20,6 +19,8 @@ from evaluator.decisions import (
     fix_order,
     with_key,
 )
+from pings.batch import StreamPing
+from pings.clock import ms_to_dt
 
 DEVICE_KEY = "devices"  # device id -> {"last_ms", "tamper", "low"}: what each last reported
 LOST_KEY = "signal_lost"  # device id -> its open signal_lost alert (alerts.timer_store)

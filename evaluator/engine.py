@@ -10,6 +10,7 @@ between redelivers the entry, and the state machine sees those fixes as already 
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -20,19 +21,20 @@ import asyncpg
 import numpy as np
 
 from alerts import outbox, person_store
-from alerts.models import EventType, NewEvent, ms_to_dt
-from alerts.streams import StreamPing
+from alerts.models import EventType, NewEvent
 from evaluator import area_judges, device_judges, state_store, writer
 from evaluator import metrics as evaluation_metrics
 from evaluator.coalesce import GATHER_S, MAX_PINGS_PER_TRANSACTION, Coalescer
 from evaluator.decisions import Batch, Decision, Judge, State
-from evaluator.fence_cache import FenceCache, Points, points_of
+from evaluator.fence_cache import FenceCache, Points
 from evaluator.person_cache import PersonCache
 from evaluator.separation import separation
 from geofence import OUTSIDE
 from geofence.models import BoolArray, CodeArray
 from geofence.separation import SeparationConfig
 from geofence.state import DEFAULT_THRESHOLDS, AreaState, Thresholds, far_radius_m
+from pings.batch import PingBatch, StreamPing
+from pings.clock import ms_to_dt
 from pings.pg import Conn
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ class Evaluator:
 
     async def evaluate(
         self,
-        pings: list[StreamPing],
+        pings: PingBatch,
         progress: Sequence[state_store.Progress] = (),
         published_event_ids: Sequence[int] = (),
     ) -> list[int]:
@@ -83,18 +85,17 @@ class Evaluator:
 
     async def _evaluate(
         self,
-        pings: list[StreamPing],
+        pings: PingBatch,
         progress: list[state_store.Progress],
         published_event_ids: list[int],
     ) -> list[int]:
         evaluation_metrics.TRANSACTION_PINGS.observe(len(pings))
-        by_person: dict[int, list[StreamPing]] = defaultdict(list)
-        for ping in pings:
-            by_person[ping["person_id"]].append(ping)
+        ordered, spans = pings.by_person()
+        by_person = dict(spans)
         async with self.pool.acquire() as conn, conn.transaction():
             persons, states = await self.persons.lock(conn, person_ids=sorted(by_person))
             await self.fences.refresh(conn, persons.values())
-            judged = self._classify(persons, by_person)
+            judged = self._classify(persons, ordered, by_person)
             events: list[NewEvent] = []
             saved: list[state_store.SavedState] = []
             for person_id in sorted(persons):
@@ -109,30 +110,33 @@ class Evaluator:
             )
 
     def _classify(
-        self, persons: dict[int, person_store.PersonRow], by_person: dict[int, list[StreamPing]]
+        self,
+        persons: dict[int, person_store.PersonRow],
+        ordered: PingBatch,
+        by_person: dict[int, slice],
     ) -> dict[int, Judged]:
         """Every person's pings against their allowed area, one vectorised call per distinct
-        fence set (a city's people mostly share one) instead of one per person."""
+        fence set (a city's people mostly share one) instead of one per person. `ordered` is
+        the batch by person, `by_person` each person's span of it."""
         groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for person_id, person in persons.items():
             groups[person.allowed_fence_ids].append(person_id)
+        rows = ordered.rows()
         judged: dict[int, Judged] = {}
         for fence_ids, members in groups.items():
-            pings = [p for person_id in members for p in by_person[person_id]]
-            points = points_of(pings)
+            spans = [by_person[person_id] for person_id in members]
+            every = len(groups) == 1 and len(spans) == len(by_person)
+            points, offsets = points_of_spans(ordered, spans, every=every)
             codes = self.fences.classify(fence_ids, points)
             far = self._far_outside(fence_ids, points, codes)
-            start = 0
-            for person_id in members:
-                end = start + len(by_person[person_id])
-                part = slice(start, end)
+            for person_id, span, start in zip(members, spans, offsets, strict=True):
+                part = slice(start, start + span.stop - span.start)
                 judged[person_id] = Judged(
-                    by_person[person_id],
+                    rows[span],
                     (points[0][part], points[1][part], points[2][part]),
                     codes[part],
                     far[part],
                 )
-                start = end
         return judged
 
     async def _judge(
@@ -200,6 +204,25 @@ def judges(config: EvaluatorConfig) -> list[Judge]:
         separation(config.separation),
         device_judges.person_heard,
     ]
+
+
+def points_of_spans(
+    ordered: PingBatch, spans: list[slice], *, every: bool
+) -> tuple[Points, list[int]]:
+    """The positions of these persons' spans of the batch, and where each span starts in
+    them: the batch's own columns when the spans are all of it, views when they are one run
+    of it (no copy either way), else the spans gathered."""
+    columns = (ordered.lat, ordered.lon, ordered.accuracy_m)
+    if every:
+        return columns, [span.start for span in spans]
+    if all(a.stop == b.start for a, b in itertools.pairwise(spans)):
+        run = slice(spans[0].start, spans[-1].stop)
+        lat, lon, accuracy_m = (column[run] for column in columns)
+        return (lat, lon, accuracy_m), [span.start - run.start for span in spans]
+    places = np.concatenate([np.arange(span.start, span.stop) for span in spans])
+    lat, lon, accuracy_m = (column[places] for column in columns)
+    sizes = [span.stop - span.start for span in spans]
+    return (lat, lon, accuracy_m), np.cumsum([0, *sizes[:-1]]).tolist()
 
 
 def thresholds_for(person: person_store.PersonRow) -> Thresholds:

@@ -13,7 +13,6 @@ import numpy as np
 
 from alerts.fence_indexes import FenceRow, build_indexes, combine
 from alerts.person_store import PersonRow
-from alerts.streams import StreamPing
 from evaluator.state_store import fence_versions, fences
 from geofence import OUTSIDE, UNCERTAIN, FenceIndex
 from geofence.models import CodeArray, FloatArray
@@ -28,13 +27,6 @@ Points = tuple[FloatArray, FloatArray, FloatArray]  # lat, lon, accuracy_m
 # A fence edited in the registry (a new version) is judged by within this long: versions are
 # asked for at most this often, not on every evaluate. A fence not loaded yet is fetched at once.
 FENCE_CHECK_S = 2.0
-
-
-def points_of(pings: list[StreamPing]) -> Points:
-    lat = np.array([p["lat"] for p in pings], dtype=np.float64)
-    lon = np.array([p["lon"] for p in pings], dtype=np.float64)
-    acc = np.array([p["accuracy_m"] for p in pings], dtype=np.float64)
-    return lat, lon, acc
 
 
 class FenceCache:

@@ -23,9 +23,9 @@ from __future__ import annotations
 from typing import Any
 
 from alerts.person_store import PersonRow, no_rules, persons
-from alerts.settled_cache import SettledCache
 from evaluator.state_store import lock_states
 from pings.pg import Conn
+from pings.settled_cache import SettledCache
 
 LOCK_STATES_AND_REVISIONS = """
 WITH locked AS MATERIALIZED (

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.models import AlertType, ms_to_dt
+from alerts.models import AlertType
 from alerts.person_store import PersonRow
-from alerts.streams import StreamPing
 from evaluator.decisions import Batch, Cleared, Decision, Judge, Rule, State, Violated, fix_order
 from geofence.separation import (
     Change,
@@ -19,6 +18,8 @@ from geofence.separation import (
     distance_m,
     next_fix,
 )
+from pings.batch import StreamPing
+from pings.clock import ms_to_dt
 
 # {"fixes": {device id: its latest fix}, "pairs": {band id: {phone id: its PairState}}}
 SEPARATION_KEY = "separation"

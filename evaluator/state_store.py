@@ -1,5 +1,6 @@
 """SQL of the worker besides alerts: fences by version, each person's saved state, the
-partitions' checkpoints, and the replay of pings the stream lost (marked by ingest)."""
+partitions' checkpoints (with where a replay marked by ingest starts; the marks and the
+replay query are pings.replay's)."""
 
 from __future__ import annotations
 
@@ -140,50 +141,7 @@ async def save_progress(
 GET_CHECKPOINT = """
 SELECT received_through, replay_from FROM stream_checkpoints WHERE partition = $1
 """
-CLEAR_REPLAY = """
-UPDATE stream_checkpoints SET replay_from = NULL WHERE partition = $1 AND replay_from <= $2
-"""
-MARK_REPLAY = """
-INSERT INTO stream_checkpoints (partition, replay_from) SELECT unnest($1::int[]), $2
-ON CONFLICT (partition) DO UPDATE
-SET replay_from = least(coalesce(stream_checkpoints.replay_from, EXCLUDED.replay_from),
-                        EXCLUDED.replay_from)
-"""
 
 
 async def checkpoint(conn: Conn, *, partition: int) -> asyncpg.Record | None:
     return await conn.fetchrow(GET_CHECKPOINT, partition)
-
-
-async def clear_replay(conn: Conn, *, partition: int, through: datetime) -> None:
-    await conn.execute(CLEAR_REPLAY, partition, through)
-
-
-async def mark_replay(conn: Conn, *, partitions: list[int], since: datetime) -> None:
-    """Ingest could not hand these partitions' pings to Redis: their evaluators replay them."""
-    await conn.execute(MARK_REPLAY, partitions, since)
-
-
-# person by person in fix-time order, so the replay judges each person's pings in order;
-# ts_ms is floored as ingest's stream entries floor it (ingest.group_commit.to_stream): a fix
-# time with a sub-millisecond part must replay as the very fix the stream carried, or the state
-# machine would take the judged fix for a newer one
-REPLAY = """
-SELECT id, person_id, device_id, floor(extract(epoch FROM ts) * 1000)::bigint AS ts_ms, lat, lon,
-       accuracy_m::float8 AS accuracy_m, checkin, tamper, battery_pct::float8 AS battery_pct, ts
-FROM pings
-WHERE received_at > $1 AND person_id % $2 = $3 AND (person_id, ts, id) > ($4, $5, $6)
-ORDER BY person_id, ts, id LIMIT $7
-"""
-
-
-async def replay_page(
-    conn: Conn,
-    *,
-    since: datetime,
-    partitions: int,
-    partition: int,
-    after: tuple[int, datetime, int],
-    limit: int,
-) -> list[asyncpg.Record]:
-    return await conn.fetch(REPLAY, since, partitions, partition, *after, limit)

@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from alerts import permit_store, person_store, store
-from alerts.models import EventType, NewEvent, ms_to_dt
+from alerts.models import EventType, NewEvent
 from alerts.outbox import alert_event
 from evaluator.decisions import Cleared, Decision, LeavesEnded, Noted, Violated
+from pings.clock import ms_to_dt
 from pings.pg import Conn
 
 

@@ -13,10 +13,8 @@ from typing import Any
 import asyncpg
 import numpy as np
 import redis.asyncio as aioredis
-from asyncpg.pool import PoolConnectionProxy
 from prometheus_client import Counter
 
-from alerts.settled_cache import SettledCache
 from geofence.crs import to_wgs84
 from ingest import metrics, schemas, store
 from ingest.body import BodyReader
@@ -34,9 +32,10 @@ from ingest.group_commit import (
     GroupConfig,
     StorageRefusedError,
 )
-from ingest.models import Device, IngestResult, ItemError, Ping, epoch_us
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from ingest.models import Device, IngestResult, ItemError, Ping
+from pings.clock import dt_to_us
+from pings.pg import Conn
+from pings.settled_cache import SettledCache
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +227,7 @@ class Ingestor:
         loaded = time.monotonic()
         async with self._connection() as conn:
             rows = await store.order_windows(conn, person_id=person_id)
-        windows = tuple((epoch_us(start), epoch_us(end)) for start, end in rows)
+        windows = tuple((dt_to_us(start), dt_to_us(end)) for start, end in rows)
         self._orders[person_id] = (loaded, windows)
         return windows
 

@@ -9,23 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import asyncpg
 import numpy as np
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from alerts import streams
-from evaluator.state_store import mark_replay
 from ingest import store
 from ingest.errors import DATABASE_UNAVAILABLE as DB_ERRORS
-from ingest.flush import Flush
 from ingest.lanes import Lane
 from ingest.models import Ping
+from pings import streams
+from pings.batch import PingBatch
+from pings.clock import ms_to_dt, now_ms
+from pings.replay import mark_replay
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,10 @@ class StorageRefusedError(Exception):
 
 @dataclass
 class Pending:
+    """One request's validated pings, waiting for the flush that answers its future. Its own
+    shape, not a PingBatch: a request of one ping is the common case, and a column per field
+    for one ping costs more than the Pings it is built from (the flush builds one batch)."""
+
     person_id: int
     pings: list[Ping]
     future: asyncio.Future[set[int]] = field(
@@ -66,7 +69,7 @@ class Stored:
     """One flush's committed rows, waiting for their turn to go to the streams."""
 
     batch: list[Pending]
-    flush: Flush
+    pings: PingBatch
     new_ids: dict[int, int]
     received_ms: int
 
@@ -162,14 +165,16 @@ class GroupCommitter:
     async def _store(
         self, lane: Lane, batch: list[Pending], *, again: bool = False
     ) -> list[Stored]:
-        flush = Flush.of([(p.person_id, ping) for p in batch for ping in p.pings])
-        received_ms = int(time.time() * 1000)  # no later than the rows' received_at
+        pings = PingBatch.of_reports(
+            [p.person_id for p in batch for _ in p.pings], [ping for p in batch for ping in p.pings]
+        )
+        received_ms = now_ms()  # no later than the rows' received_at
         try:
-            new_ids = await lane.insert(flush, self._ids)
+            new_ids = await lane.insert(pings, self._ids)
             self._failing = False
-            return [Stored(batch, flush, new_ids, received_ms)]
+            return [Stored(batch, pings, new_ids, received_ms)]
         except DB_ERRORS as exc:
-            log.warning("group commit of %d pings failed: %r", len(flush), exc)
+            log.warning("group commit of %d pings failed: %r", len(pings), exc)
             self._failing = True
             self._fail_all(batch)
         except asyncpg.TransactionRollbackError as exc:
@@ -179,7 +184,7 @@ class GroupCommitter:
             # same rows first again), and if that fails too the devices retry (503). Never a
             # 422: it tells a device to drop pings that nothing was wrong with.
             if again:
-                log.warning("group commit of %d pings rolled back twice: %s", len(flush), exc)
+                log.warning("group commit of %d pings rolled back twice: %s", len(pings), exc)
                 self._fail_all(batch)
             else:
                 await asyncio.sleep(ROLLED_BACK_RETRY_S)
@@ -196,15 +201,15 @@ class GroupCommitter:
             await self._turn.wait_for(lambda: self._forwarded == ticket)
         try:
             for flush in stored:
-                await self._forward(flush.flush, flush.new_ids, flush.received_ms)
+                await self._forward(flush.pings, flush.new_ids, flush.received_ms)
                 answer(flush.batch, flush.new_ids)
         finally:
             async with self._turn:
                 self._forwarded += 1
                 self._turn.notify_all()
 
-    async def _forward(self, flush: Flush, new_ids: dict[int, int], received_ms: int) -> None:
-        by_partition = stream_entries(flush, new_ids, self.config.partitions, received_ms)
+    async def _forward(self, pings: PingBatch, new_ids: dict[int, int], received_ms: int) -> None:
+        by_partition = stream_entries(pings, new_ids, self.config.partitions, received_ms)
         if not by_partition:
             return
         try:
@@ -219,11 +224,11 @@ class GroupCommitter:
                 await pipe.execute()
         except RedisError:
             # the pings are durable already: ask their evaluators to replay from PostgreSQL
-            log.exception("could not hand %d pings to the evaluators", len(flush))
+            log.exception("could not hand %d pings to the evaluators", len(pings))
             await self._ask_replay(sorted(by_partition), received_ms)
 
     async def _ask_replay(self, partitions: list[int], received_ms: int) -> None:
-        since = datetime.fromtimestamp(received_ms / 1000, tz=UTC)
+        since = ms_to_dt(received_ms)
         try:
             async with self.pool.acquire(timeout=5.0) as conn:
                 await mark_replay(conn, partitions=partitions, since=since)
@@ -248,33 +253,22 @@ def answer(batch: list[Pending], new_ids: dict[int, int]) -> None:
 
 
 def stream_entries(
-    flush: Flush, new_ids: dict[int, int], partitions: int, received_ms: int
+    pings: PingBatch, new_ids: dict[int, int], partitions: int, received_ms: int
 ) -> dict[int, dict[bytes, bytes]]:
-    """The new pings of a flush as one stream entry per partition (alerts.streams), each
+    """The new pings of a flush as one stream entry per partition (pings.streams), each
     partition's pings in the flush's order: the flush's columns, cut."""
     if not new_ids:
         return {}
     places = np.fromiter(sorted(new_ids), np.int64, len(new_ids))
     ids = np.fromiter(map(new_ids.__getitem__, places.tolist()), np.int64, len(places))
-    every = len(places) == len(flush)
-    person_ids = flush.person_ids if every else flush.person_ids[places]
+    every = len(places) == len(pings)
+    person_ids = pings.person_ids if every else pings.person_ids[places]
     of_ping = person_ids % partitions  # streams.partition_of, a column at a time
     order = np.argsort(of_ping, kind="stable")
     # one index per partition into the flush (its places) and into the new pings (order)
     cuts = np.flatnonzero(np.diff(of_ping[order])) + 1
     entries = {}
     for chosen in np.split(order, cuts):
-        at = chosen if every else places[chosen]
-        entries[int(of_ping[chosen[0]])] = streams.encode_columns(
-            ids=ids[chosen],
-            person_ids=person_ids[chosen],
-            device_ids=[flush.device_ids[place] for place in at.tolist()],
-            ts_ms=flush.ts_us[at] // 1000,  # floored, as the replay from PostgreSQL floors it
-            lat=flush.lat[at],
-            lon=flush.lon[at],
-            accuracy_m=flush.accuracy_m[at],
-            flags=flush.flags[at],
-            battery_pct=flush.battery_pct[at],
-            received_ms=received_ms,
-        )
+        part = pings.take(chosen if every else places[chosen], ids=ids[chosen])
+        entries[int(of_ping[chosen[0]])] = streams.encode(part, received_ms=received_ms)
     return entries

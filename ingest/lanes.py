@@ -14,7 +14,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from ingest import store
 from ingest.errors import DATABASE_UNAVAILABLE as DB_ERRORS
-from ingest.flush import Flush
+from pings.batch import PingBatch
 
 ACQUIRE_TIMEOUT_S = 5.0
 CHECK_TIMEOUT_S = 2.0
@@ -38,11 +38,11 @@ class Lane:
         self.pool = pool
         self.conn: PoolConnectionProxy | None = None
 
-    async def insert(self, flush: Flush, ids: store.PingIds) -> dict[int, int]:
+    async def insert(self, batch: PingBatch, ids: store.PingIds) -> dict[int, int]:
         conn = await self._connection(ACQUIRE_TIMEOUT_S)
         try:
-            first_id = await ids.take(conn, len(flush))
-            return await store.store_pings(conn, flush=flush, first_id=first_id)
+            first_id = await ids.take(conn, len(batch))
+            return await store.store_pings(conn, batch=batch, first_id=first_id)
         except DB_ERRORS:
             await self.release()
             raise

@@ -1,18 +1,12 @@
-"""One ping as every stage after parsing sees it (always WGS-84, UTC)."""
+"""One report as validation makes it from a wire item (pings.batch.PingBatch after the flush)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
-
-
-def epoch_us(ts: datetime) -> int:
-    """An aware datetime as whole epoch microseconds, exactly."""
-    return (ts - EPOCH) // MICROSECOND
+from pings.clock import us_to_dt
 
 
 # not frozen: a frozen dataclass sets each of its 14 fields through object.__setattr__, and
@@ -40,7 +34,7 @@ class Ping:
 
     @property
     def ts(self) -> datetime:
-        return EPOCH + self.ts_us * MICROSECOND
+        return us_to_dt(self.ts_us)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Device-facing routes. Native API: POST /v1/pings with Authorization: Bearer <device token>.
 
 The route below documents the endpoint and serves it when the app runs without
-`pings_asgi.PingsFastPath`; both answer through `accept_pings`, so they cannot drift apart.
+`device_fast_path.PingsFastPath`; both answer through `accept_pings`, so they cannot drift apart.
 """
 
 from __future__ import annotations

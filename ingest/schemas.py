@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import orjson
 
-from alerts.bounds import storable_json
 from ingest.errors import MalformedBodyError
-from ingest.models import EPOCH, MICROSECOND, Ping, epoch_us
+from ingest.models import Ping
+from pings.clock import dt_to_us, us_to_dt
+from pings.storable import storable_json
 
 CRS_NAMES = ("wgs84", "gcj02", "bd09")
 SOURCES = ("gps", "wifi", "cell")
@@ -52,8 +53,8 @@ class Limits:
     def __post_init__(self) -> None:
         latest = self.now + timedelta(seconds=self.clock_skew_s)
         earliest = self.now - timedelta(days=self.retention_days)
-        object.__setattr__(self, "latest_us", epoch_us(latest))
-        object.__setattr__(self, "earliest_us", epoch_us(earliest))
+        object.__setattr__(self, "latest_us", dt_to_us(latest))
+        object.__setattr__(self, "earliest_us", dt_to_us(earliest))
 
 
 def parse_body(raw: bytes, content_type: str) -> list[Any]:
@@ -193,17 +194,17 @@ def _to_epoch_us(value: Any) -> int:
             ) from None
         if parsed.tzinfo is None:
             raise FieldError("ts", "needs a time zone offset or Z")
-        return epoch_us(parsed)
+        return dt_to_us(parsed)
     raise FieldError("ts", "must be RFC 3339 text or epoch milliseconds")
 
 
 # the instants a datetime can hold, in epoch microseconds: from 0001-01-01 to 9999-12-31 UTC
-MIN_US = epoch_us(datetime.min.replace(tzinfo=UTC))
-MAX_US = epoch_us(datetime.max.replace(tzinfo=UTC))
+MIN_US = dt_to_us(datetime.min.replace(tzinfo=UTC))
+MAX_US = dt_to_us(datetime.max.replace(tzinfo=UTC))
 
 
 def iso(ts_us: int) -> str:
-    return (EPOCH + ts_us * MICROSECOND).isoformat()
+    return us_to_dt(ts_us).isoformat()
 
 
 def number(

@@ -7,14 +7,13 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from ingest import metrics
-from ingest.copy_binary import plain_copy
-from ingest.flush import Flush
-from ingest.models import EPOCH, MICROSECOND, Device, Ping
-
-Conn = asyncpg.Connection | PoolConnectionProxy
+from ingest.models import Device
+from pings.batch import CHECKIN, TAMPER, PingBatch, Stored, nan_to_none
+from pings.clock import EPOCH, MICROSECOND
+from pings.copy import plain_copy
+from pings.pg import Conn
 
 DEVICE_COLUMNS = "id, person_id, kind, identifier_only, expected_interval_s"
 GET_DEVICE_BY_TOKEN = f"""
@@ -130,76 +129,91 @@ def unless_empty(column: list[Any]) -> list[Any] | None:
     return column if any(v is not None for v in column) else None
 
 
-async def store_pings(conn: Conn, *, flush: Flush, first_id: int) -> dict[int, int]:
-    """Many persons' pings, numbered from `first_id` by their place in the flush, in one
-    statement that commits on its own; {place in the flush: ping id} of the new ones."""
+async def store_pings(conn: Conn, *, batch: PingBatch, first_id: int) -> dict[int, int]:
+    """Many persons' pings, numbered from `first_id` by their place in the batch, in one
+    statement that commits on its own; {place in the batch: ping id} of the new ones."""
     try:
-        await copy_pings(conn, flush=flush, first_id=first_id)
+        await copy_pings(conn, batch=batch, first_id=first_id)
     except asyncpg.UniqueViolationError:  # a duplicate: nothing of the COPY was stored
         metrics.COPY_DUPLICATES.inc()
-        return await insert_pings(conn, rows=flush.rows, first_id=first_id)
-    return {place: first_id + place for place in range(len(flush))}
+        return await insert_pings(conn, batch=batch, first_id=first_id)
+    return {place: first_id + place for place in range(len(batch))}
 
 
-async def copy_pings(conn: Conn, *, flush: Flush, first_id: int) -> None:
-    """Plain pings as binary COPY data built a column at a time (ingest.copy_binary), any
-    other flush through asyncpg's row-by-row encoder."""
-    data = plain_copy(flush, first_id)
+async def copy_pings(conn: Conn, *, batch: PingBatch, first_id: int) -> None:
+    """Plain pings as binary COPY data built a column at a time (pings.copy), any other batch
+    through asyncpg's row-by-row encoder."""
+    data = plain_copy(batch, first_id)
     if data is None:
         await conn.copy_records_to_table(
-            "pings", records=copy_records(flush.rows, first_id), columns=COLUMNS
+            "pings", records=copy_records(batch, first_id), columns=COLUMNS
         )
     else:  # asyncpg takes bytes for a path, any other buffer as the data (its stub omits it)
         source: Any = memoryview(data)
         await conn.copy_to_table("pings", source=source, columns=COLUMNS, format="binary")
 
 
-def copy_records(rows: list[tuple[int, Ping]], first_id: int) -> list[tuple[Any, ...]]:
+def column_values(batch: PingBatch) -> tuple[list[Any], ...]:
+    """The batch's columns as Python values in COLUMNS' order after id, NULL as None; the fix
+    time as epoch microseconds."""
+    count = len(batch)
+    stored = batch.stored or Stored(
+        [None] * count, [None] * count, [None] * count, [None] * count, ["wgs84"] * count,
+        [None] * count,
+    )  # fmt: skip
+    battery = batch.battery_pct
+    return (
+        batch.device_ids,
+        batch.person_ids.tolist(),
+        batch.ts_us.tolist(),
+        batch.lat.tolist(),
+        batch.lon.tolist(),
+        batch.accuracy_m.tolist(),
+        stored.speed_mps,
+        stored.heading_deg,
+        nan_to_none(battery),
+        (batch.flags & CHECKIN).astype(bool).tolist(),
+        (batch.flags & TAMPER).astype(bool).tolist(),
+        stored.source,
+        stored.seq,
+        stored.crs_in,
+        stored.attrs,
+    )
+
+
+def copy_records(batch: PingBatch, first_id: int) -> list[tuple[Any, ...]]:
     """COPY's rows, in COLUMNS' order; the fix time as the datetime asyncpg encodes."""
-    return [
-        (
-            first_id + place,
-            p.device_id,
-            person_id,
-            EPOCH + p.ts_us * MICROSECOND,
-            p.lat,
-            p.lon,
-            p.accuracy_m,
-            p.speed_mps,
-            p.heading_deg,
-            p.battery_pct,
-            p.checkin,
-            p.tamper,
-            p.source,
-            p.seq,
-            p.crs_in,
-            p.attrs,
-        )
-        for place, (person_id, p) in enumerate(rows)
-    ]
+    (device, person, ts_us, lat, lon, accuracy, speed, heading, battery, checkin, tamper, source,
+     seq, crs_in, attrs) = column_values(batch)  # fmt: skip
+    ids = range(first_id, first_id + len(batch))
+    times = [EPOCH + t * MICROSECOND for t in ts_us]  # pings.clock.us_to_dt, inlined
+    return list(
+        zip(ids, device, person, times, lat, lon, accuracy, speed, heading, battery, checkin,
+            tamper, source, seq, crs_in, attrs, strict=True)
+    )  # fmt: skip
 
 
-async def insert_pings(
-    conn: Conn, *, rows: list[tuple[int, Ping]], first_id: int
-) -> dict[int, int]:
-    """Like store_pings, by INSERT: duplicates, of stored pings or within `rows`, are skipped."""
-    pings = [p for _, p in rows]
+async def insert_pings(conn: Conn, *, batch: PingBatch, first_id: int) -> dict[int, int]:
+    """Like store_pings, by INSERT: duplicates, of stored pings or within the batch, are
+    skipped."""
+    (device, person, ts_us, lat, lon, accuracy, speed, heading, battery, checkin, tamper, source,
+     seq, crs_in, attrs) = column_values(batch)  # fmt: skip
     columns = (
-        [p.device_id for p in pings],
-        [person_id for person_id, _ in rows],
-        [p.ts_us for p in pings],  # bigint[], cheaper than timestamptz[]: docs/decisions/0020
-        [p.lat for p in pings],
-        [p.lon for p in pings],
-        [p.accuracy_m for p in pings],
-        unless_empty([p.speed_mps for p in pings]),
-        unless_empty([p.heading_deg for p in pings]),
-        unless_empty([p.battery_pct for p in pings]),
-        unless_empty([p.checkin or None for p in pings]),
-        unless_empty([p.tamper or None for p in pings]),
-        unless_empty([p.source for p in pings]),
-        unless_empty([p.seq for p in pings]),
-        unless_empty([None if p.crs_in == "wgs84" else p.crs_in for p in pings]),
-        unless_empty([p.attrs for p in pings]),
+        device,
+        person,
+        ts_us,  # bigint[], cheaper than timestamptz[]: docs/decisions/0020
+        lat,
+        lon,
+        accuracy,
+        unless_empty(speed),
+        unless_empty(heading),
+        unless_empty(battery),
+        unless_empty([c or None for c in checkin]),
+        unless_empty([t or None for t in tamper]),
+        unless_empty(source),
+        unless_empty(seq),
+        unless_empty([None if c == "wgs84" else c for c in crs_in]),
+        unless_empty(attrs),
     )
     inserted = await conn.fetch(INSERT_PINGS, first_id, *columns)
     return {ping_id - first_id: ping_id for (ping_id,) in inserted}

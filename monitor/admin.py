@@ -9,7 +9,6 @@ from typing import Any
 
 import asyncpg
 
-from alerts.streams import connect as connect_redis
 from monitor import db
 from monitor.audit import anchors
 from monitor.audit.verify import Verdict, verify
@@ -21,6 +20,7 @@ from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from monitor.registry.geometry import to_fence_geometry
 from monitor.settings import Settings
+from pings.streams import connect as connect_redis
 
 
 async def connect(settings: Settings) -> asyncpg.Connection:

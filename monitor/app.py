@@ -23,18 +23,17 @@ from alerts.errors import AlertsError
 from alerts.hub import Hub
 from alerts.outbox import relay
 from alerts.runtime import AlertsRuntime
-from alerts.streams import connect
 from alerts.timers import TimerConfig, run_timers
 from evaluator.consumer import StreamConsumer, worker_name
 from evaluator.engine import Evaluator, EvaluatorConfig
 from evaluator.partitions import PartitionOwner
 from geofence.separation import SeparationConfig
-from ingest import app_routes
+from ingest import phone_app_routes
 from ingest import routes as ingest_routes
+from ingest.device_fast_path import PingsFastPath, in_front_of
 from ingest.engine import IngestConfig, Ingestor
 from ingest.errors import DATABASE_UNAVAILABLE as DB_DOWN
 from ingest.errors import IngestError
-from ingest.pings_asgi import PingsFastPath, in_front_of
 from monitor import console_config, db, health
 from monitor.audit import routes as audit_routes
 from monitor.audit.anchors import run_anchoring
@@ -55,6 +54,7 @@ from monitor.registry import routes as registry_routes
 from monitor.reports import routes as report_routes
 from monitor.settings import Settings
 from monitor.supervisor import Supervisor
+from pings.streams import connect
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ws.router)
     for officer_api in OFFICER_APIS:
         app.include_router(officer_api, responses=OFFICER_ERRORS)
-    for device_api in (ingest_routes.router, app_routes.router):
+    for device_api in (ingest_routes.router, phone_app_routes.router):
         app.include_router(device_api, responses=DEVICE_ERRORS)
     app.mount("/metrics", make_asgi_app())
     # added first, so it runs inside PingsFastPath: device answers never pass through it

@@ -16,8 +16,8 @@ import asyncpg
 import prometheus_client
 import uvicorn
 
-from ingest.one_write import OneWriteProtocol
-from ingest.pings_asgi import in_front_of
+from ingest.device_fast_path import in_front_of
+from ingest.single_write_http import OneWriteProtocol
 from monitor import db, demo
 from monitor.app import close_context, create_app, open_context, start_workers
 from monitor.embedded import EmbeddedServices
@@ -138,7 +138,7 @@ def serve_processes(settings: Settings, workers: int) -> None:
         port=settings.port,
         workers=workers,
         loop="uvloop",
-        http="ingest.one_write:OneWriteProtocol",
+        http="ingest.single_write_http:OneWriteProtocol",
         proxy_headers=False,  # applied behind the device routes (in_front_of)
         log_level="info",
         access_log=False,

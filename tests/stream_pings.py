@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from alerts.streams import StreamPing
+from ingest.models import Ping
+from pings.batch import PingBatch, StreamPing
 
 
 def stream_ping(n: int, **fields: Any) -> StreamPing:
@@ -22,3 +23,8 @@ def stream_ping(n: int, **fields: Any) -> StreamPing:
         "battery_pct": None,
     }
     return cast(StreamPing, ping | fields)
+
+
+def batch_of(rows: list[tuple[int, Ping]]) -> PingBatch:
+    """(person id, validated ping) rows as the batch the group commit builds of them."""
+    return PingBatch.of_reports([person for person, _ in rows], [ping for _, ping in rows])

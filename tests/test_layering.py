@@ -89,12 +89,6 @@ def test_evaluator_does_not_import_ingest_or_the_shell() -> None:
     assert offences("evaluator", {"ingest", "monitor"}) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest still reaches alerts.streams, alerts.settled_cache, alerts.bounds and "
-    "evaluator.state_store.mark_replay until pings/ holds the stream format and replay marks "
-    "(issue 21, item 1); remove this mark when it passes",
-)
 def test_ingest_does_not_import_evaluator_or_alerts() -> None:
     assert offences("ingest", {"evaluator", "alerts", "monitor"}) == []
 

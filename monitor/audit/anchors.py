@@ -19,10 +19,10 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from alerts.streams import AUDIT_ANCHOR_MAXLEN, AUDIT_ANCHOR_STREAM
 from monitor.audit import store
 from monitor.audit.chain import Anchor
 from pings.pg import Conn
+from pings.streams import AUDIT_ANCHOR_MAXLEN, AUDIT_ANCHOR_STREAM
 
 log = logging.getLogger(__name__)
 

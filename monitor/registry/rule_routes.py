@@ -16,13 +16,13 @@ from pydantic import BaseModel, Field
 
 from alerts import store as alert_store
 from alerts.bounds import DbId, Instant, JsonObject, Text
-from alerts.models import ms_to_dt
 from geofence.errors import InvalidInputError
 from geofence.person_rules import parse_rules
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.errors import BadRequestError, ConflictError, NotFoundError
 from monitor.registry import store as registry_store
 from monitor.registry.routes import check_fences, person_in_reach
+from pings.clock import ms_to_dt
 from pings.pg import Conn
 
 router = APIRouter(prefix="/v1", tags=["rules"])

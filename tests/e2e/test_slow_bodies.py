@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from ingest.one_write import OneWriteProtocol
-from ingest.pings_asgi import in_front_of
+from ingest.device_fast_path import in_front_of
+from ingest.single_write_http import OneWriteProtocol
 from monitor.app import create_app
 from monitor.settings import Settings
 from simulators.fleet import SimDevice

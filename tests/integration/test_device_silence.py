@@ -9,12 +9,12 @@ from typing import Any
 
 import asyncpg
 
-from alerts.streams import StreamPing
 from alerts.timers import check_once
 from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from monitor.registry.enrol import enrol_person
+from pings.batch import PingBatch, StreamPing
 from simulators.fleet import offset
 from tests.e2e.test_slice import CENTRE, square
 from tests.stream_pings import stream_ping
@@ -87,7 +87,7 @@ class Person:
 
     async def report(self, *pings: StreamPing) -> list[dict[str, Any]]:
         """Judge these pings; answers the events committed, oldest first."""
-        event_ids = await self.evaluator.evaluate(list(pings))
+        event_ids = await self.evaluator.evaluate(PingBatch.of_rows(list(pings)))
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT type, payload FROM events WHERE id = ANY($1::bigint[]) ORDER BY id",

@@ -15,11 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from alerts import streams
-from evaluator import state_store
 from ingest import store as ingest_store
-from ingest.copy_binary import plain_copy
-from ingest.flush import Flush
 from ingest.group_commit import (
     CommitUnavailableError,
     GroupCommitter,
@@ -28,9 +24,14 @@ from ingest.group_commit import (
     stream_entries,
 )
 from ingest.lanes import is_open
-from ingest.models import Ping, epoch_us
+from ingest.models import Ping
 from monitor import db
+from pings import streams
+from pings.clock import dt_to_us
+from pings.copy import plain_copy
+from pings.replay import replay_page
 from tests.conftest import free_port
+from tests.stream_pings import batch_of
 
 # pings here belong to no enrolled person: an id the session's registry never reaches, or
 # a person enrolled by a later test would find these pings in their track
@@ -38,7 +39,7 @@ NO_PERSON = 10**12
 
 
 def pings(device: str, count: int, start: datetime) -> list[Ping]:
-    first = epoch_us(start)
+    first = dt_to_us(start)
     return [Ping(device, first + n * 1_000_000, 22.5, 114.0, 10.0) for n in range(count)]
 
 
@@ -135,7 +136,7 @@ async def test_a_poison_request_fails_alone(pool: asyncpg.Pool, redis_url: str) 
     committer = GroupCommitter(pool, redis, GroupConfig(partitions=4, stream_maxlen=10_000))
     device = f"poison-{time.monotonic_ns()}"
     start = datetime.now(UTC)
-    poison = Ping(device, epoch_us(start), 22.5, 114.0, 10.0, attrs={"note": "bad\u0000byte"})
+    poison = Ping(device, dt_to_us(start), 22.5, 114.0, 10.0, attrs={"note": "bad\u0000byte"})
     good = pings(device, 3, start + timedelta(seconds=1))
     submitted = [
         asyncio.ensure_future(committer.submit(NO_PERSON, [poison])),
@@ -163,7 +164,7 @@ async def test_every_field_is_stored_as_sent_whether_or_not_its_column_is_empty(
     at = datetime.now(UTC).replace(microsecond=0)
     full = Ping(
         device,
-        epoch_us(at),
+        dt_to_us(at),
         22.5,
         114.0,
         10.0,
@@ -177,16 +178,16 @@ async def test_every_field_is_stored_as_sent_whether_or_not_its_column_is_empty(
         "gcj02",
         {"alarm": "sos"},
     )
-    bare = Ping(device, epoch_us(at + timedelta(seconds=1)), 22.5, 114.0, 10.0)
+    bare = Ping(device, dt_to_us(at + timedelta(seconds=1)), 22.5, 114.0, 10.0)
     ids = ingest_store.PingIds()
     async with pool.acquire() as conn:
-        later = replace(bare, ts_us=epoch_us(at + timedelta(seconds=2)))
+        later = replace(bare, ts_us=dt_to_us(at + timedelta(seconds=2)))
         for rows in ([(NO_PERSON, full), (NO_PERSON, bare)], [(NO_PERSON, later)]):
             first = await ids.take(conn, len(rows))
             if path == "copy":
-                await ingest_store.copy_pings(conn, flush=Flush.of(rows), first_id=first)
+                await ingest_store.copy_pings(conn, batch=batch_of(rows), first_id=first)
             else:
-                await ingest_store.insert_pings(conn, rows=rows, first_id=first)
+                await ingest_store.insert_pings(conn, batch=batch_of(rows), first_id=first)
         stored = await conn.fetch(
             "SELECT speed_mps, heading_deg, battery_pct, checkin, tamper, source, seq, crs_in,"
             " attrs, id FROM pings WHERE device_id = $1 ORDER BY ts",
@@ -215,7 +216,7 @@ async def test_a_flush_with_a_duplicate_is_stored_once_and_says_which_pings_were
     async with pool.acquire() as conn:
         first = await ids.take(conn, 2)
         new = await ingest_store.store_pings(
-            conn, flush=Flush.of([(NO_PERSON, p) for p in earlier]), first_id=first
+            conn, batch=batch_of([(NO_PERSON, p) for p in earlier]), first_id=first
         )
         assert new == {0: first, 1: first + 1}
         fresh = pings(device, 2, start + timedelta(seconds=10))
@@ -223,7 +224,7 @@ async def test_a_flush_with_a_duplicate_is_stored_once_and_says_which_pings_were
         fallbacks = metric_value("monitor_ingest_copy_duplicates_total")
         first = await ids.take(conn, len(flush))
         new = await ingest_store.store_pings(
-            conn, flush=Flush.of([(NO_PERSON, p) for p in flush]), first_id=first
+            conn, batch=batch_of([(NO_PERSON, p) for p in flush]), first_id=first
         )
         assert new == {1: first + 1, 3: first + 3}
         assert metric_value("monitor_ingest_copy_duplicates_total") == fallbacks + 1
@@ -265,15 +266,15 @@ async def test_a_replayed_fix_has_the_fix_time_its_stream_entry_had(pool: asyncp
     device = f"subms-{time.monotonic_ns()}"
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
     sent = [
-        Ping(device, epoch_us(start + timedelta(microseconds=us)), 22.5, 114.0, 10.0)
+        Ping(device, dt_to_us(start + timedelta(microseconds=us)), 22.5, 114.0, 10.0)
         for us in (567_800, 999_999, 500, 1_000)
     ]
     async with pool.acquire() as conn:
         first = await ingest_store.PingIds().take(conn, len(sent))
         ids = await ingest_store.store_pings(
-            conn, flush=Flush.of([(NO_PERSON, p) for p in sent]), first_id=first
+            conn, batch=batch_of([(NO_PERSON, p) for p in sent]), first_id=first
         )
-        rows = await state_store.replay_page(
+        page = await replay_page(
             conn,
             since=start - timedelta(minutes=1),
             partitions=1,
@@ -281,9 +282,10 @@ async def test_a_replayed_fix_has_the_fix_time_its_stream_entry_had(pool: asyncp
             after=(NO_PERSON - 1, start, -1),
             limit=1000,
         )
-    entries = stream_entries(Flush.of([(NO_PERSON, p) for p in sent]), ids, 1, received_ms=0)
-    streamed = {p["id"]: p["ts_ms"] for p in streams.decode_batch(entries[0])}
-    replayed = {r["id"]: r["ts_ms"] for r in rows if r["device_id"] == device}
+    entries = stream_entries(batch_of([(NO_PERSON, p) for p in sent]), ids, 1, received_ms=0)
+    streamed = {p["id"]: p["ts_ms"] for p in streams.decode(entries[0]).rows()}
+    assert page is not None
+    replayed = {r["id"]: r["ts_ms"] for r in page[0].rows() if r["device_id"] == device}
     assert replayed == streamed
     assert sorted(streamed.values()) == [
         int(start.timestamp()) * 1000 + ms for ms in (0, 1, 567, 999)
@@ -355,7 +357,7 @@ edge_floats = st.sampled_from([0.0, -0.0, 1e-300, 0.1, 1 / 3, 16_777_217.0])
             st.builds(
                 Ping,
                 device_id=st.text(alphabet="abc-0123456789", min_size=1, max_size=30),
-                ts_us=st.integers(epoch_us(datetime(2000, 1, 1, tzinfo=UTC)) - 10**9, 4 * 10**15),
+                ts_us=st.integers(dt_to_us(datetime(2000, 1, 1, tzinfo=UTC)) - 10**9, 4 * 10**15),
                 lat=st.floats(-90, 90) | edge_floats,
                 lon=st.floats(-180, 180) | edge_floats,
                 accuracy_m=st.floats(0, 100_000) | edge_floats,
@@ -372,7 +374,7 @@ async def test_plain_pings_are_stored_alike_by_either_copy_encoder(
     stores from asyncpg's encoder: the same values, to the last bit of each float and real
     and the last microsecond (on both sides of PostgreSQL's epoch, 2000), and the same
     defaults and NULLs."""
-    data = plain_copy(Flush.of(rows), 1)
+    data = plain_copy(batch_of(rows), 1)
     assert data is not None
     columns = ingest_store.COLUMNS
     async with pool.acquire() as conn, conn.transaction():
@@ -380,7 +382,7 @@ async def test_plain_pings_are_stored_alike_by_either_copy_encoder(
             await conn.execute(
                 f"CREATE TEMP TABLE {table} (LIKE pings INCLUDING DEFAULTS) ON COMMIT DROP"
             )
-        records = ingest_store.copy_records(rows, 1)
+        records = ingest_store.copy_records(batch_of(rows), 1)
         await conn.copy_records_to_table("by_asyncpg", records=records, columns=columns)
         source: Any = memoryview(data)
         await conn.copy_to_table("by_columns", source=source, columns=columns, format="binary")

@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from alerts.streams import connect
 from ingest.credentials import hash_token
 from ingest.engine import IngestConfig, Ingestor
 from ingest.errors import DeviceAuthError
 from monitor.registry.enrol import enrol_person
+from pings.streams import connect
 from tests.registry_rows import person_in_new_city
 
 

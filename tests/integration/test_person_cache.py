@@ -10,10 +10,10 @@ import pytest
 
 from alerts import person_store
 from alerts.person_store import PersonRow
-from alerts.streams import StreamPing
 from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import casework_store, schemas
 from monitor.registry import store as registry_store
+from pings.batch import PingBatch, StreamPing
 from tests.e2e.test_slice import CENTRE, square
 from tests.integration.test_rules import FAR_OUT, ping_ids
 from tests.integration.test_store_and_stream import strict_person
@@ -78,13 +78,17 @@ async def test_every_change_the_evaluator_reads_moves_the_revision(
 async def test_a_person_is_read_once_and_again_after_a_change(pool: asyncpg.Pool) -> None:
     person_id = await strict_person(pool, "cache")
     evaluator = Evaluator(pool, EvaluatorConfig(position_interval_s=3600.0))
-    await evaluator.evaluate(pings(person_id, CENTRE, NOON))
-    await evaluator.evaluate(pings(person_id, CENTRE, NOON + timedelta(minutes=5)))
+    await evaluator.evaluate(PingBatch.of_rows(pings(person_id, CENTRE, NOON)))
+    await evaluator.evaluate(
+        PingBatch.of_rows(pings(person_id, CENTRE, NOON + timedelta(minutes=5)))
+    )
     assert evaluator.persons.reads == 1, "an unchanged person is not read again"
     # a suspension of out_of_area made after the person was cached must be obeyed
     async with pool.acquire() as conn:
         await conn.execute(CHANGES["rule added"], person_id)
-    await evaluator.evaluate(pings(person_id, FAR_OUT, NOON + timedelta(minutes=10)))
+    await evaluator.evaluate(
+        PingBatch.of_rows(pings(person_id, FAR_OUT, NOON + timedelta(minutes=10)))
+    )
     assert evaluator.persons.reads == 2
     async with pool.acquire() as conn:
         alerts = await conn.fetchval("SELECT count(*) FROM alerts WHERE person_id = $1", person_id)
@@ -101,7 +105,9 @@ async def test_a_person_without_rules_is_cached_out_of_the_collectors_walk(
     async with pool.acquire() as conn:
         await conn.execute(CHANGES["rule added"], ruled)
     evaluator = Evaluator(pool, EvaluatorConfig(position_interval_s=3600.0))
-    await evaluator.evaluate(pings(plain, CENTRE, NOON) + pings(ruled, CENTRE, NOON))
+    await evaluator.evaluate(
+        PingBatch.of_rows(pings(plain, CENTRE, NOON) + pings(ruled, CENTRE, NOON))
+    )
     gc.collect()  # a new tuple is untracked by the collections that see it
     gc.collect()
     cached = evaluator.persons.rows
@@ -122,7 +128,7 @@ async def test_a_fence_added_after_caching_is_judged_against(pool: asyncpg.Pool)
     """A second allowed fence far out: the person there is inside, no alert."""
     person_id = await strict_person(pool, "cache-fence")
     evaluator = Evaluator(pool, EvaluatorConfig(position_interval_s=3600.0))
-    await evaluator.evaluate(pings(person_id, CENTRE, NOON))
+    await evaluator.evaluate(PingBatch.of_rows(pings(person_id, CENTRE, NOON)))
     async with pool.acquire() as conn:
         fence = await registry_store.insert_fence(
             conn, data=schemas.FenceIn(name="far", role="allowed", geometry=square(*FAR_OUT, 500))
@@ -131,7 +137,9 @@ async def test_a_fence_added_after_caching_is_judged_against(pool: asyncpg.Pool)
         await conn.execute(
             "INSERT INTO person_fences (person_id, fence_id) VALUES ($1, $2)", person_id, fence_id
         )
-    await evaluator.evaluate(pings(person_id, FAR_OUT, NOON + timedelta(minutes=5)))
+    await evaluator.evaluate(
+        PingBatch.of_rows(pings(person_id, FAR_OUT, NOON + timedelta(minutes=5)))
+    )
     async with pool.acquire() as conn:
         alerts = await conn.fetchval("SELECT count(*) FROM alerts WHERE person_id = $1", person_id)
     assert alerts == 0
@@ -144,7 +152,7 @@ async def test_a_fence_replaced_by_casework_is_judged_from_the_next_batch(
     is read again at the next batch, and fixes inside the new area are no violation."""
     person_id = await strict_person(pool, "casework-fence")
     evaluator = Evaluator(pool, EvaluatorConfig(position_interval_s=3600.0))
-    await evaluator.evaluate(pings(person_id, CENTRE, NOON))
+    await evaluator.evaluate(PingBatch.of_rows(pings(person_id, CENTRE, NOON)))
     async with pool.acquire() as conn:
         fence = await registry_store.insert_fence(
             conn, data=schemas.FenceIn(name="moved", role="allowed", geometry=square(*FAR_OUT, 500))
@@ -152,7 +160,9 @@ async def test_a_fence_replaced_by_casework_is_judged_from_the_next_batch(
         await casework_store.set_fences(
             conn, person_id=person_id, role="allowed", fence_ids=[fence["id"]]
         )
-    await evaluator.evaluate(pings(person_id, FAR_OUT, NOON + timedelta(minutes=5)))
+    await evaluator.evaluate(
+        PingBatch.of_rows(pings(person_id, FAR_OUT, NOON + timedelta(minutes=5)))
+    )
     assert evaluator.persons.reads == 2
     async with pool.acquire() as conn:
         alerts = await conn.fetchval("SELECT count(*) FROM alerts WHERE person_id = $1", person_id)
@@ -170,11 +180,15 @@ async def test_a_discharged_persons_late_fixes_are_stored_but_not_judged(
     kept = await strict_person(pool, "casework-kept")
     ended = await strict_person(pool, "casework-ended")
     evaluator = Evaluator(pool, EvaluatorConfig(position_interval_s=3600.0))
-    await evaluator.evaluate(pings(kept, CENTRE, NOON) + pings(ended, CENTRE, NOON))
+    await evaluator.evaluate(
+        PingBatch.of_rows(pings(kept, CENTRE, NOON) + pings(ended, CENTRE, NOON))
+    )
     async with pool.acquire() as conn:
         await conn.execute(casework_store.MARK_DISCHARGED, ended, None, NOON.date(), "期满")
     later = NOON + timedelta(minutes=5)
-    await evaluator.evaluate(pings(kept, FAR_OUT, later) + pings(ended, FAR_OUT, later))
+    await evaluator.evaluate(
+        PingBatch.of_rows(pings(kept, FAR_OUT, later) + pings(ended, FAR_OUT, later))
+    )
     async with pool.acquire() as conn:
         counts = {
             person_id: await conn.fetchval(

@@ -11,10 +11,10 @@ import asyncpg
 import pytest
 
 from alerts import timer_store
-from alerts.streams import StreamPing
 from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
+from pings.batch import PingBatch, StreamPing
 from simulators.fleet import offset
 from tests.e2e.test_slice import CENTRE, square
 
@@ -35,7 +35,9 @@ class Person:
     async def at(self, where: tuple[float, float], start: datetime, n: int = 8) -> None:
         """n certain fixes 15 s apart: by default 105 s, past any strict dwell near an edge."""
         base = int(start.timestamp() * 1000)
-        await self.evaluator.evaluate([self.ping(where, base + i * 15_000) for i in range(n)])
+        await self.evaluator.evaluate(
+            PingBatch.of_rows([self.ping(where, base + i * 15_000) for i in range(n)])
+        )
 
     def ping(
         self,
@@ -53,12 +55,11 @@ class Person:
         """One report a minute from the same place, each with the given device flags."""
         base = int(start.timestamp() * 1000)
         values = list(zip(*flags.values(), strict=True))
-        await self.evaluator.evaluate(
-            [
-                self.ping(CENTRE, base + i * 60_000, **dict(zip(flags, v, strict=True)))
-                for i, v in enumerate(values)
-            ]
-        )
+        rows = [
+            self.ping(CENTRE, base + i * 60_000, **dict(zip(flags, v, strict=True)))
+            for i, v in enumerate(values)
+        ]
+        await self.evaluator.evaluate(PingBatch.of_rows(rows))
 
     async def rule(self, kind: str, params: dict[str, Any]) -> int:
         async with self.pool.acquire() as conn:

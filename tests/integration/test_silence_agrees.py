@@ -19,6 +19,7 @@ from monitor.registry import roster_store, schemas
 from monitor.registry import store as registry_store
 from monitor.registry.enrol import enrol_person
 from monitor.registry.roster_store import DeviceFilter
+from pings.batch import PingBatch
 from pings.pg import Conn
 from tests.conftest import db_pool, fresh_database
 from tests.e2e.test_slice import CENTRE, square
@@ -106,7 +107,7 @@ async def judge_fixes(pool: asyncpg.Pool, tag: str, persons: dict[str, int]) -> 
             next(ping_ids), person_id=persons[name], device_id=f"{tag}-{name}",
             ts_ms=round(at.timestamp() * 1000), lat=CENTRE[0], lon=CENTRE[1], accuracy_m=10.0,
         )  # fmt: skip
-        await evaluator.evaluate([fix])
+        await evaluator.evaluate(PingBatch.of_rows([fix]))
 
 
 async def listed_silent(

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 
-from alerts import outbox, streams
+from alerts import outbox
 from alerts.models import EventType, NewEvent
 from alerts.outbox import relay
 from evaluator import state_store
@@ -22,6 +22,8 @@ from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor import db
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
+from pings import streams
+from pings.batch import PingBatch, StreamPing
 from tests.conftest import db_pool, flushed, fresh_database, redis_db
 from tests.e2e.test_slice import CENTRE
 from tests.registry_rows import person_in_new_city
@@ -138,10 +140,10 @@ async def strict_person(pool: asyncpg.Pool, city_name: str) -> int:
     return person_id
 
 
-def far_out(person_id: int, now_ms: int, ids: range) -> list[streams.StreamPing]:
+def far_out(person_id: int, now_ms: int, ids: range) -> PingBatch:
     """Fixes 10 s apart, 5.5 km out of the person's square."""
-    return [
-        streams.StreamPing(
+    rows = [
+        StreamPing(
             id=n,
             person_id=person_id,
             device_id="d",
@@ -155,6 +157,7 @@ def far_out(person_id: int, now_ms: int, ids: range) -> list[streams.StreamPing]
         )
         for n in ids
     ]
+    return PingBatch.of_rows(rows)
 
 
 @contextlib.asynccontextmanager
@@ -201,9 +204,7 @@ async def test_one_read_serves_every_partition_a_worker_owns(
         await redis.delete(stream)
         await ensure_group(redis, stream)
         for n in range(1, 4):  # an entry per fix: one read takes them all
-            entry = streams.encode_batch(
-                far_out(person_id, now_ms, range(n, n + 1)), received_ms=now_ms
-            )
+            entry = streams.encode(far_out(person_id, now_ms, range(n, n + 1)), received_ms=now_ms)
             await redis.xadd(stream, entry)  # type: ignore[arg-type]
     consumer = StreamConsumer(
         redis, pool, Evaluator(pool, EvaluatorConfig(5.0)), partitions=100, batch=10, block_ms=100
@@ -234,7 +235,7 @@ async def test_consumer_evaluates_acks_and_recovers_pending_entries(
     await ensure_group(redis, stream)
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     batch = far_out(person_id, now_ms, ids=range(1, 4))
-    await redis.xadd(stream, streams.encode_batch(batch, received_ms=now_ms))  # type: ignore[arg-type]
+    await redis.xadd(stream, streams.encode(batch, received_ms=now_ms))  # type: ignore[arg-type]
     # a consumer that "crashed": it read the entry but never acknowledged it (under the name
     # every partition's consumer had before they shared one read)
     await redis.xreadgroup(streams.EVALUATOR_GROUP, "partition-99", {stream: ">"}, count=10)
@@ -378,7 +379,7 @@ class OnePartition:
 
     async def add(self, ids: range) -> None:
         pings = far_out(self.person_id, self.now_ms, ids)
-        entry = streams.encode_batch(pings, received_ms=self.now_ms)
+        entry = streams.encode(pings, received_ms=self.now_ms)
         await self.redis.xadd(self.stream, entry)  # type: ignore[arg-type]
 
     async def pending(self) -> int:

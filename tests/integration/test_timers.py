@@ -15,6 +15,7 @@ from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from monitor.registry.enrol import enrol_person
+from pings.batch import PingBatch
 from pings.pg import Conn
 from tests.e2e.test_slice import CENTRE, square
 from tests.stream_pings import stream_ping
@@ -88,7 +89,7 @@ async def test_silent_device_opens_signal_lost_and_a_ping_reports_reconnection(
         lon=CENTRE[1],
         accuracy_m=10.0,
     )
-    event_ids = await Evaluator(pool, EvaluatorConfig(60.0)).evaluate([ping])
+    event_ids = await Evaluator(pool, EvaluatorConfig(60.0)).evaluate(PingBatch.of_rows([ping]))
     async with pool.acquire() as conn:
         types = await conn.fetch(
             "SELECT type, payload FROM events WHERE id = ANY($1::bigint[])", event_ids

@@ -12,6 +12,7 @@ import asyncpg
 import httpx
 
 from evaluator.engine import Evaluator, EvaluatorConfig
+from pings.batch import PingBatch
 from tests.conftest import flushed, free_port, fresh_database, redis_db
 from tests.e2e.test_slice import CENTRE
 from tests.integration.test_group_commit import metric_value
@@ -64,6 +65,6 @@ async def test_the_evaluator_counts_the_pings_of_each_transaction(pool: asyncpg.
     evaluator = Evaluator(pool, EvaluatorConfig(position_interval_s=3600.0))
     count = metric_value("monitor_evaluation_transaction_pings_count")
     total = metric_value("monitor_evaluation_transaction_pings_sum")
-    await evaluator.evaluate(pings(person_id, CENTRE, NOON))  # eight fixes
+    await evaluator.evaluate(PingBatch.of_rows(pings(person_id, CENTRE, NOON)))  # eight fixes
     assert metric_value("monitor_evaluation_transaction_pings_count") == count + 1
     assert metric_value("monitor_evaluation_transaction_pings_sum") == total + 8

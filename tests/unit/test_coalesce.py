@@ -7,16 +7,20 @@ import contextlib
 
 import pytest
 
-from alerts.models import ms_to_dt
-from alerts.streams import StreamPing
 from evaluator.coalesce import BUSY_GATHERS, GATHER_S, Coalescer
 from evaluator.state_store import Progress
 from monitor.settings import Settings
+from pings.batch import PingBatch, StreamPing
+from pings.clock import ms_to_dt
 from tests.stream_pings import stream_ping
 
 
 def ping(n: int) -> StreamPing:
     return stream_ping(n)
+
+
+def batch(*rows: StreamPing) -> PingBatch:
+    return PingBatch.of_rows(rows)
 
 
 async def turns(n: int) -> None:
@@ -35,27 +39,29 @@ class Judge:
         self.most_at_once = 0
 
     async def __call__(
-        self, pings: list[StreamPing], progress: list[Progress], published: list[int]
+        self, pings: PingBatch, progress: list[Progress], published: list[int]
     ) -> list[int]:
         self.running += 1
         self.most_at_once = max(self.most_at_once, self.running)
-        self.calls.append(([p["id"] for p in pings], [c.partition for c in progress], published))
+        self.calls.append((pings.ids.tolist(), [c.partition for c in progress], published))
         try:
             await self.release.wait()
         finally:
             self.running -= 1
-        if self.fail_on is not None and self.fail_on in [p["id"] for p in pings]:
+        if self.fail_on is not None and self.fail_on in pings.ids.tolist():
             raise RuntimeError("the transaction failed")
-        return [1000 + p["id"] for p in pings]
+        return [1000 + i for i in pings.ids.tolist()]
 
 
 async def test_requests_made_during_a_transaction_share_the_next_one() -> None:
     judge = Judge()
     coalescer = Coalescer(judge, max_pings=100)
-    first = asyncio.create_task(coalescer.submit([ping(1)], [Progress(0, 1, ms_to_dt(1))]))
+    first = asyncio.create_task(coalescer.submit(batch(ping(1)), [Progress(0, 1, ms_to_dt(1))]))
     await turns(3)  # the first transaction has begun
     later = [
-        asyncio.create_task(coalescer.submit([ping(n)], [Progress(n, n, ms_to_dt(n))], [n * 10]))
+        asyncio.create_task(
+            coalescer.submit(batch(ping(n)), [Progress(n, n, ms_to_dt(n))], [n * 10])
+        )
         for n in (2, 3, 4)
     ]
     await asyncio.sleep(0)
@@ -71,15 +77,17 @@ async def test_requests_made_during_a_transaction_share_the_next_one() -> None:
 async def test_a_lone_request_is_judged_at_once() -> None:
     judge = Judge()
     judge.release.set()
-    assert await Coalescer(judge, max_pings=100).submit([ping(7)]) == [1007]
+    assert await Coalescer(judge, max_pings=100).submit(batch(ping(7))) == [1007]
 
 
 async def test_a_transaction_takes_no_more_than_max_pings() -> None:
     judge = Judge()
     coalescer = Coalescer(judge, max_pings=3)
-    blocker = asyncio.create_task(coalescer.submit([ping(0)]))
+    blocker = asyncio.create_task(coalescer.submit(batch(ping(0))))
     await turns(3)  # the first transaction has begun
-    tasks = [asyncio.create_task(coalescer.submit([ping(n), ping(n + 100)])) for n in (1, 2, 3)]
+    tasks = [
+        asyncio.create_task(coalescer.submit(batch(ping(n), ping(n + 100)))) for n in (1, 2, 3)
+    ]
     await asyncio.sleep(0)
     judge.release.set()
     await asyncio.gather(blocker, *tasks)
@@ -91,9 +99,11 @@ async def test_a_failed_shared_transaction_fails_only_the_request_that_fails_alo
     replay: the shared transaction's requests are judged again one by one."""
     judge = Judge(fail_on=2)
     coalescer = Coalescer(judge, max_pings=100)
-    blocker = asyncio.create_task(coalescer.submit([ping(0)]))
+    blocker = asyncio.create_task(coalescer.submit(batch(ping(0))))
     await turns(3)  # the first transaction has begun
-    fine, failing, also_fine = (asyncio.create_task(coalescer.submit([ping(n)])) for n in (1, 2, 3))
+    fine, failing, also_fine = (
+        asyncio.create_task(coalescer.submit(batch(ping(n)))) for n in (1, 2, 3)
+    )
     await asyncio.sleep(0)
     judge.release.set()
     await blocker
@@ -108,16 +118,16 @@ async def test_a_caller_cancelled_mid_transaction_cancels_nobody_elses_work() ->
     gates = [asyncio.Event(), asyncio.Event()]
     calls: list[list[int]] = []
 
-    async def judge(pings: list[StreamPing], _: list[Progress], __: list[int]) -> list[int]:
-        calls.append([p["id"] for p in pings])
+    async def judge(pings: PingBatch, _: list[Progress], __: list[int]) -> list[int]:
+        calls.append(pings.ids.tolist())
         await gates[len(calls) - 1].wait()
-        return [1000 + p["id"] for p in pings]
+        return [1000 + i for i in pings.ids.tolist()]
 
     coalescer = Coalescer(judge, max_pings=100, gather_s=0)  # the next transaction at once
-    blocker = asyncio.create_task(coalescer.submit([ping(0)]))
+    blocker = asyncio.create_task(coalescer.submit(batch(ping(0))))
     await turns(3)  # the first transaction has begun
-    gone = asyncio.create_task(coalescer.submit([ping(1)]))
-    stays = asyncio.create_task(coalescer.submit([ping(2)]))
+    gone = asyncio.create_task(coalescer.submit(batch(ping(1))))
+    stays = asyncio.create_task(coalescer.submit(batch(ping(2))))
     await asyncio.sleep(0)
     gates[0].set()
     await blocker
@@ -134,14 +144,14 @@ async def test_a_caller_cancelled_mid_transaction_cancels_nobody_elses_work() ->
 async def test_a_caller_cancelled_before_its_turn_is_left_out() -> None:
     judge = Judge()
     coalescer = Coalescer(judge, max_pings=100, gather_s=0)  # the next transaction at once
-    blocker = asyncio.create_task(coalescer.submit([ping(0)]))
+    blocker = asyncio.create_task(coalescer.submit(batch(ping(0))))
     await turns(3)  # the first transaction has begun
-    gone = asyncio.create_task(coalescer.submit([ping(1)]))
+    gone = asyncio.create_task(coalescer.submit(batch(ping(1))))
     await asyncio.sleep(0)
     gone.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await gone
-    stays = asyncio.create_task(coalescer.submit([ping(2)]))
+    stays = asyncio.create_task(coalescer.submit(batch(ping(2))))
     judge.release.set()
     await asyncio.gather(blocker, stays)
     assert [c[0] for c in judge.calls] == [[0], [2]]
@@ -156,9 +166,9 @@ async def test_requests_arriving_in_the_same_loop_turn_share_the_first_transacti
 
     async def one_turn_later(n: int) -> list[int]:
         await asyncio.sleep(0)  # its reply took one more loop turn to parse
-        return await coalescer.submit([ping(n)])
+        return await coalescer.submit(batch(ping(n)))
 
-    first = asyncio.create_task(coalescer.submit([ping(1)]))
+    first = asyncio.create_task(coalescer.submit(batch(ping(1))))
     await asyncio.gather(first, one_turn_later(2))
     assert [c[0] for c in judge.calls] == [[1, 2]]
 
@@ -169,11 +179,11 @@ async def test_a_busy_worker_gathers_requests_before_its_next_transaction() -> N
     judge = Judge()
     judge.release.set()
     coalescer = Coalescer(judge, max_pings=100, gather_s=0.5)
-    assert await coalescer.submit([ping(1)]) == [1001]  # idle: judged at once
-    first = asyncio.create_task(coalescer.submit([ping(2)]))
+    assert await coalescer.submit(batch(ping(1))) == [1001]  # idle: judged at once
+    first = asyncio.create_task(coalescer.submit(batch(ping(2))))
     await turns(5)
     assert len(judge.calls) == 1  # busy: gathering
-    second = asyncio.create_task(coalescer.submit([ping(3)]))
+    second = asyncio.create_task(coalescer.submit(batch(ping(3))))
     assert await first == [1002, 1003]
     assert await second == []
     assert [c[0] for c in judge.calls] == [[1], [2, 3]]
@@ -185,7 +195,7 @@ async def test_an_idle_worker_judges_a_lone_ping_without_gathering() -> None:
     coalescer = Coalescer(judge, max_pings=100, gather_s=60.0)
     coalescer.last_ended = asyncio.get_running_loop().time() - 60.0 * BUSY_GATHERS
     # a minute-long gather would time this out: an idle worker does not wait for company
-    assert await asyncio.wait_for(coalescer.submit([ping(7)]), timeout=10) == [1007]
+    assert await asyncio.wait_for(coalescer.submit(batch(ping(7))), timeout=10) == [1007]
 
 
 def test_the_services_gather_default_is_the_coalescers() -> None:

@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.copy_binary import HEADER, PG_EPOCH_US, plain_copy
-from ingest.flush import Flush
 from ingest.models import Ping
 from ingest.store import COLUMNS
+from pings.clock import PG_EPOCH_US
+from pings.copy import HEADER, plain_copy
+from tests.stream_pings import batch_of
 
 device_ids = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=40)
 plain_pings = st.builds(
@@ -73,7 +74,7 @@ def expected_fields(person_id: int, ping: Ping, ping_id: int) -> list[bytes | No
 def test_every_row_carries_each_column_in_order(rows: list[tuple[int, Ping]], first: int) -> None:
     """Whatever the mix of device id lengths (rows are grouped by it), each ping's row is
     there once, numbered by its place in the flush."""
-    data = plain_copy(Flush.of(rows), first)
+    data = plain_copy(batch_of(rows), first)
     assert data is not None
     found = sorted(read_copy(data), key=lambda fields: struct.unpack(">q", fields[0] or b"")[0])
     assert found == [expected_fields(person, p, first + n) for n, (person, p) in enumerate(rows)]
@@ -99,5 +100,5 @@ def test_one_ping_that_is_not_plain_leaves_the_whole_flush_to_asyncpg(
     change: dict[str, Any],
 ) -> None:
     plain = Ping("tracker-1", 1_700_000_000_000_000, 22.5, 114.0, 10.0)
-    assert plain_copy(Flush.of([(1, plain)]), 1) is not None
-    assert plain_copy(Flush.of([(1, plain), (2, replace(plain, **change))]), 1) is None
+    assert plain_copy(batch_of([(1, plain)]), 1) is not None
+    assert plain_copy(batch_of([(1, plain), (2, replace(plain, **change))]), 1) is None

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.person_store import PersonRow
-from alerts.streams import StreamPing
 from evaluator import device_judges
 from evaluator.decisions import Batch, Decision, State, fix_order
-from evaluator.fence_cache import FenceCache, points_of
+from evaluator.fence_cache import FenceCache
 from geofence.state import DEFAULT_THRESHOLDS, AreaState
+from pings.batch import PingBatch, StreamPing
 from tests.stream_pings import stream_ping
 
 PERSON = PersonRow(1, "strict", 1, "/1/", (1,))
@@ -23,9 +23,10 @@ PERSON = PersonRow(1, "strict", 1, "/1/", (1,))
 
 def batch_of(pings: list[StreamPing]) -> Batch:
     codes = np.zeros(len(pings), dtype=np.int8)
+    columns = PingBatch.of_rows(pings)
     return Batch(
         pings,
-        points_of(pings),
+        (columns.lat, columns.lon, columns.accuracy_m),
         codes,
         np.zeros(len(pings), dtype=np.bool_),
         max(pings, key=lambda p: p["ts_ms"]),

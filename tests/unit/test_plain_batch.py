@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from ingest import schemas
 from ingest.engine import validate
-from ingest.models import epoch_us
+from pings.clock import dt_to_us
 
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
 LIMITS = schemas.Limits(NOW, 300, 180)
-NOW_MS = epoch_us(NOW) // 1000
+NOW_MS = dt_to_us(NOW) // 1000
 DEVICE = "band-1"
 
 numbers = st.one_of(

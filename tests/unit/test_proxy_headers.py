@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ingest.pings_asgi import in_front_of
+from ingest.device_fast_path import in_front_of
 
 
 async def whoami(request: Request) -> JSONResponse:

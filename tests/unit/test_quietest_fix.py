@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.models import ms_to_dt
 from alerts.person_store import PersonRow
 from evaluator import device_judges
+from pings.clock import ms_to_dt
 
 
 def person(bands: tuple[str, ...], phones: tuple[str, ...]) -> PersonRow:

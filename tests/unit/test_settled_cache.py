@@ -7,7 +7,7 @@ import gc
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.settled_cache import SETTLE_EVERY, SettledCache
+from pings.settled_cache import SETTLE_EVERY, SettledCache
 
 
 class Row:

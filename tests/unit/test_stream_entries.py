@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -9,11 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts import streams
-from alerts.streams import StreamPing
-from ingest.flush import Flush
 from ingest.group_commit import stream_entries
 from ingest.models import Ping
+from pings import streams
+from pings.batch import PingBatch, StreamPing
 
 stream_pings = st.builds(
     StreamPing,
@@ -34,9 +35,23 @@ stream_pings = st.builds(
 def test_an_entry_reads_back_as_the_pings_written(
     pings: list[StreamPing], received_ms: int
 ) -> None:
-    entry = streams.encode_batch(pings, received_ms=received_ms)
-    assert streams.decode_batch(entry) == pings
+    entry = streams.encode(PingBatch.of_rows(pings), received_ms=received_ms)
+    assert streams.decode(entry).rows() == pings
     assert streams.received_ms(entry) == received_ms
+
+
+def test_fix_times_travel_in_microseconds_and_read_as_floored_milliseconds() -> None:
+    batch = PingBatch.of_rows([a_ping()])
+    exact = replace(batch, ts_us=batch.ts_us + 999)
+    read = streams.decode(streams.encode(exact, received_ms=0))
+    assert read.ts_us.tolist() == [3999]
+    assert read.rows()[0]["ts_ms"] == 3
+
+
+def test_an_entry_with_millisecond_fix_times_written_before_microseconds_still_reads() -> None:
+    entry = streams.encode(PingBatch.of_rows([a_ping(ts_ms=1234)]), received_ms=0)
+    earlier = {k: v for k, v in entry.items() if k != b"us"} | {b"ts": struct.pack("<q", 1234)}
+    assert streams.decode(earlier).rows() == [a_ping(ts_ms=1234)]
 
 
 def a_ping(**changes: Any) -> StreamPing:
@@ -58,7 +73,7 @@ def a_ping(**changes: Any) -> StreamPing:
 
 def test_an_entry_of_json_objects_written_before_columns_still_reads() -> None:
     ping = a_ping(tamper=True)
-    assert streams.decode_batch({b"b": orjson.dumps([ping]), b"r": b"9"}) == [ping]
+    assert streams.decode({b"b": orjson.dumps([ping]), b"r": b"9"}).rows() == [ping]
 
 
 @pytest.mark.parametrize(
@@ -71,13 +86,13 @@ def test_an_entry_of_json_objects_written_before_columns_still_reads() -> None:
     ],
 )
 def test_a_damaged_entry_is_refused_not_misread(damage: dict[bytes, bytes]) -> None:
-    entry = streams.encode_batch([a_ping(battery_pct=50.0)], received_ms=0)
+    entry = streams.encode(PingBatch.of_rows([a_ping(battery_pct=50.0)]), received_ms=0)
     with pytest.raises(ValueError):
-        streams.decode_batch(entry | damage)
+        streams.decode(entry | damage)
     without = dict(entry)
     del without[b"id"]
     with pytest.raises(KeyError):
-        streams.decode_batch(without)
+        streams.decode(without)
 
 
 @given(
@@ -98,8 +113,9 @@ def test_a_flush_becomes_an_entry_per_partition_of_its_new_pings_in_order(
     ]  # fmt: skip
     new = data.draw(st.sets(st.sampled_from(range(len(rows))) if rows else st.nothing()))
     new_ids = {place: 1000 + place for place in new}
-    entries = stream_entries(Flush.of(rows), new_ids, partitions, received_ms=7)
-    read = {partition: streams.decode_batch(entry) for partition, entry in entries.items()}
+    batch = PingBatch.of_reports([person for person, _ in rows], [ping for _, ping in rows])
+    entries = stream_entries(batch, new_ids, partitions, received_ms=7)
+    read = {partition: streams.decode(entry).rows() for partition, entry in entries.items()}
     for partition, pings in read.items():
         assert pings and all(p["person_id"] % partitions == partition for p in pings)
         assert [p["id"] for p in pings] == sorted(p["id"] for p in pings), "in flush order"

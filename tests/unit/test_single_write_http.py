@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ingest.one_write import OneWriteProtocol
+from ingest.single_write_http import OneWriteProtocol
 
 REQUESTS = [
     b"GET /json HTTP/1.1\r\nHost: t\r\n\r\n",

@@ -1,4 +1,4 @@
-"""PostgreSQL's binary COPY data for a flush of plain pings, built a column at a time.
+"""PostgreSQL's binary COPY data for a batch of plain pings, built a column at a time.
 
 asyncpg's `copy_records_to_table` encodes COPY rows one field at a time from Python tuples,
 a large part of what a batched upload costs (docs/decisions/0020-group-commit-by-copy.md).
@@ -6,9 +6,9 @@ Most pings are plain (position, fix time and accuracy, nothing else), so every r
 has the same shape: fixed-width fields and NULLs, and one text field, the device id. Such rows
 are a numpy structured array whose fields are the COPY row's bytes in order (field count; then
 each field's length and big-endian value), filled a column at a time: the same bytes
-PostgreSQL would get from asyncpg. A flush with any other ping goes through asyncpg
-(ingest.store.copy_pings). The columns come from ingest.flush.Flush, which the stream entries
-are built from too.
+PostgreSQL would get from asyncpg. A batch with any other ping goes through asyncpg
+(ingest.store.copy_pings). The columns are the PingBatch's (pings.batch), which the stream
+entries are built from too.
 
 Format: https://www.postgresql.org/docs/current/sql-copy.html ("Binary Format").
 """
@@ -20,12 +20,11 @@ from functools import cache
 
 import numpy as np
 
-from ingest.flush import Flush
+from pings.batch import PingBatch
+from pings.clock import us_to_pg
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # signature, flags, no extension
 TRAILER = struct.pack(">h", -1)
-# timestamptz travels as microseconds since 2000-01-01 UTC
-PG_EPOCH_US = 946_684_800 * 1_000_000
 NULL = -1
 # crs_in of every plain ping
 WGS84 = b"wgs84"
@@ -75,22 +74,22 @@ def row_template(device_id_bytes: int) -> np.ndarray:
     return row
 
 
-def plain_copy(flush: Flush, first_id: int) -> bytes | None:
-    """COPY ... (FORMAT binary) data for the flush's rows, numbered from `first_id` by their
+def plain_copy(batch: PingBatch, first_id: int) -> bytes | None:
+    """COPY ... (FORMAT binary) data for the batch's rows, numbered from `first_id` by their
     place; None unless every ping is plain and every device id ASCII."""
-    if not flush.plain:
+    if not batch.is_plain:
         return None
-    devices = flush.device_ids
+    devices = batch.device_ids
     distinct = set(devices)
     if not all(d.isascii() for d in distinct):
         return None  # rare enough to leave to asyncpg: a str's length is its ASCII bytes'
     columns = {
         "id": np.arange(first_id, first_id + len(devices), dtype=np.int64),
-        "person_id": flush.person_ids,
-        "ts": flush.ts_us - PG_EPOCH_US,
-        "lat": flush.lat,
-        "lon": flush.lon,
-        "accuracy_m": flush.accuracy_m,
+        "person_id": batch.person_ids,
+        "ts": us_to_pg(batch.ts_us),
+        "lat": batch.lat,
+        "lon": batch.lon,
+        "accuracy_m": batch.accuracy_m,
     }
     lengths = sorted({len(d) for d in distinct})
     if lengths and lengths[0] == 0:

@@ -30,7 +30,7 @@ router = APIRouter(tags=["devices"])
 @dataclass(frozen=True)
 class Reply:
     """An OsmAnd answer as plain data: the FastAPI routes make it a Response, the bare ASGI
-    path (pings_asgi) sends it without building one."""
+    path (device_fast_path) sends it without building one."""
 
     status: int
     text: str | None = None  # a plain-text body; None: empty, and no content-type

@@ -2,7 +2,7 @@
 
 FastAPI's routing, dependency solving and response model cost more CPU than the whole ingest
 of a single ping. POST /v1/pings is answered here from the same core as the documented route
-in `routes.py`; the OsmAnd routes run the very handler of `app_routes.py`, only without the
+in `routes.py`; the OsmAnd routes run the very handler of `phone_app_routes.py`, only without the
 routing in front of it. Same answers, same error bodies; everything else passes through.
 `in_front_of(app)` puts it before the app's own middleware too, as `monitor serve` runs it.
 """
@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from ingest import app_routes
+from ingest import phone_app_routes
 from ingest.engine import Ingestor
 from ingest.errors import DATABASE_UNAVAILABLE as DB_ERRORS
 from ingest.errors import IngestError
@@ -109,7 +109,7 @@ async def osmand(scope: Scope, receive: Receive) -> Answer:
 
 async def osmand_answer(scope: Scope, receive: Receive, token: str | None) -> Answer:
     _, content_type, length = device_headers(scope)
-    reply = await app_routes.handle_osmand(
+    reply = await phone_app_routes.handle_osmand(
         scope["app"].state.ctx.ingestor,
         token,
         content_type=content_type,
@@ -138,7 +138,7 @@ class JSONBytes:
 class TextBytes:
     """An OsmAnd reply sent as Starlette's Response or PlainTextResponse would send it."""
 
-    def __init__(self, reply: app_routes.Reply) -> None:
+    def __init__(self, reply: phone_app_routes.Reply) -> None:
         self.reply = reply
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
