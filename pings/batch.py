@@ -9,7 +9,7 @@ docs/decisions/0032-one-ping-batch.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypedDict
 
@@ -152,12 +152,18 @@ class PingBatch:
     @classmethod
     def of_rows(cls, rows: Sequence[StreamPing]) -> PingBatch:
         """Rows as `rows` gives them (tests; the JSON stream entries of earlier versions)."""
+        return cls.of_records(rows, (r["ts_ms"] * US_PER_MS for r in rows))
+
+    @classmethod
+    def of_records(cls, rows: Sequence[Any], ts_us: Iterable[int]) -> PingBatch:
+        """Rows with a ping's columns by name (stream rows, or PostgreSQL's records on a
+        replay), their fix times given apart as epoch µs, since each source counts its own."""
         count = len(rows)
         return cls(
             ids=np.fromiter((r["id"] for r in rows), np.int64, count),
             person_ids=np.fromiter((r["person_id"] for r in rows), np.int64, count),
             device_ids=[r["device_id"] for r in rows],
-            ts_us=np.fromiter((r["ts_ms"] * US_PER_MS for r in rows), np.int64, count),
+            ts_us=np.fromiter(ts_us, np.int64, count),
             lat=np.fromiter((r["lat"] for r in rows), np.float64, count),
             lon=np.fromiter((r["lon"] for r in rows), np.float64, count),
             accuracy_m=np.fromiter((r["accuracy_m"] for r in rows), np.float64, count),

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import numpy as np
-
-from pings.batch import CHECKIN, TAMPER, PingBatch
+from pings.batch import PingBatch
 from pings.pg import Conn
 
 Cursor = tuple[int, datetime, int]  # (person_id, ts, id) of the last ping of a page
@@ -55,18 +53,6 @@ async def replay_page(
     rows = await conn.fetch(REPLAY, since, partitions, partition, *after, limit)
     if not rows:
         return None
-    count, last = len(rows), rows[-1]
-    batch = PingBatch(
-        ids=np.fromiter((r["id"] for r in rows), np.int64, count),
-        person_ids=np.fromiter((r["person_id"] for r in rows), np.int64, count),
-        device_ids=[r["device_id"] for r in rows],
-        ts_us=np.fromiter((r["ts_us"] for r in rows), np.int64, count),
-        lat=np.fromiter((r["lat"] for r in rows), np.float64, count),
-        lon=np.fromiter((r["lon"] for r in rows), np.float64, count),
-        accuracy_m=np.fromiter((r["accuracy_m"] for r in rows), np.float64, count),
-        flags=np.fromiter(
-            (CHECKIN * r["checkin"] | TAMPER * r["tamper"] for r in rows), np.uint8, count
-        ),
-        battery_pct=np.array([r["battery_pct"] for r in rows], dtype=np.float64),
-    )
+    last = rows[-1]
+    batch = PingBatch.of_records(rows, (r["ts_us"] for r in rows))
     return batch, (last["person_id"], last["ts"], last["id"])
