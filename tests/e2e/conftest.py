@@ -73,7 +73,7 @@ def settings_for(database_url: str, redis_url: str) -> Settings:
         hub_poll_s=0.5,
         relay_interval_s=0.5,
         ws_heartbeat_s=5.0,
-        # the notifier's rounds are driven by the tests that check them (tests/integration/
+        # the notifier's rounds are driven by the tests that check them (tests/monitor/notify/
         # test_notify.py), never raced by the session server's own loops
         notify_interval_s=3600.0,
         # anchors of this session's database only, never a developer's monitor-data/

@@ -12,7 +12,7 @@ from tests.conftest import free_port
 from tests.e2e.conftest import Live, Officer, running, settings_for
 from tests.e2e.test_app_formats import stored
 from tests.e2e.test_slice import CENTRE, enrol
-from tests.unit.test_ingest_ts import FAR_OFFSETS
+from tests.ingest.test_ingest_ts import FAR_OFFSETS
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from pings.pg import Conn
 from tests.e2e.conftest import Live, Officer, log_in, running, settings_for
-from tests.integration.test_notify import open_alert
+from tests.monitor.notify.test_notify import open_alert
 from tests.notify_receiver import receiving
 
 pytestmark = pytest.mark.slow

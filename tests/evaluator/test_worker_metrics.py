@@ -15,9 +15,9 @@ from evaluator.engine import Evaluator, EvaluatorConfig
 from pings.batch import PingBatch
 from tests.conftest import flushed, free_port, fresh_database, redis_db
 from tests.e2e.test_slice import CENTRE
-from tests.integration.test_group_commit import metric_value
-from tests.integration.test_person_cache import NOON, pings
-from tests.integration.test_store_and_stream import strict_person
+from tests.evaluator.test_person_cache import NOON, pings
+from tests.evaluator.test_store_and_stream import strict_person
+from tests.ingest.test_group_commit import metric_value
 
 
 async def test_a_worker_process_serves_its_metrics(

@@ -15,8 +15,8 @@ from monitor.registry import casework_store, schemas
 from monitor.registry import store as registry_store
 from pings.batch import PingBatch, StreamPing
 from tests.e2e.test_slice import CENTRE, square
-from tests.integration.test_rules import FAR_OUT, ping_ids
-from tests.integration.test_store_and_stream import strict_person
+from tests.evaluator.test_rules import FAR_OUT, ping_ids
+from tests.evaluator.test_store_and_stream import strict_person
 from tests.stream_pings import stream_ping
 
 NOON = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from monitor.settings import Settings
+from tests.conftest import REPO
 
-OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+OPERATIONS = REPO / "docs" / "operations.md"
 
 
 def test_every_setting_has_a_line_in_the_operations_guide() -> None:
