@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from pings.clock import dt_to_us
+
 MOVED = "rows were removed, inserted or re-hashed before it"
 # PostgreSQL's escape_json: these by name, other control characters as \u00XX
 ESCAPES = {
@@ -58,10 +59,6 @@ class Break:
     reason: str
 
 
-def epoch_us(at: datetime) -> int:
-    return (at - EPOCH) // timedelta(microseconds=1)
-
-
 def json_string(text: str) -> str:
     out = (ESCAPES.get(c) or (f"\\u{ord(c):04x}" if c < " " else c) for c in text)
     return '"' + "".join(out) + '"'
@@ -69,7 +66,7 @@ def json_string(text: str) -> str:
 
 def canonical(row: AuditRow) -> bytes:
     officer = "null" if row.officer_id is None else str(row.officer_id)
-    parts = (str(row.id), str(epoch_us(row.at)), officer, json_string(row.action))
+    parts = (str(row.id), str(dt_to_us(row.at)), officer, json_string(row.action))
     text = f"[{', '.join(parts)}, {json_string(row.subject)}, {row.details_text}]"
     return text.encode()
 
