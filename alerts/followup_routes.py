@@ -15,7 +15,7 @@ from alerts import followup_store, outbox, store
 from alerts.bounds import DbId, Offset, Text
 from alerts.followup import refusal
 from alerts.known_query import RefuseUnknownQuery
-from alerts.models import Alert, AlertStatus, EventType, NewEvent, Viewer
+from alerts.models import Alert, AlertStatus, EventType, Viewer
 from alerts.outbox import publish
 from alerts.routes import CurrentViewer, Runtime, alert_in_reach, alert_out
 from alerts.schemas import AlertOut
@@ -107,16 +107,7 @@ async def updated(
 ) -> tuple[Alert, list[int]]:
     """The alert as changed, and its `alert.updated` event (in the action history too)."""
     changed = await alert_in_reach(conn, viewer, alert_id)
-    payload = {
-        "person_id": changed.person_id,
-        "alert": changed.to_wire(),
-        "actor_officer_id": viewer.id,
-        **what,
-    }
-    event = NewEvent(
-        EventType.ALERT_UPDATED, changed.person_id, changed.jurisdiction_id,
-        changed.jurisdiction_path, payload, alert_id=alert_id, actor_officer_id=viewer.id,
-    )  # fmt: skip
+    event = outbox.event_of(changed, EventType.ALERT_UPDATED, what, actor_officer_id=viewer.id)
     return changed, await outbox.append_events(conn, events=[event])
 
 

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from alerts import metrics, store
-from alerts.models import EventType, NewEvent
+from alerts.models import Alert, EventType, NewEvent
 from pings import streams
 from pings.pg import Conn
 
@@ -22,17 +22,28 @@ log = logging.getLogger(__name__)
 async def alert_event(
     conn: Conn, alert_id: int, kind: EventType, extra: dict[str, Any]
 ) -> NewEvent:
-    """An event about one alert: its wire form, and where it belongs (the alert's office)."""
+    """An event about one alert, as it is now in the transaction."""
     alert = await store.get_alert(conn, alert_id=alert_id)
     assert alert is not None
-    payload = {"person_id": alert.person_id, "alert": alert.to_wire(), **extra}
+    return event_of(alert, kind, extra)
+
+
+def event_of(
+    alert: Alert, kind: EventType, extra: dict[str, Any], *, actor_officer_id: int | None = None
+) -> NewEvent:
+    """An event about `alert`: its wire form, and where it belongs (the alert's office); an
+    officer's action names them (`actor_officer_id`, in the payload too)."""
+    payload = {"person_id": alert.person_id, "alert": alert.to_wire()}
+    if actor_officer_id is not None:
+        payload["actor_officer_id"] = actor_officer_id
     return NewEvent(
         kind,
         alert.person_id,
         alert.jurisdiction_id,
         alert.jurisdiction_path,
-        payload,
-        alert_id=alert_id,
+        {**payload, **extra},
+        alert_id=alert.id,
+        actor_officer_id=actor_officer_id,
     )
 
 

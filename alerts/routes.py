@@ -15,7 +15,7 @@ from alerts.bounds import DbId, Instant, Offset
 from alerts.errors import OutOfReachError
 from alerts.followup import AssignedTo, assignee_filter
 from alerts.known_query import RefuseUnknownQuery
-from alerts.models import Alert, AlertStatus, AlertType, EventType, NewEvent, Viewer, transition
+from alerts.models import Alert, AlertStatus, AlertType, EventType, Viewer, transition
 from alerts.outbox import publish
 from alerts.queries import AlertSort
 from alerts.runtime import AlertsRuntime, runtime_of
@@ -201,24 +201,8 @@ async def change(
             if target is AlertStatus.ACKNOWLEDGED
             else EventType.ALERT_RESOLVED
         )
-        event_ids = await outbox.append_events(
-            conn,
-            events=[
-                NewEvent(
-                    event_type,
-                    changed.person_id,
-                    changed.jurisdiction_id,
-                    changed.jurisdiction_path,
-                    {
-                        "person_id": changed.person_id,
-                        "alert": changed.to_wire(),
-                        "actor_officer_id": viewer.id,
-                    },
-                    alert_id=alert_id,
-                    actor_officer_id=viewer.id,
-                )
-            ],
-        )
+        event = outbox.event_of(changed, event_type, {}, actor_officer_id=viewer.id)
+        event_ids = await outbox.append_events(conn, events=[event])
     await publish(runtime.redis, runtime.pool, event_ids)
     return alert_out(changed)
 
