@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, status
 from alerts import store as alert_store
 from alerts.bounds import DbId, Offset
 from alerts.known_query import RefuseUnknownQuery
+from alerts.routes import alert_in_reach
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.errors import ConflictError, NotFoundError
@@ -158,7 +159,5 @@ async def alert_deliveries(
     """Who was told of the alert: each delivery (to the offices it reached as it escalated),
     oldest first, with its receipts."""
     async with ctx.pool.acquire() as conn:
-        alert = await alert_store.get_alert(conn, alert_id=alert_id)
-        if alert is None or not officer.sees(alert.jurisdiction_path):
-            raise NotFoundError(f"alert {alert_id} not found")
+        await alert_in_reach(conn, officer, alert_id)
         return await store.alert_deliveries(conn, alert_id=alert_id)
