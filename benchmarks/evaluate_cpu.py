@@ -25,6 +25,7 @@ import random
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -34,7 +35,7 @@ from evaluator.engine import Evaluator, EvaluatorConfig
 from evaluator.state_store import Progress
 from geofence.index import TABLE_MIN_POINTS
 from monitor import db
-from pings.batch import PingBatch, StreamPing
+from pings.batch import PingBatch
 from pings.clock import ms_to_dt
 
 DATABASE = "bench_evaluate_cpu"
@@ -55,24 +56,25 @@ class Walkers:
         self.ts = dict.fromkeys(self.person_ids, start)
         self.turn = itertools.cycle(self.person_ids)
 
-    def transaction(self, persons: int, per_person: int) -> list[StreamPing]:
-        pings: list[StreamPing] = []
+    def transaction(self, persons: int, per_person: int) -> list[dict[str, Any]]:
+        """One transaction's pings as rows by field name (PingBatch.of_rows)."""
+        pings: list[dict[str, Any]] = []
         for person_id in itertools.islice(self.turn, persons):
             for _ in range(per_person):
                 self.ts[person_id] += self.interval_ms
                 pings.append(
-                    StreamPing(
-                        id=next(self.next_id),
-                        person_id=person_id,
-                        device_id=f"b-{person_id}",
-                        ts_ms=self.ts[person_id],
-                        lat=CENTRE[0] + random.uniform(-0.01, 0.01),
-                        lon=CENTRE[1] + random.uniform(-0.01, 0.01),
-                        accuracy_m=10.0,
-                        checkin=False,
-                        tamper=False,
-                        battery_pct=80.0,
-                    )
+                    {
+                        "id": next(self.next_id),
+                        "person_id": person_id,
+                        "device_id": f"b-{person_id}",
+                        "ts_ms": self.ts[person_id],
+                        "lat": CENTRE[0] + random.uniform(-0.01, 0.01),
+                        "lon": CENTRE[1] + random.uniform(-0.01, 0.01),
+                        "accuracy_m": 10.0,
+                        "checkin": False,
+                        "tamper": False,
+                        "battery_pct": 80.0,
+                    }
                 )
         return pings
 

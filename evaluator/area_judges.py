@@ -25,8 +25,7 @@ from evaluator.decisions import (
 from geofence import OUTSIDE
 from geofence.models import CodeArray
 from geofence.person_rules import Curfew
-from geofence.state import AreaEvent, AreaState, EventKind, Status, Thresholds, advance
-from pings.batch import StreamPing
+from geofence.state import AreaEvent, AreaState, EventKind, Status, advance
 from pings.clock import ms_to_dt
 
 ALLOWED_AREA_RULE = "allowed_area"
@@ -50,32 +49,35 @@ def iso(event: AreaEvent) -> str:
     return ms_to_dt(event.ts_ms).isoformat()
 
 
-def at_ping(pings: list[StreamPing], event: AreaEvent) -> dict[str, Any]:
-    """Where the person was on the fix that decided the event."""
-    ids = set(event.evidence_ping_ids[-1:])
-    ping = next((p for p in pings if p["id"] in ids), None)
-    return {} if ping is None else {"lat": ping["lat"], "lon": ping["lon"]}
+def at_ping(batch: Batch, event: AreaEvent) -> dict[str, Any]:
+    """Where the person was on the fix that decided the event (nothing if it was an earlier
+    batch's)."""
+    if not event.evidence_ping_ids:
+        return {}
+    places = np.flatnonzero(batch.pings.ids == event.evidence_ping_ids[-1])
+    return batch.position(int(places[0])) if len(places) else {}
 
 
 def allowed_area(person: PersonRow, batch: Batch, state: State) -> tuple[State, list[Decision]]:
     """Out of the allowed area (越界) without leave is the violation; back inside closes the
     leaves that had begun and tells the console the person returned."""
-    fixes = fixes_of(batch.pings, batch.codes, batch.far)
-    area, events = advance(batch.judged_through, fixes, batch.thresholds)
+    area, events = advance(
+        batch.judged_through, batch.fixes(batch.codes, batch.far), batch.thresholds
+    )
     decisions: list[Decision] = []
     for event in events:
-        decisions += _allowed_area_event(person, batch.latest, event)
+        decisions += _allowed_area_event(person, batch, event)
     return {**state, AREA_KEY: area.to_json()}, decisions
 
 
-def _allowed_area_event(person: PersonRow, latest: StreamPing, event: AreaEvent) -> list[Decision]:
+def _allowed_area_event(person: PersonRow, batch: Batch, event: AreaEvent) -> list[Decision]:
     # a past excursion proven by late fixes is its own alert, not news on the current one
     key = f"{ALLOWED_AREA_RULE}@{event.episode}" if event.late else ALLOWED_AREA_RULE
     rule = Rule(AlertType.OUT_OF_AREA, key, f"{person.id}-{event.episode}")
     if violates(event):
         if person.rules.permit_at(event.ts_ms) is not None:  # 外出审批: away with leave
             return []
-        details = {"lat": latest["lat"], "lon": latest["lon"], "exited_at": iso(event)}
+        details = batch.position(batch.latest) | {"exited_at": iso(event)}
         return [violated(rule, event, details)]
     if event.late:  # a past excursion's end: the late alert says when it ended
         return [Cleared(rule, event.ts_ms, "returned_at")]
@@ -93,9 +95,9 @@ def exclusion_zones(person: PersonRow, batch: Batch, state: State) -> tuple[Stat
     saved: dict[str, Any] = state.get(ZONES_KEY, {})
     if not saved and not person.exclusion_fence_ids:
         return state, []  # most people: no zone, nothing remembered (a tenth of the worker's time)
-    pings, through = batch.pings, batch.judged_through
+    through = batch.judged_through
     zones = batch.fences.classify_zones(person.exclusion_fence_ids, batch.points)
-    outside = np.full(len(pings), OUTSIDE, dtype=np.int8)
+    outside = np.full(len(batch.pings), OUTSIDE, dtype=np.int8)
     # a pristine zone stays pristine on fixes outside it: only zones hit or under way are run
     under_way = {int(z) for z in saved} & set(person.exclusion_fence_ids)
     pristine = AreaState(last_ts_ms=through.last_ts_ms, last_ping_id=through.last_ping_id)
@@ -106,7 +108,7 @@ def exclusion_zones(person: PersonRow, batch: Batch, state: State) -> tuple[Stat
         machine = pristine if entry is None else AreaState.from_json(entry)
         # kept while outside the zone: the machine is given the zone's codes negated
         kept_codes = -zones.get(zone_id, outside)
-        machine, events = advance(machine, fixes_of(pings, kept_codes), batch.thresholds)
+        machine, events = advance(machine, batch.fixes(kept_codes), batch.thresholds)
         if machine.status is Status.OUTSIDE or machine.run_count or machine.episode_seq:
             kept[str(zone_id)] = machine.to_json()  # a pristine zone costs no state
         for e in events:
@@ -114,7 +116,7 @@ def exclusion_zones(person: PersonRow, batch: Batch, state: State) -> tuple[Stat
                 AlertType.EXCLUSION_ZONE, f"zone:{zone_id}", f"{person.id}-z{zone_id}-{e.episode}"
             )
             if violates(e):
-                details = {"fence_id": zone_id, "entered_at": iso(e)} | at_ping(pings, e)
+                details = {"fence_id": zone_id, "entered_at": iso(e)} | at_ping(batch, e)
                 decisions.append(violated(rule, e, details))
             else:
                 decisions.append(Cleared(rule, e.ts_ms, "left_at"))
@@ -126,21 +128,18 @@ def curfews(person: PersonRow, batch: Batch, state: State) -> tuple[State, list[
     saved: dict[str, Any] = state.get(CURFEWS_KEY, {})
     if not saved and not person.rules.curfews:
         return state, []  # most people
-    pings = batch.pings
+    times: list[int] = batch.ts_ms.tolist()
     kept: dict[str, Any] = {}
     decisions: list[Decision] = []
     for curfew in person.rules.curfews:
         key = str(curfew.rule_id)
-        windows = [person.rules.curfew_window(curfew, p["ts_ms"]) for p in pings]
+        windows = [person.rules.curfew_window(curfew, ts_ms) for ts_ms in times]
         entry = saved.get(key)
         if any(windows):
             home = batch.fences.classify([curfew.fence_id], batch.points)
             for window in sorted({w for w in windows if w is not None}):
                 chosen = [i for i, w in enumerate(windows) if w == window]
-                entry, found = _curfew_window(
-                    person, curfew, window, entry, batch.thresholds,
-                    [pings[i] for i in chosen], home[chosen],
-                )  # fmt: skip
+                entry, found = _curfew_window(person, curfew, window, entry, batch, chosen, home)
                 decisions += found
         if entry is not None:
             kept[key] = entry
@@ -152,17 +151,20 @@ def _curfew_window(
     curfew: Curfew,
     window: tuple[int, int],
     entry: dict[str, Any] | None,
-    thresholds: Thresholds,
-    pings: list[StreamPing],
+    batch: Batch,
+    chosen: list[int],
     home: CodeArray,
 ) -> tuple[dict[str, Any] | None, list[Decision]]:
+    """The window's machine on the pings at the `chosen` places (those in the window);
+    `home` holds every ping's code against the home zone."""
     if entry is not None and window[0] < entry["window"][0]:
         return entry, []  # fixes of a past night arriving late: that night was judged
     if entry is not None and window[0] == entry["window"][0]:
         machine = AreaState.from_json(entry["area"])
     else:
         machine = AreaState()  # a new night: nothing carried over from the last one
-    machine, events = advance(machine, fixes_of(pings, home), thresholds)
+    fixes = fixes_of(batch.pings.ids[chosen], batch.ts_ms[chosen], home[chosen])
+    machine, events = advance(machine, fixes, batch.thresholds)
     decisions: list[Decision] = []
     for e in events:
         rule = Rule(
@@ -176,7 +178,7 @@ def _curfew_window(
                 "window_start": ms_to_dt(window[0]).isoformat(),
                 "window_end": ms_to_dt(window[1]).isoformat(),
                 "away_at": iso(e),
-            } | at_ping(pings, e)
+            } | at_ping(batch, e)
             decisions.append(violated(rule, e, details))
         else:
             decisions.append(Cleared(rule, e.ts_ms, "home_at"))

@@ -9,18 +9,16 @@ words stay in the details of the alerts (`exited_at`, `entered_at`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from alerts.models import AlertType, EventType
 from alerts.person_store import PersonRow
 from evaluator.fence_cache import FenceCache, Points
 from geofence.models import BoolArray, CodeArray
 from geofence.state import AreaState, Fix, FixColumns, Thresholds
-from pings.batch import StreamPing
+from pings.batch import IntArray, PingBatch
 
 State = dict[str, Any]  # a person's saved state (person_state.state): a key per rule
 
@@ -78,16 +76,43 @@ Decision = Violated | Cleared | Noted | LeavesEnded
 
 @dataclass(frozen=True)
 class Batch:
-    """One person's pings of a transaction, with what every judge reads of them."""
+    """One person's pings of a transaction, with what every judge reads of them. A judge reads
+    the columns it needs; a ping is its place in them (`latest`, `in_fix_order`)."""
 
-    pings: list[StreamPing]
+    pings: PingBatch  # the person's span of the transaction's batch, in batch order
+    ts_ms: IntArray  # their fix times as the state machines count (pings.clock.us_to_ms)
     points: Points
     codes: CodeArray  # against the allowed area
     far: BoolArray  # certainly far outside it: decisive, skips the dwell
-    latest: StreamPing
+    latest: int  # the place of the newest fix (the first of equal times)
     thresholds: Thresholds
     judged_through: AreaState  # the allowed area's state before these pings
     fences: FenceCache  # classifies against other fences (zones, curfew homes); no I/O
+
+    def fixes(self, codes: CodeArray, far: BoolArray | None = None) -> list[Fix] | FixColumns:
+        """Every ping as a state machine's fix, with its code against that machine's area."""
+        return fixes_of(self.pings.ids, self.ts_ms, codes, far)
+
+    def position(self, place: int) -> dict[str, float]:
+        """Where the ping at `place` was."""
+        return {"lat": float(self.pings.lat[place]), "lon": float(self.pings.lon[place])}
+
+    def in_fix_order(self, places: Iterable[int]) -> list[int]:
+        """These places ordered by fix time, then ping id (arrival order within a time)."""
+        times: list[int] = self.ts_ms.tolist()
+        ids: list[int] = self.pings.ids.tolist()
+        return sorted(places, key=lambda place: (times[place], ids[place]))
+
+    def places_by_device(self) -> dict[str, list[int]]:
+        """Each device's places, devices in id order."""
+        devices = self.pings.device_ids
+        first = devices[0]
+        if devices.count(first) == len(devices):  # one device (almost every person)
+            return {first: list(range(len(devices)))}
+        places: dict[str, list[int]] = {}
+        for place, device in enumerate(devices):
+            places.setdefault(device, []).append(place)
+        return dict(sorted(places.items()))
 
 
 Judge = Callable[[PersonRow, Batch, State], tuple[State, list[Decision]]]
@@ -110,22 +135,8 @@ COLUMNS_FROM = 16
 
 
 def fixes_of(
-    pings: list[StreamPing], codes: CodeArray, far: BoolArray | None = None
+    ids: IntArray, ts_ms: IntArray, codes: CodeArray, far: BoolArray | None = None
 ) -> list[Fix] | FixColumns:
-    count = len(pings)
-    if count >= COLUMNS_FROM:
-        ids = np.fromiter((p["id"] for p in pings), np.int64, count)
-        times = np.fromiter((p["ts_ms"] for p in pings), np.int64, count)
-        return FixColumns(ids, times, codes, far)
-    # tolist() makes Python ints and bools in one go, far cheaper than int() per numpy scalar
-    code_list: list[int] = codes.tolist()
-    if far is None:
-        return [Fix(p["id"], p["ts_ms"], c) for p, c in zip(pings, code_list, strict=True)]
-    far_list: list[bool] = far.tolist()
-    return [
-        Fix(p["id"], p["ts_ms"], c, f) for p, c, f in zip(pings, code_list, far_list, strict=True)
-    ]
-
-
-def fix_order(ping: StreamPing) -> tuple[int, int]:
-    return ping["ts_ms"], ping["id"]
+    """The pings as a state machine's input: columns from COLUMNS_FROM of them, else a Fix each."""
+    columns = FixColumns(ids, ts_ms, codes, far)
+    return columns if len(ids) >= COLUMNS_FROM else columns.fixes()

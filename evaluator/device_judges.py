@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from alerts.models import AlertType
 from alerts.person_store import PersonRow
 from evaluator.decisions import (
@@ -16,10 +18,9 @@ from evaluator.decisions import (
     Rule,
     State,
     Violated,
-    fix_order,
     with_key,
 )
-from pings.batch import StreamPing
+from pings.batch import TAMPER, nan_to_none
 from pings.clock import ms_to_dt
 
 DEVICE_KEY = "devices"  # device id -> {"last_ms", "tamper", "low"}: what each last reported
@@ -39,63 +40,65 @@ def device_flags(person: PersonRow, batch: Batch, state: State) -> tuple[State, 
     only above BATTERY_RECOVERED_PCT, so a level hovering at the threshold stays quiet.
     """
     pings = batch.pings
+    times: list[int] = batch.ts_ms.tolist()
+    quiet = not (pings.flags & TAMPER).any() and bool(np.isnan(pings.battery_pct).all())
+    count = len(pings)
+    tampered: list[bool] = [False] * count if quiet else ((pings.flags & TAMPER) != 0).tolist()
+    levels = [None] * count if quiet else nan_to_none(pings.battery_pct)
     flags: dict[str, Any] = dict(state.get(DEVICE_KEY, {}))
     decisions: list[Decision] = []
-    for device_id in sorted({p["device_id"] for p in pings}):
-        mine = [p for p in pings if p["device_id"] == device_id]
+    for device_id, places in batch.places_by_device().items():
         flag = dict(flags.get(device_id, {}))
-        if not flag.get("tamper") and not any(
-            p["tamper"] or p["battery_pct"] is not None for p in mine
+        if not flag.get("tamper") and (
+            quiet or not any(tampered[i] or levels[i] is not None for i in places)
         ):
             # nothing to tell (almost every report): only the newest report's time moves
-            newest = max(p["ts_ms"] for p in mine)
+            newest = max(times[i] for i in places)
             if newest > flag.get("last_ms", -1):
                 flag["last_ms"] = newest
             flags[device_id] = flag
             continue
-        for ping in sorted(mine, key=fix_order):
-            if ping["ts_ms"] <= flag.get("last_ms", -1):
+        for place in batch.in_fix_order(places):
+            if times[place] <= flag.get("last_ms", -1):
                 continue  # a late report says nothing about the device now
-            flag["last_ms"] = ping["ts_ms"]
-            if bool(ping["tamper"]) != bool(flag.get("tamper")):
-                decisions += tamper(person, ping, flag)
-            if ping["battery_pct"] is not None:
-                decisions += battery(person, ping, ping["battery_pct"], flag)
+            flag["last_ms"] = times[place]
+            if tampered[place] != bool(flag.get("tamper")):
+                decisions += tamper(person, batch, place, flag)
+            level = levels[place]
+            if level is not None:
+                decisions += battery(person, batch, place, level, flag)
         flags[device_id] = flag
     return {**state, DEVICE_KEY: flags}, decisions
 
 
-def tamper(person: PersonRow, ping: StreamPing, flag: dict[str, Any]) -> list[Decision]:
-    """Called on a change of the tamper flag only; `flag` is the judge's own copy."""
-    now = bool(ping["tamper"])
+def tamper(person: PersonRow, batch: Batch, place: int, flag: dict[str, Any]) -> list[Decision]:
+    """Called on a change of the tamper flag only, for the ping at `place`; `flag` is the
+    judge's own copy."""
+    now = not flag.get("tamper")
     flag["tamper"] = now
-    device_id, ts_ms = ping["device_id"], ping["ts_ms"]
+    device_id, ts_ms = batch.pings.device_ids[place], int(batch.ts_ms[place])
     rule = Rule(AlertType.TAMPER, f"device:{device_id}", f"{person.id}-t-{ts_ms}")
     if not now:
         return [Cleared(rule, ts_ms, "cleared_at")]
-    details = {
-        "device_id": device_id,
-        "flagged_at": ms_to_dt(ts_ms).isoformat(),
-        "lat": ping["lat"],
-        "lon": ping["lon"],
-    }
-    return [Violated(rule, ts_ms, details, (ping["id"],))]
+    details = {"device_id": device_id, "flagged_at": ms_to_dt(ts_ms).isoformat()}
+    ping_id = int(batch.pings.ids[place])
+    return [Violated(rule, ts_ms, details | batch.position(place), (ping_id,))]
 
 
 def battery(
-    person: PersonRow, ping: StreamPing, level: float, flag: dict[str, Any]
+    person: PersonRow, batch: Batch, place: int, level: float, flag: dict[str, Any]
 ) -> list[Decision]:
     low = flag.get("low")
     if (low and level <= BATTERY_RECOVERED_PCT) or (not low and level >= LOW_BATTERY_PCT):
         return []  # no change: the common case, on every report
-    device_id, ts_ms = ping["device_id"], ping["ts_ms"]
+    device_id, ts_ms = batch.pings.device_ids[place], int(batch.ts_ms[place])
     rule = Rule(AlertType.LOW_BATTERY, f"device:{device_id}", f"{person.id}-b-{ts_ms}")
     if low:
         flag["low"] = False
         return [Cleared(rule, ts_ms, "charged_at")]
     flag["low"] = True
     details = {"device_id": device_id, "battery_pct": level}
-    return [Violated(rule, ts_ms, details, (ping["id"],))]
+    return [Violated(rule, ts_ms, details, (int(batch.pings.ids[place]),))]
 
 
 def reconnections(person: PersonRow, batch: Batch, state: State) -> tuple[State, list[Decision]]:
@@ -104,8 +107,11 @@ def reconnections(person: PersonRow, batch: Batch, state: State) -> tuple[State,
         return state, []  # nearly every batch
     lost: dict[str, int] = dict(state[LOST_KEY])
     decisions: list[Decision] = []
-    for device_id in sorted({p["device_id"] for p in batch.pings} & lost.keys()):
-        ts_ms = max(p["ts_ms"] for p in batch.pings if p["device_id"] == device_id)
+    times: list[int] = batch.ts_ms.tolist()
+    for device_id, places in batch.places_by_device().items():
+        if device_id not in lost:
+            continue
+        ts_ms = max(times[place] for place in places)
         details = {"reconnected_at": ms_to_dt(ts_ms).isoformat()}
         decisions.append(Noted(lost.pop(device_id), ts_ms, details))
     return with_key(state, LOST_KEY, lost), decisions
@@ -115,7 +121,7 @@ def person_heard(person: PersonRow, batch: Batch, state: State) -> tuple[State, 
     """The person's signal_lost alert of before per-device silence, told they are heard."""
     if SIGNAL_KEY not in state:
         return state, []
-    ts_ms = batch.latest["ts_ms"]
+    ts_ms = int(batch.ts_ms[batch.latest])
     details = {"reconnected_at": ms_to_dt(ts_ms).isoformat()}
     rest = {k: v for k, v in state.items() if k != SIGNAL_KEY}
     return rest, [Noted(state[SIGNAL_KEY], ts_ms, details)]

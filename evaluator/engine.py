@@ -33,8 +33,8 @@ from geofence import OUTSIDE
 from geofence.models import BoolArray, CodeArray
 from geofence.separation import SeparationConfig
 from geofence.state import DEFAULT_THRESHOLDS, AreaState, Thresholds, far_radius_m
-from pings.batch import PingBatch, StreamPing
-from pings.clock import ms_to_dt
+from pings.batch import IntArray, PingBatch
+from pings.clock import ms_to_dt, us_to_ms
 from pings.pg import Conn
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 class Judged:
     """One person's pings of a batch, with where each lies against their allowed area."""
 
-    pings: list[StreamPing]
+    pings: PingBatch
+    ts_ms: IntArray  # their fix times as the state machines count
     points: Points
     codes: CodeArray
     far: BoolArray
@@ -121,7 +122,7 @@ class Evaluator:
         groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for person_id, person in persons.items():
             groups[person.allowed_fence_ids].append(person_id)
-        rows = ordered.rows()
+        times = us_to_ms(ordered.ts_us)  # the one conversion to the machines' milliseconds
         judged: dict[int, Judged] = {}
         for fence_ids, members in groups.items():
             spans = [by_person[person_id] for person_id in members]
@@ -132,7 +133,8 @@ class Evaluator:
             for person_id, span, start in zip(members, spans, offsets, strict=True):
                 part = slice(start, start + span.stop - span.start)
                 judged[person_id] = Judged(
-                    rows[span],
+                    ordered.take(span),
+                    times[span],
                     (points[0][part], points[1][part], points[2][part]),
                     codes[part],
                     far[part],
@@ -146,10 +148,10 @@ class Evaluator:
         saved: State,
         judged: Judged,
     ) -> tuple[state_store.SavedState, list[NewEvent]]:
-        pings = judged.pings
-        latest = max(pings, key=lambda p: p["ts_ms"])
+        latest = int(np.argmax(judged.ts_ms))  # the first of equal times
         batch = Batch(
-            pings,
+            judged.pings,
+            judged.ts_ms,
             judged.points,
             judged.codes,
             judged.far,
@@ -166,14 +168,16 @@ class Evaluator:
                 decisions += found
         events = await writer.write(conn, person, decisions) if decisions else []
         area = state[area_judges.AREA_KEY]
-        if self._position_due(saved, latest):
-            events.append(position_event(person, latest, str(area["status"])))
-            state = {**state, "last_position_ms": latest["ts_ms"]}
+        latest_ms = int(batch.ts_ms[latest])
+        if self._position_due(saved, latest_ms):
+            events.append(position_event(person, batch, str(area["status"])))
+            state = {**state, "last_position_ms": latest_ms}
         last_ts_ms = area.get("last_ts_ms")
         last_ts = ms_to_dt(last_ts_ms) if last_ts_ms is not None else None
         quietest = device_judges.quietest_fix(person, state)
+        where = batch.position(latest)
         return state_store.SavedState(
-            person.id, state, last_ts, latest["lat"], latest["lon"], quietest
+            person.id, state, last_ts, where["lat"], where["lon"], quietest
         ), events
 
     def _far_outside(
@@ -188,9 +192,9 @@ class Evaluator:
             far[out] = codes_far == OUTSIDE
         return far
 
-    def _position_due(self, saved: dict[str, Any], latest: StreamPing) -> bool:
+    def _position_due(self, saved: dict[str, Any], latest_ms: int) -> bool:
         last_ms = int(saved.get("last_position_ms", 0))
-        return latest["ts_ms"] - last_ms >= self.config.position_interval_s * 1000
+        return latest_ms - last_ms >= self.config.position_interval_s * 1000
 
 
 def judges(config: EvaluatorConfig) -> list[Judge]:
@@ -236,13 +240,14 @@ def thresholds_for(person: person_store.PersonRow) -> Thresholds:
     return replace(base, **overrides)
 
 
-def position_event(person: person_store.PersonRow, ping: StreamPing, status: str) -> NewEvent:
+def position_event(person: person_store.PersonRow, batch: Batch, status: str) -> NewEvent:
+    """Where the person's newest fix of the batch puts them."""
+    latest = batch.latest
     payload = {
         "person_id": person.id,
-        "lat": ping["lat"],
-        "lon": ping["lon"],
-        "accuracy_m": ping["accuracy_m"],
-        "ts": ms_to_dt(ping["ts_ms"]).isoformat(),
+        **batch.position(latest),
+        "accuracy_m": float(batch.pings.accuracy_m[latest]),
+        "ts": ms_to_dt(int(batch.ts_ms[latest])).isoformat(),
         "status": status,
         "supervision_level": person.supervision_level,
     }

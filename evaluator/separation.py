@@ -8,7 +8,7 @@ from typing import Any
 
 from alerts.models import AlertType
 from alerts.person_store import PersonRow
-from evaluator.decisions import Batch, Cleared, Decision, Judge, Rule, State, Violated, fix_order
+from evaluator.decisions import Batch, Cleared, Decision, Judge, Rule, State, Violated
 from geofence.separation import (
     Change,
     DeviceFix,
@@ -18,7 +18,6 @@ from geofence.separation import (
     distance_m,
     next_fix,
 )
-from pings.batch import StreamPing
 from pings.clock import ms_to_dt
 
 # {"fixes": {device id: its latest fix}, "pairs": {band id: {phone id: its PairState}}}
@@ -29,13 +28,13 @@ def separation(config: SeparationConfig) -> Judge:
     """The judge, with the distances and times that make a pair apart."""
 
     def judge(person: PersonRow, batch: Batch, state: State) -> tuple[State, list[Decision]]:
-        return separated(person, batch.pings, state, config)
+        return separated(person, batch, state, config)
 
     return judge
 
 
 def separated(
-    person: PersonRow, pings: list[StreamPing], state: State, config: SeparationConfig
+    person: PersonRow, batch: Batch, state: State, config: SeparationConfig
 ) -> tuple[State, list[Decision]]:
     """Judge every pair a new fix touches; a late fix (older than its device's latest) is
     stored but never judged, so it cannot flip the pair backwards."""
@@ -53,12 +52,17 @@ def separated(
         if band in bands
     }
     decisions: list[Decision] = []
-    for ping in sorted((p for p in pings if p["device_id"] in watched), key=fix_order):
-        device = ping["device_id"]
+    pings = batch.pings
+    devices, ids = pings.device_ids, pings.ids.tolist()
+    times: list[int] = batch.ts_ms.tolist()
+    lats, lons, accuracies = pings.lat.tolist(), pings.lon.tolist(), pings.accuracy_m.tolist()
+    of_watched = [place for place, device in enumerate(devices) if device in watched]
+    for place in batch.in_fix_order(of_watched):
+        device, ts_ms = devices[place], times[place]
         previous = fixes.get(device)
-        if previous is not None and ping["ts_ms"] <= previous.ts_ms:
+        if previous is not None and ts_ms <= previous.ts_ms:
             continue
-        fix = DeviceFix(ping["ts_ms"], ping["lat"], ping["lon"], ping["accuracy_m"])
+        fix = DeviceFix(ts_ms, lats[place], lons[place], accuracies[place])
         fixes[device] = next_fix(previous, fix)
         for band, phone in pairs_of(device, bands, phones):
             if band not in fixes or phone not in fixes:
@@ -69,6 +73,7 @@ def separated(
             )
             of_band[phone] = pair.to_json()
             if change is not None:
+                ping = (ids[place], ts_ms)
                 decisions.append(
                     decision(person, ping, change, (band, fixes[band]), (phone, fixes[phone]))
                 )
@@ -84,28 +89,28 @@ def pairs_of(device: str, bands: tuple[str, ...], phones: tuple[str, ...]) -> li
 
 def decision(
     person: PersonRow,
-    ping: StreamPing,
+    ping: tuple[int, int],
     change: Change,
     band: tuple[str, DeviceFix],
     phone: tuple[str, DeviceFix],
 ) -> Decision:
+    """`ping` is the id and fix time of the ping that changed the pair."""
     (band_id, band_fix), (phone_id, phone_fix) = band, phone
+    ping_id, ts_ms = ping
     rule = Rule(
-        AlertType.DEVICE_SEPARATION,
-        f"separation:{band_id}|{phone_id}",
-        f"{person.id}-s-{ping['ts_ms']}",
+        AlertType.DEVICE_SEPARATION, f"separation:{band_id}|{phone_id}", f"{person.id}-s-{ts_ms}"
     )
     if change is Change.REJOINED:
-        return Cleared(rule, ping["ts_ms"], "rejoined_at")
+        return Cleared(rule, ts_ms, "rejoined_at")
     details = {
         "device_id": band_id,
         "phone_id": phone_id,
         "distance_m": round(distance_m(band_fix, phone_fix)),
-        "separated_at": ms_to_dt(ping["ts_ms"]).isoformat(),
+        "separated_at": ms_to_dt(ts_ms).isoformat(),
         "band": fix_details(band_fix),
         "phone": fix_details(phone_fix),
     }
-    return Violated(rule, ping["ts_ms"], details, (ping["id"],))
+    return Violated(rule, ts_ms, details, (ping_id,))
 
 
 def fix_details(fix: DeviceFix) -> dict[str, Any]:

@@ -2,21 +2,21 @@
 
 The group commit builds one from the requests it flushes; COPY stores it (pings.copy), the
 stream carries it (pings.streams), a replay reads it back out of PostgreSQL (pings.replay) and
-the evaluator cuts it by person (`by_person`). A column per field, one time unit (epoch
-microseconds, pings.clock), the same fields everywhere after validation: see
-docs/decisions/0032-one-ping-batch.md.
+the evaluator cuts it by person (`by_person`), its judges reading each person's span. A column
+per field, one time unit (epoch microseconds, pings.clock), the same fields everywhere after
+validation: see docs/decisions/0032-one-ping-batch.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from pings.clock import US_PER_MS, us_to_ms
+from pings.clock import US_PER_MS
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -43,22 +43,6 @@ class Reported(Protocol):
     seq: int | None
     crs_in: str
     attrs: dict[str, Any] | None
-
-
-class StreamPing(TypedDict):
-    """One ping of a batch as a row, for the judges that read pings one at a time
-    (`PingBatch.rows`); the fix time in the state machines' epoch milliseconds."""
-
-    id: int
-    person_id: int
-    device_id: str
-    ts_ms: int
-    lat: float
-    lon: float
-    accuracy_m: float
-    checkin: bool
-    tamper: bool
-    battery_pct: float | None
 
 
 def nan_to_none(column: FloatArray) -> list[float | None]:
@@ -150,8 +134,9 @@ class PingBatch:
         )
 
     @classmethod
-    def of_rows(cls, rows: Sequence[StreamPing]) -> PingBatch:
-        """Rows as `rows` gives them (tests; the JSON stream entries of earlier versions)."""
+    def of_rows(cls, rows: Sequence[Mapping[str, Any]]) -> PingBatch:
+        """Pings as rows by field name, the fix time as epoch milliseconds under `ts_ms` (the
+        JSON stream entries of earlier versions; tests)."""
         return cls.of_records(rows, (r["ts_ms"] * US_PER_MS for r in rows))
 
     @classmethod
@@ -244,36 +229,4 @@ class PingBatch:
         return ordered, [
             (person, slice(start, end))
             for person, start, end in zip(firsts, starts, ends, strict=True)
-        ]
-
-    def rows(self) -> list[StreamPing]:
-        """Each ping as a row, its fix time floored to milliseconds (pings.clock.us_to_ms)."""
-        columns = (
-            self.ids.tolist(),
-            self.person_ids.tolist(),
-            self.device_ids,
-            us_to_ms(self.ts_us).tolist(),
-            self.lat.tolist(),
-            self.lon.tolist(),
-            self.accuracy_m.tolist(),
-            (self.flags & CHECKIN).astype(bool).tolist(),
-            (self.flags & TAMPER).astype(bool).tolist(),
-            nan_to_none(self.battery_pct),
-        )
-        return [
-            {
-                "id": i,
-                "person_id": person,
-                "device_id": device,
-                "ts_ms": ts,
-                "lat": lat,
-                "lon": lon,
-                "accuracy_m": acc,
-                "checkin": checkin,
-                "tamper": tamper,
-                "battery_pct": battery,
-            }
-            for (i, person, device, ts, lat, lon, acc, checkin, tamper, battery) in zip(
-                *columns, strict=True
-            )
         ]

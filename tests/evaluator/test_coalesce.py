@@ -10,16 +10,16 @@ import pytest
 from evaluator.coalesce import BUSY_GATHERS, GATHER_S, Coalescer
 from evaluator.state_store import Progress
 from monitor.settings import Settings
-from pings.batch import PingBatch, StreamPing
+from pings.batch import PingBatch
 from pings.clock import ms_to_dt
-from tests.stream_pings import stream_ping
+from tests.stream_pings import PingRow, stream_ping
 
 
-def ping(n: int) -> StreamPing:
+def ping(n: int) -> PingRow:
     return stream_ping(n)
 
 
-def batch(*rows: StreamPing) -> PingBatch:
+def batch(*rows: PingRow) -> PingBatch:
     return PingBatch.of_rows(rows)
 
 

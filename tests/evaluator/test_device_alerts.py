@@ -12,50 +12,58 @@ from hypothesis import strategies as st
 
 from alerts.person_store import PersonRow
 from evaluator import device_judges
-from evaluator.decisions import Batch, Decision, State, fix_order
+from evaluator.decisions import Batch, Decision, State
 from evaluator.fence_cache import FenceCache
 from geofence.state import DEFAULT_THRESHOLDS, AreaState
-from pings.batch import PingBatch, StreamPing
-from tests.stream_pings import stream_ping
+from pings.batch import PingBatch
+from pings.clock import us_to_ms
+from tests.stream_pings import PingRow, stream_ping
 
 PERSON = PersonRow(1, "strict", 1, "/1/", (1,))
 
 
-def batch_of(pings: list[StreamPing]) -> Batch:
-    codes = np.zeros(len(pings), dtype=np.int8)
+def batch_of(pings: list[PingRow]) -> Batch:
     columns = PingBatch.of_rows(pings)
+    ts_ms = us_to_ms(columns.ts_us)
     return Batch(
-        pings,
+        columns,
+        ts_ms,
         (columns.lat, columns.lon, columns.accuracy_m),
-        codes,
+        np.zeros(len(pings), dtype=np.int8),
         np.zeros(len(pings), dtype=np.bool_),
-        max(pings, key=lambda p: p["ts_ms"]),
+        int(np.argmax(ts_ms)),
         DEFAULT_THRESHOLDS["strict"],
         AreaState(),
         FenceCache(),
     )
 
 
-def full_loop(pings: list[StreamPing], state: State) -> tuple[State, list[Decision]]:
-    """device_flags as it was before the shortcut: every report in fix order."""
+def full_loop(pings: list[PingRow], state: State) -> tuple[State, list[Decision]]:
+    """device_flags as it was before the shortcut: every report in fix order, read as rows."""
+    batch = batch_of(pings)
     flags: dict[str, Any] = copy.deepcopy(state.get(device_judges.DEVICE_KEY, {}))
     decisions: list[Decision] = []
     for device_id in sorted({p["device_id"] for p in pings}):
-        mine = sorted((p for p in pings if p["device_id"] == device_id), key=fix_order)
+        mine = sorted(
+            (place for place, p in enumerate(pings) if p["device_id"] == device_id),
+            key=lambda place: (pings[place]["ts_ms"], pings[place]["id"]),
+        )
         flag = dict(flags.get(device_id, {}))
-        for ping in mine:
+        for place in mine:
+            ping = pings[place]
             if ping["ts_ms"] <= flag.get("last_ms", -1):
                 continue
             flag["last_ms"] = ping["ts_ms"]
             if bool(ping["tamper"]) != bool(flag.get("tamper")):
-                decisions += device_judges.tamper(PERSON, ping, flag)
-            if ping["battery_pct"] is not None:
-                decisions += device_judges.battery(PERSON, ping, ping["battery_pct"], flag)
+                decisions += device_judges.tamper(PERSON, batch, place, flag)
+            level = ping["battery_pct"]
+            if level is not None:
+                decisions += device_judges.battery(PERSON, batch, place, level, flag)
         flags[device_id] = flag
     return {**state, device_judges.DEVICE_KEY: flags}, decisions
 
 
-def report(n: int, device: str, ts_ms: int, tamper: bool, battery: float | None) -> StreamPing:
+def report(n: int, device: str, ts_ms: int, tamper: bool, battery: float | None) -> PingRow:
     return stream_ping(
         n, person_id=1, device_id=device, ts_ms=ts_ms, tamper=tamper, battery_pct=battery
     )

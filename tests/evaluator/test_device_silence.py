@@ -14,10 +14,10 @@ from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from monitor.registry.enrol import enrol_person
-from pings.batch import PingBatch, StreamPing
+from pings.batch import PingBatch
 from simulators.fleet import offset
 from tests.e2e.test_slice import CENTRE, square
-from tests.stream_pings import stream_ping
+from tests.stream_pings import PingRow, stream_ping
 
 ping_ids = itertools.count(20_000_000)
 AWAY = offset(*CENTRE, 2000.0, 0.0)  # 2 km north (outside the 1 km square: out_of_area too)
@@ -74,7 +74,7 @@ class Person:
 
     def ping(
         self, device_id: str, at: datetime, where: tuple[float, float], accuracy_m: float = 10.0
-    ) -> StreamPing:
+    ) -> PingRow:
         return stream_ping(
             next(ping_ids),
             person_id=self.id,
@@ -85,7 +85,7 @@ class Person:
             accuracy_m=accuracy_m,
         )
 
-    async def report(self, *pings: StreamPing) -> list[dict[str, Any]]:
+    async def report(self, *pings: PingRow) -> list[dict[str, Any]]:
         """Judge these pings; answers the events committed, oldest first."""
         event_ids = await self.evaluator.evaluate(PingBatch.of_rows(list(pings)))
         async with self.pool.acquire() as conn:

@@ -13,16 +13,16 @@ from alerts.person_store import PersonRow
 from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import casework_store, schemas
 from monitor.registry import store as registry_store
-from pings.batch import PingBatch, StreamPing
+from pings.batch import PingBatch
 from tests.e2e.test_slice import CENTRE, square
 from tests.evaluator.test_rules import FAR_OUT, ping_ids
 from tests.evaluator.test_store_and_stream import strict_person
-from tests.stream_pings import stream_ping
+from tests.stream_pings import PingRow, stream_ping
 
 NOON = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
 
 
-def pings(person_id: int, where: tuple[float, float], start: datetime) -> list[StreamPing]:
+def pings(person_id: int, where: tuple[float, float], start: datetime) -> list[PingRow]:
     base = int(start.timestamp() * 1000)
     return [
         stream_ping(

@@ -14,9 +14,10 @@ from alerts import timer_store
 from evaluator.engine import Evaluator, EvaluatorConfig
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
-from pings.batch import PingBatch, StreamPing
+from pings.batch import PingBatch
 from simulators.fleet import offset
 from tests.e2e.test_slice import CENTRE, square
+from tests.stream_pings import PingRow
 
 # 23:00 in Shanghai on a Monday: inside a 22:00-06:00 curfew
 NIGHT = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
@@ -45,8 +46,8 @@ class Person:
         ts_ms: int,
         tamper: bool = False,
         battery_pct: float | None = None,
-    ) -> StreamPing:
-        return StreamPing(
+    ) -> PingRow:
+        return PingRow(
             id=next(ping_ids), person_id=self.id, device_id="band-1", ts_ms=ts_ms, lat=where[0],
             lon=where[1], accuracy_m=10.0, checkin=False, tamper=tamper, battery_pct=battery_pct,
         )  # fmt: skip

@@ -23,10 +23,11 @@ from monitor import db
 from monitor.registry import schemas
 from monitor.registry import store as registry_store
 from pings import streams
-from pings.batch import PingBatch, StreamPing
+from pings.batch import PingBatch
 from tests.conftest import db_pool, flushed, fresh_database, redis_db
 from tests.e2e.test_slice import CENTRE
 from tests.registry_rows import person_in_new_city
+from tests.stream_pings import PingRow
 
 
 async def test_migrate_is_idempotent(pool: asyncpg.Pool) -> None:
@@ -143,7 +144,7 @@ async def strict_person(pool: asyncpg.Pool, city_name: str) -> int:
 def far_out(person_id: int, now_ms: int, ids: range) -> PingBatch:
     """Fixes 10 s apart, 5.5 km out of the person's square."""
     rows = [
-        StreamPing(
+        PingRow(
             id=n,
             person_id=person_id,
             device_id="d",

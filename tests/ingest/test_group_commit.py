@@ -31,7 +31,7 @@ from pings.clock import dt_to_us
 from pings.copy import plain_copy
 from pings.replay import replay_page
 from tests.conftest import free_port
-from tests.stream_pings import batch_of
+from tests.stream_pings import batch_of, rows_of
 
 # pings here belong to no enrolled person: an id the session's registry never reaches, or
 # a person enrolled by a later test would find these pings in their track
@@ -283,9 +283,9 @@ async def test_a_replayed_fix_has_the_fix_time_its_stream_entry_had(pool: asyncp
             limit=1000,
         )
     entries = stream_entries(batch_of([(NO_PERSON, p) for p in sent]), ids, 1, received_ms=0)
-    streamed = {p["id"]: p["ts_ms"] for p in streams.decode(entries[0]).rows()}
+    streamed = {p["id"]: p["ts_ms"] for p in rows_of(streams.decode(entries[0]))}
     assert page is not None
-    replayed = {r["id"]: r["ts_ms"] for r in page[0].rows() if r["device_id"] == device}
+    replayed = {r["id"]: r["ts_ms"] for r in rows_of(page[0]) if r["device_id"] == device}
     assert replayed == streamed
     assert sorted(streamed.values()) == [
         int(start.timestamp()) * 1000 + ms for ms in (0, 1, 567, 999)

@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 from ingest.group_commit import stream_entries
 from ingest.models import Ping
 from pings import streams
-from pings.batch import PingBatch, StreamPing
+from pings.batch import PingBatch
+from tests.stream_pings import PingRow, rows_of
 
 stream_pings = st.builds(
-    StreamPing,
+    PingRow,
     id=st.integers(1, 2**62),
     person_id=st.integers(1, 2**62),
     device_id=st.text(min_size=1, max_size=20),
@@ -32,11 +33,9 @@ stream_pings = st.builds(
 
 
 @given(st.lists(stream_pings, max_size=30), st.integers(0, 2**50))
-def test_an_entry_reads_back_as_the_pings_written(
-    pings: list[StreamPing], received_ms: int
-) -> None:
+def test_an_entry_reads_back_as_the_pings_written(pings: list[PingRow], received_ms: int) -> None:
     entry = streams.encode(PingBatch.of_rows(pings), received_ms=received_ms)
-    assert streams.decode(entry).rows() == pings
+    assert rows_of(streams.decode(entry)) == pings
     assert streams.received_ms(entry) == received_ms
 
 
@@ -45,17 +44,17 @@ def test_fix_times_travel_in_microseconds_and_read_as_floored_milliseconds() -> 
     exact = replace(batch, ts_us=batch.ts_us + 999)
     read = streams.decode(streams.encode(exact, received_ms=0))
     assert read.ts_us.tolist() == [3999]
-    assert read.rows()[0]["ts_ms"] == 3
+    assert rows_of(read)[0]["ts_ms"] == 3
 
 
 def test_an_entry_with_millisecond_fix_times_written_before_microseconds_still_reads() -> None:
     entry = streams.encode(PingBatch.of_rows([a_ping(ts_ms=1234)]), received_ms=0)
     earlier = {k: v for k, v in entry.items() if k != b"us"} | {b"ts": struct.pack("<q", 1234)}
-    assert streams.decode(earlier).rows() == [a_ping(ts_ms=1234)]
+    assert rows_of(streams.decode(earlier)) == [a_ping(ts_ms=1234)]
 
 
-def a_ping(**changes: Any) -> StreamPing:
-    ping = StreamPing(
+def a_ping(**changes: Any) -> PingRow:
+    ping = PingRow(
         id=1,
         person_id=2,
         device_id="a",
@@ -73,7 +72,7 @@ def a_ping(**changes: Any) -> StreamPing:
 
 def test_an_entry_of_json_objects_written_before_columns_still_reads() -> None:
     ping = a_ping(tamper=True)
-    assert streams.decode({b"b": orjson.dumps([ping]), b"r": b"9"}).rows() == [ping]
+    assert rows_of(streams.decode({b"b": orjson.dumps([ping]), b"r": b"9"})) == [ping]
 
 
 @pytest.mark.parametrize(
@@ -115,7 +114,7 @@ def test_a_flush_becomes_an_entry_per_partition_of_its_new_pings_in_order(
     new_ids = {place: 1000 + place for place in new}
     batch = PingBatch.of_reports([person for person, _ in rows], [ping for _, ping in rows])
     entries = stream_entries(batch, new_ids, partitions, received_ms=7)
-    read = {partition: streams.decode(entry).rows() for partition, entry in entries.items()}
+    read = {partition: rows_of(streams.decode(entry)) for partition, entry in entries.items()}
     for partition, pings in read.items():
         assert pings and all(p["person_id"] % partitions == partition for p in pings)
         assert [p["id"] for p in pings] == sorted(p["id"] for p in pings), "in flush order"

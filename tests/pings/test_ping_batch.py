@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from pings.batch import PingBatch
 from pings.clock import dt_to_ms, dt_to_us, ms_to_dt, us_to_dt, us_to_ms
-from tests.stream_pings import stream_ping
+from tests.stream_pings import rows_of, stream_ping
 
 
 @given(st.lists(st.integers(1, 6), max_size=40))
@@ -18,7 +18,7 @@ def test_each_person_gets_their_pings_in_batch_order(persons: list[int]) -> None
     rows = [stream_ping(n, person_id=person) for n, person in enumerate(persons)]
     ordered, spans = PingBatch.of_rows(rows).by_person()
     assert [person for person, _ in spans] == sorted(set(persons))
-    read = ordered.rows()
+    read = rows_of(ordered)
     for person, span in spans:
         assert read[span] == [r for r in rows if r["person_id"] == person]
     assert sum(span.stop - span.start for _, span in spans) == len(rows)
@@ -35,8 +35,8 @@ def test_concat_keeps_order_and_an_empty_batch_is_empty() -> None:
     a = PingBatch.of_rows([stream_ping(1), stream_ping(2)])
     b = PingBatch.of_rows([stream_ping(3, battery_pct=40.0, tamper=True)])
     both = PingBatch.concat([a, b])
-    assert both.rows() == a.rows() + b.rows()
-    assert len(PingBatch.concat([])) == 0 and PingBatch.empty().rows() == []
+    assert rows_of(both) == rows_of(a) + rows_of(b)
+    assert len(PingBatch.concat([])) == 0 and rows_of(PingBatch.empty()) == []
 
 
 @given(st.integers(-(10**15), 10**15))
