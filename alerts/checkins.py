@@ -32,7 +32,7 @@ from alerts.models import AlertType, EventType, NewEvent
 from alerts.outbox import alert_event
 from geofence.errors import InvalidInputError
 from geofence.person_rules import Checkin, parse_checkin
-from pings.clock import ms_to_dt
+from pings.clock import dt_to_ms, ms_to_dt
 from pings.pg import Conn
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ async def _judge(conn: Conn, rows: list[asyncpg.Record], now: datetime) -> list[
         if checkin is None or person is None:
             next_due[row["id"]] = now + timedelta(days=1)
             continue
-        starts_ms, ends_ms = checkin.window_due_at(round(row["due_at"].timestamp() * 1000))
+        starts_ms, ends_ms = checkin.window_due_at(dt_to_ms(row["due_at"]))
         windows.append(Window(row["id"], person.id, checkin, starts_ms, ends_ms))
         following = checkin.next_window(starts_ms, person.rules.zone)
         next_due[row["id"]] = ms_to_dt(checkin.due_ms(following))

@@ -12,7 +12,7 @@ from alerts.levels import LEVELS
 from alerts.models import AlertType, EventType, NewEvent
 from alerts.outbox import alert_event
 from alerts.silence import LAST_MS, SILENT_SINCE, SilenceRule, order_in_force
-from pings.clock import ms_to_dt
+from pings.clock import dt_to_ms, ms_to_dt
 from pings.pg import Conn
 
 # Each device silent at $1 by the rule (alerts.silence) and not already flagged. A scan of the
@@ -90,7 +90,7 @@ async def open_signal_lost(conn: Conn, *, now: datetime, rule: SilenceRule) -> l
     if not lost:
         return []
     persons = await person_store.persons(conn, person_ids=sorted({r["person_id"] for r in lost}))
-    now_ms = round(now.timestamp() * 1000)
+    now_ms = dt_to_ms(now)
     events: list[NewEvent] = []
     async with conn.transaction():
         for row in lost:  # in person order, as the evaluator locks rows: no deadlock
@@ -195,7 +195,7 @@ async def open_overdue_returns(conn: Conn, *, now: datetime) -> list[int]:
         persons = await person_store.persons(
             conn, person_ids=sorted({r["person_id"] for r in ended})
         )
-        now_ms = round(now.timestamp() * 1000)
+        now_ms = dt_to_ms(now)
         for row in ended:
             person = persons.get(row["person_id"])
             if person is None:

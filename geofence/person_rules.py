@@ -282,5 +282,11 @@ def _instant(name: str, value: Any) -> int:
         raise InvalidInputError(f"{name}: must lie between years 1 and 9999 in UTC") from None
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
+
+
 def _ms(moment: datetime) -> int:
-    return round(moment.astimezone(UTC).timestamp() * 1000)
+    """Epoch milliseconds, floored and exact, as pings.clock.dt_to_ms counts a fix time (which
+    this package may not import); `astimezone` raises OverflowError outside years 1-9999 UTC."""
+    return (moment.astimezone(UTC) - EPOCH) // MILLISECOND

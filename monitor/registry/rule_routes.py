@@ -22,7 +22,7 @@ from monitor.deps import Ctx, CurrentOfficer, Writer
 from monitor.errors import BadRequestError, ConflictError, NotFoundError
 from monitor.registry import store as registry_store
 from monitor.registry.routes import check_fences, person_in_reach
-from pings.clock import ms_to_dt
+from pings.clock import dt_to_ms, ms_to_dt
 from pings.pg import Conn
 
 router = APIRouter(prefix="/v1", tags=["rules"])
@@ -87,7 +87,7 @@ async def create_rule(ctx: Ctx, officer: Writer, person_id: DbId, data: RuleIn) 
         if parsed.checkins:  # the first window opening after now is the first judged
             now: datetime = await conn.fetchval("SELECT now()")
             checkin = parsed.checkins[0]
-            window = checkin.next_window(round(now.timestamp() * 1000), parsed.zone)
+            window = checkin.next_window(dt_to_ms(now), parsed.zone)
             due_at = ms_to_dt(checkin.due_ms(window))
         row = one(
             await conn.fetchrow(

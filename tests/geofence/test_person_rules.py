@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from geofence.errors import InvalidInputError
-from geofence.person_rules import Checkin, Curfew, Permit, PersonRules, Suspension, parse_rules
+from geofence.person_rules import (
+    Checkin,
+    Curfew,
+    Permit,
+    PersonRules,
+    Suspension,
+    parse_rules,
+    parse_suspension,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -248,3 +256,17 @@ def test_parse_rules_reads_a_checkin_rule_with_its_defaults() -> None:
         "Asia/Shanghai", [{"id": 4, "kind": "checkin", "params": {"at": "09:00"}}], []
     )
     assert rules.checkins == (Checkin(4, frozenset(range(7)), time(9), 3600, 600),)
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+    )
+)
+def test_a_rule_instant_floors_to_the_millisecond_a_fix_time_floors_to(moment: datetime) -> None:
+    """A suspension ending at 10:00:00.0006 ends where a fix at that instant is counted
+    (pings.clock floors), whatever the year: no rounding up, no float error near year 9999."""
+    day = {"starts_at": moment.isoformat(), "ends_at": (moment + timedelta(days=1)).isoformat()}
+    suspension = parse_suspension(1, day)
+    epoch_us = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    assert suspension.starts_ms == epoch_us // 1000
