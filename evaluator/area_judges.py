@@ -52,10 +52,10 @@ def iso(event: AreaEvent) -> str:
 def at_ping(batch: Batch, event: AreaEvent) -> dict[str, Any]:
     """Where the person was on the fix that decided the event (nothing if it was an earlier
     batch's)."""
-    if not event.evidence_ping_ids:
+    ids = batch.readings.ids
+    if not event.evidence_ping_ids or event.evidence_ping_ids[-1] not in ids:
         return {}
-    places = np.flatnonzero(batch.pings.ids == event.evidence_ping_ids[-1])
-    return batch.position(int(places[0])) if len(places) else {}
+    return batch.position(ids.index(event.evidence_ping_ids[-1]))
 
 
 def allowed_area(person: PersonRow, batch: Batch, state: State) -> tuple[State, list[Decision]]:
@@ -97,7 +97,7 @@ def exclusion_zones(person: PersonRow, batch: Batch, state: State) -> tuple[Stat
         return state, []  # most people: no zone, nothing remembered (a tenth of the worker's time)
     through = batch.judged_through
     zones = batch.fences.classify_zones(person.exclusion_fence_ids, batch.points)
-    outside = np.full(len(batch.pings), OUTSIDE, dtype=np.int8)
+    outside = np.full(len(batch), OUTSIDE, dtype=np.int8)
     # a pristine zone stays pristine on fixes outside it: only zones hit or under way are run
     under_way = {int(z) for z in saved} & set(person.exclusion_fence_ids)
     pristine = AreaState(last_ts_ms=through.last_ts_ms, last_ping_id=through.last_ping_id)
@@ -128,7 +128,7 @@ def curfews(person: PersonRow, batch: Batch, state: State) -> tuple[State, list[
     saved: dict[str, Any] = state.get(CURFEWS_KEY, {})
     if not saved and not person.rules.curfews:
         return state, []  # most people
-    times: list[int] = batch.ts_ms.tolist()
+    times = batch.readings.times
     kept: dict[str, Any] = {}
     decisions: list[Decision] = []
     for curfew in person.rules.curfews:
@@ -163,7 +163,7 @@ def _curfew_window(
         machine = AreaState.from_json(entry["area"])
     else:
         machine = AreaState()  # a new night: nothing carried over from the last one
-    fixes = fixes_of(batch.pings.ids[chosen], batch.ts_ms[chosen], home[chosen])
+    fixes = fixes_of(batch.ordered.ids[batch.span][chosen], batch.ts_ms[chosen], home[chosen])
     machine, events = advance(machine, fixes, batch.thresholds)
     decisions: list[Decision] = []
     for e in events:

@@ -18,7 +18,7 @@ from alerts.person_store import PersonRow
 from evaluator.fence_cache import FenceCache, Points
 from geofence.models import BoolArray, CodeArray
 from geofence.state import AreaState, Fix, FixColumns, Thresholds
-from pings.batch import IntArray, PingBatch
+from pings.batch import TAMPER, IntArray, PingBatch, nan_to_none
 
 State = dict[str, Any]  # a person's saved state (person_state.state): a key per rule
 
@@ -74,14 +74,59 @@ class LeavesEnded:
 Decision = Violated | Cleared | Noted | LeavesEnded
 
 
+@dataclass(frozen=True, slots=True)
+class Readings:
+    """The columns a judge reads one ping at a time, as Python values: made once per
+    transaction from its PingBatch (`of`) and cut by person (`cut`), since numpy's cost per
+    call, paid per person, is more than a person's one or few pings cost to read this way."""
+
+    ids: list[int]
+    device_ids: list[str]
+    times: list[int]  # fix times in the state machines' milliseconds (pings.clock.us_to_ms)
+    lat: list[float]
+    lon: list[float]
+    accuracy_m: list[float]
+    tampered: list[bool]
+    battery: list[float | None]  # None where unknown
+
+    @classmethod
+    def of(cls, pings: PingBatch, ts_ms: IntArray) -> Readings:
+        return cls(
+            pings.ids.tolist(),
+            pings.device_ids,
+            ts_ms.tolist(),
+            pings.lat.tolist(),
+            pings.lon.tolist(),
+            pings.accuracy_m.tolist(),
+            ((pings.flags & TAMPER) != 0).tolist(),
+            nan_to_none(pings.battery_pct),
+        )
+
+    def cut(self, span: slice) -> Readings:
+        return Readings(
+            self.ids[span],
+            self.device_ids[span],
+            self.times[span],
+            self.lat[span],
+            self.lon[span],
+            self.accuracy_m[span],
+            self.tampered[span],
+            self.battery[span],
+        )
+
+
 @dataclass(frozen=True)
 class Batch:
-    """One person's pings of a transaction, with what every judge reads of them. A judge reads
-    the columns it needs; a ping is its place in them (`latest`, `in_fix_order`)."""
+    """One person's pings of a transaction, with what every judge reads of them: their span
+    of the transaction's PingBatch, as arrays where a judge computes on a column and as
+    `readings` where it reads ping by ping. A ping is its place in them (`latest`,
+    `in_fix_order`)."""
 
-    pings: PingBatch  # the person's span of the transaction's batch, in batch order
+    ordered: PingBatch  # the transaction's batch, ordered by person
+    span: slice  # this person's pings in it, in batch order
     ts_ms: IntArray  # their fix times as the state machines count (pings.clock.us_to_ms)
-    points: Points
+    readings: Readings  # their columns as Python values
+    points: Points  # their positions and accuracies
     codes: CodeArray  # against the allowed area
     far: BoolArray  # certainly far outside it: decisive, skips the dwell
     latest: int  # the place of the newest fix (the first of equal times)
@@ -89,23 +134,36 @@ class Batch:
     judged_through: AreaState  # the allowed area's state before these pings
     fences: FenceCache  # classifies against other fences (zones, curfew homes); no I/O
 
+    def __len__(self) -> int:
+        return len(self.readings.times)
+
+    @property
+    def pings(self) -> PingBatch:
+        """The person's pings as a batch of their own."""
+        return self.ordered.take(self.span)
+
     def fixes(self, codes: CodeArray, far: BoolArray | None = None) -> list[Fix] | FixColumns:
         """Every ping as a state machine's fix, with its code against that machine's area."""
-        return fixes_of(self.pings.ids, self.ts_ms, codes, far)
+        if len(self) >= COLUMNS_FROM:
+            return FixColumns(self.ordered.ids[self.span], self.ts_ms, codes, far)
+        ids, times, code_list = self.readings.ids, self.readings.times, codes.tolist()
+        if far is None:
+            return [Fix(i, t, c) for i, t, c in zip(ids, times, code_list, strict=True)]
+        far_list: list[bool] = far.tolist()
+        return [Fix(i, t, c, f) for i, t, c, f in zip(ids, times, code_list, far_list, strict=True)]
 
     def position(self, place: int) -> dict[str, float]:
         """Where the ping at `place` was."""
-        return {"lat": float(self.pings.lat[place]), "lon": float(self.pings.lon[place])}
+        return {"lat": self.readings.lat[place], "lon": self.readings.lon[place]}
 
     def in_fix_order(self, places: Iterable[int]) -> list[int]:
         """These places ordered by fix time, then ping id (arrival order within a time)."""
-        times: list[int] = self.ts_ms.tolist()
-        ids: list[int] = self.pings.ids.tolist()
+        times, ids = self.readings.times, self.readings.ids
         return sorted(places, key=lambda place: (times[place], ids[place]))
 
     def places_by_device(self) -> dict[str, list[int]]:
         """Each device's places, devices in id order."""
-        devices = self.pings.device_ids
+        devices = self.readings.device_ids
         first = devices[0]
         if devices.count(first) == len(devices):  # one device (almost every person)
             return {first: list(range(len(devices)))}

@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
 from alerts.models import AlertType
 from alerts.person_store import PersonRow
 from evaluator.decisions import (
@@ -20,7 +18,6 @@ from evaluator.decisions import (
     Violated,
     with_key,
 )
-from pings.batch import TAMPER, nan_to_none
 from pings.clock import ms_to_dt
 
 DEVICE_KEY = "devices"  # device id -> {"last_ms", "tamper", "low"}: what each last reported
@@ -39,19 +36,12 @@ def device_flags(person: PersonRow, batch: Batch, state: State) -> tuple[State, 
     clear to flagged is news. The battery alert opens below LOW_BATTERY_PCT and is re-armed
     only above BATTERY_RECOVERED_PCT, so a level hovering at the threshold stays quiet.
     """
-    pings = batch.pings
-    times: list[int] = batch.ts_ms.tolist()
-    quiet = not (pings.flags & TAMPER).any() and bool(np.isnan(pings.battery_pct).all())
-    count = len(pings)
-    tampered: list[bool] = [False] * count if quiet else ((pings.flags & TAMPER) != 0).tolist()
-    levels = [None] * count if quiet else nan_to_none(pings.battery_pct)
+    times, tampered, levels = batch.readings.times, batch.readings.tampered, batch.readings.battery
     flags: dict[str, Any] = dict(state.get(DEVICE_KEY, {}))
     decisions: list[Decision] = []
     for device_id, places in batch.places_by_device().items():
         flag = dict(flags.get(device_id, {}))
-        if not flag.get("tamper") and (
-            quiet or not any(tampered[i] or levels[i] is not None for i in places)
-        ):
+        if not flag.get("tamper") and not any(tampered[i] or levels[i] is not None for i in places):
             # nothing to tell (almost every report): only the newest report's time moves
             newest = max(times[i] for i in places)
             if newest > flag.get("last_ms", -1):
@@ -76,12 +66,12 @@ def tamper(person: PersonRow, batch: Batch, place: int, flag: dict[str, Any]) ->
     judge's own copy."""
     now = not flag.get("tamper")
     flag["tamper"] = now
-    device_id, ts_ms = batch.pings.device_ids[place], int(batch.ts_ms[place])
+    device_id, ts_ms = batch.readings.device_ids[place], batch.readings.times[place]
     rule = Rule(AlertType.TAMPER, f"device:{device_id}", f"{person.id}-t-{ts_ms}")
     if not now:
         return [Cleared(rule, ts_ms, "cleared_at")]
     details = {"device_id": device_id, "flagged_at": ms_to_dt(ts_ms).isoformat()}
-    ping_id = int(batch.pings.ids[place])
+    ping_id = batch.readings.ids[place]
     return [Violated(rule, ts_ms, details | batch.position(place), (ping_id,))]
 
 
@@ -91,14 +81,14 @@ def battery(
     low = flag.get("low")
     if (low and level <= BATTERY_RECOVERED_PCT) or (not low and level >= LOW_BATTERY_PCT):
         return []  # no change: the common case, on every report
-    device_id, ts_ms = batch.pings.device_ids[place], int(batch.ts_ms[place])
+    device_id, ts_ms = batch.readings.device_ids[place], batch.readings.times[place]
     rule = Rule(AlertType.LOW_BATTERY, f"device:{device_id}", f"{person.id}-b-{ts_ms}")
     if low:
         flag["low"] = False
         return [Cleared(rule, ts_ms, "charged_at")]
     flag["low"] = True
     details = {"device_id": device_id, "battery_pct": level}
-    return [Violated(rule, ts_ms, details, (int(batch.pings.ids[place]),))]
+    return [Violated(rule, ts_ms, details, (batch.readings.ids[place],))]
 
 
 def reconnections(person: PersonRow, batch: Batch, state: State) -> tuple[State, list[Decision]]:
@@ -107,7 +97,7 @@ def reconnections(person: PersonRow, batch: Batch, state: State) -> tuple[State,
         return state, []  # nearly every batch
     lost: dict[str, int] = dict(state[LOST_KEY])
     decisions: list[Decision] = []
-    times: list[int] = batch.ts_ms.tolist()
+    times = batch.readings.times
     for device_id, places in batch.places_by_device().items():
         if device_id not in lost:
             continue
@@ -121,7 +111,7 @@ def person_heard(person: PersonRow, batch: Batch, state: State) -> tuple[State, 
     """The person's signal_lost alert of before per-device silence, told they are heard."""
     if SIGNAL_KEY not in state:
         return state, []
-    ts_ms = int(batch.ts_ms[batch.latest])
+    ts_ms = batch.readings.times[batch.latest]
     details = {"reconnected_at": ms_to_dt(ts_ms).isoformat()}
     rest = {k: v for k, v in state.items() if k != SIGNAL_KEY}
     return rest, [Noted(state[SIGNAL_KEY], ts_ms, details)]

@@ -25,7 +25,7 @@ from alerts.models import EventType, NewEvent
 from evaluator import area_judges, device_judges, state_store, writer
 from evaluator import metrics as evaluation_metrics
 from evaluator.coalesce import GATHER_S, MAX_PINGS_PER_TRANSACTION, Coalescer
-from evaluator.decisions import Batch, Decision, Judge, State
+from evaluator.decisions import Batch, Decision, Judge, Readings, State
 from evaluator.fence_cache import FenceCache, Points
 from evaluator.person_cache import PersonCache
 from evaluator.separation import separation
@@ -44,8 +44,10 @@ log = logging.getLogger(__name__)
 class Judged:
     """One person's pings of a batch, with where each lies against their allowed area."""
 
-    pings: PingBatch
+    ordered: PingBatch  # the transaction's batch, ordered by person
+    span: slice  # the person's pings in it
     ts_ms: IntArray  # their fix times as the state machines count
+    readings: Readings
     points: Points
     codes: CodeArray
     far: BoolArray
@@ -123,6 +125,7 @@ class Evaluator:
         for person_id, person in persons.items():
             groups[person.allowed_fence_ids].append(person_id)
         times = us_to_ms(ordered.ts_us)  # the one conversion to the machines' milliseconds
+        readings = Readings.of(ordered, times)
         judged: dict[int, Judged] = {}
         for fence_ids, members in groups.items():
             spans = [by_person[person_id] for person_id in members]
@@ -133,8 +136,10 @@ class Evaluator:
             for person_id, span, start in zip(members, spans, offsets, strict=True):
                 part = slice(start, start + span.stop - span.start)
                 judged[person_id] = Judged(
-                    ordered.take(span),
+                    ordered,
+                    span,
                     times[span],
+                    readings.cut(span),
                     (points[0][part], points[1][part], points[2][part]),
                     codes[part],
                     far[part],
@@ -148,10 +153,13 @@ class Evaluator:
         saved: State,
         judged: Judged,
     ) -> tuple[state_store.SavedState, list[NewEvent]]:
-        latest = int(np.argmax(judged.ts_ms))  # the first of equal times
+        times = judged.readings.times
+        latest = times.index(max(times))  # the first of equal times
         batch = Batch(
-            judged.pings,
+            judged.ordered,
+            judged.span,
             judged.ts_ms,
+            judged.readings,
             judged.points,
             judged.codes,
             judged.far,
@@ -168,7 +176,7 @@ class Evaluator:
                 decisions += found
         events = await writer.write(conn, person, decisions) if decisions else []
         area = state[area_judges.AREA_KEY]
-        latest_ms = int(batch.ts_ms[latest])
+        latest_ms = times[latest]
         if self._position_due(saved, latest_ms):
             events.append(position_event(person, batch, str(area["status"])))
             state = {**state, "last_position_ms": latest_ms}
@@ -246,8 +254,8 @@ def position_event(person: person_store.PersonRow, batch: Batch, status: str) ->
     payload = {
         "person_id": person.id,
         **batch.position(latest),
-        "accuracy_m": float(batch.pings.accuracy_m[latest]),
-        "ts": ms_to_dt(int(batch.ts_ms[latest])).isoformat(),
+        "accuracy_m": batch.readings.accuracy_m[latest],
+        "ts": ms_to_dt(batch.readings.times[latest]).isoformat(),
         "status": status,
         "supervision_level": person.supervision_level,
     }

@@ -52,10 +52,9 @@ def separated(
         if band in bands
     }
     decisions: list[Decision] = []
-    pings = batch.pings
-    devices, ids = pings.device_ids, pings.ids.tolist()
-    times: list[int] = batch.ts_ms.tolist()
-    lats, lons, accuracies = pings.lat.tolist(), pings.lon.tolist(), pings.accuracy_m.tolist()
+    readings = batch.readings
+    devices, ids, times = readings.device_ids, readings.ids, readings.times
+    lats, lons, accuracies = readings.lat, readings.lon, readings.accuracy_m
     of_watched = [place for place, device in enumerate(devices) if device in watched]
     for place in batch.in_fix_order(of_watched):
         device, ts_ms = devices[place], times[place]

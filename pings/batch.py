@@ -200,13 +200,16 @@ class PingBatch:
     ) -> PingBatch:
         """The pings at these places (indices or a slice), stored-only fields left out;
         numbered `ids` if given."""
-        chosen = range(len(self))[places] if isinstance(places, slice) else places.tolist()
+        if isinstance(places, slice):
+            device_ids = self.device_ids[places]
+        else:
+            device_ids = [self.device_ids[place] for place in places.tolist()]
         if ids is None:
             ids = self.ids[places] if len(self.ids) else NO_IDS
         return PingBatch(
             ids=ids,
             person_ids=self.person_ids[places],
-            device_ids=[self.device_ids[place] for place in chosen],
+            device_ids=device_ids,
             ts_us=self.ts_us[places],
             lat=self.lat[places],
             lon=self.lon[places],

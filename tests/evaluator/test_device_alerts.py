@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from alerts.person_store import PersonRow
 from evaluator import device_judges
-from evaluator.decisions import Batch, Decision, State
+from evaluator.decisions import Batch, Decision, Readings, State
 from evaluator.fence_cache import FenceCache
 from geofence.state import DEFAULT_THRESHOLDS, AreaState
 from pings.batch import PingBatch
@@ -27,7 +27,9 @@ def batch_of(pings: list[PingRow]) -> Batch:
     ts_ms = us_to_ms(columns.ts_us)
     return Batch(
         columns,
+        slice(0, len(columns)),
         ts_ms,
+        Readings.of(columns, ts_ms),
         (columns.lat, columns.lon, columns.accuracy_m),
         np.zeros(len(pings), dtype=np.int8),
         np.zeros(len(pings), dtype=np.bool_),
