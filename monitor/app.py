@@ -249,6 +249,7 @@ def notify_config(s: Settings) -> NotifyConfig:
         max_attempts=s.notify_max_attempts,
         backoff_first_s=s.notify_backoff_s,
         backoff_cap_s=s.notify_backoff_max_s,
+        allowed_networks=s.webhook_networks,
     )
 
 

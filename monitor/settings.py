@@ -12,6 +12,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.levels import DEFAULT_TOP, Level
+from monitor.notify import egress
 
 INSECURE_SECRET = "change-me"
 # the key of an HMAC (officer sessions): guessable from a stolen row and token if short
@@ -119,6 +120,9 @@ class Settings(BaseSettings):
     # wait after the first failed attempt, doubling after each (with jitter), up to the cap
     notify_backoff_s: float = Field(default=10.0, gt=0)
     notify_backoff_max_s: float = Field(default=3600.0, gt=0)
+    # the non-public networks webhooks may be sent to, e.g. "10.20.0.0/16, 10.30.1.5": public
+    # addresses always may, every other one (loopback, private, link-local...) is refused
+    webhook_allowed_networks: str = ""
     # run the evaluator and time-driven loops inside the API process (`monitor up`)
     run_workers: bool = True
     # `monitor worker` serves its Prometheus metrics here (the API serves its own at /metrics);
@@ -166,6 +170,16 @@ class Settings(BaseSettings):
         if not all(f"{{{k}}}" in url for k in "zxy") or any(c.isspace() for c in url):
             raise ValueError("MONITOR_TILE_URL: name {z}, {x} and {y}, and no spaces")
         return url
+
+    @property
+    def webhook_networks(self) -> tuple[egress.Network, ...]:
+        return egress.networks(self.webhook_allowed_networks)
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, text: str) -> str:
+        egress.networks(text)  # raises ValueError naming the item
+        return text
 
     @field_validator("time_zone")
     @classmethod

@@ -20,7 +20,7 @@ import asyncpg
 import httpx
 import orjson
 
-from monitor.notify import dispatch_store, metrics, signing
+from monitor.notify import dispatch_store, egress, metrics, signing
 from pings.pg import Conn
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ class NotifyConfig:
     backoff_first_s: float = 10.0
     backoff_cap_s: float = 3600.0
     batch: int = 50
+    # the non-public networks a webhook may reach (monitor.notify.egress)
+    allowed_networks: tuple[egress.Network, ...] = ()
 
 
 DISPATCH_BATCH = 500  # events read in one round (one transaction)
@@ -163,9 +165,19 @@ async def post(client: httpx.AsyncClient, row: asyncpg.Record, config: NotifyCon
     }
     started = time.perf_counter()
     try:
-        answer = await client.post(row["url"], content=body, headers=headers,
-                                   timeout=config.timeout_s)  # fmt: skip
-    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:  # the URL's host too
+        targets, host, extensions = await egress.pinned(row["url"], config.allowed_networks)
+        for place, url in enumerate(targets):  # each address checked, in turn
+            try:
+                answer = await client.post(url, content=body, headers=headers | host,
+                                           extensions=extensions,
+                                           timeout=config.timeout_s)  # fmt: skip
+                break
+            except httpx.ConnectError:
+                if place == len(targets) - 1:
+                    raise
+    except egress.RefusedAddress as error:
+        return Outcome(None, f"refused: {error}"[:500], (time.perf_counter() - started) * 1000)
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError) as error:  # the host too
         elapsed = (time.perf_counter() - started) * 1000
         return Outcome(None, f"{type(error).__name__}: {error}"[:500], elapsed)
     elapsed = (time.perf_counter() - started) * 1000

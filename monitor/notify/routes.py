@@ -18,8 +18,8 @@ from alerts.known_query import RefuseUnknownQuery
 from alerts.routes import alert_in_reach
 from monitor.auth.models import Officer
 from monitor.deps import Ctx, CurrentOfficer, Writer
-from monitor.errors import ConflictError, NotFoundError
-from monitor.notify import access, dispatch_store, engine, schemas, store
+from monitor.errors import BadRequestError, ConflictError, NotFoundError
+from monitor.notify import access, dispatch_store, egress, engine, schemas, store
 from monitor.registry.store import database_now
 from pings.pg import Conn
 
@@ -30,6 +30,16 @@ SECRET_BYTES = 32
 
 def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(SECRET_BYTES)
+
+
+def check_destination(ctx: Ctx, url: str | None) -> None:
+    """A URL naming a non-public address the operator has not allowed is refused when saved
+    (monitor.notify.egress; a name is checked on what it resolves to at each attempt)."""
+    if url is None:
+        return
+    problem = egress.check_saved(url, ctx.settings.webhook_networks)
+    if problem is not None:
+        raise BadRequestError(f"url: {problem}", field="url")
 
 
 async def channel_in_reach(
@@ -51,6 +61,7 @@ async def create_channel(
     secret = new_secret()
     async with ctx.pool.acquire() as conn, conn.transaction():
         await access.office_in_reach(conn, officer, jurisdiction_id)
+        check_destination(ctx, data.url)
         channel = await store.insert_channel(
             conn, jurisdiction_id=jurisdiction_id, data=data, secret=secret, created_by=officer.id
         )
@@ -79,6 +90,7 @@ async def patch_channel(
     access.require_manager(officer, "manages notification channels")
     async with ctx.pool.acquire() as conn, conn.transaction():
         await channel_in_reach(conn, officer, channel_id, for_update=True)
+        check_destination(ctx, patch.url)  # after the reach check: another office's gets 404
         await store.update_channel(conn, channel_id=channel_id, patch=patch)
         await alert_store.audit(
             conn, officer_id=officer.id, action="channel.update", subject=f"channel:{channel_id}",
@@ -127,7 +139,10 @@ async def test_channel(ctx: Ctx, officer: Writer, channel_id: DbId) -> schemas.D
             conn, officer_id=officer.id, action="channel.test", subject=f"channel:{channel_id}",
             details={"delivery_id": delivery_id},
         )  # fmt: skip
-    config = engine.NotifyConfig(timeout_s=ctx.settings.notify_timeout_s)
+    config = engine.NotifyConfig(
+        timeout_s=ctx.settings.notify_timeout_s,
+        allowed_networks=ctx.settings.webhook_networks,
+    )
     async with httpx.AsyncClient(follow_redirects=False) as client:
         await engine.send_once(ctx.pool, client, config, delivery_id=delivery_id)
     async with ctx.pool.acquire() as conn:

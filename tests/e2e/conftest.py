@@ -76,6 +76,9 @@ def settings_for(database_url: str, redis_url: str) -> Settings:
         # the notifier's rounds are driven by the tests that check them (tests/monitor/notify/
         # test_notify.py), never raced by the session server's own loops
         notify_interval_s=3600.0,
+        # the tests' webhook receivers listen on loopback, which a webhook may not reach unless
+        # allowed (monitor.notify.egress)
+        webhook_allowed_networks="127.0.0.0/8",
         # anchors of this session's database only, never a developer's monitor-data/
         audit_anchor_file=Path(tempfile.gettempdir()) / f"audit-anchors-{uuid.uuid4().hex}.jsonl",
     )

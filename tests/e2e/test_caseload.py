@@ -23,12 +23,13 @@ from alerts import timers
 from monitor.notify import engine, signing
 from tests.e2e.conftest import Live, Officer, log_in
 from tests.e2e.test_slice import CENTRE, square
+from tests.monitor.notify.test_notify import LOOPBACK
 from tests.notify_receiver import Received, receiving
 
 pytestmark = pytest.mark.slow
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-NOTIFY = engine.NotifyConfig(timeout_s=2.0)
+NOTIFY = engine.NotifyConfig(timeout_s=2.0, allowed_networks=LOOPBACK)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -142,6 +142,7 @@ async def test_channels_are_scoped_and_written_by_supervisors_only(live: Live, t
         path = f"/v1/channels/{made['id']}"
         for method, url, json in (
             ("POST", base, body), ("GET", base, None), ("PATCH", path, {"name": "x"}),
+            ("PATCH", path, {"url": "http://10.0.0.1/"}),  # 404 before the address is judged
             ("POST", f"{path}/rotate-secret", None), ("POST", f"{path}/test", None),
             ("GET", f"{path}/deliveries", None),
         ):  # fmt: skip
@@ -166,6 +167,10 @@ async def test_channels_are_scoped_and_written_by_supervisors_only(live: Live, t
         ("POST", "", {"name": "gw", "url": "https://gw.example/", "events": []}, "events"),
         ("POST", "", {"name": "gw", "url": "https://gw.example/", "alert_types": ["x"]},
          "alert_types"),
+        # into the service's own host or network (the live server allows 127.0.0.0/8 only)
+        ("POST", "", {"name": "gw", "url": "http://169.254.169.254/latest/meta-data"}, "url"),
+        ("POST", "", {"name": "gw", "url": "http://[::1]:6379/"}, "url"),
+        ("PATCH", "", {"url": "http://10.0.0.1/sms"}, "url"),
         ("PATCH", "", {"url": None}, "url"),
         ("PATCH", "", {"secret": "mine"}, "secret"),
     ],

@@ -5,6 +5,8 @@ escalation to the next rung's channel, and no delivery lost or repeated across r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import ipaddress
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -29,7 +31,10 @@ from pings.pg import Conn
 from tests.notify_receiver import Receiver, receiving
 
 Level = Literal["city", "district", "street"]
-CONFIG = engine.NotifyConfig(timeout_s=2.0, max_attempts=3, backoff_first_s=10.0)
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)  # where the tests' receivers listen
+CONFIG = engine.NotifyConfig(
+    timeout_s=2.0, max_attempts=3, backoff_first_s=10.0, allowed_networks=LOOPBACK
+)
 
 
 @dataclass(frozen=True)
@@ -133,14 +138,16 @@ async def dispatch(pool: asyncpg.Pool, config: engine.NotifyConfig = CONFIG) -> 
         pass
 
 
-async def send(pool: asyncpg.Pool, now: datetime | None = None) -> int:
+async def send(
+    pool: asyncpg.Pool, now: datetime | None = None, config: engine.NotifyConfig = CONFIG
+) -> int:
     """Rounds until fewer than a batch was due; the number attempted."""
     attempted = 0
     async with httpx.AsyncClient() as client:
         while True:
-            claimed = await engine.send_once(pool, client, CONFIG, now=now)
+            claimed = await engine.send_once(pool, client, config, now=now)
             attempted += claimed
-            if claimed < CONFIG.batch:
+            if claimed < config.batch:
                 return attempted
 
 
@@ -234,6 +241,42 @@ async def test_a_delivery_is_given_up_after_the_bound(
     [row] = await deliveries(pool, street_channel)
     assert (row["status"], row["attempts"], row["receipts"]) == ("failed", 3, 3)
     assert len(receiver.at("/down")) == CONFIG.max_attempts
+
+
+async def test_a_webhook_into_the_services_own_network_waits_until_the_operator_allows_it(
+    pool: asyncpg.Pool, offices: Offices, receiver: Receiver
+) -> None:
+    street_channel, _ = await channel(pool, offices.street, receiver.url("/inside"))
+    await open_alert(pool, offices.person)
+    await dispatch(pool)
+    now = await db_now(pool)
+    await send(pool, now=now, config=dataclasses.replace(CONFIG, allowed_networks=()))
+    assert receiver.at("/inside") == []  # nothing left the service
+    [row] = await deliveries(pool, street_channel)
+    assert (row["status"], row["attempts"]) == ("pending", 1)  # a failed attempt, retried
+    async with pool.acquire() as conn:
+        [receipt] = (await notify_store.get_delivery(conn, delivery_id=row["id"])).receipts
+    assert receipt.status_code is None
+    assert receipt.error.startswith("refused: 127.0.0.1 is not a public address")
+
+    await send(pool, now=now + timedelta(seconds=15))  # MONITOR_WEBHOOK_ALLOWED_NETWORKS set
+    assert len(receiver.at("/inside")) == 1
+    [row] = await deliveries(pool, street_channel)
+    assert (row["status"], row["attempts"]) == ("delivered", 2)
+
+
+async def test_a_named_receiver_is_posted_to_the_address_checked_with_its_own_host(
+    pool: asyncpg.Pool, offices: Offices, receiver: Receiver
+) -> None:
+    named = receiver.url("/named").replace("127.0.0.1", "localhost")
+    street_channel, _ = await channel(pool, offices.street, named)
+    await open_alert(pool, offices.person)
+    await dispatch(pool)
+    await send(pool)
+    [got] = receiver.at("/named")
+    assert got.headers["host"] == httpx.URL(named).netloc.decode()  # "localhost:<port>"
+    [row] = await deliveries(pool, street_channel)
+    assert row["status"] == "delivered"
 
 
 async def test_escalation_notifies_the_next_rung_and_not_the_first_again(
