@@ -113,6 +113,24 @@ async def insert_delivery(
     return made
 
 
+# news of an alert opening or escalating is not sent once the alert is resolved (late after
+# retries, or held while its channel was disabled): a duty officer would be paged for nothing.
+# Only due deliveries are looked at, on the index of pending ones. $2: one delivery only.
+SUPERSEDE = """
+UPDATE notification_deliveries d SET status = 'superseded'
+FROM alerts a
+WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND ($2::bigint IS NULL OR d.id = $2)
+  AND d.event_type IN ('alert.opened', 'alert.escalated')
+  AND a.id = d.alert_id AND a.status = 'resolved'
+RETURNING d.id
+"""
+
+
+async def supersede(conn: Conn, *, now: datetime, delivery_id: int | None = None) -> int:
+    """Marks the due deliveries whose alert was resolved since; answers how many."""
+    return len(await conn.fetch(SUPERSEDE, now, delivery_id))
+
+
 # claimed deliveries are leased, not locked across the HTTP call: a sender that dies
 # mid-call leaves them due again when the lease ends (receivers dedupe on the delivery id).
 # $4: one delivery only (a channel's test), NULL: any due one.

@@ -127,6 +127,9 @@ async def send_once(
     async with pool.acquire() as conn:
         now = now or await conn.fetchval("SELECT now()")
         assert now is not None
+        superseded = await dispatch_store.supersede(conn, now=now, delivery_id=delivery_id)
+        if superseded:
+            metrics.SUPERSEDED.inc(superseded)
         claimed = await dispatch_store.claim(
             conn, now=now, limit=config.batch, lease_s=config.timeout_s * 4 + 30,
             delivery_id=delivery_id,

@@ -11,3 +11,7 @@ DELIVERED = Counter("monitor_notifications_delivered", "Webhook deliveries a rec
 FAILED = Counter(
     "monitor_notifications_failed", "Webhook deliveries given up after their last attempt"
 )
+SUPERSEDED = Counter(
+    "monitor_notifications_superseded",
+    "Webhook deliveries of an alert opening or escalating not sent: the alert was resolved first",
+)

@@ -20,7 +20,8 @@ from monitor.registry.casework_schemas import MergePatch
 MAX_SHIFT_DAYS = 7
 MAX_URL_CHARS = 2000
 ChannelEvent = Literal["opened", "escalated", "resolved"]
-DeliveryStatus = Literal["pending", "delivered", "failed"]
+# superseded: news of an alert opening or escalating, not sent since the alert was resolved first
+DeliveryStatus = Literal["pending", "delivered", "failed", "superseded"]
 
 
 def webhook_url(url: str) -> str:

@@ -130,6 +130,9 @@ async def test_a_channel_secret_is_shown_once_and_signs_its_test_delivery(
         history = await client.get(f"{path}/deliveries", headers=town.oversight,
                                    params={"status": "failed"})  # fmt: skip
         assert [d["id"] for d in history.json()] == [failed["id"]]
+        unsent = await client.get(f"{path}/deliveries", headers=town.oversight,
+                                  params={"status": "superseded"})  # fmt: skip
+        assert (unsent.status_code, unsent.json()) == (200, [])
         await client.patch(path, headers=town.admin, json={"enabled": False})
         assert (await client.post(f"{path}/test", headers=town.admin)).status_code == 409
 

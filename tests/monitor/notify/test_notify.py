@@ -279,6 +279,69 @@ async def test_a_named_receiver_is_posted_to_the_address_checked_with_its_own_ho
     assert row["status"] == "delivered"
 
 
+async def resolve(pool: asyncpg.Pool, alert_id: int) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE alerts SET status = 'resolved', resolved_at = now() WHERE id = $1", alert_id
+        )
+
+
+async def set_enabled(pool: asyncpg.Pool, channel_id: int, enabled: bool) -> None:
+    async with pool.acquire() as conn:
+        await notify_store.update_channel(
+            conn, channel_id=channel_id, patch=schemas.ChannelPatch(enabled=enabled)
+        )
+
+
+async def test_news_of_an_alert_resolved_before_it_was_sent_is_not_sent(
+    pool: asyncpg.Pool, offices: Offices, receiver: Receiver
+) -> None:
+    street_channel, _ = await channel(pool, offices.street, receiver.url("/late"),
+                                      events=["opened", "escalated", "resolved"])  # fmt: skip
+    receiver.statuses["/late"] = [503]
+    alert_id = await open_alert(pool, offices.person)
+    await dispatch(pool)
+    now = await db_now(pool)
+    await send(pool, now=now)  # refused once: pending, retried later
+    await resolve(pool, alert_id)
+    async with pool.acquire() as conn, conn.transaction():
+        event = await alert_event(conn, alert_id, EventType.ALERT_RESOLVED, {})
+        await outbox.append_events(conn, events=[event])
+    await dispatch(pool)
+    receiver.statuses["/late"] = [200]
+    await send(pool, now=now + timedelta(hours=1))
+    opened, closed = await deliveries(pool, street_channel)
+    assert (opened["event_type"], opened["status"], opened["attempts"]) == (
+        "alert.opened",
+        "superseded",
+        1,
+    )
+    assert (closed["event_type"], closed["status"]) == ("alert.resolved", "delivered")
+    assert [r.headers["x-monitor-event"] for r in receiver.at("/late")] == [
+        "alert.opened",  # the refused first attempt
+        "alert.resolved",
+    ]
+
+
+async def test_a_disabled_channel_is_sent_on_enabling_only_what_is_still_news(
+    pool: asyncpg.Pool, offices: Offices, receiver: Receiver
+) -> None:
+    street_channel, _ = await channel(pool, offices.street, receiver.url("/held"))
+    still_open = await open_alert(pool, offices.person, rule_key="a")
+    closed = await open_alert(pool, offices.person, rule_key="b")
+    await dispatch(pool)
+    await set_enabled(pool, street_channel, False)  # e.g. while its gateway is replaced
+    await send(pool)
+    assert receiver.at("/held") == []  # held while disabled
+    await resolve(pool, closed)
+    await set_enabled(pool, street_channel, True)
+    await send(pool)
+    [sent] = receiver.at("/held")
+    assert sent.json["alert"]["id"] == still_open
+    statuses = {r["alert_id"]: r["status"] for r in await deliveries(pool, street_channel)}
+    assert statuses == {still_open: "delivered", closed: "superseded"}
+
+
 async def test_escalation_notifies_the_next_rung_and_not_the_first_again(
     pool: asyncpg.Pool, offices: Offices, receiver: Receiver
 ) -> None:
