@@ -100,7 +100,8 @@ async def pinned(url: str, allowed: Sequence[Network]) -> Pinned:
             raise RefusedAddress(reason)
         return [url], {}, {}
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    name = parsed.raw_host.decode("ascii")  # an internationalised name as DNS has it
+    infos = await asyncio.get_running_loop().getaddrinfo(name, port, type=socket.SOCK_STREAM)
     addresses = list(dict.fromkeys(ipaddress.ip_address(str(i[4][0]).split("%")[0]) for i in infos))
     if not addresses:
         raise OSError(f"{host} resolves to no address")
@@ -108,5 +109,5 @@ async def pinned(url: str, allowed: Sequence[Network]) -> Pinned:
     if reason is not None:
         raise RefusedAddress(reason)
     targets = [str(parsed.copy_with(host=str(address))) for address in addresses]
-    extensions = {"sni_hostname": host} if parsed.scheme == "https" else {}
+    extensions = {"sni_hostname": name} if parsed.scheme == "https" else {}
     return targets, {"Host": parsed.netloc.decode("ascii")}, extensions

@@ -3,7 +3,9 @@ non-public networks the operator lists; a name is sent to the address it was che
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import socket
 
 import pytest
 from pydantic import ValidationError
@@ -96,3 +98,35 @@ async def test_an_address_is_sent_to_as_written() -> None:
     )
     with pytest.raises(egress.RefusedAddress, match=r"^10\.21\.0\.9 is not a public address"):
         await egress.pinned("http://10.21.0.9/sms", OFFICE_LAN)
+
+
+def resolving_to(monkeypatch: pytest.MonkeyPatch, *addresses: str) -> list[str]:
+    """The running loop's resolver answering these addresses; the names asked are listed."""
+    asked: list[str] = []
+
+    async def getaddrinfo(host: str, port: int, **_: object) -> list[tuple[object, ...]]:
+        asked.append(host)
+        family = socket.AF_INET6 if ":" in addresses[0] else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", getaddrinfo)
+    return asked
+
+
+async def test_an_internationalised_name_is_looked_up_and_named_as_dns_has_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked = resolving_to(monkeypatch, "93.184.216.34")
+    targets, headers, extensions = await egress.pinned("https://bücher.example/hook", ())
+    assert asked == ["xn--bcher-kva.example"]
+    assert targets == ["https://93.184.216.34/hook"]
+    assert headers == {"Host": "xn--bcher-kva.example"}
+    assert extensions == {"sni_hostname": "xn--bcher-kva.example"}
+
+
+async def test_a_name_with_any_non_public_address_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    resolving_to(monkeypatch, "93.184.216.34", "10.0.0.7")  # one answer public, one not
+    with pytest.raises(egress.RefusedAddress, match=r"gw\.example\.com resolves to 10\.0\.0\.7"):
+        await egress.pinned("https://gw.example.com/hook", ())
