@@ -137,11 +137,6 @@ class Batch:
     def __len__(self) -> int:
         return len(self.readings.times)
 
-    @property
-    def pings(self) -> PingBatch:
-        """The person's pings as a batch of their own."""
-        return self.ordered.take(self.span)
-
     def fixes(self, codes: CodeArray, far: BoolArray | None = None) -> list[Fix] | FixColumns:
         """Every ping as a state machine's fix, with its code against that machine's area."""
         if len(self) >= COLUMNS_FROM:
