@@ -33,24 +33,11 @@ from geofence import OUTSIDE
 from geofence.models import BoolArray, CodeArray
 from geofence.separation import SeparationConfig
 from geofence.state import DEFAULT_THRESHOLDS, AreaState, Thresholds, far_radius_m
-from pings.batch import IntArray, PingBatch
+from pings.batch import PingBatch
 from pings.clock import ms_to_dt, us_to_ms
 from pings.pg import Conn
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Judged:
-    """One person's pings of a batch, with where each lies against their allowed area."""
-
-    ordered: PingBatch  # the transaction's batch, ordered by person
-    span: slice  # the person's pings in it
-    ts_ms: IntArray  # their fix times as the state machines count
-    readings: Readings
-    points: Points
-    codes: CodeArray
-    far: BoolArray
 
 
 @dataclass(frozen=True)
@@ -98,12 +85,12 @@ class Evaluator:
         async with self.pool.acquire() as conn, conn.transaction():
             persons, states = await self.persons.lock(conn, person_ids=sorted(by_person))
             await self.fences.refresh(conn, persons.values())
-            judged = self._classify(persons, ordered, by_person)
+            batches = self._batches(persons, states, ordered, by_person)
             events: list[NewEvent] = []
             saved: list[state_store.SavedState] = []
             for person_id in sorted(persons):
                 new_state, person_events = await self._judge(
-                    conn, persons[person_id], states.get(person_id, {}), judged[person_id]
+                    conn, persons[person_id], states.get(person_id, {}), batches[person_id]
                 )
                 saved.append(new_state)
                 events += person_events
@@ -112,21 +99,23 @@ class Evaluator:
                 conn, events=events, published_through=max(published_event_ids, default=0)
             )
 
-    def _classify(
+    def _batches(
         self,
         persons: dict[int, person_store.PersonRow],
+        states: dict[int, State],
         ordered: PingBatch,
         by_person: dict[int, slice],
-    ) -> dict[int, Judged]:
-        """Every person's pings against their allowed area, one vectorised call per distinct
-        fence set (a city's people mostly share one) instead of one per person. `ordered` is
-        the batch by person, `by_person` each person's span of it."""
+    ) -> dict[int, Batch]:
+        """Every person's Batch for the judges: their pings classified against their allowed
+        area, one vectorised call per distinct fence set (a city's people mostly share one)
+        instead of one per person. `ordered` is the batch by person, `by_person` each person's
+        span of it, `states` their saved states."""
         groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for person_id, person in persons.items():
             groups[person.allowed_fence_ids].append(person_id)
         times = us_to_ms(ordered.ts_us)  # the one conversion to the machines' milliseconds
         readings = Readings.of(ordered, times)
-        judged: dict[int, Judged] = {}
+        batches: dict[int, Batch] = {}
         for fence_ids, members in groups.items():
             spans = [by_person[person_id] for person_id in members]
             every = len(groups) == 1 and len(spans) == len(by_person)
@@ -135,39 +124,30 @@ class Evaluator:
             far = self._far_outside(fence_ids, points, codes)
             for person_id, span, start in zip(members, spans, offsets, strict=True):
                 part = slice(start, start + span.stop - span.start)
-                judged[person_id] = Judged(
+                mine = readings.cut(span)
+                saved_area = states.get(person_id, {}).get(area_judges.AREA_KEY)
+                batches[person_id] = Batch(
                     ordered,
                     span,
                     times[span],
-                    readings.cut(span),
+                    mine,
                     (points[0][part], points[1][part], points[2][part]),
                     codes[part],
                     far[part],
+                    mine.times.index(max(mine.times)),  # the newest fix, first of equal times
+                    thresholds_for(persons[person_id]),
+                    AreaState.from_json(saved_area),
+                    self.fences,
                 )
-        return judged
+        return batches
 
     async def _judge(
         self,
         conn: Conn,
         person: person_store.PersonRow,
         saved: State,
-        judged: Judged,
+        batch: Batch,
     ) -> tuple[state_store.SavedState, list[NewEvent]]:
-        times = judged.readings.times
-        latest = times.index(max(times))  # the first of equal times
-        batch = Batch(
-            judged.ordered,
-            judged.span,
-            judged.ts_ms,
-            judged.readings,
-            judged.points,
-            judged.codes,
-            judged.far,
-            latest,
-            thresholds_for(person),
-            AreaState.from_json(saved.get(area_judges.AREA_KEY)),
-            self.fences,
-        )
         state = saved
         decisions: list[Decision] = []
         for judge in self.judges:
@@ -176,14 +156,14 @@ class Evaluator:
                 decisions += found
         events = await writer.write(conn, person, decisions) if decisions else []
         area = state[area_judges.AREA_KEY]
-        latest_ms = times[latest]
+        latest_ms = batch.readings.times[batch.latest]
         if self._position_due(saved, latest_ms):
             events.append(position_event(person, batch, str(area["status"])))
             state = {**state, "last_position_ms": latest_ms}
         last_ts_ms = area.get("last_ts_ms")
         last_ts = ms_to_dt(last_ts_ms) if last_ts_ms is not None else None
         quietest = device_judges.quietest_fix(person, state)
-        where = batch.position(latest)
+        where = batch.position(batch.latest)
         return state_store.SavedState(
             person.id, state, last_ts, where["lat"], where["lon"], quietest
         ), events
