@@ -10,7 +10,7 @@ validation: see docs/decisions/0032-one-ping-batch.md.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -83,7 +83,7 @@ def is_plain(p: Reported) -> bool:
 
 # not frozen, like ingest.models.Ping: a frozen dataclass sets its ten fields through
 # object.__setattr__, and a flush makes one batch per stream partition. Nothing changes a batch
-# once made; `take`, `concat` and `numbered` make new ones. No __eq__: columns are arrays.
+# once made; `take` and `concat` make new ones. No __eq__: columns are arrays.
 @dataclass(slots=True, eq=False)
 class PingBatch:
     """Pings as columns, in order. `ids` is empty until the pings are stored and numbered."""
@@ -191,25 +191,16 @@ class PingBatch:
             self.stored is None and not self.flags.any() and bool(np.isnan(self.battery_pct).all())
         )
 
-    def numbered(self, first_id: int) -> PingBatch:
-        """The batch with ids from `first_id` by place, as stored."""
-        return replace(self, ids=np.arange(first_id, first_id + len(self), dtype=np.int64))
-
     def take(
-        self, places: npt.NDArray[np.intp] | IntArray | slice, ids: IntArray | None = None
+        self, places: npt.NDArray[np.intp] | IntArray, ids: IntArray | None = None
     ) -> PingBatch:
-        """The pings at these places (indices or a slice), stored-only fields left out;
-        numbered `ids` if given."""
-        if isinstance(places, slice):
-            device_ids = self.device_ids[places]
-        else:
-            device_ids = [self.device_ids[place] for place in places.tolist()]
+        """The pings at these places, stored-only fields left out; numbered `ids` if given."""
         if ids is None:
             ids = self.ids[places] if len(self.ids) else NO_IDS
         return PingBatch(
             ids=ids,
             person_ids=self.person_ids[places],
-            device_ids=device_ids,
+            device_ids=[self.device_ids[place] for place in places.tolist()],
             ts_us=self.ts_us[places],
             lat=self.lat[places],
             lon=self.lon[places],
